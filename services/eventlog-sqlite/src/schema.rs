@@ -1,0 +1,144 @@
+//! Tables, pragmas and the queries shared by the writer and the readers.
+//!
+//! - `events(position, stream_no, version)`: one narrow row per event, in log order.
+//! - `records(position, record, hash)`: the exact stored bytes of each event and their SHA-256.
+//! - `streams(stream_no, stream_id)`: stream ids, interned.
+//! - `stream_index(stream_no, version, position)`: the stream index, filled in bulk for every position up to
+//!   `meta.indexed_upto`; events after it (the tail, at most a few thousand) are found by scanning `events`.
+//! - `checkpoints(name, position, updated_at)`.
+
+use bytes::Bytes;
+use rusqlite::{Connection, OptionalExtension, params};
+use ttx_kernel::{Hash, LogError, RecordedEvent};
+
+/// The on-disk format version this code reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS streams(stream_no INTEGER PRIMARY KEY, stream_id TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS events(
+    position INTEGER PRIMARY KEY,
+    stream_no INTEGER NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records(position INTEGER PRIMARY KEY, record BLOB NOT NULL, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_index(
+    stream_no INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY(stream_no, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints(
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta(key, value) VALUES ('indexed_upto', 0);
+";
+
+pub fn sql_err(e: rusqlite::Error) -> LogError {
+    LogError::Unavailable(format!("sqlite: {e}"))
+}
+
+pub fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub fn indexed_upto(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = 'indexed_upto'")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .map(to_u64)
+}
+
+pub fn last_position(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .map(to_u64)
+}
+
+pub fn stream_no(conn: &Connection, stream_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT stream_no FROM streams WHERE stream_id = ?1")?
+        .query_row([stream_id], |r| r.get(0))
+        .optional()
+}
+
+/// A stored row, not yet decoded.
+pub struct Row {
+    pub position: u64,
+    pub record: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row { position: to_u64(r.get(0)?), record: r.get(1)?, hash: r.get(2)? })
+}
+
+/// Up to `max` rows of one stream from `from_version` on: first from the bulk index, then from the tail.
+/// Run it inside one transaction so both parts see the same snapshot.
+pub fn stream_rows(conn: &Connection, stream_no: i64, from_version: u64, max: usize) -> rusqlite::Result<Vec<Row>> {
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let upto = indexed_upto(conn)?;
+    let mut rows: Vec<Row> = conn
+        .prepare_cached(
+            "SELECT i.position, r.record, r.hash FROM stream_index i JOIN records r ON r.position = i.position
+             WHERE i.stream_no = ?1 AND i.version >= ?2 ORDER BY i.version LIMIT ?3",
+        )?
+        .query_map(params![stream_no, to_i64(from_version), max], row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let rest = max - i64::try_from(rows.len()).unwrap_or(max);
+    if rest > 0 {
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.position, r.record, r.hash FROM events e JOIN records r ON r.position = e.position
+             WHERE e.position > ?1 AND e.stream_no = ?2 AND e.version >= ?3 ORDER BY e.position LIMIT ?4",
+        )?;
+        let tail = stmt.query_map(params![to_i64(upto), stream_no, to_i64(from_version), rest], row)?;
+        for r in tail {
+            rows.push(r?);
+        }
+    }
+    Ok(rows)
+}
+
+/// Up to `max` rows of the global log from `from_position` on.
+pub fn all_rows(conn: &Connection, from_position: u64, max: usize) -> rusqlite::Result<Vec<Row>> {
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    conn.prepare_cached("SELECT position, record, hash FROM records WHERE position >= ?1 ORDER BY position LIMIT ?2")?
+        .query_map(params![to_i64(from_position), max], row)?
+        .collect()
+}
+
+/// The stream id of the event at `position`, for error messages.
+pub fn stream_of(conn: &Connection, position: u64) -> String {
+    conn.prepare_cached(
+        "SELECT s.stream_id FROM events e JOIN streams s ON s.stream_no = e.stream_no WHERE e.position = ?1",
+    )
+    .and_then(|mut s| s.query_row([to_i64(position)], |r| r.get(0)).optional())
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| "?".into())
+}
+
+/// Decodes stored rows; the first that does not decode is reported as `Corrupt` at its position.
+pub fn decode_rows(conn: &Connection, rows: Vec<Row>) -> Result<Vec<RecordedEvent>, LogError> {
+    rows.into_iter()
+        .map(|r| {
+            let corrupt = |reason: String| LogError::Corrupt {
+                position: r.position,
+                stream: stream_of(conn, r.position),
+                reason,
+            };
+            let hash: Hash = r
+                .hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt(format!("stored hash has {} bytes, not 32", r.hash.len())))?;
+            RecordedEvent::decode(Bytes::from(r.record), hash)
+                .map_err(|e| corrupt(format!("stored bytes do not decode as an envelope: {e}")))
+        })
+        .collect()
+}

@@ -1,0 +1,242 @@
+//! The message bus services talk over: publish/subscribe and request/reply, carrying encoded bytes.
+//!
+//! Subjects are dot-separated tokens as in NATS; a pattern may use `*` (one token) and `>` (the rest, at the end).
+//! [`InProcessBus`] is the all-in-one implementation; it carries the same bytes a NATS bus carries.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a bus operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    #[error("invalid subject {0:?}")]
+    BadSubject(String),
+    #[error("no service answers on {0}")]
+    NoResponders(String),
+    #[error("no reply on {subject} within {timeout:?}")]
+    Timeout { subject: String, timeout: Duration },
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A published message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub payload: Bytes,
+}
+
+/// A request waiting for its reply.
+pub struct Request {
+    pub subject: String,
+    pub payload: Bytes,
+    reply: Option<oneshot::Sender<Bytes>>,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request").field("subject", &self.subject).field("len", &self.payload.len()).finish()
+    }
+}
+
+impl Request {
+    /// Sends the reply. Replying twice, or to a requester that gave up, is a no-op.
+    pub fn respond(mut self, payload: Bytes) {
+        if let Some(tx) = self.reply.take() {
+            let _ = tx.send(payload);
+        }
+    }
+}
+
+/// Messages matching a subscription, in publish order.
+#[derive(Debug)]
+pub struct Subscriber(mpsc::UnboundedReceiver<Message>);
+
+impl Subscriber {
+    /// The next message, or `None` once the bus is gone.
+    pub async fn next(&mut self) -> Option<Message> {
+        self.0.recv().await
+    }
+}
+
+/// Requests addressed to a served subject; instances serving the same queue group share them.
+#[derive(Debug)]
+pub struct Requests(mpsc::UnboundedReceiver<Request>);
+
+impl Requests {
+    pub async fn next(&mut self) -> Option<Request> {
+        self.0.recv().await
+    }
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Delivers to every matching subscriber (fire and forget).
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError>;
+    async fn subscribe(&self, pattern: &str) -> Result<Subscriber, BusError>;
+    /// Sends a request to one of the instances serving `subject` and waits for its reply.
+    async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError>;
+    /// Serves requests matching `pattern`; instances that serve with the same `queue_group` share the load.
+    async fn serve(&self, pattern: &str, queue_group: &str) -> Result<Requests, BusError>;
+}
+
+/// Checks a subject (`wildcards = false`) or a pattern.
+pub fn validate_subject(s: &str, wildcards: bool) -> Result<(), BusError> {
+    let bad = || BusError::BadSubject(s.chars().take(128).collect());
+    if s.is_empty() || s.len() > 1024 {
+        return Err(bad());
+    }
+    let tokens: Vec<&str> = s.split('.').collect();
+    for (i, t) in tokens.iter().enumerate() {
+        if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let wild = *t == "*" || *t == ">";
+        if (t.contains('*') || t.contains('>')) && !wild {
+            return Err(bad());
+        }
+        if wild && !wildcards {
+            return Err(bad());
+        }
+        if *t == ">" && i + 1 != tokens.len() {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+/// Whether `subject` matches `pattern`.
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut p = pattern.split('.');
+    let mut s = subject.split('.');
+    loop {
+        match (p.next(), s.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// The members of one queue group, each with the pattern it serves, and a round-robin cursor.
+type Group = (Vec<(String, mpsc::UnboundedSender<Request>)>, usize);
+
+#[derive(Default)]
+struct Routes {
+    subscribers: Vec<(String, mpsc::UnboundedSender<Message>)>,
+    /// queue group → (pattern, sender) per member, and a round-robin cursor.
+    servers: HashMap<String, Group>,
+}
+
+/// The all-in-one bus: routing inside the process, same subjects and bytes as NATS.
+#[derive(Clone, Default)]
+pub struct InProcessBus {
+    routes: Arc<Mutex<Routes>>,
+}
+
+impl fmt::Debug for InProcessBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InProcessBus").finish_non_exhaustive()
+    }
+}
+
+impl InProcessBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        // A panic while holding the lock cannot leave routes half-updated, so a poisoned lock is still usable.
+        self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
+        validate_subject(subject, false)?;
+        let mut routes = self.routes();
+        routes.subscribers.retain(|(pattern, tx)| {
+            if !subject_matches(pattern, subject) {
+                return !tx.is_closed();
+            }
+            tx.send(Message { subject: subject.to_owned(), payload: payload.clone() }).is_ok()
+        });
+        Ok(())
+    }
+
+    async fn subscribe(&self, pattern: &str) -> Result<Subscriber, BusError> {
+        validate_subject(pattern, true)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.routes().subscribers.push((pattern.to_owned(), tx));
+        Ok(Subscriber(rx))
+    }
+
+    async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
+        validate_subject(subject, false)?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let mut pending = Some(Request { subject: subject.to_owned(), payload, reply: Some(reply_tx) });
+        {
+            let mut routes = self.routes();
+            'groups: for (members, cursor) in routes.servers.values_mut() {
+                members.retain(|(_, tx)| !tx.is_closed());
+                let matching: Vec<usize> =
+                    (0..members.len()).filter(|&i| subject_matches(&members[i].0, subject)).collect();
+                // One member of one group answers; try each matching member once, round robin.
+                for k in 0..matching.len() {
+                    let Some(request) = pending.take() else { break 'groups };
+                    let i = matching[(*cursor + k) % matching.len()];
+                    match members[i].1.send(request) {
+                        Ok(()) => {
+                            *cursor = (*cursor + k + 1) % matching.len();
+                            break 'groups;
+                        }
+                        Err(mpsc::error::SendError(r)) => pending = Some(r),
+                    }
+                }
+            }
+            if pending.is_some() {
+                return Err(BusError::NoResponders(subject.to_owned()));
+            }
+        }
+        match tokio::time::timeout(timeout, reply_rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(BusError::NoResponders(subject.to_owned())),
+            Err(_) => Err(BusError::Timeout { subject: subject.to_owned(), timeout }),
+        }
+    }
+
+    async fn serve(&self, pattern: &str, queue_group: &str) -> Result<Requests, BusError> {
+        validate_subject(pattern, true)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut routes = self.routes();
+        routes.servers.entry(queue_group.to_owned()).or_default().0.push((pattern.to_owned(), tx));
+        Ok(Requests(rx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_like_nats() {
+        assert!(subject_matches("ttx.evt.>", "ttx.evt.listings.result.1"));
+        assert!(!subject_matches("ttx.evt.>", "ttx.evt"));
+        assert!(subject_matches("ttx.*.cmd.x", "ttx.listings.cmd.x"));
+        assert!(!subject_matches("ttx.*.cmd.x", "ttx.listings.cmd.y"));
+        assert!(!subject_matches("a.b", "a.b.c"));
+        assert!(validate_subject("a.>.b", true).is_err());
+        assert!(validate_subject("a.*", false).is_err());
+        assert!(validate_subject("a..b", false).is_err());
+        assert!(validate_subject("a.b*", true).is_err());
+    }
+}

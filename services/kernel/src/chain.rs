@@ -1,0 +1,224 @@
+//! The per-stream hash chain and its verification.
+//!
+//! Every stored event carries `prev_hash`, the SHA-256 of the exact stored bytes of the previous event of its stream
+//! (32 zero bytes for a stream's first event), and the log stores each event's own hash beside it. [`verify_log`]
+//! walks the global log and [`verify_stream`] one stream, and each names the first position where the stored bytes, the
+//! stored hash, the chain, the version sequence or the position sequence disagree.
+//!
+//! What the chain cannot see on its own: a stream's last event rewritten together with its stored hash, events cut
+//! from the end of the log, and a re-ordering of whole streams. Signed checkpoints of the whole log close those gaps
+//! (see docs/adr/0001-embedded-event-log.md).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::error::LogError;
+use crate::event::RecordedEvent;
+use crate::ids::StreamId;
+use crate::log::{EventLog, READ_PAGE};
+
+/// A SHA-256 digest.
+pub type Hash = [u8; 32];
+
+/// The `prev_hash` of a stream's first event.
+pub const ZERO_HASH: Hash = [0; 32];
+
+/// SHA-256 of `bytes`.
+pub fn hash_bytes(bytes: &[u8]) -> Hash {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = [0; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Where and why verification failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub position: u64,
+    pub stream: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "position {} (stream {}): {}", self.position, self.stream, self.reason)
+    }
+}
+
+/// The result of a verification walk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VerifyReport {
+    /// Events checked before the walk ended (all of them when it succeeded).
+    pub events: u64,
+    /// Distinct streams seen.
+    pub streams: u64,
+    /// The last position checked.
+    pub head: u64,
+    /// The first bad position, if any.
+    pub failure: Option<Failure>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct StreamTip {
+    version: u64,
+    hash: Hash,
+}
+
+/// Checks events one at a time, in log order. Feed it the global log (or one stream) from the start.
+#[derive(Debug, Default)]
+pub struct ChainChecker {
+    tips: HashMap<String, StreamTip>,
+    last_position: u64,
+    events: u64,
+}
+
+impl ChainChecker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks one event whose hash of its bytes was already computed as `computed`.
+    /// `dense_positions` requires positions to follow each other without gap (true for the global log).
+    pub fn check(&mut self, e: &RecordedEvent, computed: &Hash, dense_positions: bool) -> Result<(), Failure> {
+        let env = &e.envelope;
+        let fail = |reason: String| Failure { position: env.global_position, stream: env.stream_id.clone(), reason };
+        if computed != &e.hash {
+            return Err(fail(format!(
+                "stored bytes hash to {} but the stored hash is {}",
+                hex::encode(computed),
+                hex::encode(e.hash)
+            )));
+        }
+        if dense_positions && env.global_position != self.last_position + 1 {
+            return Err(fail(format!("position {} follows position {}", env.global_position, self.last_position)));
+        }
+        if !dense_positions && env.global_position <= self.last_position {
+            return Err(fail(format!("position {} is not after {}", env.global_position, self.last_position)));
+        }
+        if let Err(e) = StreamId::parse(env.stream_id.clone()) {
+            return Err(fail(format!("bad stream id: {e}")));
+        }
+        let (expected_version, expected_prev) = match self.tips.get(&env.stream_id) {
+            Some(tip) => (tip.version + 1, tip.hash),
+            None => (1, crate::chain::ZERO_HASH),
+        };
+        if env.stream_version != expected_version {
+            return Err(fail(format!("stream version {} where {expected_version} was due", env.stream_version)));
+        }
+        if env.prev_hash.as_ref() != expected_prev {
+            return Err(fail(format!(
+                "prev_hash {} does not match the previous event's hash {}",
+                hex::encode(&env.prev_hash),
+                hex::encode(expected_prev)
+            )));
+        }
+        self.tips.insert(env.stream_id.clone(), StreamTip { version: env.stream_version, hash: *computed });
+        self.last_position = env.global_position;
+        self.events += 1;
+        Ok(())
+    }
+
+    fn report(&self, failure: Option<Failure>) -> VerifyReport {
+        VerifyReport { events: self.events, streams: self.tips.len() as u64, head: self.last_position, failure }
+    }
+}
+
+fn hash_page(page: &[RecordedEvent]) -> Vec<Hash> {
+    page.iter().map(|e| hash_bytes(&e.bytes)).collect()
+}
+
+/// Reads a page; if the page holds an undecodable event, returns the good events before it and the failure.
+async fn read_page<L: EventLog + ?Sized>(
+    log: &L,
+    from: u64,
+) -> Result<(Vec<RecordedEvent>, Option<Failure>), LogError> {
+    match log.read_all(from, READ_PAGE).await {
+        Ok(page) => Ok((page, None)),
+        Err(LogError::Corrupt { position, stream, reason }) => {
+            let before = if position > from {
+                let n = usize::try_from(position - from).unwrap_or(READ_PAGE);
+                log.read_all(from, n).await?
+            } else {
+                Vec::new()
+            };
+            Ok((before, Some(Failure { position, stream, reason })))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Walks the whole global log and checks every event's hash, chain link, version and position.
+///
+/// Hashing a page runs on a blocking thread while the next page is read, so both run at once.
+pub async fn verify_log<L: EventLog + ?Sized>(log: &L) -> Result<VerifyReport, LogError> {
+    let mut checker = ChainChecker::new();
+    let (mut page, mut read_failure) = read_page(log, 1).await?;
+    loop {
+        if page.is_empty() {
+            return Ok(checker.report(read_failure));
+        }
+        let next_from = page.last().map_or(1, |e| e.position() + 1);
+        let hashing = tokio::task::spawn_blocking(move || {
+            let hashes = hash_page(&page);
+            (page, hashes)
+        });
+        let (hashed, next) = if read_failure.is_none() {
+            let (h, n) = tokio::join!(hashing, read_page(log, next_from));
+            (h, Some(n?))
+        } else {
+            (hashing.await, None)
+        };
+        let (checked, hashes) = hashed.map_err(|e| LogError::Unavailable(format!("hashing task failed: {e}")))?;
+        for (e, h) in checked.iter().zip(&hashes) {
+            if let Err(f) = checker.check(e, h, true) {
+                return Ok(checker.report(Some(f)));
+            }
+        }
+        match next {
+            Some((p, f)) => {
+                page = p;
+                read_failure = f;
+            }
+            None => return Ok(checker.report(read_failure)),
+        }
+    }
+}
+
+/// Walks one stream and checks its hashes, chain links and versions.
+pub async fn verify_stream<L: EventLog + ?Sized>(log: &L, stream: &StreamId) -> Result<VerifyReport, LogError> {
+    let mut checker = ChainChecker::new();
+    let mut next = 1;
+    loop {
+        let page = match log.read_stream(stream, next, READ_PAGE).await {
+            Ok(p) => p,
+            Err(LogError::Corrupt { position, stream, reason }) => {
+                return Ok(checker.report(Some(Failure { position, stream, reason })));
+            }
+            Err(e) => return Err(e),
+        };
+        let full = page.len() == READ_PAGE;
+        for e in &page {
+            if e.stream_id() != stream.as_str() {
+                let f = Failure {
+                    position: e.position(),
+                    stream: stream.to_string(),
+                    reason: format!("event of stream {} returned for this stream", e.stream_id()),
+                };
+                return Ok(checker.report(Some(f)));
+            }
+            if let Err(f) = checker.check(e, &hash_bytes(&e.bytes), false) {
+                return Ok(checker.report(Some(f)));
+            }
+            next = e.version() + 1;
+        }
+        if !full {
+            return Ok(checker.report(None));
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The one place that does IO for deciders: load → fold → decide → append, retried on conflict.
+
+use std::sync::Arc;
+
+use ttx_proto::common::v1::Actor;
+
+use crate::decider::{Ctx, Decider, DecodeError, DomainEvent, IdSource};
+use crate::error::LogError;
+use crate::event::{NewEvent, RecordedEvent};
+use crate::ids::{CommandId, StreamId};
+use crate::log::{AppendRequest, EventLog, ExpectedVersion, read_stream_to_end};
+use crate::time::Clock;
+
+/// Who sent a command and in which trace and causal chain.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    pub command_id: CommandId,
+    pub actor: Actor,
+    pub correlation_id: String,
+    pub causation_id: String,
+    pub traceparent: String,
+}
+
+impl CommandMeta {
+    pub fn new(command_id: CommandId, actor: Actor) -> Self {
+        Self {
+            correlation_id: command_id.to_string(),
+            command_id,
+            actor,
+            causation_id: String::new(),
+            traceparent: String::new(),
+        }
+    }
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError<R: std::error::Error> {
+    /// The decider refused the command.
+    #[error("rejected: {0}")]
+    Rejected(R),
+    /// Other writers kept changing the stream; every attempt conflicted.
+    #[error("stream {stream} kept changing; gave up after {attempts} attempts")]
+    Conflict { stream: String, attempts: u32 },
+    /// A stored event of the stream could not be decoded.
+    #[error("stream {stream}: {source}")]
+    Decode { stream: String, source: DecodeError },
+    #[error(transparent)]
+    Log(LogError),
+}
+
+/// The result of a command that was carried out (or had been already).
+#[derive(Debug, Clone)]
+pub struct Handled<D: Decider> {
+    /// The events the command produced (none if the decider had nothing to do).
+    pub events: Vec<D::Event>,
+    /// The same events as stored.
+    pub recorded: Vec<RecordedEvent>,
+    /// The aggregate's state after the command.
+    pub state: D::State,
+    /// The stream's version after the command.
+    pub version: u64,
+    /// True when this command id had been handled before; nothing new was written.
+    pub duplicate: bool,
+}
+
+/// Runs commands for one decider against one log.
+pub struct CommandHandler<D: Decider> {
+    decider: D,
+    log: Arc<dyn EventLog>,
+    clock: Arc<dyn Clock>,
+    rule_version: String,
+    max_attempts: u32,
+}
+
+impl<D: Decider + std::fmt::Debug> std::fmt::Debug for CommandHandler<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandHandler").field("decider", &self.decider).finish_non_exhaustive()
+    }
+}
+
+/// Decodes a stored event into the decider's event type.
+pub fn decode_event<E: DomainEvent>(e: &RecordedEvent) -> Result<E, DecodeError> {
+    E::decode(e.event_type(), e.envelope.schema_version, e.payload())
+}
+
+impl<D: Decider> CommandHandler<D> {
+    pub fn new(decider: D, log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
+        Self { decider, log, clock, rule_version: String::new(), max_attempts: 5 }
+    }
+
+    /// The policy rules version stamped on every event this handler writes.
+    pub fn with_rule_version(mut self, v: impl Into<String>) -> Self {
+        self.rule_version = v.into();
+        self
+    }
+
+    /// How many times a command is decided again after a conflict before giving up (at least 1).
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    pub fn decider(&self) -> &D {
+        &self.decider
+    }
+
+    /// Loads a stream and folds it into state. Returns the state, the stream's version and its stored events.
+    pub async fn load(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(D::State, u64, Vec<RecordedEvent>), CommandError<D::Rejection>> {
+        let recorded = read_stream_to_end(self.log.as_ref(), stream, 1).await.map_err(CommandError::Log)?;
+        let mut state = D::State::default();
+        for r in &recorded {
+            let e = decode_event::<D::Event>(r)
+                .map_err(|source| CommandError::Decode { stream: stream.to_string(), source })?;
+            state = self.decider.evolve(state, &e);
+        }
+        let version = recorded.last().map_or(0, RecordedEvent::version);
+        Ok((state, version, recorded))
+    }
+
+    fn duplicate_of(
+        &self,
+        stream: &StreamId,
+        state: D::State,
+        version: u64,
+        recorded: &[RecordedEvent],
+        command_id: &CommandId,
+    ) -> Result<Option<Handled<D>>, CommandError<D::Rejection>> {
+        let earlier: Vec<RecordedEvent> =
+            recorded.iter().filter(|r| r.command_id() == command_id.as_str()).cloned().collect();
+        if earlier.is_empty() {
+            return Ok(None);
+        }
+        let events = earlier
+            .iter()
+            .map(decode_event::<D::Event>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| CommandError::Decode { stream: stream.to_string(), source })?;
+        Ok(Some(Handled { events, recorded: earlier, state, version, duplicate: true }))
+    }
+
+    /// Carries out `command` on `stream`: load, fold, decide, append with the loaded version; on conflict, again.
+    pub async fn handle(
+        &self,
+        stream: &StreamId,
+        command: &D::Command,
+        meta: &CommandMeta,
+    ) -> Result<Handled<D>, CommandError<D::Rejection>> {
+        for _ in 0..self.max_attempts {
+            let (state, version, recorded) = self.load(stream).await?;
+            if let Some(done) = self.duplicate_of(stream, state.clone(), version, &recorded, &meta.command_id)? {
+                return Ok(done);
+            }
+            let ctx = Ctx {
+                now: self.clock.now(),
+                actor: meta.actor.clone(),
+                command_id: meta.command_id.clone(),
+                rule_version: self.rule_version.clone(),
+                ids: IdSource::System,
+            };
+            let events = self.decider.decide(&state, command, &ctx).map_err(CommandError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Handled { events, recorded: Vec::new(), state, version, duplicate: false });
+            }
+            let new_events = events.iter().map(|e| self.to_new_event(e, &ctx, meta)).collect();
+            let request = AppendRequest {
+                stream: stream.clone(),
+                expected: if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) },
+                command_id: meta.command_id.clone(),
+                events: new_events,
+            };
+            match self.log.append(request).await {
+                Ok(outcome) if outcome.duplicate => {
+                    // Another instance handled the same command meanwhile: report its outcome.
+                    let (state, version, recorded) = self.load(stream).await?;
+                    if let Some(done) = self.duplicate_of(stream, state, version, &recorded, &meta.command_id)? {
+                        return Ok(done);
+                    }
+                }
+                Ok(outcome) => {
+                    let state = events.iter().fold(state, |s, e| self.decider.evolve(s, e));
+                    return Ok(Handled {
+                        events,
+                        state,
+                        version: outcome.last_version(),
+                        recorded: outcome.events,
+                        duplicate: false,
+                    });
+                }
+                Err(LogError::Conflict { .. }) => {
+                    tracing::debug!(%stream, command_id = %meta.command_id, "conflict; deciding again");
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => return Err(CommandError::Log(e)),
+            }
+        }
+        Err(CommandError::Conflict { stream: stream.to_string(), attempts: self.max_attempts })
+    }
+
+    fn to_new_event(&self, e: &D::Event, ctx: &Ctx, meta: &CommandMeta) -> NewEvent {
+        NewEvent {
+            event_id: ctx.new_id(),
+            event_type: e.event_type().to_owned(),
+            schema_version: e.schema_version(),
+            occurred_at: ctx.now,
+            actor: Some(meta.actor.clone()),
+            correlation_id: meta.correlation_id.clone(),
+            causation_id: meta.causation_id.clone(),
+            subjects: e.subjects(),
+            traceparent: meta.traceparent.clone(),
+            rule_version: self.rule_version.clone(),
+            payload: e.encode(),
+        }
+    }
+}

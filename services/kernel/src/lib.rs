@@ -1,0 +1,37 @@
+//! The event-sourcing kernel of TTX: everything a service needs except its own rules and its wiring.
+//!
+//! # Layout
+//! - [`ids`]: validated `StreamId` (`<context>-<aggregate>-<id>`) and `CommandId`.
+//! - [`time`]: `Timestamp` (UTC, microseconds), the `Clock` trait, `SystemClock` and `ManualClock`.
+//! - [`event`]: `NewEvent` (what a decision produces) and `RecordedEvent` (envelope + exact stored bytes + hash).
+//! - [`log`]: the `EventLog` trait (expected versions, command ids, stream/global reads, checkpoints) and
+//!   `Subscription` (catch-up, then live, by position).
+//! - [`chain`]: SHA-256 per-stream hash chain; `verify_log` / `verify_stream` name the first bad position.
+//! - [`decider`]: the `Decider` and `DomainEvent` traits and the decision context `Ctx`.
+//! - [`handler`]: `CommandHandler`, load → fold → decide → append, bounded retry, idempotent by command id.
+//! - [`bus`]: the `Bus` trait (publish/subscribe, request/reply with queue groups) and `InProcessBus`.
+//! - [`testing`]: `Scenario` (given/when/then), `log_conformance`, `bus_conformance`, an example decider.
+//!
+//! The kernel has no storage, network or HTTP dependency: implementations live in their own crates.
+
+pub mod bus;
+pub mod chain;
+pub mod decider;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod ids;
+pub mod log;
+pub mod testing;
+pub mod time;
+
+pub use bus::{Bus, BusError, InProcessBus};
+pub use chain::{Hash, VerifyReport, ZERO_HASH, hash_bytes, verify_log, verify_stream};
+pub use decider::{Ctx, Decider, DecodeError, DomainEvent, IdSource};
+pub use error::{InvalidInput, LogError};
+pub use event::{NewEvent, Placement, RecordedEvent};
+pub use handler::{CommandError, CommandHandler, CommandMeta, Handled};
+pub use ids::{CommandId, StreamId};
+pub use log::{AppendOutcome, AppendRequest, EventLog, ExpectedVersion, Subscription};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use ttx_proto;

@@ -1,0 +1,108 @@
+//! The behaviour every [`Bus`] must show.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::bus::{Bus, BusError};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Runs every bus case against buses from `make` (a fresh bus per case; two calls may return handles on one bus).
+pub async fn bus_conformance<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Bus>>,
+{
+    publish_reaches_every_matching_subscriber(make().await).await;
+    request_reply_carries_the_exact_bytes(make().await).await;
+    a_queue_group_shares_requests(make().await).await;
+    missing_responders_and_timeouts_are_typed(make().await).await;
+    invalid_subjects_are_rejected(make().await).await;
+}
+
+async fn publish_reaches_every_matching_subscriber(bus: Arc<dyn Bus>) {
+    let mut all = bus.subscribe("ttx.evt.>").await.unwrap();
+    let mut one = bus.subscribe("ttx.evt.listings.*.r1").await.unwrap();
+    let mut other = bus.subscribe("ttx.evt.contracts.>").await.unwrap();
+    bus.publish("ttx.evt.listings.result.r1", Bytes::from_static(b"\x00\x01binary\xff")).await.unwrap();
+    bus.publish("ttx.evt.listings.result.r2", Bytes::from_static(b"second")).await.unwrap();
+    let m = tokio::time::timeout(WAIT, all.next()).await.unwrap().unwrap();
+    assert_eq!(m.subject, "ttx.evt.listings.result.r1");
+    assert_eq!(m.payload.as_ref(), b"\x00\x01binary\xff");
+    let m = tokio::time::timeout(WAIT, all.next()).await.unwrap().unwrap();
+    assert_eq!(m.payload.as_ref(), b"second", "messages arrive in publish order");
+    let m = tokio::time::timeout(WAIT, one.next()).await.unwrap().unwrap();
+    assert_eq!(m.subject, "ttx.evt.listings.result.r1");
+    assert!(tokio::time::timeout(Duration::from_millis(200), one.next()).await.is_err(), "r2 does not match");
+    assert!(tokio::time::timeout(Duration::from_millis(200), other.next()).await.is_err());
+}
+
+async fn request_reply_carries_the_exact_bytes(bus: Arc<dyn Bus>) {
+    let mut requests = bus.serve("ttx.echo.qry.*", "echo").await.unwrap();
+    tokio::spawn(async move {
+        while let Some(r) = requests.next().await {
+            let mut reply = r.subject.as_bytes().to_vec();
+            reply.push(b'|');
+            reply.extend_from_slice(&r.payload);
+            r.respond(reply.into());
+        }
+    });
+    let payload: Bytes = (0..=255u8).collect::<Vec<_>>().into();
+    let reply = bus.request("ttx.echo.qry.bytes", payload.clone(), WAIT).await.unwrap();
+    let mut expected = b"ttx.echo.qry.bytes|".to_vec();
+    expected.extend_from_slice(&payload);
+    assert_eq!(reply.as_ref(), expected.as_slice());
+}
+
+async fn a_queue_group_shares_requests(bus: Arc<dyn Bus>) {
+    for name in ["a", "b"] {
+        let mut requests = bus.serve("ttx.work.cmd.do", "workers").await.unwrap();
+        tokio::spawn(async move {
+            while let Some(r) = requests.next().await {
+                r.respond(Bytes::from_static(name.as_bytes()));
+            }
+        });
+    }
+    let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+    for _ in 0..40 {
+        let reply = bus.request("ttx.work.cmd.do", Bytes::new(), WAIT).await.unwrap();
+        *counts.entry(reply.to_vec()).or_default() += 1;
+    }
+    assert_eq!(counts.values().sum::<usize>(), 40, "each request is answered exactly once");
+    assert_eq!(counts.len(), 2, "both members of the group serve: {counts:?}");
+}
+
+async fn missing_responders_and_timeouts_are_typed(bus: Arc<dyn Bus>) {
+    let err = bus.request("ttx.nobody.qry.here", Bytes::new(), Duration::from_secs(2)).await.unwrap_err();
+    assert!(matches!(err, BusError::NoResponders(_)), "{err:?}");
+    let mut requests = bus.serve("ttx.slow.qry.x", "slow").await.unwrap();
+    let held = tokio::spawn(async move {
+        let r = requests.next().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drop(r);
+    });
+    let err = bus.request("ttx.slow.qry.x", Bytes::new(), Duration::from_millis(300)).await.unwrap_err();
+    assert!(matches!(err, BusError::Timeout { .. }), "{err:?}");
+    held.abort();
+}
+
+async fn invalid_subjects_are_rejected(bus: Arc<dyn Bus>) {
+    assert!(matches!(bus.publish("", Bytes::new()).await, Err(BusError::BadSubject(_))));
+    assert!(matches!(bus.publish("a.*", Bytes::new()).await, Err(BusError::BadSubject(_))));
+    assert!(matches!(bus.subscribe("a.>.b").await, Err(BusError::BadSubject(_))));
+    assert!(matches!(bus.request("a b", Bytes::new(), WAIT).await, Err(BusError::BadSubject(_))));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::InProcessBus;
+
+    #[tokio::test]
+    async fn the_in_process_bus_conforms() {
+        bus_conformance(|| async { Arc::new(InProcessBus::new()) as Arc<dyn Bus> }).await;
+    }
+}
