@@ -1,1 +1,14 @@
-//! placeholder
+//! Process-level tests of TTX.
+//!
+//! # Layout
+//! - `src/bin/crash-writer.rs`: a child process that appends to a log and reports each acknowledged append on stdout,
+//!   for `tests/crash.rs` to kill at random moments.
+//! - `tests/crash.rs`: kill -9 during appends, reopen, check that nothing acknowledged is lost and nothing partial exists.
+
+/// The payload the crash writer stores as event `index` of command `command_id`; the crash test checks it.
+pub fn crash_payload(command_id: &str, index: usize) -> Vec<u8> {
+    format!("{command_id}/{index}/{}", "x".repeat(200)).into_bytes()
+}
+
+/// Events per command written by the crash writer.
+pub const CRASH_EVENTS_PER_COMMAND: usize = 3;

@@ -30,6 +30,7 @@ use ttx_kernel::{
 };
 
 use crate::schema::{sql_err, to_u64};
+pub use crate::writer::WriterMetrics;
 use crate::writer::{Op, Writer};
 
 /// The database file inside the data directory.
@@ -82,6 +83,7 @@ pub struct Stats {
 
 struct Inner {
     path: PathBuf,
+    metrics: Arc<WriterMetrics>,
     ops: Mutex<Option<Sender<Op>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Vec<Mutex<Connection>>,
@@ -169,8 +171,9 @@ impl SqliteLog {
         conn.execute_batch(&format!("PRAGMA user_version = {}", schema::SCHEMA_VERSION)).map_err(sqlite(&path))?;
         let head_now = schema::last_position(&conn).map_err(sqlite(&path))?;
         let (head_tx, head_rx) = watch::channel(head_now);
-        let writer =
-            Writer::new(conn, options.clock.clone(), options.index_batch.max(1), head_tx).map_err(sqlite(&path))?;
+        let metrics = Arc::new(WriterMetrics::default());
+        let writer = Writer::new(conn, options.clock.clone(), options.index_batch.max(1), head_tx, metrics.clone())
+            .map_err(sqlite(&path))?;
         let readers =
             (0..options.readers.max(1)).map(|_| open_reader(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let (ops_tx, ops_rx) = std::sync::mpsc::channel();
@@ -181,6 +184,7 @@ impl SqliteLog {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                metrics,
                 ops: Mutex::new(Some(ops_tx)),
                 writer: Mutex::new(Some(handle)),
                 readers,
@@ -207,6 +211,7 @@ impl SqliteLog {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                metrics: Arc::default(),
                 ops: Mutex::new(None),
                 writer: Mutex::new(None),
                 readers,
@@ -216,6 +221,11 @@ impl SqliteLog {
                 _lock: None,
             }),
         })
+    }
+
+    /// The writer's counters since this log was opened.
+    pub fn metrics(&self) -> &WriterMetrics {
+        &self.inner.metrics
     }
 
     /// The database file.

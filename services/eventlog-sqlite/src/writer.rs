@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash as _, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 
 use rusqlite::{Connection, params};
@@ -38,7 +39,19 @@ struct StreamState {
     commands: HashSet<u64>,
 }
 
+/// Counters the writer keeps, for operators and benchmarks.
+#[derive(Debug, Default)]
+pub struct WriterMetrics {
+    /// Committed transactions.
+    pub commits: AtomicU64,
+    /// Operations (appends and checkpoints) answered.
+    pub ops: AtomicU64,
+    /// Events written.
+    pub events: AtomicU64,
+}
+
 pub struct Writer {
+    metrics: Arc<WriterMetrics>,
     conn: Connection,
     clock: Arc<dyn Clock>,
     next_position: u64,
@@ -60,10 +73,11 @@ impl Writer {
         clock: Arc<dyn Clock>,
         index_batch: u64,
         head: watch::Sender<u64>,
+        metrics: Arc<WriterMetrics>,
     ) -> rusqlite::Result<Self> {
         let next_position = schema::last_position(&conn)? + 1;
         let indexed_upto = schema::indexed_upto(&conn)?;
-        Ok(Self { conn, clock, next_position, indexed_upto, index_batch, streams: HashMap::new(), head })
+        Ok(Self { metrics, conn, clock, next_position, indexed_upto, index_batch, streams: HashMap::new(), head })
     }
 
     /// Serves operations until every sender is gone.
@@ -83,7 +97,11 @@ impl Writer {
     fn process(&mut self, batch: Vec<Op>) {
         match self.apply(&batch) {
             Ok(replies) => {
+                let written = self.next_position - 1 - self.head.borrow().to_owned();
                 self.head.send_replace(self.next_position - 1);
+                self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+                self.metrics.ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.metrics.events.fetch_add(written, Ordering::Relaxed);
                 for (op, reply) in batch.into_iter().zip(replies) {
                     match (op, reply) {
                         (Op::Append(_, tx), Some(r)) => {

@@ -1,0 +1,282 @@
+//! `ttx bench log`: throughput and latency of the embedded log, and a raw SQLite baseline on the same disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use ttx_eventlog_sqlite::SqliteLog;
+use ttx_kernel::{AppendRequest, CommandId, EventLog, ExpectedVersion, NewEvent, StreamId, Timestamp, verify_log};
+use uuid::Uuid;
+
+use crate::cli::BenchLogArgs;
+
+/// Latency summary of one measured operation.
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn pct(&self, p: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.0.len() - 1) as f64 * p).round() as usize;
+        self.0[i]
+    }
+
+    fn sorted(mut v: Vec<Duration>) -> Self {
+        v.sort_unstable();
+        Self(v)
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            ms(self.pct(0.5)),
+            ms(self.pct(0.9)),
+            ms(self.pct(0.99)),
+            ms(self.pct(1.0))
+        )
+    }
+}
+
+/// CPU time used so far by this process's thread named `name` (Linux only; `None` elsewhere).
+fn thread_cpu(name: &str) -> Option<Duration> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // USER_HZ is 100 on Linux.
+        return Some(Duration::from_millis(ticks * 10));
+    }
+    None
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn payload(len: usize, seed: u64) -> Bytes {
+    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x & 0xff) as u8
+        })
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+fn event(payload: Bytes) -> NewEvent {
+    NewEvent::new(Uuid::now_v7(), "ttx.bench.v1.Appended", Timestamp::now(), payload)
+}
+
+/// `appenders` tasks, each on its own stream, append one event per call until `total` events are stored.
+async fn append_phase(
+    log: &Arc<SqliteLog>,
+    appenders: u64,
+    total: u64,
+    payloads: &Arc<Vec<Bytes>>,
+) -> anyhow::Result<(u64, Duration, Latencies)> {
+    let per_task = (total / appenders).max(1);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..appenders {
+        let (log, payloads) = (log.clone(), payloads.clone());
+        tasks.push(tokio::spawn(async move {
+            let stream = StreamId::parse(format!("bench-stream-{appenders}x{t}"))?;
+            let mut latencies = Vec::with_capacity(per_task as usize);
+            for v in 0..per_task {
+                let request = AppendRequest {
+                    stream: stream.clone(),
+                    expected: ExpectedVersion::Exact(v),
+                    command_id: CommandId::parse(format!("b{appenders}-{t}-{v}"))?,
+                    events: vec![event(payloads[((t + v) % payloads.len() as u64) as usize].clone())],
+                };
+                let at = Instant::now();
+                log.append(request).await?;
+                latencies.push(at.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity((per_task * appenders) as usize);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = started.elapsed();
+    Ok((all.len() as u64, elapsed, Latencies::sorted(all)))
+}
+
+const BASELINE_DDL: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA cache_size = -65536;
+CREATE TABLE events(position INTEGER PRIMARY KEY, stream_no INTEGER NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE records(position INTEGER PRIMARY KEY, record BLOB NOT NULL, hash BLOB NOT NULL);
+CREATE TABLE stream_index(stream_no INTEGER NOT NULL, version INTEGER NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY(stream_no, version)) WITHOUT ROWID;
+";
+
+/// Raw rusqlite: the same rows the log stores, pre-built, inserted 1,000 per transaction. With `full_rows`, each
+/// event also gets its `events` and `stream_index` rows, as the log stores them; without, only `records`.
+fn baseline(path: &Path, rows: u64, record_len: usize, streams: u64, full_rows: bool) -> anyhow::Result<f64> {
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(BASELINE_DDL)?;
+    let record = payload(record_len, 7).to_vec();
+    let hash = [0x5au8; 32];
+    let started = Instant::now();
+    let mut position = 0i64;
+    while (position as u64) < rows {
+        let tx = conn.transaction()?;
+        {
+            let mut ins_event = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3)")?;
+            let mut ins_record = tx.prepare_cached("INSERT INTO records VALUES (?1, ?2, ?3)")?;
+            let mut ins_index = tx.prepare_cached("INSERT INTO stream_index VALUES (?1, ?2, ?3)")?;
+            for _ in 0..1000 {
+                position += 1;
+                let stream = position % streams as i64;
+                let version = position / streams as i64 + 1;
+                ins_record.execute(rusqlite::params![position, record, hash])?;
+                if full_rows {
+                    ins_event.execute(rusqlite::params![position, stream, version])?;
+                    ins_index.execute(rusqlite::params![stream, version, position])?;
+                }
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(rate(position as u64, started.elapsed()))
+}
+
+fn bench_root(dir: Option<PathBuf>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    match dir {
+        Some(d) => {
+            if d.exists() && std::fs::read_dir(&d)?.next().is_some() {
+                bail!("{} is not empty; the benchmark needs an empty or absent directory", d.display());
+            }
+            std::fs::create_dir_all(&d)?;
+            Ok((None, d))
+        }
+        None => {
+            let t = tempfile::Builder::new().prefix("ttx-bench-").tempdir()?;
+            let p = t.path().to_owned();
+            Ok((Some(t), p))
+        }
+    }
+}
+
+pub async fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
+    let (_tmp, root) = bench_root(args.data_dir)?;
+    let n = args.events.max(2_000);
+    let log = Arc::new(SqliteLog::open(root.join("log")).context("cannot open the benchmark log")?);
+    println!("ttx bench log: {n} events of {} payload bytes in {}", args.payload, root.display());
+    println!();
+    println!("append (one event per append, each appender on its own stream, durable on return)");
+    let n1 = (n / 100).clamp(500, 10_000);
+    let n16 = (n / 10).clamp(1_000, 100_000);
+    let read_stream_len = 100;
+    let n256 = n.saturating_sub(n1 + n16 + read_stream_len).max(256);
+    let mut rate256 = 0.0;
+    // Payloads are made up front so the appenders measure the log, not the payload generator.
+    let payloads: Arc<Vec<Bytes>> = Arc::new((0..64).map(|i| payload(args.payload, i)).collect());
+    for (appenders, total) in [(1, n1), (16, n16), (256, n256)] {
+        if appenders == 256 {
+            // The stream read below, written before the big phase so its events end up in the bulk index.
+            let stream = StreamId::parse("bench-read-1")?;
+            for v in 0..read_stream_len {
+                let request = AppendRequest {
+                    stream: stream.clone(),
+                    expected: ExpectedVersion::Exact(v),
+                    command_id: CommandId::parse(format!("read-{v}"))?,
+                    events: vec![event(payload(args.payload, v))],
+                };
+                log.append(request).await?;
+            }
+        }
+        let cpu_before = thread_cpu("ttx-log-writer");
+        let commits_before = log.metrics().commits.load(Ordering::Relaxed);
+        let (events, elapsed, lat) = append_phase(&log, appenders, total, &payloads).await?;
+        let busy = match (cpu_before, thread_cpu("ttx-log-writer")) {
+            (Some(a), Some(b)) => {
+                format!("; writer thread busy {:.0}%", 100.0 * (b - a).as_secs_f64() / elapsed.as_secs_f64())
+            }
+            _ => String::new(),
+        };
+        let commits = log.metrics().commits.load(Ordering::Relaxed) - commits_before;
+        let busy = format!("{busy}; {:.0} events per commit", events as f64 / commits.max(1) as f64);
+        let r = rate(events, elapsed);
+        if appenders == 256 {
+            rate256 = r;
+        }
+        println!(
+            "  {appenders:>3} appenders: {r:>10.0} events/s  ({events} events in {:.2} s; {}{busy})",
+            elapsed.as_secs_f64(),
+            lat.line()
+        );
+    }
+
+    let stats = log.stats().await?;
+    let sample = log.read_all(1, 1000).await?;
+    let record_len = sample.iter().map(|e| e.bytes.len()).sum::<usize>() / sample.len().max(1);
+    println!();
+    println!("replay (read, decode, hash and chain-check the whole log)");
+    let started = Instant::now();
+    let report = verify_log(log.as_ref()).await?;
+    let elapsed = started.elapsed();
+    if let Some(f) = report.failure {
+        bail!("the benchmark log does not verify: {f}");
+    }
+    println!(
+        "  {:>14.0} events/s  ({} events in {:.2} s)",
+        rate(report.events, elapsed),
+        report.events,
+        elapsed.as_secs_f64()
+    );
+
+    println!();
+    println!("read one stream of {read_stream_len} events");
+    let stream = StreamId::parse("bench-read-1")?;
+    let mut lat = Vec::new();
+    for _ in 0..2_000 {
+        let at = Instant::now();
+        let events = log.read_stream(&stream, 1, 1000).await?;
+        lat.push(at.elapsed());
+        if events.len() as u64 != read_stream_len {
+            bail!("read {} events, expected {read_stream_len}", events.len());
+        }
+    }
+    println!("  {}", Latencies::sorted(lat).line());
+
+    println!();
+    let rows = n.min(200_000);
+    println!(
+        "raw rusqlite baseline ({rows} pre-built rows of {record_len} bytes, 1,000 per transaction, same pragmas)"
+    );
+    let full = baseline(&root.join("baseline-full.sqlite"), rows, record_len, 256, true)?;
+    let bare = baseline(&root.join("baseline-records.sqlite"), rows, record_len, 256, false)?;
+    println!("  same rows as the log (events + records + stream index): {full:>10.0} events/s");
+    println!("  records table only:                                     {bare:>10.0} events/s");
+    println!();
+    println!("ratio, 256 appenders / baseline with the same rows: {:.2}x", rate256 / full);
+    println!("ratio, 256 appenders / records-only baseline:       {:.2}x", rate256 / bare);
+    println!(
+        "log on disk: {} MiB database + {} MiB WAL, {} streams",
+        stats.db_bytes >> 20,
+        stats.wal_bytes >> 20,
+        stats.streams
+    );
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// TTX, the technology-transfer exchange.
+#[derive(Debug, Parser)]
+#[command(name = "ttx", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML; see deploy/config/ttx.toml). `TTX__SECTION__KEY` variables override it.
+    #[arg(long, global = true, env = "TTX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole exchange in this process (the default when no command is given).
+    Serve(ServeArgs),
+    /// Inspect or verify the event log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Measure performance.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Address for the HTTP API and web UI [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct DataDirArg {
+    /// Directory holding the embedded event log [default: ./ttx-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Print the number of events and streams, the head position, checkpoints and file sizes.
+    Stats(DataDirArg),
+    /// Check every event's hash, chain link, version and position. Exits 1 naming the first bad position.
+    Verify(DataDirArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Append, replay and read throughput and latency of the embedded log, against a raw SQLite baseline.
+    Log(BenchLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLogArgs {
+    /// Where to put the benchmark's logs (must be empty or absent) [default: a temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Total events to append (the replay reads all of them).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Payload bytes per event.
+    #[arg(long, default_value_t = 300)]
+    pub payload: usize,
+}

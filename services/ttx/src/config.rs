@@ -1,0 +1,78 @@
+//! Configuration: defaults, then the file given with `--config`, then `TTX__SECTION__KEY` environment variables, then
+//! command-line flags. Every key is documented in deploy/config/ttx.toml.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory of the embedded event log.
+    pub data_dir: PathBuf,
+    pub http: Http,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Address the HTTP API and web UI listen on.
+    pub listen: SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("ttx-data"), http: Http { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) } }
+    }
+}
+
+impl Config {
+    /// Loads the configuration; a named file must exist.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("TTX__").split("__"));
+        figment.extract().context("invalid configuration")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's test jail returns its own large error type
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_matches_the_defaults() {
+        // Inside a jail: the jails serialise the tests that touch the process environment.
+        figment::Jail::expect_with(|_| {
+            let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/ttx.toml");
+            assert_eq!(Config::load(Some(&shipped)).unwrap(), Config::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_and_unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ttx.toml", "data_dir = \"/srv/ttx\"\n[http]\nlisten = \"0.0.0.0:9000\"\n")?;
+            jail.set_env("TTX__HTTP__LISTEN", "127.0.0.1:9100");
+            let c = Config::load(Some(Path::new("ttx.toml"))).unwrap();
+            assert_eq!(c.data_dir, PathBuf::from("/srv/ttx"));
+            assert_eq!(c.http.listen.port(), 9100);
+            jail.create_file("bad.toml", "data_dir = \"x\"\nlisen = 1\n")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err();
+            assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,211 @@
+//! The `ttx` binary as a user runs it: real processes, a real socket, a real data directory.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ttx_eventlog_sqlite::{DB_FILE, SqliteLog};
+use ttx_kernel::testing::test_event;
+use ttx_kernel::{AppendRequest, CommandId, EventLog, ExpectedVersion, StreamId};
+
+fn ttx() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ttx"));
+    c.env("RUST_LOG", "warn").env_remove("TTX_CONFIG");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    ttx().args(args).output().expect("run ttx")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A running `ttx serve`, stopped with SIGTERM on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start ttx serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().expect("ttx serve prints its address").unwrap();
+        let addr = line.strip_prefix("ttx listening on http://").unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        Self { addr: addr.parse().unwrap(), child }
+    }
+
+    fn get(&self, path: &str) -> (u16, String, String) {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let content_type = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned))
+            .unwrap_or_default();
+        (status, content_type, body.to_owned())
+    }
+
+    /// Sends SIGTERM and returns the exit status's success.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "ttx did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn fill(dir: &Path, events: usize) {
+    let log = SqliteLog::open(dir).unwrap();
+    for i in 0..events {
+        let stream = StreamId::parse(format!("test-cli-{}", i % 3)).unwrap();
+        let request = AppendRequest {
+            stream,
+            expected: ExpectedVersion::Any,
+            command_id: CommandId::parse(format!("c{i}")).unwrap(),
+            events: vec![test_event(format!("event {i}").into_bytes())],
+        };
+        log.append(request).await.unwrap();
+    }
+}
+
+#[test]
+fn serve_answers_probes_and_problems_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cmd = ttx();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data);
+    let server = Server::start(cmd);
+    let (status, _, body) = server.get("/healthz");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"ok\""), "{body}");
+    let (status, _, body) = server.get("/readyz");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"log_head\":0"), "{body}");
+    let (status, content_type, body) = server.get("/no/such/page");
+    assert_eq!(status, 404);
+    assert_eq!(content_type, "application/problem+json");
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["type"], "urn:ttx:problem:not-found");
+    assert_eq!(problem["status"], 404);
+    // A second exchange on the same data directory is refused while the first runs.
+    let second = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(2));
+    assert!(text(&second.stderr).contains("in use by another process"), "{}", text(&second.stderr));
+    assert!(server.terminate(), "a graceful stop exits 0");
+    assert!(data.join(DB_FILE).exists(), "the log was created in --data-dir");
+}
+
+#[test]
+fn no_command_serves_with_configuration_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = ttx();
+    cmd.env("TTX__HTTP__LISTEN", "127.0.0.1:0").env("TTX__DATA_DIR", dir.path().join("env-data"));
+    let server = Server::start(cmd);
+    assert_eq!(server.get("/healthz").0, 200);
+    assert!(server.terminate());
+    assert!(dir.path().join("env-data").join(DB_FILE).exists());
+}
+
+#[tokio::test]
+async fn log_stats_and_verify_report_on_a_log_and_name_the_first_bad_position() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 12).await;
+    let d = dir.path().to_str().unwrap();
+
+    let out = run(&["log", "stats", "--data-dir", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("events:        12"), "{stdout}");
+    assert!(stdout.contains("streams:       3"), "{stdout}");
+
+    let out = run(&["log", "verify", "--data-dir", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).starts_with("ok: 12 events in 3 streams"), "{}", text(&out.stdout));
+
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let mut record: Vec<u8> =
+        conn.query_row("SELECT record FROM records WHERE position = 5", [], |r| r.get(0)).unwrap();
+    let last = record.len() - 1;
+    record[last] ^= 0x20;
+    conn.execute("UPDATE records SET record = ?1 WHERE position = 5", [record]).unwrap();
+    drop(conn);
+
+    let out = run(&["log", "verify", "--data-dir", d]);
+    assert_eq!(out.status.code(), Some(1), "a tampered log fails verification");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAILED at position 5 in stream test-cli-1"), "{stdout}");
+    assert!(stdout.contains("4 events before it verified"), "{stdout}");
+}
+
+#[test]
+fn operational_errors_exit_2_with_a_message() {
+    let out = run(&["log", "verify", "--data-dir", "/nonexistent/ttx"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no event log at"), "{}", text(&out.stderr));
+    let out = run(&["--config", "/nonexistent/ttx.toml", "log", "stats"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("does not exist"), "{}", text(&out.stderr));
+    let out = run(&["serve", "--listen", "not-an-address"]);
+    assert_eq!(out.status.code(), Some(2), "clap rejects a bad address");
+}
+
+#[test]
+fn the_shipped_config_file_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/ttx.toml");
+    fill_blocking(dir.path());
+    let out = ttx()
+        .arg("--config")
+        .arg(&config)
+        .args(["log", "stats", "--data-dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+fn fill_blocking(dir: &Path) {
+    tokio::runtime::Runtime::new().unwrap().block_on(fill(dir, 1));
+}
+
+#[test]
+fn bench_log_prints_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["bench", "log", "--events", "3000", "--data-dir", dir.path().join("b").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for needle in [
+        "  1 appenders:",
+        " 16 appenders:",
+        "256 appenders:",
+        "replay",
+        "read one stream of 100 events",
+        "p50",
+        "ratio",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+    let busy = run(&["bench", "log", "--events", "3000", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(busy.status.code(), Some(2), "a non-empty directory is refused");
+}
