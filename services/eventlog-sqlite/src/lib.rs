@@ -118,6 +118,30 @@ impl std::fmt::Debug for SqliteLog {
     }
 }
 
+/// Copies committed WAL frames into the database file, off the writer's thread, while the log is written; a
+/// last pass when the writer stops. PASSIVE checkpoints never block the writer or the readers.
+fn checkpoint_loop(conn: &Connection, mut head: watch::Receiver<u64>) {
+    let checkpoint = |conn: &Connection| {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+    };
+    loop {
+        match head.has_changed() {
+            Ok(true) => {
+                head.mark_unchanged();
+                checkpoint(conn);
+            }
+            Ok(false) => {}
+            Err(_) => {
+                checkpoint(conn);
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> OpenError + '_ {
     move |source| OpenError::Sqlite { path: path.to_owned(), source }
 }
@@ -158,7 +182,7 @@ impl SqliteLog {
              PRAGMA synchronous = FULL;
              PRAGMA cache_size = -65536;
              PRAGMA temp_store = MEMORY;
-             PRAGMA wal_autocheckpoint = 4000;
+             PRAGMA wal_autocheckpoint = 8192;
              PRAGMA journal_size_limit = 67108864;
              PRAGMA busy_timeout = 5000;",
         )
@@ -177,9 +201,20 @@ impl SqliteLog {
         let readers =
             (0..options.readers.max(1)).map(|_| open_reader(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let (ops_tx, ops_rx) = std::sync::mpsc::channel();
+        let checkpointer_conn = Connection::open(&path).map_err(sqlite(&path))?;
+        checkpointer_conn.execute_batch("PRAGMA busy_timeout = 5000;").map_err(sqlite(&path))?;
+        let checkpointer_head = head_rx.clone();
+        let checkpointer = std::thread::Builder::new()
+            .name("ttx-log-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpointer_conn, checkpointer_head))
+            .map_err(|source| OpenError::Io { path: path.clone(), source })?;
         let handle = std::thread::Builder::new()
             .name("ttx-log-writer".into())
-            .spawn(move || writer.run(ops_rx))
+            .spawn(move || {
+                writer.run(ops_rx);
+                // The writer is gone, so the head watch is closed and the checkpointer finishes its last pass.
+                let _ = checkpointer.join();
+            })
             .map_err(|source| OpenError::Io { path: path.clone(), source })?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -14,9 +14,19 @@ use std::sync::mpsc::Receiver;
 use rusqlite::{Connection, params};
 use tokio::sync::{oneshot, watch};
 use ttx_kernel::event::Placement;
-use ttx_kernel::{AppendOutcome, AppendRequest, Clock, Hash, LogError, RecordedEvent, ZERO_HASH};
+use ttx_kernel::sha256x::hash_many;
+use ttx_kernel::{AppendOutcome, AppendRequest, Clock, Hash, LogError, RecordedEvent, Timestamp, ZERO_HASH};
 
 use crate::schema::{self, to_i64};
+
+/// Rows per multi-row INSERT statement (3 parameters each, well under SQLite's limit).
+const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT INTO <table>(a, b, c) VALUES (?, ?, ?), …` for [`ROWS_PER_INSERT`] rows.
+fn multi_insert(table: &str) -> String {
+    let values = vec!["(?, ?, ?)"; ROWS_PER_INSERT].join(", ");
+    format!("INSERT INTO {table} VALUES {values}")
+}
 
 /// Most operations one transaction takes.
 pub const MAX_BATCH: usize = 4096;
@@ -30,6 +40,25 @@ pub enum Op {
 
 /// The answer to one operation: an append's outcome, or `None` for a checkpoint.
 type Reply = Option<Result<AppendOutcome, LogError>>;
+
+/// What the writer decided for one operation of a batch.
+enum Decision {
+    /// Answered without writing: a conflict, or a command already in the stream.
+    Done(Result<AppendOutcome, LogError>),
+    /// Accepted; its events are the accepted append at this index.
+    Accepted(usize),
+    /// The same command as an append accepted earlier in this batch.
+    SameAs(usize),
+    Checkpoint,
+}
+
+/// An append that passed its checks, with its reserved positions and versions.
+struct Accepted<'a> {
+    req: &'a AppendRequest,
+    no: i64,
+    first_position: u64,
+    first_version: u64,
+}
 
 struct StreamState {
     no: Option<i64>,
@@ -151,10 +180,12 @@ impl Writer {
         let start = self.next_position;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let now = self.clock.now();
-        let mut replies = Vec::with_capacity(batch.len());
+        let mut decisions = Vec::with_capacity(batch.len());
+        let mut accepted: Vec<Accepted<'_>> = Vec::new();
+        let mut in_batch: HashMap<(&str, &str), usize> = HashMap::new();
         for op in batch {
-            replies.push(match op {
-                Op::Append(req, _) => Some(self.append(req, now)?),
+            decisions.push(match op {
+                Op::Append(req, _) => self.admit(req, &mut accepted, &mut in_batch)?,
                 Op::Checkpoint(name, position, _) => {
                     self.conn
                         .prepare_cached(
@@ -162,10 +193,12 @@ impl Writer {
                              ON CONFLICT(name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
                         )?
                         .execute(params![name, to_i64(*position), now.unix_micros()])?;
-                    None
+                    Decision::Checkpoint
                 }
             });
         }
+        let sealed = self.seal(&accepted, now);
+        self.insert(&accepted, &sealed)?;
         if self.next_position - 1 - self.indexed_upto >= self.index_batch {
             self.flush_index()?;
         }
@@ -173,7 +206,162 @@ impl Writer {
             self.next_position = start;
             return Err(e);
         }
+        // Duplicates within the batch get copies; each accepted append then takes its own events.
+        let mut replies: Vec<Reply> = decisions
+            .iter()
+            .map(|d| match d {
+                Decision::SameAs(i) => Some(Ok(AppendOutcome { events: sealed[*i].clone(), duplicate: true })),
+                _ => None,
+            })
+            .collect();
+        let mut sealed = sealed;
+        for (reply, d) in replies.iter_mut().zip(decisions) {
+            match d {
+                Decision::Done(r) => *reply = Some(r),
+                Decision::Accepted(i) => {
+                    *reply = Some(Ok(AppendOutcome { events: std::mem::take(&mut sealed[i]), duplicate: false }));
+                }
+                Decision::SameAs(_) | Decision::Checkpoint => {}
+            }
+        }
         Ok(replies)
+    }
+
+    /// Checks one append against the stream's state and, if it passes, reserves its positions and versions.
+    fn admit<'a>(
+        &mut self,
+        req: &'a AppendRequest,
+        accepted: &mut Vec<Accepted<'a>>,
+        in_batch: &mut HashMap<(&'a str, &'a str), usize>,
+    ) -> rusqlite::Result<Decision> {
+        let key = req.stream.as_str();
+        if let Some(&i) = in_batch.get(&(key, req.command_id.as_str())) {
+            return Ok(Decision::SameAs(i));
+        }
+        if !self.streams.contains_key(key) {
+            let state = self.load_stream(key)?;
+            self.streams.insert(key.to_owned(), state);
+        }
+        let cmd_hash = command_hash(req.command_id.as_str());
+        let Some(state) = self.streams.get(key) else {
+            return Ok(Decision::Done(Err(LogError::Unavailable("stream state missing".into()))));
+        };
+        if let (true, Some(no)) = (state.commands.contains(&cmd_hash), state.no) {
+            let earlier = self.earlier_outcome(no, req.command_id.as_str())?;
+            if !earlier.is_empty() {
+                return Ok(Decision::Done(Ok(AppendOutcome { events: earlier, duplicate: true })));
+            }
+        }
+        if !req.expected.admits(state.version) {
+            let conflict = LogError::Conflict { stream: key.to_owned(), expected: req.expected, actual: state.version };
+            return Ok(Decision::Done(Err(conflict)));
+        }
+        let no = match state.no {
+            Some(no) => no,
+            None => {
+                self.conn.prepare_cached("INSERT INTO streams(stream_id) VALUES (?1)")?.execute([key])?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        let n = req.events.len() as u64;
+        let Some(state) = self.streams.get_mut(key) else {
+            return Ok(Decision::Done(Err(LogError::Unavailable("stream state missing".into()))));
+        };
+        accepted.push(Accepted { req, no, first_position: self.next_position, first_version: state.version + 1 });
+        self.next_position += n;
+        state.no = Some(no);
+        state.version += n;
+        state.commands.insert(cmd_hash);
+        in_batch.insert((key, req.command_id.as_str()), accepted.len() - 1);
+        Ok(Decision::Accepted(accepted.len() - 1))
+    }
+
+    /// Encodes and hashes every accepted event. Events of different streams are independent, so they are hashed
+    /// together in waves ([`hash_many`]); within a stream each event needs its predecessor's hash, so a stream's k-th
+    /// event of the batch goes in wave k. Updates each stream's last hash.
+    fn seal(&mut self, accepted: &[Accepted<'_>], now: Timestamp) -> Vec<Vec<RecordedEvent>> {
+        let mut running: HashMap<&str, Hash> = HashMap::new();
+        for a in accepted {
+            let key = a.req.stream.as_str();
+            let last = self.streams.get(key).map_or(ZERO_HASH, |s| s.last_hash);
+            running.entry(key).or_insert(last);
+        }
+        let mut sealed: Vec<Vec<RecordedEvent>> =
+            accepted.iter().map(|a| Vec::with_capacity(a.req.events.len())).collect();
+        // Jobs in position order: (accepted index, event index).
+        let mut remaining: Vec<(usize, usize)> =
+            accepted.iter().enumerate().flat_map(|(i, a)| (0..a.req.events.len()).map(move |k| (i, k))).collect();
+        while !remaining.is_empty() {
+            let mut taken: HashSet<&str> = HashSet::new();
+            let (wave, rest): (Vec<_>, Vec<_>) =
+                remaining.into_iter().partition(|(i, _)| taken.insert(accepted[*i].req.stream.as_str()));
+            remaining = rest;
+            let encoded: Vec<_> = wave
+                .iter()
+                .map(|&(i, k)| {
+                    let a = &accepted[i];
+                    let prev = running[a.req.stream.as_str()];
+                    RecordedEvent::encode_at(
+                        &a.req.events[k],
+                        Placement {
+                            stream: &a.req.stream,
+                            stream_version: a.first_version + k as u64,
+                            global_position: a.first_position + k as u64,
+                            command_id: &a.req.command_id,
+                            command_index: u32::try_from(k).unwrap_or(u32::MAX),
+                            recorded_at: now,
+                            prev_hash: &prev,
+                        },
+                    )
+                })
+                .collect();
+            let messages: Vec<&[u8]> = encoded.iter().map(|(_, bytes)| bytes.as_ref()).collect();
+            let hashes = hash_many(&messages);
+            for ((&(i, _), (envelope, bytes)), hash) in wave.iter().zip(encoded).zip(hashes) {
+                running.insert(accepted[i].req.stream.as_str(), hash);
+                sealed[i].push(RecordedEvent { envelope, bytes, hash });
+            }
+        }
+        for (key, hash) in running {
+            if let Some(state) = self.streams.get_mut(key) {
+                state.last_hash = hash;
+            }
+        }
+        sealed
+    }
+
+    /// Inserts the sealed events' rows, [`ROWS_PER_INSERT`] per statement where there are that many.
+    fn insert(&self, accepted: &[Accepted<'_>], sealed: &[Vec<RecordedEvent>]) -> rusqlite::Result<()> {
+        let rows: Vec<(i64, &RecordedEvent)> =
+            accepted.iter().zip(sealed).flat_map(|(a, events)| events.iter().map(move |e| (a.no, e))).collect();
+        let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
+        if chunks.len() > 0 {
+            let mut events = self.conn.prepare_cached(&multi_insert("events(position, stream_no, version)"))?;
+            let mut records = self.conn.prepare_cached(&multi_insert("records(position, record, hash)"))?;
+            for chunk in chunks.by_ref() {
+                for (i, (no, e)) in chunk.iter().enumerate() {
+                    let position = to_i64(e.position());
+                    events.raw_bind_parameter(3 * i + 1, position)?;
+                    events.raw_bind_parameter(3 * i + 2, *no)?;
+                    events.raw_bind_parameter(3 * i + 3, to_i64(e.version()))?;
+                    records.raw_bind_parameter(3 * i + 1, position)?;
+                    records.raw_bind_parameter(3 * i + 2, e.bytes.as_ref())?;
+                    records.raw_bind_parameter(3 * i + 3, e.hash.as_slice())?;
+                }
+                events.raw_execute()?;
+                records.raw_execute()?;
+            }
+        }
+        let mut events =
+            self.conn.prepare_cached("INSERT INTO events(position, stream_no, version) VALUES (?1, ?2, ?3)")?;
+        let mut records =
+            self.conn.prepare_cached("INSERT INTO records(position, record, hash) VALUES (?1, ?2, ?3)")?;
+        for (no, e) in chunks.remainder() {
+            let position = to_i64(e.position());
+            events.execute(params![position, no, to_i64(e.version())])?;
+            records.execute(params![position, e.bytes.as_ref(), e.hash.as_slice()])?;
+        }
+        Ok(())
     }
 
     /// Moves the tail into the stream index, sorted by stream so each stream's rows land together.
@@ -211,76 +399,5 @@ impl Writer {
         let events = schema::decode_rows(&self.conn, rows)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))?;
         Ok(events.into_iter().filter(|e| e.command_id() == command_id).collect())
-    }
-
-    fn append(
-        &mut self,
-        req: &AppendRequest,
-        now: ttx_kernel::Timestamp,
-    ) -> rusqlite::Result<Result<AppendOutcome, LogError>> {
-        let key = req.stream.as_str();
-        if !self.streams.contains_key(key) {
-            let state = self.load_stream(key)?;
-            self.streams.insert(key.to_owned(), state);
-        }
-        let cmd_hash = command_hash(req.command_id.as_str());
-        let (no, version, mut prev) = {
-            let state = &self.streams[key];
-            if let (true, Some(no)) = (state.commands.contains(&cmd_hash), state.no) {
-                let earlier = self.earlier_outcome(no, req.command_id.as_str())?;
-                if !earlier.is_empty() {
-                    return Ok(Ok(AppendOutcome { events: earlier, duplicate: true }));
-                }
-            }
-            if !req.expected.admits(state.version) {
-                return Ok(Err(LogError::Conflict {
-                    stream: key.to_owned(),
-                    expected: req.expected,
-                    actual: state.version,
-                }));
-            }
-            (state.no, state.version, state.last_hash)
-        };
-        let no = match no {
-            Some(no) => no,
-            None => {
-                self.conn.prepare_cached("INSERT INTO streams(stream_id) VALUES (?1)")?.execute([key])?;
-                self.conn.last_insert_rowid()
-            }
-        };
-        let mut insert_event =
-            self.conn.prepare_cached("INSERT INTO events(position, stream_no, version) VALUES (?1, ?2, ?3)")?;
-        let mut insert_record =
-            self.conn.prepare_cached("INSERT INTO records(position, record, hash) VALUES (?1, ?2, ?3)")?;
-        let mut recorded = Vec::with_capacity(req.events.len());
-        for (i, event) in req.events.iter().enumerate() {
-            let position = self.next_position + i as u64;
-            let stream_version = version + 1 + i as u64;
-            let sealed = RecordedEvent::seal(
-                event,
-                Placement {
-                    stream: &req.stream,
-                    stream_version,
-                    global_position: position,
-                    command_id: &req.command_id,
-                    command_index: u32::try_from(i).unwrap_or(u32::MAX),
-                    recorded_at: now,
-                    prev_hash: &prev,
-                },
-            );
-            insert_event.execute(params![to_i64(position), no, to_i64(stream_version)])?;
-            insert_record.execute(params![to_i64(position), sealed.bytes.as_ref(), sealed.hash.as_slice()])?;
-            prev = sealed.hash;
-            recorded.push(sealed);
-        }
-        drop((insert_event, insert_record));
-        self.next_position += req.events.len() as u64;
-        if let Some(state) = self.streams.get_mut(key) {
-            state.no = Some(no);
-            state.version = version + req.events.len() as u64;
-            state.last_hash = prev;
-            state.commands.insert(cmd_hash);
-        }
-        Ok(Ok(AppendOutcome { events: recorded, duplicate: false }))
     }
 }

@@ -130,7 +130,8 @@ impl ChainChecker {
 }
 
 fn hash_page(page: &[RecordedEvent]) -> Vec<Hash> {
-    page.iter().map(|e| hash_bytes(&e.bytes)).collect()
+    let messages: Vec<&[u8]> = page.iter().map(|e| e.bytes.as_ref()).collect();
+    crate::sha256x::hash_many(&messages)
 }
 
 /// Reads a page; if the page holds an undecodable event, returns the good events before it and the failure.

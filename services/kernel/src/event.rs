@@ -77,6 +77,14 @@ impl RecordedEvent {
     /// Builds the envelope for `event` at `at`, encodes it and hashes the encoding. Every log implementation stores
     /// exactly these bytes.
     pub fn seal(event: &NewEvent, at: Placement<'_>) -> Self {
+        let (envelope, bytes) = Self::encode_at(event, at);
+        let hash = hash_bytes(&bytes);
+        Self { envelope, bytes, hash }
+    }
+
+    /// The envelope for `event` at `at` and its encoding, not yet hashed: for logs that hash many events at once
+    /// ([`crate::sha256x::hash_many`]). The stored hash must be SHA-256 of exactly these bytes.
+    pub fn encode_at(event: &NewEvent, at: Placement<'_>) -> (Envelope, Bytes) {
         let envelope = Envelope {
             event_id: Bytes::copy_from_slice(event.event_id.as_bytes()),
             stream_id: at.stream.as_str().to_owned(),
@@ -98,8 +106,7 @@ impl RecordedEvent {
             command_index: at.command_index,
         };
         let bytes = Bytes::from(envelope.encode_to_vec());
-        let hash = hash_bytes(&bytes);
-        Self { envelope, bytes, hash }
+        (envelope, bytes)
     }
 
     /// Decodes stored bytes. `hash` is the hash stored alongside them.

@@ -7,6 +7,7 @@
 //! - [`log`]: the `EventLog` trait (expected versions, command ids, stream/global reads, checkpoints) and
 //!   `Subscription` (catch-up, then live, by position).
 //! - [`chain`]: SHA-256 per-stream hash chain; `verify_log` / `verify_stream` name the first bad position.
+//! - [`sha256x`]: SHA-256 of many messages at once (16 lanes of AVX-512 where available).
 //! - [`decider`]: the `Decider` and `DomainEvent` traits and the decision context `Ctx`.
 //! - [`handler`]: `CommandHandler`, load → fold → decide → append, bounded retry, idempotent by command id.
 //! - [`bus`]: the `Bus` trait (publish/subscribe, request/reply with queue groups) and `InProcessBus`.
@@ -22,6 +23,7 @@ pub mod event;
 pub mod handler;
 pub mod ids;
 pub mod log;
+pub mod sha256x;
 pub mod testing;
 pub mod time;
 

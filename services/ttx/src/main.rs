@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Many small buffers are allocated on request threads and freed on the log writer's thread; mimalloc handles that
+// pattern far better than the system allocator (measured with `ttx bench log`, see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = ttx::cli::Cli::parse();
     match ttx::run(cli) {
