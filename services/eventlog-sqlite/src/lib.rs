@@ -237,7 +237,7 @@ impl SqliteLog {
         if !path.exists() {
             return Err(OpenError::Missing(path));
         }
-        let readers = (0..2).map(|_| open_reader(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let readers = (0..4).map(|_| open_reader(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let head_now = {
             let conn = readers[0].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             schema::last_position(&conn).map_err(sqlite(&path))?

@@ -67,15 +67,16 @@ pub fn stream_no(conn: &Connection, stream_id: &str) -> rusqlite::Result<Option<
         .optional()
 }
 
-/// A stored row, not yet decoded.
+/// A stored row, not yet decoded. `hash` is `None` when the stored hash is not 32 bytes.
 pub struct Row {
     pub position: u64,
     pub record: Vec<u8>,
-    pub hash: Vec<u8>,
+    pub hash: Option<Hash>,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok(Row { position: to_u64(r.get(0)?), record: r.get(1)?, hash: r.get(2)? })
+    let hash = r.get_ref(2)?.as_blob()?.try_into().ok();
+    Ok(Row { position: to_u64(r.get(0)?), record: r.get(1)?, hash })
 }
 
 /// Up to `max` rows of one stream from `from_version` on: first from the bulk index, then from the tail.
@@ -106,10 +107,14 @@ pub fn stream_rows(conn: &Connection, stream_no: i64, from_version: u64, max: us
 
 /// Up to `max` rows of the global log from `from_position` on.
 pub fn all_rows(conn: &Connection, from_position: u64, max: usize) -> rusqlite::Result<Vec<Row>> {
+    let mut rows = Vec::with_capacity(max.min(4096));
     let max = i64::try_from(max).unwrap_or(i64::MAX);
-    conn.prepare_cached("SELECT position, record, hash FROM records WHERE position >= ?1 ORDER BY position LIMIT ?2")?
-        .query_map(params![to_i64(from_position), max], row)?
-        .collect()
+    let mut stmt = conn
+        .prepare_cached("SELECT position, record, hash FROM records WHERE position >= ?1 ORDER BY position LIMIT ?2")?;
+    for r in stmt.query_map(params![to_i64(from_position), max], row)? {
+        rows.push(r?);
+    }
+    Ok(rows)
 }
 
 /// The stream id of the event at `position`, for error messages.
@@ -125,20 +130,15 @@ pub fn stream_of(conn: &Connection, position: u64) -> String {
 
 /// Decodes stored rows; the first that does not decode is reported as `Corrupt` at its position.
 pub fn decode_rows(conn: &Connection, rows: Vec<Row>) -> Result<Vec<RecordedEvent>, LogError> {
-    rows.into_iter()
-        .map(|r| {
-            let corrupt = |reason: String| LogError::Corrupt {
-                position: r.position,
-                stream: stream_of(conn, r.position),
-                reason,
-            };
-            let hash: Hash = r
-                .hash
-                .as_slice()
-                .try_into()
-                .map_err(|_| corrupt(format!("stored hash has {} bytes, not 32", r.hash.len())))?;
-            RecordedEvent::decode(Bytes::from(r.record), hash)
-                .map_err(|e| corrupt(format!("stored bytes do not decode as an envelope: {e}")))
-        })
-        .collect()
+    let mut events = Vec::with_capacity(rows.len());
+    for event in rows.into_iter().map(|r| {
+        let corrupt =
+            |reason: String| LogError::Corrupt { position: r.position, stream: stream_of(conn, r.position), reason };
+        let hash = r.hash.ok_or_else(|| corrupt("the stored hash is not 32 bytes".into()))?;
+        RecordedEvent::decode(Bytes::from(r.record), hash)
+            .map_err(|e| corrupt(format!("stored bytes do not decode as an envelope: {e}")))
+    }) {
+        events.push(event?);
+    }
+    Ok(events)
 }

@@ -6,7 +6,6 @@
 //! "stored" about something that is not.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash as _, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
@@ -86,14 +85,13 @@ pub struct Writer {
     next_position: u64,
     indexed_upto: u64,
     index_batch: u64,
-    streams: HashMap<String, StreamState>,
+    streams: HashMap<String, StreamState, foldhash::fast::RandomState>,
     head: watch::Sender<u64>,
 }
 
 fn command_hash(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x7478_2d63_6d64).hash_one(id)
 }
 
 impl Writer {
@@ -106,7 +104,7 @@ impl Writer {
     ) -> rusqlite::Result<Self> {
         let next_position = schema::last_position(&conn)? + 1;
         let indexed_upto = schema::indexed_upto(&conn)?;
-        Ok(Self { metrics, conn, clock, next_position, indexed_upto, index_batch, streams: HashMap::new(), head })
+        Ok(Self { metrics, conn, clock, next_position, indexed_upto, index_batch, streams: HashMap::default(), head })
     }
 
     /// Serves operations until every sender is gone.

@@ -28,7 +28,7 @@ pub mod testing;
 pub mod time;
 
 pub use bus::{Bus, BusError, InProcessBus};
-pub use chain::{Hash, VerifyReport, ZERO_HASH, hash_bytes, verify_log, verify_stream};
+pub use chain::{Hash, VerifyReport, ZERO_HASH, check_links, hash_bytes, verify_log, verify_stream};
 pub use decider::{Ctx, Decider, DecodeError, DomainEvent, IdSource};
 pub use error::{InvalidInput, LogError};
 pub use event::{NewEvent, Placement, RecordedEvent};

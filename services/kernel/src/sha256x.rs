@@ -76,28 +76,12 @@ mod x86 {
         _mm512_set1_epi32(x as i32)
     }
 
+    /// The sixteen words of `v` as one vector, lane `k` holding `v[k]`.
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn from_lanes(v: &[u32; LANES]) -> __m512i {
-        let i = |k: usize| v[k] as i32;
-        _mm512_setr_epi32(
-            i(0),
-            i(1),
-            i(2),
-            i(3),
-            i(4),
-            i(5),
-            i(6),
-            i(7),
-            i(8),
-            i(9),
-            i(10),
-            i(11),
-            i(12),
-            i(13),
-            i(14),
-            i(15),
-        )
+        // SAFETY: `v` is 64 readable bytes; the load has no alignment requirement.
+        unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
     }
 
     /// Lane `lane` of `v`.
@@ -178,11 +162,16 @@ mod x86 {
         let mut words = [[0u32; LANES]; 16];
         while current.iter().any(Option::is_some) {
             for (l, slot) in current.iter().enumerate() {
-                match slot {
-                    Some((m, b)) => padded_block(messages[*m], *b, &mut block),
-                    None => block.fill(0),
-                }
-                for (t, chunk) in block.chunks_exact(4).enumerate() {
+                let source: &[u8] = match slot {
+                    // A block wholly inside the message is read in place; only the tail blocks are padded.
+                    Some((m, b)) if (b + 1) * 64 <= messages[*m].len() => &messages[*m][b * 64..(b + 1) * 64],
+                    Some((m, b)) => {
+                        padded_block(messages[*m], *b, &mut block);
+                        &block
+                    }
+                    None => &[0; 64],
+                };
+                for (t, chunk) in source.chunks_exact(4).enumerate() {
                     words[t][l] = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
                 }
             }

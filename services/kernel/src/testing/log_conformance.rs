@@ -9,7 +9,7 @@ use bytes::Bytes;
 use ttx_proto::common::v1::{Actor, Role, SubjectRef};
 use uuid::Uuid;
 
-use crate::chain::{ZERO_HASH, hash_bytes, verify_log, verify_stream};
+use crate::chain::{ZERO_HASH, check_links, hash_bytes, verify_log, verify_stream};
 use crate::error::{InvalidInput, LogError};
 use crate::event::{NewEvent, RecordedEvent};
 use crate::handler::{CommandError, CommandHandler, CommandMeta};
@@ -397,6 +397,9 @@ async fn global_order_is_dense_and_consistent<H: LogHarness>(h: &H) {
     let report = verify_log(log.as_ref()).await.unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.events, expected as u64);
+    let report = check_links(log.as_ref()).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.events, report.head), (expected as u64, expected as u64));
 }
 
 async fn subscription_hands_over_from_catch_up_to_live<H: LogHarness>(h: &H) {
@@ -609,6 +612,10 @@ async fn tampering_is_found_at_its_position<H: LogHarness>(h: &H) {
     drop(log);
     h.corrupt(17).await;
     let log = h.open().await;
+    assert!(
+        check_links(log.as_ref()).await.unwrap().is_ok(),
+        "the link check trusts stored hashes, so a change in place is for verify_log to find"
+    );
     let report = verify_log(log.as_ref()).await.unwrap();
     let failure = report.failure.expect("verify must fail after tampering");
     assert_eq!(failure.position, 17, "the first bad position is named: {failure}");
