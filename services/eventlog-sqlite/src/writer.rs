@@ -18,6 +18,9 @@ use ttx_kernel::{AppendOutcome, AppendRequest, Clock, Hash, LogError, RecordedEv
 
 use crate::schema::{self, to_i64};
 
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
 /// Rows per multi-row INSERT statement (3 parameters each, well under SQLite's limit).
 const ROWS_PER_INSERT: usize = 32;
 
@@ -64,7 +67,7 @@ struct StreamState {
     version: u64,
     last_hash: Hash,
     /// Hashes of the command ids already in the stream; a hit is confirmed against the stored events.
-    commands: HashSet<u64>,
+    commands: FastSet<u64>,
 }
 
 /// Counters the writer keeps, for operators and benchmarks.
@@ -85,7 +88,7 @@ pub struct Writer {
     next_position: u64,
     indexed_upto: u64,
     index_batch: u64,
-    streams: HashMap<String, StreamState, foldhash::fast::RandomState>,
+    streams: FastMap<String, StreamState>,
     head: watch::Sender<u64>,
 }
 
@@ -180,7 +183,7 @@ impl Writer {
         let now = self.clock.now();
         let mut decisions = Vec::with_capacity(batch.len());
         let mut accepted: Vec<Accepted<'_>> = Vec::new();
-        let mut in_batch: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut in_batch: FastMap<(&str, &str), usize> = FastMap::default();
         for op in batch {
             decisions.push(match op {
                 Op::Append(req, _) => self.admit(req, &mut accepted, &mut in_batch)?,
@@ -230,7 +233,7 @@ impl Writer {
         &mut self,
         req: &'a AppendRequest,
         accepted: &mut Vec<Accepted<'a>>,
-        in_batch: &mut HashMap<(&'a str, &'a str), usize>,
+        in_batch: &mut FastMap<(&'a str, &'a str), usize>,
     ) -> rusqlite::Result<Decision> {
         let key = req.stream.as_str();
         if let Some(&i) = in_batch.get(&(key, req.command_id.as_str())) {
@@ -278,7 +281,7 @@ impl Writer {
     /// together in waves ([`hash_many`]); within a stream each event needs its predecessor's hash, so a stream's k-th
     /// event of the batch goes in wave k. Updates each stream's last hash.
     fn seal(&mut self, accepted: &[Accepted<'_>], now: Timestamp) -> Vec<Vec<RecordedEvent>> {
-        let mut running: HashMap<&str, Hash> = HashMap::new();
+        let mut running: FastMap<&str, Hash> = FastMap::default();
         for a in accepted {
             let key = a.req.stream.as_str();
             let last = self.streams.get(key).map_or(ZERO_HASH, |s| s.last_hash);
@@ -290,7 +293,7 @@ impl Writer {
         let mut remaining: Vec<(usize, usize)> =
             accepted.iter().enumerate().flat_map(|(i, a)| (0..a.req.events.len()).map(move |k| (i, k))).collect();
         while !remaining.is_empty() {
-            let mut taken: HashSet<&str> = HashSet::new();
+            let mut taken: FastSet<&str> = FastSet::default();
             let (wave, rest): (Vec<_>, Vec<_>) =
                 remaining.into_iter().partition(|(i, _)| taken.insert(accepted[*i].req.stream.as_str()));
             remaining = rest;
@@ -378,7 +381,7 @@ impl Writer {
 
     fn load_stream(&self, stream_id: &str) -> rusqlite::Result<StreamState> {
         let Some(no) = schema::stream_no(&self.conn, stream_id)? else {
-            return Ok(StreamState { no: None, version: 0, last_hash: ZERO_HASH, commands: HashSet::new() });
+            return Ok(StreamState { no: None, version: 0, last_hash: ZERO_HASH, commands: FastSet::default() });
         };
         let rows = schema::stream_rows(&self.conn, no, 1, usize::MAX)?;
         let events = schema::decode_rows(&self.conn, rows)
