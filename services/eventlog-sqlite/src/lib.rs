@@ -17,13 +17,14 @@ mod writer;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use tokio::sync::mpsc::Sender;
 use tokio::sync::{oneshot, watch};
+use ttx_kernel::chain::Failure;
 use ttx_kernel::log::validate_checkpoint_name;
 use ttx_kernel::{
     AppendOutcome, AppendRequest, Clock, EventLog, InvalidInput, LogError, RecordedEvent, StreamId, SystemClock,
@@ -200,7 +201,7 @@ impl SqliteLog {
             .map_err(sqlite(&path))?;
         let readers =
             (0..options.readers.max(1)).map(|_| open_reader(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
-        let (ops_tx, ops_rx) = std::sync::mpsc::channel();
+        let (ops_tx, ops_rx) = tokio::sync::mpsc::channel(writer::QUEUE_DEPTH);
         let checkpointer_conn = Connection::open(&path).map_err(sqlite(&path))?;
         checkpointer_conn.execute_batch("PRAGMA busy_timeout = 5000;").map_err(sqlite(&path))?;
         let checkpointer_head = head_rx.clone();
@@ -240,6 +241,10 @@ impl SqliteLog {
         let readers = (0..4).map(|_| open_reader(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let head_now = {
             let conn = readers[0].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let format: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sqlite(&path))?;
+            if format > schema::SCHEMA_VERSION {
+                return Err(OpenError::UnsupportedFormat { path, found: format, supported: schema::SCHEMA_VERSION });
+            }
             schema::last_position(&conn).map_err(sqlite(&path))?
         };
         let (head_tx, head_rx) = watch::channel(head_now);
@@ -284,12 +289,25 @@ impl SqliteLog {
         .map_err(|e| LogError::Unavailable(format!("read task failed: {e}")))?
     }
 
-    fn send(&self, op: Op) -> Result<(), LogError> {
-        let ops = self.inner.ops.lock().map_err(|_| LogError::Unavailable("writer queue poisoned".into()))?;
-        match ops.as_ref() {
-            None => Err(LogError::ReadOnly),
-            Some(tx) => tx.send(op).map_err(|_| LogError::Unavailable("the log writer has stopped".into())),
-        }
+    /// Queues an operation for the writer, waiting for room when the queue is full.
+    async fn send(&self, op: Op) -> Result<(), LogError> {
+        let tx = {
+            let ops = self.inner.ops.lock().map_err(|_| LogError::Unavailable("writer queue poisoned".into()))?;
+            ops.clone().ok_or(LogError::ReadOnly)?
+        };
+        tx.send(op).await.map_err(|_| LogError::Unavailable("the log writer has stopped".into()))
+    }
+
+    /// Checks the derived tables (`events`, `streams`, `stream_index`) against the records: one event row and one
+    /// record per position from 1 to the head, each event row's stream and version equal to those in its record, and
+    /// every stream-index row pointing at the event with its stream and version. Returns the first disagreement.
+    /// The records themselves are checked by [`ttx_kernel::verify_log`].
+    pub async fn verify_index(&self) -> Result<Option<Failure>, LogError> {
+        self.read(|conn| {
+            let tx = conn.transaction().map_err(sql_err)?;
+            schema::verify_index(&tx).map_err(sql_err)
+        })
+        .await
     }
 
     /// Counts and sizes, for operators.
@@ -328,7 +346,7 @@ impl EventLog for SqliteLog {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
         request.validate()?;
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Append(request, tx))?;
+        self.send(Op::Append(request, tx)).await?;
         rx.await.map_err(|_| LogError::Unavailable("the log writer stopped before answering".into()))?
     }
 
@@ -390,7 +408,7 @@ impl EventLog for SqliteLog {
     async fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), LogError> {
         validate_checkpoint_name(name)?;
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Checkpoint(name.to_owned(), position, tx))?;
+        self.send(Op::Checkpoint(name.to_owned(), position, tx)).await?;
         rx.await.map_err(|_| LogError::Unavailable("the log writer stopped before answering".into()))?
     }
 }

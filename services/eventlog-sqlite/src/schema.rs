@@ -9,6 +9,9 @@
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
+use ttx_kernel::chain::Failure;
+use ttx_kernel::ttx_proto::envelope::v1::Envelope;
+use ttx_kernel::ttx_proto::prost::Message;
 use ttx_kernel::{Hash, LogError, RecordedEvent};
 
 /// The on-disk format version this code reads and writes.
@@ -141,4 +144,89 @@ pub fn decode_rows(conn: &Connection, rows: Vec<Row>) -> Result<Vec<RecordedEven
         events.push(event?);
     }
     Ok(events)
+}
+
+/// See `SqliteLog::verify_index`. Run inside one read transaction.
+pub fn verify_index(conn: &Connection) -> rusqlite::Result<Option<Failure>> {
+    let fail = |position: u64, stream: String, reason: String| Ok(Some(Failure { position, stream, reason }));
+    // Every record has an event row.
+    let orphan: Option<i64> = conn
+        .query_row(
+            "SELECT r.position FROM records r LEFT JOIN events e ON e.position = r.position
+             WHERE e.position IS NULL ORDER BY r.position LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    // Walk the event rows in order: dense, each with its record and a known stream, agreeing with the record.
+    let mut stmt = conn.prepare(
+        "SELECT e.position, e.version, s.stream_id, r.record FROM events e
+         LEFT JOIN streams s ON s.stream_no = e.stream_no LEFT JOIN records r ON r.position = e.position
+         ORDER BY e.position",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut expected = 1u64;
+    while let Some(row) = rows.next()? {
+        let position = to_u64(row.get(0)?);
+        let version = to_u64(row.get(1)?);
+        let stream: Option<String> = row.get(2)?;
+        if let Some(o) = orphan.map(to_u64).filter(|o| *o < position.min(expected)) {
+            return fail(o, "?".into(), "a record without an event row".into());
+        }
+        if position != expected {
+            return fail(expected, "?".into(), format!("no event row; the next one is at position {position}"));
+        }
+        let Some(stream) = stream else {
+            return fail(position, "?".into(), "the event row names an unknown stream".into());
+        };
+        let Some(record) = row.get_ref(3)?.as_blob_or_null()? else {
+            return fail(position, stream, "the event row has no record".into());
+        };
+        match Envelope::decode(record) {
+            Err(e) => return fail(position, stream, format!("the record does not decode: {e}")),
+            Ok(env) if env.stream_id != stream || env.stream_version != version || env.global_position != position => {
+                return fail(
+                    position,
+                    stream.clone(),
+                    format!(
+                        "the event row says {stream} version {version}, the record says {} version {} at position {}",
+                        env.stream_id, env.stream_version, env.global_position
+                    ),
+                );
+            }
+            Ok(_) => {}
+        }
+        expected += 1;
+    }
+    if let Some(o) = orphan {
+        return fail(to_u64(o), "?".into(), "a record without an event row".into());
+    }
+    // The stream index: every row matches its event, and every event up to `indexed_upto` has its row.
+    let upto = indexed_upto(conn)?;
+    let wrong: Option<(i64, i64, i64)> = conn
+        .query_row(
+            "SELECT i.position, i.stream_no, i.version FROM stream_index i LEFT JOIN events e ON e.position = i.position
+             WHERE e.position IS NULL OR e.stream_no != i.stream_no OR e.version != i.version
+             ORDER BY i.position LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((position, _, version)) = wrong {
+        let reason = format!("the stream index puts version {version} at this position, which holds another event");
+        return fail(to_u64(position), stream_of(conn, to_u64(position)), reason);
+    }
+    let unindexed: Option<i64> = conn
+        .query_row(
+            "SELECT e.position FROM events e LEFT JOIN stream_index i ON i.stream_no = e.stream_no AND i.version = e.version
+             WHERE e.position <= ?1 AND i.position IS NULL ORDER BY e.position LIMIT 1",
+            [to_i64(upto)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(position) = unindexed {
+        let reason = format!("missing from the stream index, which claims every position up to {upto}");
+        return fail(to_u64(position), stream_of(conn, to_u64(position)), reason);
+    }
+    Ok(None)
 }

@@ -8,9 +8,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
 
 use rusqlite::{Connection, params};
+use tokio::sync::mpsc::Receiver;
 use tokio::sync::{oneshot, watch};
 use ttx_kernel::event::Placement;
 use ttx_kernel::sha256x::hash_many;
@@ -32,12 +32,28 @@ fn multi_insert(table: &str) -> String {
 
 /// Most operations one transaction takes.
 pub const MAX_BATCH: usize = 4096;
+/// Most events one transaction takes (an operation larger than this goes alone).
+const MAX_BATCH_EVENTS: usize = 16_384;
+/// Most payload bytes one transaction takes (an operation larger than this goes alone).
+const MAX_BATCH_BYTES: usize = 32 << 20;
+/// Operations that may wait for the writer; appenders wait for room beyond this.
+pub const QUEUE_DEPTH: usize = 16_384;
 /// Streams whose state the writer keeps; past this the cache is emptied and refilled on demand.
 const MAX_CACHED_STREAMS: usize = 100_000;
 
 pub enum Op {
     Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, LogError>>),
     Checkpoint(String, u64, oneshot::Sender<Result<(), LogError>>),
+}
+
+impl Op {
+    /// Events and payload bytes the operation writes, to keep one transaction's size bounded.
+    fn weight(&self) -> (usize, usize) {
+        match self {
+            Op::Append(req, _) => (req.events.len(), req.events.iter().map(|e| e.payload.len()).sum()),
+            Op::Checkpoint(..) => (0, 0),
+        }
+    }
 }
 
 /// The answer to one operation: an append's outcome, or `None` for a checkpoint.
@@ -111,14 +127,22 @@ impl Writer {
     }
 
     /// Serves operations until every sender is gone.
-    pub fn run(mut self, ops: Receiver<Op>) {
-        while let Ok(first) = ops.recv() {
+    pub fn run(mut self, mut ops: Receiver<Op>) {
+        let mut carried: Option<Op> = None;
+        loop {
+            let Some(first) = carried.take().or_else(|| ops.blocking_recv()) else { return };
+            let (mut events, mut bytes) = first.weight();
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
-                match ops.try_recv() {
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
+                let Ok(op) = ops.try_recv() else { break };
+                let (e, b) = op.weight();
+                if events + e > MAX_BATCH_EVENTS || bytes + b > MAX_BATCH_BYTES {
+                    carried = Some(op);
+                    break;
                 }
+                events += e;
+                bytes += b;
+                batch.push(op);
             }
             self.process(batch);
         }
@@ -240,15 +264,20 @@ impl Writer {
             return Ok(Decision::SameAs(i));
         }
         if !self.streams.contains_key(key) {
-            let state = self.load_stream(key)?;
-            self.streams.insert(key.to_owned(), state);
+            match self.load_stream(key)? {
+                Ok(state) => self.streams.insert(key.to_owned(), state),
+                Err(e) => return Ok(Decision::Done(Err(e))),
+            };
         }
         let cmd_hash = command_hash(req.command_id.as_str());
         let Some(state) = self.streams.get(key) else {
             return Ok(Decision::Done(Err(LogError::Unavailable("stream state missing".into()))));
         };
         if let (true, Some(no)) = (state.commands.contains(&cmd_hash), state.no) {
-            let earlier = self.earlier_outcome(no, req.command_id.as_str())?;
+            let earlier = match self.earlier_outcome(no, req.command_id.as_str())? {
+                Ok(earlier) => earlier,
+                Err(e) => return Ok(Decision::Done(Err(e))),
+            };
             if !earlier.is_empty() {
                 return Ok(Decision::Done(Ok(AppendOutcome { events: earlier, duplicate: true })));
             }
@@ -289,14 +318,19 @@ impl Writer {
         }
         let mut sealed: Vec<Vec<RecordedEvent>> =
             accepted.iter().map(|a| Vec::with_capacity(a.req.events.len())).collect();
-        // Jobs in position order: (accepted index, event index).
-        let mut remaining: Vec<(usize, usize)> =
-            accepted.iter().enumerate().flat_map(|(i, a)| (0..a.req.events.len()).map(move |k| (i, k))).collect();
-        while !remaining.is_empty() {
-            let mut taken: FastSet<&str> = FastSet::default();
-            let (wave, rest): (Vec<_>, Vec<_>) =
-                remaining.into_iter().partition(|(i, _)| taken.insert(accepted[*i].req.stream.as_str()));
-            remaining = rest;
+        // Each stream's jobs, (accepted index, event index), in position order; wave k takes every stream's k-th job.
+        let mut per_stream: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut slot: FastMap<&str, usize> = FastMap::default();
+        for (i, a) in accepted.iter().enumerate() {
+            let s = *slot.entry(a.req.stream.as_str()).or_insert_with(|| {
+                per_stream.push(Vec::new());
+                per_stream.len() - 1
+            });
+            per_stream[s].extend((0..a.req.events.len()).map(|k| (i, k)));
+        }
+        let waves = per_stream.iter().map(Vec::len).max().unwrap_or(0);
+        for wave_no in 0..waves {
+            let wave: Vec<(usize, usize)> = per_stream.iter().filter_map(|jobs| jobs.get(wave_no).copied()).collect();
             let encoded: Vec<_> = wave
                 .iter()
                 .map(|&(i, k)| {
@@ -379,26 +413,27 @@ impl Writer {
         Ok(())
     }
 
-    fn load_stream(&self, stream_id: &str) -> rusqlite::Result<StreamState> {
-        let Some(no) = schema::stream_no(&self.conn, stream_id)? else {
-            return Ok(StreamState { no: None, version: 0, last_hash: ZERO_HASH, commands: FastSet::default() });
-        };
+    /// Every stored event of a stream, decoded. The inner error is a stored event that does not decode: it concerns
+    /// this stream only, so it fails the one operation, not the batch.
+    fn stream_events(&self, no: i64) -> rusqlite::Result<Result<Vec<RecordedEvent>, LogError>> {
         let rows = schema::stream_rows(&self.conn, no, 1, usize::MAX)?;
-        let events = schema::decode_rows(&self.conn, rows)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))?;
-        Ok(StreamState {
+        Ok(schema::decode_rows(&self.conn, rows))
+    }
+
+    fn load_stream(&self, stream_id: &str) -> rusqlite::Result<Result<StreamState, LogError>> {
+        let Some(no) = schema::stream_no(&self.conn, stream_id)? else {
+            return Ok(Ok(StreamState { no: None, version: 0, last_hash: ZERO_HASH, commands: FastSet::default() }));
+        };
+        Ok(self.stream_events(no)?.map(|events| StreamState {
             no: Some(no),
             version: events.last().map_or(0, RecordedEvent::version),
             last_hash: events.last().map_or(ZERO_HASH, |e| e.hash),
             commands: events.iter().map(|e| command_hash(e.command_id())).collect(),
-        })
+        }))
     }
 
     /// The events a command already wrote to a stream, if any.
-    fn earlier_outcome(&self, no: i64, command_id: &str) -> rusqlite::Result<Vec<RecordedEvent>> {
-        let rows = schema::stream_rows(&self.conn, no, 1, usize::MAX)?;
-        let events = schema::decode_rows(&self.conn, rows)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))?;
-        Ok(events.into_iter().filter(|e| e.command_id() == command_id).collect())
+    fn earlier_outcome(&self, no: i64, command_id: &str) -> rusqlite::Result<Result<Vec<RecordedEvent>, LogError>> {
+        Ok(self.stream_events(no)?.map(|events| events.into_iter().filter(|e| e.command_id() == command_id).collect()))
     }
 }

@@ -5,9 +5,10 @@
 //! walks the global log and [`verify_stream`] one stream, and each names the first position where the stored bytes, the
 //! stored hash, the chain, the version sequence or the position sequence disagree.
 //!
-//! What the chain cannot see on its own: a stream's last event rewritten together with its stored hash, events cut
-//! from the end of the log, and a re-ordering of whole streams. Signed checkpoints of the whole log close those gaps
-//! (see docs/adr/0001-embedded-event-log.md).
+//! What the chain cannot see on its own: the hashes use no secret, so whoever can write the store can rewrite any event
+//! together with every later event of its stream and recompute all their hashes; likewise events cut from the end of
+//! the log, or a stream's tail cut with its index rows, leave a consistent chain. Signed checkpoints of the whole log,
+//! kept outside the operator's reach, close those gaps (see docs/audit-verification.md).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -95,6 +96,13 @@ impl ChainChecker {
                 hex::encode(e.hash)
             )));
         }
+        if dense_positions && env.global_position > self.last_position + 1 {
+            return Err(Failure {
+                position: self.last_position + 1,
+                stream: "?".into(),
+                reason: format!("missing: the next stored event is at position {}", env.global_position),
+            });
+        }
         if dense_positions && env.global_position != self.last_position + 1 {
             return Err(fail(format!("position {} follows position {}", env.global_position, self.last_position)));
         }
@@ -152,13 +160,27 @@ async fn read_page<L: EventLog + ?Sized>(
     match log.read_all(from, max).await {
         Ok(page) => Ok((page, None)),
         Err(LogError::Corrupt { position, stream, reason }) => {
-            let before = if position > from {
-                let n = usize::try_from(position - from).unwrap_or(max);
-                log.read_all(from, n).await?
-            } else {
-                Vec::new()
-            };
-            Ok((before, Some(Failure { position, stream, reason })))
+            // Re-read what lies before it one event at a time: a gap or an earlier bad record may sit in between.
+            let mut failure = Failure { position, stream, reason };
+            let mut before = Vec::new();
+            let mut next = from;
+            while next < failure.position {
+                match log.read_all(next, 1).await {
+                    Ok(mut one) => match one.pop() {
+                        Some(e) if e.position() < failure.position => {
+                            next = e.position() + 1;
+                            before.push(e);
+                        }
+                        _ => break,
+                    },
+                    Err(LogError::Corrupt { position, stream, reason }) => {
+                        failure = Failure { position, stream, reason };
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((before, Some(failure)))
         }
         Err(e) => Err(e),
     }
@@ -245,15 +267,22 @@ async fn walk<L: EventLog + ?Sized>(log: &L, recompute: bool) -> Result<VerifyRe
 pub async fn verify_stream<L: EventLog + ?Sized>(log: &L, stream: &StreamId) -> Result<VerifyReport, LogError> {
     let mut checker = ChainChecker::new();
     let mut next = 1;
+    // After a record that does not decode, the rest is read one event at a time, so the events before it are
+    // checked first and the failure named is the first one.
+    let mut page_size = READ_PAGE;
     loop {
-        let page = match log.read_stream(stream, next, READ_PAGE).await {
+        let page = match log.read_stream(stream, next, page_size).await {
             Ok(p) => p,
+            Err(LogError::Corrupt { .. }) if page_size > 1 => {
+                page_size = 1;
+                continue;
+            }
             Err(LogError::Corrupt { position, stream, reason }) => {
                 return Ok(checker.report(Some(Failure { position, stream, reason })));
             }
             Err(e) => return Err(e),
         };
-        let full = page.len() == READ_PAGE;
+        let full = page.len() == page_size;
         for e in &page {
             if e.stream_id() != stream.as_str() {
                 let f = Failure {

@@ -19,6 +19,10 @@ pub enum InvalidInput {
     PayloadTooLarge { index: usize, size: usize, max: usize },
     #[error("event {index}: invalid event type {event_type:?}: {why}")]
     BadEventType { index: usize, event_type: String, why: &'static str },
+    #[error("an append's payloads total {size} bytes, over the limit of {max} bytes")]
+    AppendTooLarge { size: usize, max: usize },
+    #[error("event {index}: {count} subject references, over the limit of {max}")]
+    TooManySubjects { index: usize, count: usize, max: usize },
     #[error("event {index}: metadata field {field} is longer than {max} bytes")]
     MetadataTooLong { index: usize, field: &'static str, max: usize },
     #[error("invalid checkpoint name {name:?}: {why}")]

@@ -18,6 +18,10 @@ pub const MAX_EVENTS_PER_APPEND: usize = 1000;
 pub const MAX_EVENT_TYPE_BYTES: usize = 256;
 /// Longest metadata string (correlation, causation, traceparent, rule version, subject parts).
 pub const MAX_METADATA_BYTES: usize = 512;
+/// Most subject references one event may carry.
+pub const MAX_SUBJECTS_PER_EVENT: usize = 32;
+/// Largest total payload of one append: 16 MiB.
+pub const MAX_APPEND_PAYLOAD_BYTES: usize = 16 << 20;
 /// Longest checkpoint name.
 pub const MAX_CHECKPOINT_NAME_BYTES: usize = 128;
 
@@ -71,6 +75,10 @@ impl AppendRequest {
         if self.events.len() > MAX_EVENTS_PER_APPEND {
             return Err(InvalidInput::TooManyEvents { count: self.events.len(), max: MAX_EVENTS_PER_APPEND });
         }
+        let total: usize = self.events.iter().map(|e| e.payload.len()).sum();
+        if total > MAX_APPEND_PAYLOAD_BYTES {
+            return Err(InvalidInput::AppendTooLarge { size: total, max: MAX_APPEND_PAYLOAD_BYTES });
+        }
         for (index, e) in self.events.iter().enumerate() {
             if e.payload.len() > MAX_PAYLOAD_BYTES {
                 return Err(InvalidInput::PayloadTooLarge { index, size: e.payload.len(), max: MAX_PAYLOAD_BYTES });
@@ -100,6 +108,13 @@ impl AppendRequest {
                 && (actor.user_id.len() > MAX_METADATA_BYTES || actor.org_id.len() > MAX_METADATA_BYTES)
             {
                 return Err(InvalidInput::MetadataTooLong { index, field: "actor", max: MAX_METADATA_BYTES });
+            }
+            if e.subjects.len() > MAX_SUBJECTS_PER_EVENT {
+                return Err(InvalidInput::TooManySubjects {
+                    index,
+                    count: e.subjects.len(),
+                    max: MAX_SUBJECTS_PER_EVENT,
+                });
             }
             if e.subjects.iter().any(|s| s.kind.len() + s.id.len() > MAX_METADATA_BYTES) {
                 return Err(InvalidInput::MetadataTooLong { index, field: "subjects", max: MAX_METADATA_BYTES });
@@ -242,9 +257,18 @@ impl Subscription {
                 return Ok(e);
             }
             let page = self.log.read_all(self.next, READ_PAGE).await?;
-            if let Some(last) = page.last() {
-                self.next = last.position() + 1;
-                self.buffer.extend(page);
+            if !page.is_empty() {
+                for e in page {
+                    if e.position() != self.next {
+                        return Err(LogError::Corrupt {
+                            position: self.next,
+                            stream: "?".into(),
+                            reason: format!("missing from the log; the next stored event is at {}", e.position()),
+                        });
+                    }
+                    self.next += 1;
+                    self.buffer.push_back(e);
+                }
                 continue;
             }
             // Caught up: wait until the head moves past what we have read.

@@ -37,14 +37,14 @@ pub enum Command {
 pub struct ServeArgs {
     #[command(flatten)]
     pub data: DataDirArg,
-    /// Address for the HTTP API and web UI [default: 127.0.0.1:8080].
+    /// Address for the HTTP API and web UI [default: http.listen from the configuration, 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args, Default, Clone)]
 pub struct DataDirArg {
-    /// Directory holding the embedded event log [default: ./ttx-data].
+    /// Directory holding the embedded event log [default: data_dir from the configuration, ./ttx-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }

@@ -49,9 +49,19 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     problem(StatusCode::NOT_FOUND, "not-found", "Not found", &format!("nothing at {}", uri.path()))
 }
 
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let detail = format!("{method} is not allowed on {}", uri.path());
+    problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", &detail)
+}
+
 /// The HTTP routes.
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).fallback(not_found).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

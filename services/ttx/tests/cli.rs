@@ -40,9 +40,14 @@ impl Server {
     }
 
     fn get(&self, path: &str) -> (u16, String, String) {
+        self.request("GET", path)
+    }
+
+    fn request(&self, method: &str, path: &str) -> (u16, String, String) {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut response = String::new();
         s.read_to_string(&mut response).unwrap();
         let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -109,6 +114,8 @@ fn serve_answers_probes_and_problems_and_stops_on_sigterm() {
     let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(problem["type"], "urn:ttx:problem:not-found");
     assert_eq!(problem["status"], 404);
+    let (status, content_type, _) = server.request("POST", "/healthz");
+    assert_eq!((status, content_type.as_str()), (405, "application/problem+json"));
     // A second exchange on the same data directory is refused while the first runs.
     let second = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]);
     assert_eq!(second.status.code(), Some(2));
@@ -157,6 +164,19 @@ async fn log_stats_and_verify_report_on_a_log_and_name_the_first_bad_position() 
     let stdout = text(&out.stdout);
     assert!(stdout.contains("FAILED at position 5 in stream test-cli-1"), "{stdout}");
     assert!(stdout.contains("4 events before it verified"), "{stdout}");
+}
+
+#[tokio::test]
+async fn log_verify_checks_the_store_index_too() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 6).await;
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute("UPDATE events SET version = 9 WHERE position = 4", []).unwrap();
+    drop(conn);
+    let out = run(&["log", "verify", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAILED at position 4 in stream test-cli-0: store index"), "{stdout}");
 }
 
 #[test]

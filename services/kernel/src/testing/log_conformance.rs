@@ -549,6 +549,12 @@ async fn invalid_input_is_rejected_with_typed_errors<H: LogHarness>(h: &H) {
         log.append(r).await,
         Err(LogError::Invalid(InvalidInput::MetadataTooLong { index: 1, field: "traceparent", .. }))
     ));
+    let mut r = req(&s, ExpectedVersion::Any, "t", &["x"]);
+    r.events[0].subjects = vec![SubjectRef { kind: "result".into(), id: "r".into() }; 33];
+    assert!(matches!(log.append(r).await, Err(LogError::Invalid(InvalidInput::TooManySubjects { count: 33, .. }))));
+    let mut r = req(&s, ExpectedVersion::Any, "t", &[]);
+    r.events = (0..17).map(|_| test_event(vec![0u8; MAX_PAYLOAD_BYTES])).collect();
+    assert!(matches!(log.append(r).await, Err(LogError::Invalid(InvalidInput::AppendTooLarge { .. }))));
     assert!(matches!(log.read_stream(&s, 0, 10).await, Err(LogError::Invalid(InvalidInput::ZeroPosition))));
     assert!(matches!(log.read_all(0, 10).await, Err(LogError::Invalid(InvalidInput::ZeroPosition))));
     assert!(matches!(log.save_checkpoint("", 1).await, Err(LogError::Invalid(InvalidInput::BadCheckpointName { .. }))));

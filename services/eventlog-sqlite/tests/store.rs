@@ -1,0 +1,131 @@
+//! What is specific to the SQLite store: its derived tables, damage to them and to records, batching.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ttx_eventlog_sqlite::{DB_FILE, Options, SqliteLog};
+use ttx_kernel::testing::test_event;
+use ttx_kernel::{
+    AppendRequest, CommandId, EventLog, ExpectedVersion, LogError, StreamId, check_links, verify_log, verify_stream,
+};
+
+fn request(stream: &str, command: &str, events: usize) -> AppendRequest {
+    AppendRequest {
+        stream: StreamId::parse(stream).unwrap(),
+        expected: ExpectedVersion::Any,
+        command_id: CommandId::parse(command).unwrap(),
+        events: (0..events).map(|i| test_event(format!("{command}/{i}").into_bytes())).collect(),
+    }
+}
+
+/// Six events on two streams: positions 1..=6 alternate a (odd) and b (even).
+async fn six_events(dir: &Path) {
+    let log = SqliteLog::open_with(dir, Options { index_batch: 4, ..Options::default() }).unwrap();
+    for i in 0..6 {
+        let stream = if i % 2 == 0 { "test-store-a" } else { "test-store-b" };
+        log.append(request(stream, &format!("c{i}"), 1)).await.unwrap();
+    }
+}
+
+fn sql(dir: &Path, statement: &str) {
+    rusqlite::Connection::open(dir.join(DB_FILE)).unwrap().execute_batch(statement).unwrap();
+}
+
+#[tokio::test]
+async fn a_healthy_store_index_agrees_with_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    six_events(dir.path()).await;
+    let log = SqliteLog::open_read_only(dir.path()).unwrap();
+    assert_eq!(log.verify_index().await.unwrap(), None);
+    assert!(verify_log(&log).await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn a_missing_event_row_is_named_by_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    six_events(dir.path()).await;
+    sql(dir.path(), "DELETE FROM events WHERE position = 5");
+    let log = SqliteLog::open_read_only(dir.path()).unwrap();
+    assert_eq!(log.verify_index().await.unwrap().expect("found").position, 5);
+}
+
+#[tokio::test]
+async fn a_stream_index_row_pointing_elsewhere_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    six_events(dir.path()).await;
+    sql(dir.path(), "UPDATE stream_index SET version = 7 WHERE position = 3");
+    let log = SqliteLog::open_read_only(dir.path()).unwrap();
+    assert_eq!(log.verify_index().await.unwrap().expect("found").position, 3);
+}
+
+#[tokio::test]
+async fn an_undecodable_record_fails_only_the_appends_to_its_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    six_events(dir.path()).await;
+    sql(dir.path(), "UPDATE records SET record = x'ffffffffff' WHERE position = 3");
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (log, stream) = (log.clone(), if i % 4 == 0 { "test-store-a" } else { "test-store-c" });
+        tasks.push(tokio::spawn(async move { (stream, log.append(request(stream, &format!("n{i}"), 1)).await) }));
+    }
+    for t in tasks {
+        match t.await.unwrap() {
+            ("test-store-a", Err(LogError::Corrupt { position: 3, .. })) => {}
+            ("test-store-c", Ok(_)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(log.read_stream(&StreamId::parse("test-store-c").unwrap(), 1, 100).await.unwrap().len(), 30);
+}
+
+#[tokio::test]
+async fn verification_names_the_first_bad_position_before_an_undecodable_one() {
+    let dir = tempfile::tempdir().unwrap();
+    six_events(dir.path()).await;
+    // Position 1 changed but decodable, position 5 (same stream) not decodable at all.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let mut record: Vec<u8> =
+        conn.query_row("SELECT record FROM records WHERE position = 1", [], |r| r.get(0)).unwrap();
+    let last = record.len() - 1;
+    record[last] ^= 0x01;
+    conn.execute("UPDATE records SET record = ?1 WHERE position = 1", [record]).unwrap();
+    conn.execute_batch("UPDATE records SET record = x'ffffffff' WHERE position = 5").unwrap();
+    drop(conn);
+    let log = SqliteLog::open_read_only(dir.path()).unwrap();
+    assert_eq!(verify_log(&log).await.unwrap().failure.unwrap().position, 1);
+    let stream = StreamId::parse("test-store-a").unwrap();
+    assert_eq!(verify_stream(&log, &stream).await.unwrap().failure.unwrap().position, 1);
+}
+
+#[tokio::test]
+async fn a_gap_before_an_undecodable_record_is_a_failed_check_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    six_events(dir.path()).await;
+    sql(dir.path(), "DELETE FROM records WHERE position = 2; UPDATE records SET record = x'ffff' WHERE position = 4;");
+    let log = SqliteLog::open_read_only(dir.path()).unwrap();
+    let report = verify_log(&log).await.expect("a report, not an error");
+    let failure = report.failure.expect("a failure");
+    assert_eq!(failure.position, 2, "{failure}");
+    assert!(failure.reason.contains("missing"), "{failure}");
+    assert!(check_links(&log).await.unwrap().failure.is_some());
+}
+
+#[tokio::test]
+async fn many_large_commands_on_one_stream_are_sealed_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move { log.append(request("test-store-hot", &format!("big{i}"), 500)).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let stream = StreamId::parse("test-store-hot").unwrap();
+    let report = verify_stream(log.as_ref(), &stream).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.failure);
+    assert_eq!(report.events, 10_000);
+    assert!(verify_log(log.as_ref()).await.unwrap().is_ok());
+}
