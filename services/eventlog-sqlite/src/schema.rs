@@ -159,17 +159,20 @@ pub fn verify_index(conn: &Connection) -> rusqlite::Result<Option<Failure>> {
         )
         .optional()?;
     // Walk the event rows in order: dense, each with its record and a known stream, agreeing with the record.
+    let streams: std::collections::HashMap<i64, String> = conn
+        .prepare("SELECT stream_no, stream_id FROM streams")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare(
-        "SELECT e.position, e.version, s.stream_id, r.record FROM events e
-         LEFT JOIN streams s ON s.stream_no = e.stream_no LEFT JOIN records r ON r.position = e.position
-         ORDER BY e.position",
+        "SELECT e.position, e.version, e.stream_no, r.record FROM events e
+         LEFT JOIN records r ON r.position = e.position ORDER BY e.position",
     )?;
     let mut rows = stmt.query([])?;
     let mut expected = 1u64;
     while let Some(row) = rows.next()? {
         let position = to_u64(row.get(0)?);
         let version = to_u64(row.get(1)?);
-        let stream: Option<String> = row.get(2)?;
+        let stream: Option<String> = streams.get(&row.get::<_, i64>(2)?).cloned();
         if let Some(o) = orphan.map(to_u64).filter(|o| *o < position.min(expected)) {
             return fail(o, "?".into(), "a record without an event row".into());
         }
@@ -216,6 +219,17 @@ pub fn verify_index(conn: &Connection) -> rusqlite::Result<Option<Failure>> {
         let reason = format!("the stream index puts version {version} at this position, which holds another event");
         return fail(to_u64(position), stream_of(conn, to_u64(position)), reason);
     }
+    // Index rows are unique by (stream, version) and each matches an event, so equal counts mean every event up to
+    // `indexed_upto` has its row; only otherwise is the first missing one looked for.
+    let (rows_in_index, last_indexed): (i64, Option<i64>) =
+        conn.query_row("SELECT COUNT(*), MAX(position) FROM stream_index", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if let Some(last) = last_indexed.map(to_u64).filter(|last| *last > upto) {
+        let reason = format!("the stream index reaches past indexed_upto ({upto})");
+        return fail(last, stream_of(conn, last), reason);
+    }
+    if to_u64(rows_in_index) == upto {
+        return Ok(None);
+    }
     let unindexed: Option<i64> = conn
         .query_row(
             "SELECT e.position FROM events e LEFT JOIN stream_index i ON i.stream_no = e.stream_no AND i.version = e.version
@@ -228,5 +242,5 @@ pub fn verify_index(conn: &Connection) -> rusqlite::Result<Option<Failure>> {
         let reason = format!("missing from the stream index, which claims every position up to {upto}");
         return fail(to_u64(position), stream_of(conn, to_u64(position)), reason);
     }
-    Ok(None)
+    fail(upto, "?".into(), format!("the stream index holds {rows_in_index} rows for {upto} indexed events"))
 }

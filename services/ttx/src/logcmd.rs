@@ -33,8 +33,8 @@ pub async fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
     let log = open(dir)?;
     let started = Instant::now();
     let report = verify_log(&log).await?;
-    let secs = started.elapsed().as_secs_f64();
     let index_failure = if report.failure.is_none() { log.verify_index().await? } else { None };
+    let secs = started.elapsed().as_secs_f64();
     if let Some(f) = index_failure {
         println!("FAILED at position {} in stream {}: store index: {}", f.position, f.stream, f.reason);
         println!("{} events verified; the store's index disagrees with them", report.events);
