@@ -21,6 +21,8 @@ pub enum BusError {
     NoResponders(String),
     #[error("no reply on {subject} within {timeout:?}")]
     Timeout { subject: String, timeout: Duration },
+    #[error("the message to {0} is larger than the bus carries")]
+    TooLarge(String),
     #[error("bus unavailable: {0}")]
     Unavailable(String),
 }
@@ -32,11 +34,14 @@ pub struct Message {
     pub payload: Bytes,
 }
 
+/// Sends a request's reply back the way the request came.
+type Replier = Box<dyn FnOnce(Bytes) + Send>;
+
 /// A request waiting for its reply.
 pub struct Request {
     pub subject: String,
     pub payload: Bytes,
-    reply: Option<oneshot::Sender<Bytes>>,
+    reply: Option<Replier>,
 }
 
 impl fmt::Debug for Request {
@@ -46,10 +51,15 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    /// Sends the reply. Replying twice, or to a requester that gave up, is a no-op.
+    /// A request whose reply is handed to `reply` (for bus implementations).
+    pub fn new(subject: String, payload: Bytes, reply: impl FnOnce(Bytes) + Send + 'static) -> Self {
+        Self { subject, payload, reply: Some(Box::new(reply)) }
+    }
+
+    /// Sends the reply. Replying to a requester that gave up is a no-op.
     pub fn respond(mut self, payload: Bytes) {
-        if let Some(tx) = self.reply.take() {
-            let _ = tx.send(payload);
+        if let Some(reply) = self.reply.take() {
+            reply(payload);
         }
     }
 }
@@ -59,6 +69,11 @@ impl Request {
 pub struct Subscriber(mpsc::UnboundedReceiver<Message>);
 
 impl Subscriber {
+    /// A subscriber fed by `rx` (for bus implementations).
+    pub fn new(rx: mpsc::UnboundedReceiver<Message>) -> Self {
+        Self(rx)
+    }
+
     /// The next message, or `None` once the bus is gone.
     pub async fn next(&mut self) -> Option<Message> {
         self.0.recv().await
@@ -70,6 +85,11 @@ impl Subscriber {
 pub struct Requests(mpsc::UnboundedReceiver<Request>);
 
 impl Requests {
+    /// Requests fed by `rx` (for bus implementations).
+    pub fn new(rx: mpsc::UnboundedReceiver<Request>) -> Self {
+        Self(rx)
+    }
+
     pub async fn next(&mut self) -> Option<Request> {
         self.0.recv().await
     }
@@ -183,7 +203,9 @@ impl Bus for InProcessBus {
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
         validate_subject(subject, false)?;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let mut pending = Some(Request { subject: subject.to_owned(), payload, reply: Some(reply_tx) });
+        let mut pending = Some(Request::new(subject.to_owned(), payload, move |reply| {
+            let _ = reply_tx.send(reply);
+        }));
         {
             let mut routes = self.routes();
             'groups: for (members, cursor) in routes.servers.values_mut() {

@@ -1,0 +1,135 @@
+//! Real `nats-server` processes for tests: one server, or a 3-node cluster, on free loopback ports with temporary
+//! store directories. The binary comes from `NATS_SERVER_BIN`, else `nats-server` on `PATH` (`tests/run` installs a
+//! pinned one). Servers are killed and their directories removed on drop. Tests never touch a server that happens to
+//! be running on the machine.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server binary tests use.
+pub fn server_binary() -> PathBuf {
+    std::env::var_os("NATS_SERVER_BIN").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// GET `path` from the monitoring port; `None` until it answers 200.
+fn monitor_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    s.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// One running `nats-server` with JetStream.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Child,
+    _store: tempfile::TempDir,
+    pub port: u16,
+    pub monitor_port: u16,
+    pub cluster_port: u16,
+    pub name: String,
+}
+
+impl NatsServer {
+    /// Starts a single server with the default binary and waits until JetStream is ready.
+    pub fn start() -> Self {
+        Self::start_with(&server_binary())
+    }
+
+    /// Starts a single server from `binary` and waits until it is ready.
+    pub fn start_with(binary: &std::path::Path) -> Self {
+        let server = Self::spawn(binary, None);
+        server.wait_until(|s| monitor_get(s.monitor_port, "/healthz").is_some(), "JetStream to be ready");
+        server
+    }
+
+    fn spawn(binary: &std::path::Path, cluster: Option<(&str, u16, &[u16])>) -> Self {
+        let store = tempfile::Builder::new().prefix("ttx-nats-").tempdir().expect("a temporary store directory");
+        let (port, monitor_port) = (free_port(), free_port());
+        let cluster_port = cluster.map_or(0, |(_, p, _)| p);
+        let name = format!("ttx-test-{port}");
+        let mut cmd = Command::new(binary);
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor_port.to_string(), "-js", "-sd"])
+            .arg(store.path())
+            .args(["--server_name", &name])
+            .stdout(Stdio::null())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
+        if let Some((cluster_name, cport, routes)) = cluster {
+            let routes: Vec<String> = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
+            cmd.args(["--cluster_name", cluster_name, "--cluster", &format!("nats://127.0.0.1:{cport}")])
+                .args(["--routes", &routes.join(",")]);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {}: {e} (set NATS_SERVER_BIN or run tests/run, which installs it)", binary.display())
+        });
+        Self { child, _store: store, port, monitor_port, cluster_port, name }
+    }
+
+    fn wait_until(&self, ready: impl Fn(&Self) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ready(self) {
+            assert!(Instant::now() < deadline, "nats-server {} did not become ready: waiting for {what}", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Three clustered servers on loopback with JetStream (unique names, one cluster name, full routes, own stores).
+#[derive(Debug)]
+pub struct NatsCluster {
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts three nodes and waits until the JetStream meta group has a leader.
+    pub fn start() -> Self {
+        let binary = server_binary();
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let name = format!("ttx-test-cluster-{}", ports[0]);
+        let nodes: Vec<NatsServer> =
+            ports.iter().map(|&p| NatsServer::spawn(&binary, Some((&name, p, &ports)))).collect();
+        for node in &nodes {
+            node.wait_until(
+                |s| {
+                    monitor_get(s.monitor_port, "/jsz")
+                        .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+                        .is_some_and(|v| v["meta_cluster"]["leader"].as_str().is_some_and(|l| !l.is_empty()))
+                },
+                "a JetStream meta leader",
+            );
+        }
+        Self { nodes }
+    }
+
+    /// Every node's client URL, comma-separated, for a client that fails over.
+    pub fn urls(&self) -> String {
+        self.nodes.iter().map(NatsServer::url).collect::<Vec<_>>().join(",")
+    }
+}
