@@ -10,7 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
+pub use ttx_proto::common::v1::{Reply, ReplyError, reply};
+
+/// Largest message either bus carries (NATS's default `max_payload`), so both deployments refuse the same sizes.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
 /// Why a bus operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,6 +188,9 @@ impl InProcessBus {
 impl Bus for InProcessBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         validate_subject(subject, false)?;
+        if payload.len() > MAX_MESSAGE_BYTES {
+            return Err(BusError::TooLarge(subject.to_owned()));
+        }
         let mut routes = self.routes();
         routes.subscribers.retain(|(pattern, tx)| {
             if !subject_matches(pattern, subject) {
@@ -202,6 +210,9 @@ impl Bus for InProcessBus {
 
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
         validate_subject(subject, false)?;
+        if payload.len() > MAX_MESSAGE_BYTES {
+            return Err(BusError::TooLarge(subject.to_owned()));
+        }
         let (reply_tx, reply_rx) = oneshot::channel();
         let mut pending = Some(Request::new(subject.to_owned(), payload, move |reply| {
             let _ = reply_tx.send(reply);
@@ -243,6 +254,69 @@ impl Bus for InProcessBus {
         routes.servers.entry(queue_group.to_owned()).or_default().0.push((pattern.to_owned(), tx));
         Ok(Requests(rx))
     }
+}
+
+/// Why a call was not answered with a result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The service refused or failed the request, with a stable code.
+    #[error("{code}: {message}")]
+    Remote { code: String, message: String },
+    /// The reply is not a `ttx.common.v1.Reply`.
+    #[error("the reply from {0} is not a valid reply envelope")]
+    BadReply(String),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+fn encode_reply(result: Result<Bytes, ReplyError>) -> Bytes {
+    let result = match result {
+        Ok(bytes) => reply::Result::Ok(bytes),
+        Err(e) => reply::Result::Error(e),
+    };
+    Reply { result: Some(result) }.encode_to_vec().into()
+}
+
+/// Sends a request and unwraps its reply envelope: the answer's bytes, or the service's typed error.
+pub async fn call(bus: &dyn Bus, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, CallError> {
+    let reply = bus.request(subject, payload, timeout).await?;
+    match Reply::decode(reply).map(|r| r.result) {
+        Ok(Some(reply::Result::Ok(bytes))) => Ok(bytes),
+        Ok(Some(reply::Result::Error(e))) => Err(CallError::Remote { code: e.code, message: e.message }),
+        Ok(None) | Err(_) => Err(CallError::BadReply(subject.to_owned())),
+    }
+}
+
+/// Serves `pattern` in `queue_group` with `handler`, one task per request, and answers each with a reply envelope.
+/// A handler that panics is answered `internal`, and the service goes on serving.
+pub async fn serve_calls<F, Fut>(
+    bus: &dyn Bus,
+    pattern: &str,
+    queue_group: &str,
+    handler: F,
+) -> Result<tokio::task::JoinHandle<()>, BusError>
+where
+    F: Fn(String, Bytes) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Bytes, ReplyError>> + Send + 'static,
+{
+    let mut requests = bus.serve(pattern, queue_group).await?;
+    let handler = Arc::new(handler);
+    Ok(tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let work = tokio::spawn(handler(request.subject.clone(), request.payload.clone()));
+                let result = match work.await {
+                    Ok(result) => result,
+                    Err(e) => {
+                        tracing::error!(subject = %request.subject, error = %e, "request handler failed");
+                        Err(ReplyError::new("internal", "the service failed while handling the request"))
+                    }
+                };
+                request.respond(encode_reply(result));
+            });
+        }
+    }))
 }
 
 #[cfg(test)]

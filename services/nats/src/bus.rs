@@ -37,6 +37,15 @@ impl NatsBus {
         Ok(Self { client })
     }
 
+    /// Refuses what the server would refuse, and what the in-process bus refuses too, before sending.
+    fn check_size(&self, subject: &str, payload: &Bytes) -> Result<(), BusError> {
+        let server_max = usize::try_from(self.client.server_info().max_payload).unwrap_or(usize::MAX);
+        if payload.len() > ttx_kernel::bus::MAX_MESSAGE_BYTES.min(server_max) {
+            return Err(BusError::TooLarge(subject.to_owned()));
+        }
+        Ok(())
+    }
+
     /// The underlying connection.
     pub fn client(&self) -> &async_nats::Client {
         &self.client
@@ -72,6 +81,7 @@ fn forward<T: Send + 'static>(
 impl Bus for NatsBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         validate_subject(subject, false)?;
+        self.check_size(subject, &payload)?;
         self.client.publish(subject.to_owned(), payload).await.map_err(unavailable)
     }
 
@@ -85,6 +95,7 @@ impl Bus for NatsBus {
 
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
         validate_subject(subject, false)?;
+        self.check_size(subject, &payload)?;
         let request = async_nats::Request::new().payload(payload).timeout(Some(timeout));
         match self.client.send_request(subject.to_owned(), request).await {
             Ok(reply) => Ok(reply.payload),

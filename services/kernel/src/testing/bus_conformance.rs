@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::bus::{Bus, BusError};
+use crate::bus::{Bus, BusError, CallError, MAX_MESSAGE_BYTES, ReplyError, call, serve_calls};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -21,6 +21,8 @@ where
     a_queue_group_shares_requests(make().await).await;
     missing_responders_and_timeouts_are_typed(make().await).await;
     invalid_subjects_are_rejected(make().await).await;
+    calls_answer_with_typed_errors_and_never_crash(make().await).await;
+    oversized_messages_are_refused(make().await).await;
 }
 
 async fn publish_reaches_every_matching_subscriber(bus: Arc<dyn Bus>) {
@@ -94,6 +96,67 @@ async fn invalid_subjects_are_rejected(bus: Arc<dyn Bus>) {
     assert!(matches!(bus.publish("a.*", Bytes::new()).await, Err(BusError::BadSubject(_))));
     assert!(matches!(bus.subscribe("a.>.b").await, Err(BusError::BadSubject(_))));
     assert!(matches!(bus.request("a b", Bytes::new(), WAIT).await, Err(BusError::BadSubject(_))));
+}
+
+/// A service that adds two little-endian u64s; anything else is a bad request; 0xdead makes it panic.
+async fn adder(_subject: String, payload: Bytes) -> Result<Bytes, ReplyError> {
+    if payload.as_ref() == [0xde, 0xad] {
+        panic!("a handler bug");
+    }
+    let bytes: [u8; 16] =
+        payload.as_ref().try_into().map_err(|_| ReplyError::new("bad_request", "expected two u64 values"))?;
+    let (a, b) = bytes.split_at(8);
+    let sum = u64::from_le_bytes(a.try_into().unwrap_or_default())
+        .checked_add(u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .ok_or_else(|| ReplyError::new("overflow", "the sum does not fit in a u64"))?;
+    Ok(Bytes::copy_from_slice(&sum.to_le_bytes()))
+}
+
+async fn calls_answer_with_typed_errors_and_never_crash(bus: Arc<dyn Bus>) {
+    let service = serve_calls(bus.as_ref(), "ttx.math.qry.add", "math", adder).await.unwrap();
+    let mut input = 40u64.to_le_bytes().to_vec();
+    input.extend_from_slice(&2u64.to_le_bytes());
+    let sum = call(bus.as_ref(), "ttx.math.qry.add", input.into(), WAIT).await.unwrap();
+    assert_eq!(sum.as_ref(), 42u64.to_le_bytes());
+    for garbage in [&b""[..], b"\xff\xfe garbage", &[0u8; 17]] {
+        let err = call(bus.as_ref(), "ttx.math.qry.add", Bytes::copy_from_slice(garbage), WAIT).await.unwrap_err();
+        assert!(matches!(&err, CallError::Remote { code, .. } if code == "bad_request"), "{err:?}");
+    }
+    let err = call(bus.as_ref(), "ttx.math.qry.add", Bytes::from_static(&[0xde, 0xad]), WAIT).await.unwrap_err();
+    assert!(matches!(&err, CallError::Remote { code, .. } if code == "internal"), "{err:?}");
+    // The service survived the panic.
+    let mut input = u64::MAX.to_le_bytes().to_vec();
+    input.extend_from_slice(&1u64.to_le_bytes());
+    let err = call(bus.as_ref(), "ttx.math.qry.add", input.into(), WAIT).await.unwrap_err();
+    assert!(matches!(&err, CallError::Remote { code, .. } if code == "overflow"), "{err:?}");
+    let err = call(bus.as_ref(), "ttx.math.qry.unknown", Bytes::new(), Duration::from_secs(2)).await.unwrap_err();
+    assert!(matches!(err, CallError::Bus(BusError::NoResponders(_))), "{err:?}");
+    // A raw reply that is not an envelope is reported as such.
+    let mut raw = bus.serve("ttx.raw.qry.x", "raw").await.unwrap();
+    tokio::spawn(async move {
+        while let Some(r) = raw.next().await {
+            r.respond(Bytes::from_static(b"\xff\xff\xff"));
+        }
+    });
+    let err = call(bus.as_ref(), "ttx.raw.qry.x", Bytes::new(), WAIT).await.unwrap_err();
+    assert!(matches!(err, CallError::BadReply(_)), "{err:?}");
+    service.abort();
+}
+
+async fn oversized_messages_are_refused(bus: Arc<dyn Bus>) {
+    let mut requests = bus.serve("ttx.big.cmd.x", "big").await.unwrap();
+    tokio::spawn(async move {
+        while let Some(r) = requests.next().await {
+            let n = r.payload.len().to_le_bytes();
+            r.respond(Bytes::copy_from_slice(&n));
+        }
+    });
+    let fits = Bytes::from(vec![7u8; MAX_MESSAGE_BYTES - 64 * 1024]);
+    let reply = bus.request("ttx.big.cmd.x", fits.clone(), WAIT).await.unwrap();
+    assert_eq!(reply.as_ref(), fits.len().to_le_bytes());
+    let too_big = Bytes::from(vec![7u8; MAX_MESSAGE_BYTES + 1]);
+    assert!(matches!(bus.request("ttx.big.cmd.x", too_big.clone(), WAIT).await, Err(BusError::TooLarge(_))));
+    assert!(matches!(bus.publish("ttx.big.evt.x", too_big).await, Err(BusError::TooLarge(_))));
 }
 
 #[cfg(test)]
