@@ -39,7 +39,7 @@ impl NatsBus {
 
     /// Refuses what the server would refuse, and what the in-process bus refuses too, before sending.
     fn check_size(&self, subject: &str, payload: &Bytes) -> Result<(), BusError> {
-        let server_max = usize::try_from(self.client.server_info().max_payload).unwrap_or(usize::MAX);
+        let server_max = self.client.server_info().max_payload;
         if payload.len() > ttx_kernel::bus::MAX_MESSAGE_BYTES.min(server_max) {
             return Err(BusError::TooLarge(subject.to_owned()));
         }
