@@ -136,6 +136,14 @@ pub fn validate_subject(s: &str, wildcards: bool) -> Result<(), BusError> {
     Ok(())
 }
 
+/// Checks a queue group name: it is also the service's name in discovery, so `[A-Za-z0-9_-]+`.
+pub fn validate_queue_group(name: &str) -> Result<(), BusError> {
+    if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(BusError::BadSubject(name.chars().take(128).collect()));
+    }
+    Ok(())
+}
+
 /// Whether `subject` matches `pattern`.
 pub fn subject_matches(pattern: &str, subject: &str) -> bool {
     let mut p = pattern.split('.');
@@ -249,6 +257,7 @@ impl Bus for InProcessBus {
 
     async fn serve(&self, pattern: &str, queue_group: &str) -> Result<Requests, BusError> {
         validate_subject(pattern, true)?;
+        validate_queue_group(queue_group)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let mut routes = self.routes();
         routes.servers.entry(queue_group.to_owned()).or_default().0.push((pattern.to_owned(), tx));

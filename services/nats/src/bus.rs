@@ -1,21 +1,40 @@
 //! The kernel's bus on a NATS connection.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::client::RequestErrorKind;
+use async_nats::service::{Service, ServiceExt};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use ttx_kernel::bus::{Message, Request, Requests, Subscriber, validate_subject};
+use ttx_kernel::bus::{Message, Request, Requests, Subscriber, validate_queue_group, validate_subject};
 use ttx_kernel::{Bus, BusError};
 
 use crate::version::{self, NatsError};
 
 /// A [`Bus`] over NATS: publish/subscribe on subjects, request/reply through queue groups.
-#[derive(Clone, Debug)]
+///
+/// Every queue group served is also a NATS micro service of the same name (`$SRV.PING`, `$SRV.INFO.<name>`,
+/// `$SRV.STATS.<name>`), with one endpoint per served subject, so operators can discover the instances of each
+/// service and their request counts with standard NATS tooling.
+#[derive(Clone)]
 pub struct NatsBus {
     client: async_nats::Client,
+    services: Arc<tokio::sync::Mutex<HashMap<String, Arc<Service>>>>,
+}
+
+impl std::fmt::Debug for NatsBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsBus").finish_non_exhaustive()
+    }
+}
+
+/// A micro-service endpoint name for a subject pattern (`ttx.math.qry.*` → `ttx-math-qry-any`).
+fn endpoint_name(pattern: &str) -> String {
+    pattern.replace('.', "-").replace('*', "any").replace('>', "rest")
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BusError {
@@ -34,7 +53,26 @@ impl NatsBus {
         if !version::is_supported(&found) {
             return Err(NatsError::TooOld { url: url.to_owned(), found });
         }
-        Ok(Self { client })
+        Ok(Self { client, services: Arc::default() })
+    }
+
+    /// This connection's micro service for `name`, started on first use.
+    async fn service(&self, name: &str) -> Result<Arc<Service>, BusError> {
+        let mut services = self.services.lock().await;
+        if let Some(service) = services.get(name) {
+            return Ok(service.clone());
+        }
+        let service = self
+            .client
+            .service_builder()
+            .description(format!("TTX {name}"))
+            .queue_group(name)
+            .start(name, env!("CARGO_PKG_VERSION"))
+            .await
+            .map(Arc::new)
+            .map_err(unavailable)?;
+        services.insert(name.to_owned(), service.clone());
+        Ok(service)
     }
 
     /// Refuses what the server would refuse, and what the in-process bus refuses too, before sending.
@@ -52,11 +90,13 @@ impl NatsBus {
     }
 }
 
-/// Forwards a NATS subscription into a channel until either side goes away.
-fn forward<T: Send + 'static>(
-    mut sub: async_nats::Subscriber,
-    map: impl Fn(async_nats::Message) -> T + Send + 'static,
-) -> mpsc::UnboundedReceiver<T> {
+/// Forwards a NATS subscription (or service endpoint) into a channel until either side goes away.
+fn forward<S, T>(mut sub: S, map: impl Fn(S::Item) -> T + Send + 'static) -> mpsc::UnboundedReceiver<T>
+where
+    S: futures::Stream + Unpin + Send + 'static,
+    S::Item: Send,
+    T: Send + 'static,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
@@ -111,21 +151,25 @@ impl Bus for NatsBus {
 
     async fn serve(&self, pattern: &str, queue_group: &str) -> Result<Requests, BusError> {
         validate_subject(pattern, true)?;
-        validate_subject(queue_group, false)?;
-        let sub = self.client.queue_subscribe(pattern.to_owned(), queue_group.to_owned()).await.map_err(unavailable)?;
+        validate_queue_group(queue_group)?;
+        let service = self.service(queue_group).await?;
+        let endpoint = service
+            .endpoint_builder()
+            .name(endpoint_name(pattern))
+            .queue_group(queue_group)
+            .add(pattern)
+            .await
+            .map_err(unavailable)?;
         self.client.flush().await.map_err(unavailable)?;
-        let client = self.client.clone();
-        Ok(Requests::new(forward(sub, move |m| {
-            let client = client.clone();
-            let reply_to = m.reply.clone();
-            Request::new(m.subject.to_string(), m.payload, move |reply| {
-                if let Some(reply_to) = reply_to {
-                    tokio::spawn(async move {
-                        if let Err(e) = client.publish(reply_to, reply).await {
-                            tracing::warn!(error = %e, "could not send a reply");
-                        }
-                    });
-                }
+        Ok(Requests::new(forward(endpoint, |request: async_nats::service::Request| {
+            let subject = request.message.subject.to_string();
+            let payload = request.message.payload.clone();
+            Request::new(subject, payload, move |reply| {
+                tokio::spawn(async move {
+                    if let Err(e) = request.respond(Ok(reply)).await {
+                        tracing::warn!(error = %e, "could not send a reply");
+                    }
+                });
             })
         })))
     }

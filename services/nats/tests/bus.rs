@@ -101,3 +101,25 @@ async fn a_three_node_cluster_starts_and_carries_requests_across_nodes() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_queue_groups_are_discoverable_micro_services() {
+    let server = NatsServer::start();
+    let bus = NatsBus::connect(&server.url()).await.unwrap();
+    let service =
+        ttx_kernel::bus::serve_calls(&bus, "ttx.math.qry.echo", "math", |_, payload| async move { Ok(payload) })
+            .await
+            .unwrap();
+    ttx_kernel::bus::call(&bus, "ttx.math.qry.echo", Bytes::from_static(b"hi"), Duration::from_secs(5)).await.unwrap();
+    let client = bus.client();
+    let json = |m: async_nats::Message| serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap();
+    let ping = json(client.request("$SRV.PING.math", Bytes::new()).await.unwrap());
+    assert_eq!(ping["name"], "math");
+    let info = json(client.request("$SRV.INFO.math", Bytes::new()).await.unwrap());
+    let endpoints = info["endpoints"].as_array().unwrap();
+    assert!(endpoints.iter().any(|e| e["subject"] == "ttx.math.qry.echo"), "{info}");
+    let stats = json(client.request("$SRV.STATS.math", Bytes::new()).await.unwrap());
+    let served: u64 = stats["endpoints"].as_array().unwrap().iter().filter_map(|e| e["num_requests"].as_u64()).sum();
+    assert!(served >= 1, "{stats}");
+    service.abort();
+}

@@ -96,6 +96,8 @@ async fn invalid_subjects_are_rejected(bus: Arc<dyn Bus>) {
     assert!(matches!(bus.publish("a.*", Bytes::new()).await, Err(BusError::BadSubject(_))));
     assert!(matches!(bus.subscribe("a.>.b").await, Err(BusError::BadSubject(_))));
     assert!(matches!(bus.request("a b", Bytes::new(), WAIT).await, Err(BusError::BadSubject(_))));
+    assert!(matches!(bus.serve("ttx.a.qry.b", "not a name").await, Err(BusError::BadSubject(_))));
+    assert!(matches!(bus.serve("ttx.a.qry.b", "").await, Err(BusError::BadSubject(_))));
 }
 
 /// A service that adds two little-endian u64s; anything else is a bad request; 0xdead makes it panic.
