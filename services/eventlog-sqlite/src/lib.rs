@@ -203,7 +203,10 @@ impl SqliteLog {
             (0..options.readers.max(1)).map(|_| open_reader(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let (ops_tx, ops_rx) = tokio::sync::mpsc::channel(writer::QUEUE_DEPTH);
         let checkpointer_conn = Connection::open(&path).map_err(sqlite(&path))?;
-        checkpointer_conn.execute_batch("PRAGMA busy_timeout = 5000;").map_err(sqlite(&path))?;
+        // FULL: the database file is fsynced before the WAL may be reused.
+        checkpointer_conn
+            .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
+            .map_err(sqlite(&path))?;
         let checkpointer_head = head_rx.clone();
         let checkpointer = std::thread::Builder::new()
             .name("ttx-log-checkpoint".into())

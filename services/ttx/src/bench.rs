@@ -192,6 +192,13 @@ pub async fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
     let read_stream_len = 100;
     let n256 = n.saturating_sub(n1 + n16 + read_stream_len).max(256);
     let mut rate256 = 0.0;
+    // The writer thread names itself when it starts; wait for that so its CPU use can be read from the first phase.
+    for _ in 0..100 {
+        if thread_cpu("ttx-log-writer").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // Payloads are made up front so the appenders measure the log, not the payload generator.
     let payloads: Arc<Vec<Bytes>> = Arc::new((0..64).map(|i| payload(args.payload, i)).collect());
     for (appenders, total) in [(1, n1), (16, n16), (256, n256)] {
