@@ -55,6 +55,7 @@ struct Inner {
     client: async_nats::Client,
     js: jetstream::Context,
     stream: String,
+    stream_handle: jetstream::stream::Stream,
     checkpoints: kv::Store,
     head: watch::Receiver<u64>,
     follower: tokio::task::JoinHandle<()>,
@@ -128,42 +129,71 @@ impl JetStreamLog {
             return Err(NatsError::TooOld { url: url.to_owned(), found });
         }
         let js = jetstream::new(client.clone());
-        let stream = js
-            .get_or_create_stream(jetstream::stream::Config {
-                name: options.stream.clone(),
-                subjects: vec!["ttx.evt.>".into()],
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: options.replicas,
-                allow_direct: true,
-                allow_atomic_publish: true,
-                duplicate_window: Duration::from_secs(120),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| fail(format!("cannot create stream {}: {e}", options.stream)))?;
-        let checkpoints = match js.get_key_value(&options.checkpoints_bucket).await {
-            Ok(kv) => kv,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: options.checkpoints_bucket.clone(),
-                    history: 1,
-                    num_replicas: options.replicas,
-                    storage: jetstream::stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| fail(format!("cannot create bucket {}: {e}", options.checkpoints_bucket)))?,
+        let config = jetstream::stream::Config {
+            name: options.stream.clone(),
+            subjects: vec!["ttx.evt.>".into()],
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: options.replicas,
+            allow_direct: true,
+            allow_atomic_publish: true,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        let kv_config = kv::Config {
+            bucket: options.checkpoints_bucket.clone(),
+            history: 1,
+            num_replicas: options.replicas,
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        };
+        // A cluster that has just started may still be electing leaders: retry for a while before giving up.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let (stream, checkpoints) = loop {
+            let attempt = async {
+                let stream = js
+                    .get_or_create_stream(config.clone())
+                    .await
+                    .map_err(|e| format!("cannot create stream {}: {e}", options.stream))?;
+                let checkpoints = match js.get_key_value(&options.checkpoints_bucket).await {
+                    Ok(kv) => kv,
+                    Err(_) => js
+                        .create_key_value(kv_config.clone())
+                        .await
+                        .map_err(|e| format!("cannot create bucket {}: {e}", options.checkpoints_bucket))?,
+                };
+                Ok::<_, String>((stream, checkpoints))
+            };
+            match attempt.await {
+                Ok(done) => break done,
+                Err(reason) if tokio::time::Instant::now() >= deadline => return Err(fail(reason)),
+                Err(reason) => {
+                    tracing::info!(%reason, "JetStream not ready yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
         };
         let mut stream = stream;
         let head_now = stream.info().await.map_err(|e| fail(e.to_string()))?.state.last_sequence;
         let (tx, rx) = watch::channel(head_now);
-        let follower = tokio::spawn(follow_head(stream, head_now, tx));
-        Ok(Self { inner: Arc::new(Inner { client, js, stream: options.stream, checkpoints, head: rx, follower }) })
+        let follower = tokio::spawn(follow_head(stream.clone(), head_now, tx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                js,
+                stream: options.stream,
+                stream_handle: stream,
+                checkpoints,
+                head: rx,
+                follower,
+            }),
+        })
     }
 
-    /// Up to `max` stored messages from `from` on, optionally of one subject only (a batched direct get).
-    async fn batch_get(&self, from: u64, max: usize, subject: Option<&str>) -> Result<Vec<Stored>, LogError> {
+    /// Up to `max` stored messages from `from` on, optionally of one subject only (a batched direct get), and the
+    /// last sequence of the stream as the answering server knew it (0 when it did not say).
+    async fn batch_get(&self, from: u64, max: usize, subject: Option<&str>) -> Result<(Vec<Stored>, u64), LogError> {
         let mut out = Vec::new();
+        let mut responder_last = 0;
         let mut next = from;
         while out.len() < max {
             let want = (max - out.len()).min(MAX_BATCH_GET);
@@ -185,12 +215,15 @@ impl JetStreamLog {
                 match message.status.map(u16::from) {
                     Some(404) => break,
                     Some(204) => {
-                        pending = message
-                            .headers
-                            .as_ref()
-                            .and_then(|h| h.get("Nats-Num-Pending"))
-                            .and_then(|v| v.as_str().parse::<u64>().ok())
-                            .unwrap_or(0);
+                        let header = |name: &str| {
+                            message
+                                .headers
+                                .as_ref()
+                                .and_then(|h| h.get(name))
+                                .and_then(|v| v.as_str().parse::<u64>().ok())
+                        };
+                        pending = header("Nats-Num-Pending").unwrap_or(0);
+                        responder_last = header("Nats-Last-Sequence").unwrap_or(0);
                         break;
                     }
                     Some(code) => {
@@ -213,33 +246,47 @@ impl JetStreamLog {
                 break;
             }
         }
-        Ok(out)
+        Ok((out, responder_last))
     }
 
-    /// The last stored event of a stream, with its sequence.
+    /// The last stored event of a stream, asked of the stream leader, so a write just acknowledged is always seen.
     async fn last_of(&self, subject: &str) -> Result<Option<RecordedEvent>, LogError> {
-        let api = format!("$JS.API.DIRECT.GET.{}.{subject}", self.inner.stream);
-        let message = tokio::time::timeout(REQUEST_TIMEOUT, self.inner.client.request(api, Bytes::new()))
-            .await
-            .map_err(|_| unavailable("a direct get timed out"))?
-            .map_err(unavailable)?;
-        match message.status.map(u16::from) {
-            Some(404) => return Ok(None),
-            Some(code) => return Err(unavailable(format!("direct get answered {code}: {:?}", message.description))),
-            None => {}
+        use jetstream::stream::LastRawMessageErrorKind;
+        let message = match self.inner.stream_handle.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => message,
+            Err(e) if matches!(e.kind(), LastRawMessageErrorKind::NoMessageFound) => return Ok(None),
+            Err(e) => return Err(unavailable(e)),
+        };
+        let hash = parse_hash(Some(&message.headers));
+        decode(Stored { sequence: message.sequence, subject: subject.to_owned(), payload: message.payload, hash })
+            .map(Some)
+    }
+
+    /// Repeats `read` until `done` accepts its result: direct gets may be answered by a replica that has not applied
+    /// the latest writes yet, and a reader must see what was acknowledged before it asked.
+    async fn caught_up<T, F, Fut>(&self, done: impl Fn(&T) -> bool, read: F) -> Result<T, LogError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, LogError>>,
+    {
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let items = read().await?;
+            if done(&items) {
+                return Ok(items);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(unavailable("a replica stayed behind the stream leader"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let headers = message.headers.as_ref();
-        let sequence = headers
-            .and_then(|h| h.get("Nats-Sequence"))
-            .and_then(|v| v.as_str().parse::<u64>().ok())
-            .ok_or_else(|| unavailable("a direct get reply without Nats-Sequence"))?;
-        let hash = parse_hash(headers);
-        decode(Stored { sequence, subject: subject.to_owned(), payload: message.payload, hash }).map(Some)
     }
 
     /// Every event of a stream, in order.
     async fn whole_stream(&self, subject: &str) -> Result<Vec<RecordedEvent>, LogError> {
-        self.batch_get(1, usize::MAX, Some(subject)).await?.into_iter().map(decode).collect()
+        let target = self.last_of(subject).await?.map_or(0, |e| e.version());
+        let done = |events: &Vec<RecordedEvent>| events.last().map_or(target == 0, |e| e.version() >= target);
+        self.caught_up(done, || self.read_stream_once(subject, 1, usize::MAX)).await
     }
 
     /// The events an earlier attempt of this command stored in the stream, if any.
@@ -426,31 +473,26 @@ impl EventLog for JetStreamLog {
             return Ok(Vec::new());
         }
         let subject = subject_of(stream);
-        let mut out = Vec::new();
-        let mut next = 1;
-        while out.len() < max {
-            let page = self.batch_get(next, MAX_BATCH_GET, Some(&subject)).await?;
-            let Some(last) = page.last() else { break };
-            next = last.sequence + 1;
-            let full = page.len() == MAX_BATCH_GET;
-            for stored in page {
-                let event = decode(stored)?;
-                if event.version() >= from_version && out.len() < max {
-                    out.push(event);
-                }
-            }
-            if !full {
-                break;
-            }
+        let target = self.last_of(&subject).await?.map_or(0, |e| e.version());
+        if target < from_version {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let done =
+            |events: &Vec<RecordedEvent>| events.len() >= max || events.last().is_some_and(|e| e.version() >= target);
+        self.caught_up(done, || self.read_stream_once(&subject, from_version, max)).await
     }
 
     async fn read_all(&self, from_position: u64, max: usize) -> Result<Vec<RecordedEvent>, LogError> {
         if from_position == 0 {
             return Err(InvalidInput::ZeroPosition.into());
         }
-        self.batch_get(from_position, max, None).await?.into_iter().map(decode).collect()
+        let head = self.head().await?;
+        if head < from_position || max == 0 {
+            return Ok(Vec::new());
+        }
+        let done = |(stored, responder_last): &(Vec<Stored>, u64)| stored.len() >= max || *responder_last >= head;
+        let (stored, _) = self.caught_up(done, || self.batch_get(from_position, max, None)).await?;
+        stored.into_iter().map(decode).collect()
     }
 
     async fn head(&self) -> Result<u64, LogError> {
@@ -489,6 +531,32 @@ impl EventLog for JetStreamLog {
 }
 
 impl JetStreamLog {
+    async fn read_stream_once(
+        &self,
+        subject: &str,
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        let mut out = Vec::new();
+        let mut next = 1;
+        while out.len() < max {
+            let (page, _) = self.batch_get(next, MAX_BATCH_GET, Some(subject)).await?;
+            let Some(last) = page.last() else { break };
+            next = last.sequence + 1;
+            let full = page.len() == MAX_BATCH_GET;
+            for stored in page {
+                let event = decode(stored)?;
+                if event.version() >= from_version && out.len() < max {
+                    out.push(event);
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// The JetStream context, for operators' tools.
     pub fn context(&self) -> &jetstream::Context {
         &self.inner.js
