@@ -46,7 +46,7 @@ impl NatsBus {
     pub async fn connect(url: &str) -> Result<Self, NatsError> {
         let client = async_nats::ConnectOptions::new()
             .name("ttx")
-            .connect(url)
+            .connect(crate::server_list(url))
             .await
             .map_err(|e| NatsError::Connect { url: url.to_owned(), reason: e.to_string() })?;
         let found = client.server_info().version;

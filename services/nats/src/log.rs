@@ -122,8 +122,11 @@ impl JetStreamLog {
     /// Connects, refuses servers older than 2.12, and creates the stream and the checkpoint bucket if needed.
     pub async fn connect(url: &str, options: JetStreamOptions) -> Result<Self, NatsError> {
         let fail = |reason: String| NatsError::Connect { url: url.to_owned(), reason };
-        let client =
-            async_nats::ConnectOptions::new().name("ttx-log").connect(url).await.map_err(|e| fail(e.to_string()))?;
+        let client = async_nats::ConnectOptions::new()
+            .name("ttx-log")
+            .connect(crate::server_list(url))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         let found = client.server_info().version;
         if !version::is_supported(&found) {
             return Err(NatsError::TooOld { url: url.to_owned(), found });

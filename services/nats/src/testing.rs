@@ -31,6 +31,21 @@ pub fn binary_version(binary: &std::path::Path) -> Option<String> {
     text.split_whitespace().last().map(|v| v.trim_start_matches('v').to_owned())
 }
 
+fn launch(command: &[std::ffi::OsString]) -> Child {
+    let quiet = std::env::var_os("TEST_LOG").is_none();
+    Command::new(&command[0])
+        .args(&command[1..])
+        .stdout(Stdio::null())
+        .stderr(if quiet { Stdio::null() } else { Stdio::inherit() })
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {}: {e} (set NATS_SERVER_BIN or run tests/run, which installs it)",
+                std::path::Path::new(&command[0]).display()
+            )
+        })
+}
+
 fn assert_supported(binary: &std::path::Path) {
     let version = binary_version(binary).unwrap_or_else(|| "unknown".into());
     assert!(
@@ -59,6 +74,7 @@ fn monitor_get(port: u16, path: &str) -> Option<String> {
 #[derive(Debug)]
 pub struct NatsServer {
     child: Child,
+    command: Vec<std::ffi::OsString>,
     _store: tempfile::TempDir,
     pub port: u16,
     pub monitor_port: u16,
@@ -95,18 +111,35 @@ impl NatsServer {
             .arg(&config)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor_port.to_string(), "-js", "-sd"])
             .arg(store.path())
-            .args(["--server_name", &name])
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
+            .args(["--server_name", &name]);
         if let Some((cluster_name, cport, routes)) = cluster {
             let routes: Vec<String> = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
             cmd.args(["--cluster_name", cluster_name, "--cluster", &format!("nats://127.0.0.1:{cport}")])
                 .args(["--routes", &routes.join(",")]);
         }
-        let child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot start {}: {e} (set NATS_SERVER_BIN or run tests/run, which installs it)", binary.display())
-        });
-        Self { child, _store: store, port, monitor_port, cluster_port, name }
+        let command: Vec<std::ffi::OsString> =
+            std::iter::once(cmd.get_program().to_owned()).chain(cmd.get_args().map(ToOwned::to_owned)).collect();
+        let child = launch(&command);
+        Self { child, command, _store: store, port, monitor_port, cluster_port, name }
+    }
+
+    /// Starts the server again after [`Self::kill`], with the same ports, name and store, and waits until its
+    /// monitoring endpoint answers.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = launch(&self.command);
+        self.wait_until(|s| monitor_get(s.monitor_port, "/varz").is_some(), "the restarted server to answer");
+    }
+
+    /// This server's own view of a stream: (messages, last sequence), from its monitoring endpoint.
+    pub fn stream_state(&self, stream: &str) -> Option<(u64, u64)> {
+        let body = monitor_get(self.monitor_port, "/jsz?streams=true")?;
+        let jsz: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let accounts = jsz["account_details"].as_array()?;
+        accounts.iter().flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default()).find_map(|s| {
+            (s["name"] == stream)
+                .then(|| (s["state"]["messages"].as_u64().unwrap_or(0), s["state"]["last_seq"].as_u64().unwrap_or(0)))
+        })
     }
 
     fn wait_until(&self, ready: impl Fn(&Self) -> bool, what: &str) {
