@@ -26,7 +26,7 @@ use ttx_kernel::event::Placement;
 use ttx_kernel::log::validate_checkpoint_name;
 use ttx_kernel::sha256x::hash_many;
 use ttx_kernel::{
-    AppendOutcome, AppendRequest, EventLog, Hash, InvalidInput, LogError, RecordedEvent, StreamId, Timestamp, ZERO_HASH,
+    AppendOutcome, AppendRequest, EventLog, Hash, InvalidInput, LogError, RecordedEvent, StreamId, Timestamp,
 };
 
 use crate::version::{self, NatsError};
@@ -51,7 +51,20 @@ impl Default for JetStreamOptions {
     }
 }
 
+/// The last event of a stream as this process knows it.
+#[derive(Debug, Clone, Default)]
+struct Tip {
+    sequence: u64,
+    version: u64,
+    hash: Hash,
+    command_id: String,
+}
+
+/// Streams whose tip is remembered; past this the memory is emptied.
+const MAX_TIPS: usize = 100_000;
+
 struct Inner {
+    tips: std::sync::Mutex<std::collections::HashMap<String, Tip>>,
     client: async_nats::Client,
     js: jetstream::Context,
     stream: String,
@@ -181,6 +194,7 @@ impl JetStreamLog {
         let follower = tokio::spawn(follow_head(stream.clone(), head_now, tx));
         Ok(Self {
             inner: Arc::new(Inner {
+                tips: std::sync::Mutex::default(),
                 client,
                 js,
                 stream: options.stream,
@@ -403,64 +417,19 @@ async fn follow_head(stream: jetstream::stream::Stream, from: u64, head: watch::
 impl EventLog for JetStreamLog {
     async fn append(&self, req: AppendRequest) -> Result<AppendOutcome, LogError> {
         req.validate()?;
-        let subject = subject_of(&req.stream);
-        for _ in 0..64 {
-            let last = self.last_of(&subject).await?;
-            let (version, last_sequence, prev) =
-                last.as_ref().map_or((0, 0, ZERO_HASH), |e| (e.version(), e.position(), e.hash));
-            if last.as_ref().is_some_and(|e| e.command_id() == req.command_id.as_str()) {
-                let events = self.earlier(&subject, req.command_id.as_str()).await?;
-                return Ok(AppendOutcome { events, duplicate: true });
-            }
-            if !req.expected.admits(version) {
-                let events = self.earlier(&subject, req.command_id.as_str()).await?;
-                if !events.is_empty() {
-                    return Ok(AppendOutcome { events, duplicate: true });
+        // A stream without a leader (just created, or during an election) answers "no responders" or times out; the
+        // attempt is repeated for a while. Repeating is safe: the command id makes a second landing impossible.
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            match self.append_once(&req).await {
+                Err(LogError::Unavailable(reason)) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(%reason, "append unavailable; retrying");
+                    self.forget(&subject_of(&req.stream));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                return Err(LogError::Conflict {
-                    stream: req.stream.to_string(),
-                    expected: req.expected,
-                    actual: version,
-                });
-            }
-            let now = Timestamp::now();
-            let mut sealed = Vec::with_capacity(req.events.len());
-            let mut prev_hash = prev;
-            for (i, event) in req.events.iter().enumerate() {
-                let (envelope, bytes) = RecordedEvent::encode_at(
-                    event,
-                    Placement {
-                        stream: &req.stream,
-                        stream_version: version + 1 + i as u64,
-                        global_position: 0,
-                        command_id: &req.command_id,
-                        command_index: u32::try_from(i).unwrap_or(u32::MAX),
-                        recorded_at: now,
-                        prev_hash: &prev_hash,
-                    },
-                );
-                prev_hash = hash_many(&[bytes.as_ref()])[0];
-                sealed.push(RecordedEvent { envelope, bytes, hash: prev_hash });
-            }
-            let messages: Vec<(Bytes, Hash)> = sealed.iter().map(|e| (e.bytes.clone(), e.hash)).collect();
-            match self.publish(&subject, &req, &messages, last_sequence).await? {
-                Some((_, true)) => {
-                    let events = self.earlier(&subject, req.command_id.as_str()).await?;
-                    if !events.is_empty() {
-                        return Ok(AppendOutcome { events, duplicate: true });
-                    }
-                }
-                Some((first, false)) => {
-                    for (i, e) in sealed.iter_mut().enumerate() {
-                        e.envelope.global_position = first + i as u64;
-                    }
-                    return Ok(AppendOutcome { events: sealed, duplicate: false });
-                }
-                // Lost a race: read again; the next round reports the conflict, the duplicate, or retries `Any`.
-                None => {}
+                other => return other,
             }
         }
-        Err(unavailable("the stream kept changing while appending"))
     }
 
     async fn read_stream(
@@ -534,6 +503,115 @@ impl EventLog for JetStreamLog {
 }
 
 impl JetStreamLog {
+    async fn append_once(&self, req: &AppendRequest) -> Result<AppendOutcome, LogError> {
+        let subject = subject_of(&req.stream);
+        for _ in 0..64 {
+            // What this process last wrote to the stream saves a read when it is still the stream's tip; when it is
+            // not, the server refuses the append (wrong last sequence) and the tip is read from the leader.
+            let cached = self.tip(&subject).filter(|t| req.expected.admits(t.version));
+            let tip = match cached {
+                Some(tip) => tip,
+                None => {
+                    let last = self.last_of(&subject).await?;
+                    last.as_ref().map_or(Tip::default(), |e| Tip {
+                        sequence: e.position(),
+                        version: e.version(),
+                        hash: e.hash,
+                        command_id: e.command_id().to_owned(),
+                    })
+                }
+            };
+            let (version, last_sequence, prev) = (tip.version, tip.sequence, tip.hash);
+            if tip.version > 0 && tip.command_id == req.command_id.as_str() {
+                let events = self.earlier(&subject, req.command_id.as_str()).await?;
+                if !events.is_empty() {
+                    return Ok(AppendOutcome { events, duplicate: true });
+                }
+            }
+            if !req.expected.admits(version) {
+                let events = self.earlier(&subject, req.command_id.as_str()).await?;
+                if !events.is_empty() {
+                    return Ok(AppendOutcome { events, duplicate: true });
+                }
+                return Err(LogError::Conflict {
+                    stream: req.stream.to_string(),
+                    expected: req.expected,
+                    actual: version,
+                });
+            }
+            let now = Timestamp::now();
+            let mut sealed = Vec::with_capacity(req.events.len());
+            let mut prev_hash = prev;
+            for (i, event) in req.events.iter().enumerate() {
+                let (envelope, bytes) = RecordedEvent::encode_at(
+                    event,
+                    Placement {
+                        stream: &req.stream,
+                        stream_version: version + 1 + i as u64,
+                        global_position: 0,
+                        command_id: &req.command_id,
+                        command_index: u32::try_from(i).unwrap_or(u32::MAX),
+                        recorded_at: now,
+                        prev_hash: &prev_hash,
+                    },
+                );
+                prev_hash = hash_many(&[bytes.as_ref()])[0];
+                sealed.push(RecordedEvent { envelope, bytes, hash: prev_hash });
+            }
+            let messages: Vec<(Bytes, Hash)> = sealed.iter().map(|e| (e.bytes.clone(), e.hash)).collect();
+            match self.publish(&subject, req, &messages, last_sequence).await? {
+                Some((_, true)) => {
+                    self.forget(&subject);
+                    let events = self.earlier(&subject, req.command_id.as_str()).await?;
+                    if !events.is_empty() {
+                        return Ok(AppendOutcome { events, duplicate: true });
+                    }
+                }
+                Some((first, false)) => {
+                    for (i, e) in sealed.iter_mut().enumerate() {
+                        e.envelope.global_position = first + i as u64;
+                    }
+                    if let Some(last) = sealed.last() {
+                        self.remember(
+                            &subject,
+                            Tip {
+                                sequence: last.position(),
+                                version: last.version(),
+                                hash: last.hash,
+                                command_id: req.command_id.to_string(),
+                            },
+                        );
+                    }
+                    return Ok(AppendOutcome { events: sealed, duplicate: false });
+                }
+                // Lost a race: forget the tip and read again; the next round reports the conflict, the duplicate,
+                // or retries `Any`.
+                None => self.forget(&subject),
+            }
+        }
+        Err(unavailable("the stream kept changing while appending"))
+    }
+
+    fn tips(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Tip>> {
+        self.inner.tips.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn tip(&self, subject: &str) -> Option<Tip> {
+        self.tips().get(subject).cloned()
+    }
+
+    fn remember(&self, subject: &str, tip: Tip) {
+        let mut tips = self.tips();
+        if tips.len() >= MAX_TIPS {
+            tips.clear();
+        }
+        tips.insert(subject.to_owned(), tip);
+    }
+
+    fn forget(&self, subject: &str) {
+        self.tips().remove(subject);
+    }
+
     async fn read_stream_once(
         &self,
         subject: &str,

@@ -86,8 +86,8 @@ fn event(payload: Bytes) -> NewEvent {
 }
 
 /// `appenders` tasks, each on its own stream, append one event per call until `total` events are stored.
-async fn append_phase(
-    log: &Arc<SqliteLog>,
+async fn append_phase<L: EventLog>(
+    log: &Arc<L>,
     appenders: u64,
     total: u64,
     payloads: &Arc<Vec<Bytes>>,
@@ -181,6 +181,9 @@ fn bench_root(dir: Option<PathBuf>) -> anyhow::Result<(Option<tempfile::TempDir>
 }
 
 pub async fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
+    if let Some(url) = args.nats.clone() {
+        return bench_nats(&url, args).await;
+    }
     let (_tmp, root) = bench_root(args.data_dir)?;
     let n = args.events.max(2_000);
     let log = Arc::new(SqliteLog::open(root.join("log")).context("cannot open the benchmark log")?);
@@ -291,5 +294,70 @@ pub async fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
         stats.wal_bytes >> 20,
         stats.streams
     );
+    Ok(())
+}
+
+/// `ttx bench log --nats URL`: the JetStream log against raw pipelined JetStream publishing of the same bytes.
+async fn bench_nats(url: &str, args: BenchLogArgs) -> anyhow::Result<()> {
+    use futures::StreamExt;
+
+    let n = args.events.clamp(2_000, 200_000);
+    let log = Arc::new(ttx_nats::JetStreamLog::connect(url, ttx_nats::JetStreamOptions::default()).await?);
+    if log.head().await? > 0 {
+        bail!("the stream TTX_EVENTS at {url} already holds events; run the benchmark against a server of its own");
+    }
+    println!("ttx bench log --nats {url}: {n} events of {} payload bytes, stream replicas 1", args.payload);
+    let payloads: Arc<Vec<Bytes>> = Arc::new((0..64).map(|i| payload(args.payload, i)).collect());
+    let (events, elapsed, lat) = append_phase(&log, 256, n, &payloads).await?;
+    let ours = rate(events, elapsed);
+    println!(
+        "  ttx log, 256 appenders:      {ours:>10.0} events/s  ({events} events in {:.2} s; {})",
+        elapsed.as_secs_f64(),
+        lat.line()
+    );
+    // The same bytes published raw: JetStream acks awaited, 256 in flight, no expectations, no ids.
+    let sample = log.read_all(1, 1).await?;
+    let record = sample.first().map(|e| e.bytes.clone()).unwrap_or_else(|| payload(args.payload + 140, 1));
+    let client = async_nats::connect(url).await?;
+    let js = async_nats::jetstream::new(client);
+    let started = Instant::now();
+    let acks = futures::stream::iter(0..n)
+        .map(|i| {
+            let (js, record) = (js.clone(), record.clone());
+            async move {
+                let ack = js.publish(format!("ttx.evt.bench.raw.s{}", i % 256), record).await?;
+                ack.await.map(|_| ())
+            }
+        })
+        .buffer_unordered(256);
+    let failures = acks.filter(|r| std::future::ready(r.is_err())).count().await;
+    let raw_elapsed = started.elapsed();
+    if failures > 0 {
+        bail!("{failures} raw publishes failed");
+    }
+    let raw = rate(n, raw_elapsed);
+    println!("  raw JetStream publish:       {raw:>10.0} events/s  ({n} messages of {} bytes)", record.len());
+    println!("  ratio, ttx log / raw publish: {:.2}x", ours / raw);
+    let stream = StreamId::parse("bench-read-1")?;
+    for v in 0..100 {
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected: ExpectedVersion::Exact(v),
+            command_id: CommandId::parse(format!("read-{v}"))?,
+            events: vec![event(payloads[(v % 64) as usize].clone())],
+        };
+        log.append(request).await?;
+    }
+    let mut lat = Vec::new();
+    for _ in 0..200 {
+        let at = Instant::now();
+        let events = log.read_stream(&stream, 1, 1000).await?;
+        lat.push(at.elapsed());
+        if events.len() != 100 {
+            bail!("read {} events, expected 100", events.len());
+        }
+    }
+    let total = log.head().await?;
+    println!("  read one 100-event stream among {total}: {}", Latencies::sorted(lat).line());
     Ok(())
 }

@@ -37,6 +37,8 @@ pub enum Command {
 pub struct ServeArgs {
     #[command(flatten)]
     pub data: DataDirArg,
+    #[command(flatten)]
+    pub nats: NatsArg,
     /// Address for the HTTP API and web UI [default: http.listen from the configuration, 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -49,12 +51,28 @@ pub struct DataDirArg {
     pub data_dir: Option<PathBuf>,
 }
 
+#[derive(Debug, Args, Default, Clone)]
+pub struct NatsArg {
+    /// NATS server URL(s), comma-separated: use the JetStream log there instead of the embedded one
+    /// [default: nats.url from the configuration, empty].
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    #[command(flatten)]
+    pub nats: NatsArg,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
-    /// Print the number of events and streams, the head position, checkpoints and file sizes.
-    Stats(DataDirArg),
+    /// Print the number of events and streams, the head position, checkpoints and sizes.
+    Stats(LogArgs),
     /// Check every event's hash, chain link, version and position. Exits 1 naming the first bad position.
-    Verify(DataDirArg),
+    Verify(LogArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,4 +92,8 @@ pub struct BenchLogArgs {
     /// Payload bytes per event.
     #[arg(long, default_value_t = 300)]
     pub payload: usize,
+    /// Measure the JetStream log on this NATS server instead, beside raw JetStream publishing (use a server of its
+    /// own: the benchmark writes TTX_EVENTS and refuses a stream that already holds events).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
 }

@@ -15,6 +15,16 @@ pub struct Config {
     /// Directory of the embedded event log.
     pub data_dir: PathBuf,
     pub http: Http,
+    pub nats: Nats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nats {
+    /// NATS server URL(s), comma-separated; empty means the embedded log in `data_dir`.
+    pub url: String,
+    /// Replicas of the JetStream stream and the checkpoint bucket (1, or 3 on a 3-node cluster).
+    pub replicas: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +36,11 @@ pub struct Http {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("ttx-data"), http: Http { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) } }
+        Self {
+            data_dir: PathBuf::from("ttx-data"),
+            http: Http { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) },
+            nats: Nats { url: String::new(), replicas: 1 },
+        }
     }
 }
 

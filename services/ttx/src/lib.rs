@@ -31,16 +31,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(listen) = args.listen {
                 config.http.listen = listen;
             }
+            if let Some(url) = args.nats.nats {
+                config.nats.url = url;
+            }
             runtime.block_on(serve::serve(config, serve::shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { command } => {
-            let (LogCommand::Stats(d) | LogCommand::Verify(d)) = &command;
-            let dir = d.data_dir.clone().unwrap_or(config.data_dir);
+            let (LogCommand::Stats(args) | LogCommand::Verify(args)) = &command;
+            let dir = args.data.data_dir.clone().unwrap_or(config.data_dir.clone());
+            let nats = args.nats.nats.clone().unwrap_or(config.nats.url.clone());
+            let store = if nats.is_empty() {
+                logcmd::Store::Embedded(dir)
+            } else {
+                logcmd::Store::Nats { url: nats, replicas: config.nats.replicas }
+            };
             runtime.block_on(async {
                 match command {
-                    LogCommand::Stats(_) => logcmd::stats(&dir).await,
-                    LogCommand::Verify(_) => logcmd::verify(&dir).await,
+                    LogCommand::Stats(_) => logcmd::stats(&store).await,
+                    LogCommand::Verify(_) => logcmd::verify(&store).await,
                 }
             })
         }

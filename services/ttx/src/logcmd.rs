@@ -1,18 +1,40 @@
 //! `ttx log stats` and `ttx log verify`: read-only, safe beside a running exchange.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use ttx_eventlog_sqlite::SqliteLog;
-use ttx_kernel::verify_log;
+use ttx_kernel::{EventLog, verify_log};
+use ttx_nats::{JetStreamLog, JetStreamOptions};
+
+/// Which log a command looks at.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Embedded(PathBuf),
+    Nats { url: String, replicas: usize },
+}
 
 fn open(dir: &Path) -> anyhow::Result<SqliteLog> {
     SqliteLog::open_read_only(dir).with_context(|| format!("cannot open the event log in {}", dir.display()))
 }
 
-pub async fn stats(dir: &Path) -> anyhow::Result<ExitCode> {
+async fn open_nats(url: &str, replicas: usize) -> anyhow::Result<JetStreamLog> {
+    let options = JetStreamOptions { replicas, ..JetStreamOptions::default() };
+    Ok(JetStreamLog::connect(url, options).await?)
+}
+
+pub async fn stats(store: &Store) -> anyhow::Result<ExitCode> {
+    let dir = match store {
+        Store::Embedded(dir) => dir,
+        Store::Nats { url, replicas } => {
+            let log = open_nats(url, *replicas).await?;
+            println!("log:           JetStream stream TTX_EVENTS at {url}");
+            println!("head position: {}", log.head().await?);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let s = open(dir)?.stats().await?;
     println!("events:        {}", s.events);
     println!("streams:       {}", s.streams);
@@ -29,11 +51,17 @@ pub async fn stats(dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Exit 0 when every event checks out, 1 naming the first bad position and stream.
-pub async fn verify(dir: &Path) -> anyhow::Result<ExitCode> {
-    let log = open(dir)?;
+pub async fn verify(store: &Store) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let report = verify_log(&log).await?;
-    let index_failure = if report.failure.is_none() { log.verify_index().await? } else { None };
+    let (report, index_failure) = match store {
+        Store::Embedded(dir) => {
+            let log = open(dir)?;
+            let report = verify_log(&log).await?;
+            let index_failure = if report.failure.is_none() { log.verify_index().await? } else { None };
+            (report, index_failure)
+        }
+        Store::Nats { url, replicas } => (verify_log(&open_nats(url, *replicas).await?).await?, None),
+    };
     let secs = started.elapsed().as_secs_f64();
     if let Some(f) = index_failure {
         println!("FAILED at position {} in stream {}: store index: {}", f.position, f.stream, f.reason);

@@ -11,13 +11,20 @@ use axum::routing::get;
 use serde_json::json;
 use ttx_eventlog_sqlite::SqliteLog;
 use ttx_kernel::EventLog;
+use ttx_nats::{JetStreamLog, JetStreamOptions};
 
 use crate::config::Config;
 
 /// What request handlers share.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
-    pub log: Arc<SqliteLog>,
+    pub log: Arc<dyn EventLog>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
 }
 
 /// An RFC 9457 problem document with a stable `type`.
@@ -88,17 +95,26 @@ pub async fn shutdown_signal() {
 
 /// Runs the exchange until `shutdown` resolves; then finishes in-flight requests and closes the log.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let log = SqliteLog::open(&config.data_dir)
-        .with_context(|| format!("cannot open the event log in {}", config.data_dir.display()))?;
+    let log: Arc<dyn EventLog> = if config.nats.url.is_empty() {
+        let log = SqliteLog::open(&config.data_dir)
+            .with_context(|| format!("cannot open the event log in {}", config.data_dir.display()))?;
+        tracing::info!(data_dir = %config.data_dir.display(), "embedded event log");
+        Arc::new(log)
+    } else {
+        let options = JetStreamOptions { replicas: config.nats.replicas, ..JetStreamOptions::default() };
+        let log = JetStreamLog::connect(&config.nats.url, options).await?;
+        tracing::info!(url = %config.nats.url, replicas = config.nats.replicas, "JetStream event log");
+        Arc::new(log)
+    };
     let head = log.head().await?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(data_dir = %config.data_dir.display(), head, "event log open");
+    tracing::info!(head, "event log open");
     // A fixed line on stdout, for people and for tests that listen on port 0.
     println!("ttx listening on http://{addr}");
-    let app = router(AppState { log: Arc::new(log) });
+    let app = router(AppState { log });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     tracing::info!("stopped");
     Ok(())
