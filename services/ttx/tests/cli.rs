@@ -229,3 +229,36 @@ fn bench_log_prints_every_figure() {
     let busy = run(&["bench", "log", "--events", "3000", "--data-dir", dir.path().to_str().unwrap()]);
     assert_eq!(busy.status.code(), Some(2), "a non-empty directory is refused");
 }
+
+#[test]
+fn the_exchange_runs_on_nats_and_its_log_verifies_there() {
+    let nats = ttx_nats::testing::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = ttx();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--nats", &nats.url(), "--data-dir"]).arg(dir.path().join("unused"));
+    let server = Server::start(cmd);
+    let (status, _, body) = server.get("/readyz");
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate());
+    assert!(!dir.path().join("unused").exists(), "with --nats nothing is written to the data directory");
+    // Some events through the JetStream log, then the operator's commands against it.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let log = ttx_nats::JetStreamLog::connect(&nats.url(), ttx_nats::JetStreamOptions::default()).await.unwrap();
+        for i in 0..5 {
+            let request = AppendRequest {
+                stream: StreamId::parse(format!("test-cli-{}", i % 2)).unwrap(),
+                expected: ExpectedVersion::Any,
+                command_id: CommandId::parse(format!("c{i}")).unwrap(),
+                events: vec![test_event(format!("event {i}").into_bytes())],
+            };
+            log.append(request).await.unwrap();
+        }
+    });
+    let out = run(&["log", "verify", "--nats", &nats.url()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok: 5 events in 2 streams"), "{}", text(&out.stdout));
+    let out = run(&["log", "stats", "--nats", &nats.url()]);
+    assert!(text(&out.stdout).contains("head position: 5"), "{}", text(&out.stdout));
+    let out = run(&["log", "stats", "--nats", "nats://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2), "an unreachable server is an operational error");
+}
