@@ -136,6 +136,16 @@ pub fn validate_subject(s: &str, wildcards: bool) -> Result<(), BusError> {
     Ok(())
 }
 
+/// Checks a subject a message is sent to: a valid subject outside the event log's (`ttx.evt.`) and the server's own
+/// (`$…`) namespaces, which only the log and the server may write.
+pub fn validate_outgoing(subject: &str) -> Result<(), BusError> {
+    validate_subject(subject, false)?;
+    if subject.starts_with("ttx.evt.") || subject.starts_with('$') {
+        return Err(BusError::BadSubject(subject.chars().take(128).collect()));
+    }
+    Ok(())
+}
+
 /// Checks a queue group name: it is also the service's name in discovery, so `[A-Za-z0-9_-]+`.
 pub fn validate_queue_group(name: &str) -> Result<(), BusError> {
     if name.is_empty() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -195,7 +205,7 @@ impl InProcessBus {
 #[async_trait]
 impl Bus for InProcessBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
-        validate_subject(subject, false)?;
+        validate_outgoing(subject)?;
         if payload.len() > MAX_MESSAGE_BYTES {
             return Err(BusError::TooLarge(subject.to_owned()));
         }
@@ -217,7 +227,7 @@ impl Bus for InProcessBus {
     }
 
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
-        validate_subject(subject, false)?;
+        validate_outgoing(subject)?;
         if payload.len() > MAX_MESSAGE_BYTES {
             return Err(BusError::TooLarge(subject.to_owned()));
         }

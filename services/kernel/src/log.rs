@@ -171,7 +171,10 @@ pub trait EventLog: Send + Sync + 'static {
     /// Appends one command's events to one stream, all or nothing, if the stream is at the expected version.
     ///
     /// If `command_id` was already appended to this stream, nothing is written and the original events are
-    /// returned with `duplicate: true`, whatever the expected version.
+    /// returned with `duplicate: true`. The embedded log guarantees this whatever the expected version; the JetStream
+    /// log guarantees it within the server's duplicate window, and after it whenever the expectation is stale or the
+    /// command is the stream's last (see docs/adr/0002-jetstream-event-log.md). The command handler, which checks the
+    /// stream it loads, is covered in both.
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError>;
 
     /// Up to `max` events of one stream, from `from_version` (1 for the start) on. An unknown stream is empty.
@@ -197,6 +200,9 @@ pub trait EventLog: Send + Sync + 'static {
     /// Durably records a named checkpoint.
     async fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), LogError>;
 }
+
+/// How long a caught-up subscription trusts the head watch before it reads the log again anyway.
+const HEAD_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Page size used by the helpers below.
 pub const READ_PAGE: usize = 4096;
@@ -271,10 +277,12 @@ impl Subscription {
                 }
                 continue;
             }
-            // Caught up: wait until the head moves past what we have read.
+            // Caught up: wait until the head moves past what we have read. The watch is a hint, not the truth, so the
+            // log is read again at least once a second even if it says nothing.
             let next = self.next;
-            if self.head.wait_for(|h| *h >= next).await.is_err() {
-                return Err(LogError::Unavailable("the event log was closed".into()));
+            match tokio::time::timeout(HEAD_POLL, self.head.wait_for(|h| *h >= next)).await {
+                Ok(Err(_)) => return Err(LogError::Unavailable("the event log was closed".into())),
+                Ok(Ok(_)) | Err(_) => {}
             }
         }
     }

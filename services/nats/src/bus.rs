@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use ttx_kernel::bus::{Message, Request, Requests, Subscriber, validate_queue_group, validate_subject};
+use ttx_kernel::bus::{
+    Message, Request, Requests, Subscriber, validate_outgoing, validate_queue_group, validate_subject,
+};
 use ttx_kernel::{Bus, BusError};
 
 use crate::version::{self, NatsError};
@@ -120,7 +122,7 @@ where
 #[async_trait]
 impl Bus for NatsBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
-        validate_subject(subject, false)?;
+        validate_outgoing(subject)?;
         self.check_size(subject, &payload)?;
         self.client.publish(subject.to_owned(), payload).await.map_err(unavailable)
     }
@@ -134,7 +136,7 @@ impl Bus for NatsBus {
     }
 
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
-        validate_subject(subject, false)?;
+        validate_outgoing(subject)?;
         self.check_size(subject, &payload)?;
         let request = async_nats::Request::new().payload(payload).timeout(Some(timeout));
         match self.client.send_request(subject.to_owned(), request).await {

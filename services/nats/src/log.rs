@@ -35,6 +35,8 @@ use crate::version::{self, NatsError};
 pub const HASH_HEADER: &str = "Ttx-Hash";
 const MAX_BATCH_GET: usize = 1000;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shorter than the append deadline, so a lost acknowledgement leaves time to retry (safely: see the module notes).
+const ACK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where and how the log keeps its events.
 #[derive(Debug, Clone)]
@@ -70,7 +72,10 @@ struct Inner {
     stream: String,
     stream_handle: jetstream::stream::Stream,
     checkpoints: kv::Store,
+    checkpoints_bucket: String,
+    checkpoints_stream: jetstream::stream::Stream,
     head: watch::Receiver<u64>,
+    head_tx: Arc<watch::Sender<u64>>,
     follower: tokio::task::JoinHandle<()>,
 }
 
@@ -189,9 +194,21 @@ impl JetStreamLog {
             }
         };
         let mut stream = stream;
-        let head_now = stream.info().await.map_err(|e| fail(e.to_string()))?.state.last_sequence;
+        let info = stream.info().await.map_err(|e| fail(e.to_string()))?;
+        if !info.config.allow_atomic_publish || !info.config.allow_direct {
+            return Err(fail(format!(
+                "stream {} exists without allow_atomic and allow_direct; update its configuration",
+                options.stream
+            )));
+        }
+        let head_now = info.state.last_sequence;
+        let checkpoints_stream = js
+            .get_stream(format!("KV_{}", options.checkpoints_bucket))
+            .await
+            .map_err(|e| fail(format!("cannot open bucket {}: {e}", options.checkpoints_bucket)))?;
         let (tx, rx) = watch::channel(head_now);
-        let follower = tokio::spawn(follow_head(stream.clone(), head_now, tx));
+        let tx = Arc::new(tx);
+        let follower = tokio::spawn(follow_head(stream.clone(), head_now, tx.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 tips: std::sync::Mutex::default(),
@@ -200,7 +217,10 @@ impl JetStreamLog {
                 stream: options.stream,
                 stream_handle: stream,
                 checkpoints,
+                checkpoints_bucket: options.checkpoints_bucket.clone(),
+                checkpoints_stream,
                 head: rx,
+                head_tx: tx,
                 follower,
             }),
         })
@@ -214,10 +234,9 @@ impl JetStreamLog {
         let mut next = from;
         while out.len() < max {
             let want = (max - out.len()).min(MAX_BATCH_GET);
-            let mut request = serde_json::json!({ "seq": next, "batch": want });
-            if let Some(subject) = subject {
-                request["next_by_subj"] = subject.into();
-            }
+            // `next_by_subj` makes the server skip deleted sequences instead of answering 404 for them.
+            let request =
+                serde_json::json!({ "seq": next, "batch": want, "next_by_subj": subject.unwrap_or("ttx.evt.>") });
             let inbox = self.inner.client.new_inbox();
             let mut replies = self.inner.client.subscribe(inbox.clone()).await.map_err(unavailable)?;
             let api = format!("$JS.API.DIRECT.GET.{}", self.inner.stream);
@@ -256,7 +275,7 @@ impl JetStreamLog {
                 let subject =
                     headers.and_then(|h| h.get("Nats-Subject")).map(|v| v.as_str().to_owned()).unwrap_or_default();
                 out.push(Stored { sequence, subject, hash: parse_hash(headers), payload: message.payload });
-                next = sequence + 1;
+                next = sequence.saturating_add(1);
                 got += 1;
             }
             if got == 0 || pending == 0 {
@@ -277,6 +296,18 @@ impl JetStreamLog {
         let hash = parse_hash(Some(&message.headers));
         decode(Stored { sequence: message.sequence, subject: subject.to_owned(), payload: message.payload, hash })
             .map(Some)
+    }
+
+    /// Whether the stream leader holds an event at a sequence in `from..=head`.
+    async fn leader_has_from(&self, from: u64, head: u64) -> Result<bool, LogError> {
+        use jetstream::stream::LastRawMessageErrorKind;
+        let found =
+            self.inner.stream_handle.raw_message_builder().sequence(from).next_by_subject("ttx.evt.>").send().await;
+        match found {
+            Ok(message) => Ok(message.sequence <= head),
+            Err(e) if matches!(e.kind(), LastRawMessageErrorKind::NoMessageFound) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     /// Repeats `read` until `done` accepts its result: direct gets may be answered by a replica that has not applied
@@ -321,10 +352,17 @@ impl JetStreamLog {
     ) -> Result<Option<(u64, bool)>, LogError> {
         let n = messages.len();
         let batch_id = uuid::Uuid::new_v4().simple().to_string();
+        // Stream ids and command ids may both contain ':'; a digest of the pair cannot collide.
+        let command_key = {
+            let mut pair = req.stream.as_str().as_bytes().to_vec();
+            pair.push(0);
+            pair.extend_from_slice(req.command_id.as_str().as_bytes());
+            hex::encode(ttx_kernel::hash_bytes(&pair))
+        };
         for (i, (bytes, hash)) in messages.iter().enumerate() {
             let mut headers = HeaderMap::new();
             headers.insert(HASH_HEADER, hex::encode(hash).as_str());
-            headers.insert("Nats-Msg-Id", format!("{}:{}:{i}", req.stream, req.command_id).as_str());
+            headers.insert("Nats-Msg-Id", format!("{command_key}:{i}").as_str());
             if i == 0 {
                 headers.insert("Nats-Expected-Last-Subject-Sequence", expected_last_sequence.to_string().as_str());
             }
@@ -344,7 +382,7 @@ impl JetStreamLog {
                 headers.insert("Nats-Batch-Commit", "1");
             }
             let reply = tokio::time::timeout(
-                REQUEST_TIMEOUT,
+                ACK_TIMEOUT,
                 self.inner.client.request_with_headers(subject.to_owned(), headers, bytes.clone()),
             )
             .await
@@ -366,14 +404,29 @@ impl JetStreamLog {
             }
             let last = ack["seq"].as_u64().ok_or_else(|| unavailable("an acknowledgement without a sequence"))?;
             let duplicate = ack["duplicate"].as_bool().unwrap_or(false);
-            return Ok(Some((last + 1 - n as u64, duplicate)));
+            if n > 1 && !duplicate && ack["count"].as_u64() != Some(n as u64) {
+                return Err(unavailable(format!("a batch of {n} was acknowledged as {}", ack["count"])));
+            }
+            let first = (last + 1).checked_sub(n as u64).filter(|f| *f > 0);
+            let first = first.ok_or_else(|| unavailable(format!("acknowledged at an impossible sequence {last}")))?;
+            return Ok(Some((first, duplicate)));
         }
         Err(LogError::Invalid(InvalidInput::NoEvents))
     }
 }
 
 /// Follows the stream's last sequence with an ordered, headers-only consumer and publishes it on `head`.
-async fn follow_head(stream: jetstream::stream::Stream, from: u64, head: watch::Sender<u64>) {
+fn advance(head: &watch::Sender<u64>, sequence: u64) {
+    head.send_if_modified(|h| {
+        let newer = sequence > *h;
+        if newer {
+            *h = sequence;
+        }
+        newer
+    });
+}
+
+async fn follow_head(stream: jetstream::stream::Stream, from: u64, head: Arc<watch::Sender<u64>>) {
     use jetstream::consumer::DeliverPolicy;
     use jetstream::consumer::pull::OrderedConfig;
     loop {
@@ -386,24 +439,25 @@ async fn follow_head(stream: jetstream::stream::Stream, from: u64, head: watch::
                 ..Default::default()
             })
             .await;
-        let Ok(consumer) = consumer else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
+        let consumer = match consumer {
+            Ok(consumer) => consumer,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the log's head; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
         };
-        let Ok(mut messages) = consumer.messages().await else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
+        let mut messages = match consumer.messages().await {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the log's head; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
         };
         while let Some(Ok(message)) = messages.next().await {
             if let Ok(info) = message.info() {
-                let sequence = info.stream_sequence;
-                head.send_if_modified(|h| {
-                    let newer = sequence > *h;
-                    if newer {
-                        *h = sequence;
-                    }
-                    newer
-                });
+                advance(&head, info.stream_sequence);
             }
         }
         if head.is_closed() {
@@ -462,9 +516,19 @@ impl EventLog for JetStreamLog {
         if head < from_position || max == 0 {
             return Ok(Vec::new());
         }
-        let done = |(stored, responder_last): &(Vec<Stored>, u64)| stored.len() >= max || *responder_last >= head;
-        let (stored, _) = self.caught_up(done, || self.batch_get(from_position, max, None)).await?;
-        stored.into_iter().map(decode).collect()
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let (stored, _) = self.batch_get(from_position, max, None).await?;
+            let next = stored.last().map_or(from_position, |s| s.sequence.saturating_add(1));
+            // Short of the head: either the answering replica lags, or the rest was deleted. The leader knows which.
+            if stored.len() >= max || next > head || !self.leader_has_from(next, head).await? {
+                return stored.into_iter().map(decode).collect();
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(unavailable("a replica stayed behind the stream leader"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     async fn head(&self) -> Result<u64, LogError> {
@@ -479,16 +543,20 @@ impl EventLog for JetStreamLog {
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, LogError> {
+        use jetstream::stream::LastRawMessageErrorKind;
         validate_checkpoint_name(name)?;
-        let value = self.inner.checkpoints.get(hex::encode(name)).await.map_err(unavailable)?;
-        value
-            .map(|v| {
-                std::str::from_utf8(&v)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| unavailable(format!("checkpoint {name} holds no position")))
-            })
-            .transpose()
+        // Read from the bucket's leader: a replica that lags would hand back an older position than the last save.
+        let subject = format!("$KV.{}.{}", self.inner.checkpoints_bucket, hex::encode(name));
+        let message = match self.inner.checkpoints_stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(message) => message,
+            Err(e) if matches!(e.kind(), LastRawMessageErrorKind::NoMessageFound) => return Ok(None),
+            Err(e) => return Err(unavailable(e)),
+        };
+        std::str::from_utf8(&message.payload)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Some)
+            .ok_or_else(|| unavailable(format!("checkpoint {name} holds no position")))
     }
 
     async fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), LogError> {
@@ -505,7 +573,7 @@ impl EventLog for JetStreamLog {
 impl JetStreamLog {
     async fn append_once(&self, req: &AppendRequest) -> Result<AppendOutcome, LogError> {
         let subject = subject_of(&req.stream);
-        for _ in 0..64 {
+        for attempt in 0..64u64 {
             // What this process last wrote to the stream saves a read when it is still the stream's tip; when it is
             // not, the server refuses the append (wrong last sequence) and the tip is read from the leader.
             let cached = self.tip(&subject).filter(|t| req.expected.admits(t.version));
@@ -572,6 +640,7 @@ impl JetStreamLog {
                         e.envelope.global_position = first + i as u64;
                     }
                     if let Some(last) = sealed.last() {
+                        advance(&self.inner.head_tx, last.position());
                         self.remember(
                             &subject,
                             Tip {
@@ -586,7 +655,11 @@ impl JetStreamLog {
                 }
                 // Lost a race: forget the tip and read again; the next round reports the conflict, the duplicate,
                 // or retries `Any`.
-                None => self.forget(&subject),
+                None => {
+                    self.forget(&subject);
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 4;
+                    tokio::time::sleep(Duration::from_millis(attempt.min(8) + jitter)).await;
+                }
             }
         }
         Err(unavailable("the stream kept changing while appending"))

@@ -63,11 +63,12 @@ fn free_port() -> u16 {
 fn monitor_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    // HTTP/1.0, so the body comes back whole rather than in chunks.
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut response = String::new();
     s.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+    (head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200")).then(|| body.to_owned())
 }
 
 /// One running `nats-server` with JetStream.
@@ -129,6 +130,7 @@ impl NatsServer {
         self.kill();
         self.child = launch(&self.command);
         self.wait_until(|s| monitor_get(s.monitor_port, "/varz").is_some(), "the restarted server to answer");
+        // /healthz answers 200 only once JetStream has recovered; on a cluster that may wait for the other nodes.
     }
 
     /// This server's own view of a stream: (messages, last sequence), from its monitoring endpoint.
@@ -143,11 +145,22 @@ impl NatsServer {
     }
 
     fn wait_until(&self, ready: impl Fn(&Self) -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        assert!(
+            self.ready_within(&ready, Duration::from_secs(30)),
+            "nats-server {} did not become ready: waiting for {what}",
+            self.name
+        );
+    }
+
+    fn ready_within(&self, ready: impl Fn(&Self) -> bool, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
         while !ready(self) {
-            assert!(Instant::now() < deadline, "nats-server {} did not become ready: waiting for {what}", self.name);
+            if Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        true
     }
 
     /// `nats://127.0.0.1:PORT`.
@@ -179,21 +192,24 @@ impl NatsCluster {
     pub fn start() -> Self {
         let binary = server_binary();
         assert_supported(&binary);
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let name = format!("ttx-test-cluster-{}", ports[0]);
-        let nodes: Vec<NatsServer> =
-            ports.iter().map(|&p| NatsServer::spawn(&binary, Some((&name, p, &ports)))).collect();
-        for node in &nodes {
-            node.wait_until(
-                |s| {
-                    monitor_get(s.monitor_port, "/jsz")
-                        .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
-                        .is_some_and(|v| v["meta_cluster"]["leader"].as_str().is_some_and(|l| !l.is_empty()))
-                },
-                "a JetStream meta leader",
-            );
+        // A port probed free may be taken by another test's server before ours binds it; such a cluster never
+        // elects a leader, and is started again on other ports.
+        for attempt in 1..=3 {
+            let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+            let name = format!("ttx-test-cluster-{}", ports[0]);
+            let nodes: Vec<NatsServer> =
+                ports.iter().map(|&p| NatsServer::spawn(&binary, Some((&name, p, &ports)))).collect();
+            let has_leader = |s: &NatsServer| {
+                monitor_get(s.monitor_port, "/jsz")
+                    .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+                    .is_some_and(|v| v["meta_cluster"]["leader"].as_str().is_some_and(|l| !l.is_empty()))
+            };
+            if nodes.iter().all(|node| node.ready_within(has_leader, Duration::from_secs(20))) {
+                return Self { nodes };
+            }
+            eprintln!("a test cluster did not elect a JetStream meta leader (attempt {attempt}); starting another");
         }
-        Self { nodes }
+        panic!("three attempts to start a 3-node nats-server cluster failed");
     }
 
     /// Every node's client URL, comma-separated, for a client that fails over.

@@ -26,18 +26,18 @@ where
 }
 
 async fn publish_reaches_every_matching_subscriber(bus: Arc<dyn Bus>) {
-    let mut all = bus.subscribe("ttx.evt.>").await.unwrap();
-    let mut one = bus.subscribe("ttx.evt.listings.*.r1").await.unwrap();
-    let mut other = bus.subscribe("ttx.evt.contracts.>").await.unwrap();
-    bus.publish("ttx.evt.listings.result.r1", Bytes::from_static(b"\x00\x01binary\xff")).await.unwrap();
-    bus.publish("ttx.evt.listings.result.r2", Bytes::from_static(b"second")).await.unwrap();
+    let mut all = bus.subscribe("ttx.note.>").await.unwrap();
+    let mut one = bus.subscribe("ttx.note.listings.*.r1").await.unwrap();
+    let mut other = bus.subscribe("ttx.note.contracts.>").await.unwrap();
+    bus.publish("ttx.note.listings.result.r1", Bytes::from_static(b"\x00\x01binary\xff")).await.unwrap();
+    bus.publish("ttx.note.listings.result.r2", Bytes::from_static(b"second")).await.unwrap();
     let m = tokio::time::timeout(WAIT, all.next()).await.unwrap().unwrap();
-    assert_eq!(m.subject, "ttx.evt.listings.result.r1");
+    assert_eq!(m.subject, "ttx.note.listings.result.r1");
     assert_eq!(m.payload.as_ref(), b"\x00\x01binary\xff");
     let m = tokio::time::timeout(WAIT, all.next()).await.unwrap().unwrap();
     assert_eq!(m.payload.as_ref(), b"second", "messages arrive in publish order");
     let m = tokio::time::timeout(WAIT, one.next()).await.unwrap().unwrap();
-    assert_eq!(m.subject, "ttx.evt.listings.result.r1");
+    assert_eq!(m.subject, "ttx.note.listings.result.r1");
     assert!(tokio::time::timeout(Duration::from_millis(200), one.next()).await.is_err(), "r2 does not match");
     assert!(tokio::time::timeout(Duration::from_millis(200), other.next()).await.is_err());
 }
@@ -98,6 +98,9 @@ async fn invalid_subjects_are_rejected(bus: Arc<dyn Bus>) {
     assert!(matches!(bus.request("a b", Bytes::new(), WAIT).await, Err(BusError::BadSubject(_))));
     assert!(matches!(bus.serve("ttx.a.qry.b", "not a name").await, Err(BusError::BadSubject(_))));
     assert!(matches!(bus.serve("ttx.a.qry.b", "").await, Err(BusError::BadSubject(_))));
+    // Only the log writes events, and only the server its own subjects.
+    assert!(matches!(bus.publish("ttx.evt.listings.result.1", Bytes::new()).await, Err(BusError::BadSubject(_))));
+    assert!(matches!(bus.request("$JS.API.INFO", Bytes::new(), WAIT).await, Err(BusError::BadSubject(_))));
 }
 
 /// A service that adds two little-endian u64s; anything else is a bad request; 0xdead makes it panic.
