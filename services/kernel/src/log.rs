@@ -280,9 +280,9 @@ impl Subscription {
             // Caught up: wait until the head moves past what we have read. The watch is a hint, not the truth, so the
             // log is read again at least once a second even if it says nothing.
             let next = self.next;
-            match tokio::time::timeout(HEAD_POLL, self.head.wait_for(|h| *h >= next)).await {
-                Ok(Err(_)) => return Err(LogError::Unavailable("the event log was closed".into())),
-                Ok(Ok(_)) | Err(_) => {}
+            let waited = tokio::time::timeout(HEAD_POLL, self.head.wait_for(|h| *h >= next)).await;
+            if let Ok(Err(_)) = waited {
+                return Err(LogError::Unavailable("the event log was closed".into()));
             }
         }
     }
