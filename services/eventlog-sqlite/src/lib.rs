@@ -25,10 +25,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::mpsc::Sender;
 use tokio::sync::{oneshot, watch};
 use ttx_kernel::chain::Failure;
-use ttx_kernel::log::validate_checkpoint_name;
-use ttx_kernel::{
-    AppendOutcome, AppendRequest, Clock, EventLog, InvalidInput, LogError, RecordedEvent, StreamId, SystemClock,
-};
+use ttx_kernel::log::{validate_checkpoint_name, validate_read_start};
+use ttx_kernel::{AppendOutcome, AppendRequest, Clock, EventLog, LogError, RecordedEvent, StreamId, SystemClock};
 
 use crate::schema::{sql_err, to_u64};
 pub use crate::writer::WriterMetrics;
@@ -359,9 +357,7 @@ impl EventLog for SqliteLog {
         from_version: u64,
         max: usize,
     ) -> Result<Vec<RecordedEvent>, LogError> {
-        if from_version == 0 {
-            return Err(InvalidInput::ZeroPosition.into());
-        }
+        validate_read_start(from_version)?;
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -378,9 +374,7 @@ impl EventLog for SqliteLog {
     }
 
     async fn read_all(&self, from_position: u64, max: usize) -> Result<Vec<RecordedEvent>, LogError> {
-        if from_position == 0 {
-            return Err(InvalidInput::ZeroPosition.into());
-        }
+        validate_read_start(from_position)?;
         self.read(move |conn| {
             let rows = schema::all_rows(conn, from_position, max).map_err(sql_err)?;
             schema::decode_rows(conn, rows)

@@ -124,6 +124,11 @@ impl AppendRequest {
     }
 }
 
+/// Checks where a read starts: positions and versions start at 1.
+pub fn validate_read_start(from: u64) -> Result<(), InvalidInput> {
+    if from == 0 { Err(InvalidInput::ZeroPosition) } else { Ok(()) }
+}
+
 /// Checks a checkpoint name: 1..=128 bytes, no whitespace or control characters.
 pub fn validate_checkpoint_name(name: &str) -> Result<(), InvalidInput> {
     let bad = |why| InvalidInput::BadCheckpointName { name: name.chars().take(64).collect(), why };

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::watch;
 use ttx_kernel::event::Placement;
-use ttx_kernel::log::validate_checkpoint_name;
+use ttx_kernel::log::{validate_checkpoint_name, validate_read_start};
 use ttx_kernel::sha256x::hash_many;
 use ttx_kernel::{
     AppendOutcome, AppendRequest, EventLog, Hash, InvalidInput, LogError, RecordedEvent, StreamId, Timestamp,
@@ -492,9 +492,7 @@ impl EventLog for JetStreamLog {
         from_version: u64,
         max: usize,
     ) -> Result<Vec<RecordedEvent>, LogError> {
-        if from_version == 0 {
-            return Err(InvalidInput::ZeroPosition.into());
-        }
+        validate_read_start(from_version)?;
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -509,9 +507,7 @@ impl EventLog for JetStreamLog {
     }
 
     async fn read_all(&self, from_position: u64, max: usize) -> Result<Vec<RecordedEvent>, LogError> {
-        if from_position == 0 {
-            return Err(InvalidInput::ZeroPosition.into());
-        }
+        validate_read_start(from_position)?;
         let head = self.head().await?;
         if head < from_position || max == 0 {
             return Ok(Vec::new());
