@@ -98,17 +98,25 @@ async fn losing_a_node_under_load_loses_no_acknowledged_event() {
         total += acked.len();
         expected.insert(stream, acked);
     }
+    let mut stored_total = 0;
     for (stream, acked) in &expected {
         let stored = log.read_stream(stream, 1, 100_000).await.unwrap();
         for (payload, version) in acked {
             let e = &stored[usize::try_from(*version).unwrap() - 1];
             assert_eq!(e.payload().as_ref(), payload.as_bytes(), "acknowledged event {payload} is intact");
         }
-        assert_eq!(stored.len(), acked.len(), "each command landed once in {stream}");
+        // Each command landed at most once. A writer stopped right after a failed (unacknowledged) attempt may have
+        // left that one command stored: it is the next command in order, once.
+        let payloads: Vec<&[u8]> = stored.iter().map(|e| e.payload().as_ref()).collect();
+        let distinct: std::collections::HashSet<&[u8]> = payloads.iter().copied().collect();
+        assert_eq!(distinct.len(), payloads.len(), "a command landed twice in {stream}");
+        assert!(stored.len() <= acked.len() + 1, "{stream}: {} stored, {} acknowledged", stored.len(), acked.len());
+        stored_total += stored.len();
     }
     let report = verify_log(log.as_ref()).await.unwrap();
     assert!(report.is_ok(), "{:?}", report.failure);
-    assert_eq!(report.events as usize, total);
+    assert_eq!(report.events as usize, stored_total);
+    assert!(stored_total >= total);
     // The lost node comes back and catches up with the others; writes go on meanwhile.
     cluster.nodes[2].restart();
     let stream = StreamId::parse("test-loss-after").unwrap();
