@@ -4,6 +4,8 @@
 //! - `src/bin/crash-writer.rs`: a child process that appends to a log and reports each acknowledged append on stdout,
 //!   for `tests/crash.rs` to kill at random moments.
 //! - `tests/crash.rs`: kill -9 during appends, reopen, check that nothing acknowledged is lost and nothing partial exists.
+//! - `src/bin/queue-worker.rs`: one instance of a small service on NATS (queue group `test-appender`) that appends to the
+//!   JetStream log; `tests/queue.rs` runs two and kills one while commands flow.
 
 /// The payload the crash writer stores as event `index` of command `command_id`; the crash test checks it.
 pub fn crash_payload(command_id: &str, index: usize) -> Vec<u8> {
