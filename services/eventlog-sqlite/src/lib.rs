@@ -71,9 +71,9 @@ impl Default for Options {
 /// Size and shape of a log, for `ttx log stats`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
+    /// Events stored, which in a dense log is also the head position.
     pub events: u64,
     pub streams: u64,
-    pub head: u64,
     pub indexed_upto: u64,
     pub checkpoints: Vec<(String, u64)>,
     pub db_bytes: u64,
@@ -331,7 +331,6 @@ impl SqliteLog {
             Ok(Stats {
                 events: head,
                 streams: to_u64(streams),
-                head,
                 indexed_upto,
                 checkpoints,
                 db_bytes: size(path.clone()),

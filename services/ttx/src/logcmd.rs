@@ -38,7 +38,7 @@ pub async fn stats(store: &Store) -> anyhow::Result<ExitCode> {
     let s = open(dir)?.stats().await?;
     println!("events:        {}", s.events);
     println!("streams:       {}", s.streams);
-    println!("head position: {}", s.head);
+    println!("head position: {}", s.events);
     println!("indexed up to: {}", s.indexed_upto);
     println!("database:      {} bytes (+ {} bytes of WAL)", s.db_bytes, s.wal_bytes);
     if s.checkpoints.is_empty() {
