@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
 pub use ttx_proto::common::v1::{Reply, ReplyError, reply};
 
 /// Largest message either bus carries (NATS's default `max_payload`), so both deployments refuse the same sizes.
@@ -32,10 +33,53 @@ pub enum BusError {
     Unavailable(String),
 }
 
+/// Message headers (NATS headers on the wire): ordered name/value pairs; names are compared without regard to case,
+/// because other clients may spell `traceparent` as `Traceparent`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The first value named `name`, compared without regard to case.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Sets `name` to `value`, replacing every value of that name.
+    pub fn insert(&mut self, name: &str, value: String) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.0.push((name.to_owned(), value));
+    }
+
+    /// Appends a value without replacing others of that name (for bus implementations copying wire headers).
+    pub fn append(&mut self, name: String, value: String) {
+        self.0.push((name, value));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The headers a message sent now carries: the current trace context.
+    pub fn outgoing() -> Self {
+        let mut headers = Self::new();
+        crate::telemetry::inject_current(&mut headers);
+        headers
+    }
+}
+
 /// A published message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub subject: String,
+    pub headers: Headers,
     pub payload: Bytes,
 }
 
@@ -45,6 +89,7 @@ type Replier = Box<dyn FnOnce(Bytes) + Send>;
 /// A request waiting for its reply.
 pub struct Request {
     pub subject: String,
+    pub headers: Headers,
     pub payload: Bytes,
     reply: Option<Replier>,
 }
@@ -57,8 +102,8 @@ impl fmt::Debug for Request {
 
 impl Request {
     /// A request whose reply is handed to `reply` (for bus implementations).
-    pub fn new(subject: String, payload: Bytes, reply: impl FnOnce(Bytes) + Send + 'static) -> Self {
-        Self { subject, payload, reply: Some(Box::new(reply)) }
+    pub fn new(subject: String, headers: Headers, payload: Bytes, reply: impl FnOnce(Bytes) + Send + 'static) -> Self {
+        Self { subject, headers, payload, reply: Some(Box::new(reply)) }
     }
 
     /// Sends the reply. Replying to a requester that gave up is a no-op.
@@ -100,6 +145,7 @@ impl Requests {
     }
 }
 
+/// Every message sent carries the sender's current trace context in its headers ([`Headers::outgoing`]).
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
     /// Delivers to every matching subscriber (fire and forget).
@@ -209,12 +255,14 @@ impl Bus for InProcessBus {
         if payload.len() > MAX_MESSAGE_BYTES {
             return Err(BusError::TooLarge(subject.to_owned()));
         }
+        let headers = Headers::outgoing();
         let mut routes = self.routes();
         routes.subscribers.retain(|(pattern, tx)| {
             if !subject_matches(pattern, subject) {
                 return !tx.is_closed();
             }
-            tx.send(Message { subject: subject.to_owned(), payload: payload.clone() }).is_ok()
+            let message = Message { subject: subject.to_owned(), headers: headers.clone(), payload: payload.clone() };
+            tx.send(message).is_ok()
         });
         Ok(())
     }
@@ -232,7 +280,7 @@ impl Bus for InProcessBus {
             return Err(BusError::TooLarge(subject.to_owned()));
         }
         let (reply_tx, reply_rx) = oneshot::channel();
-        let mut pending = Some(Request::new(subject.to_owned(), payload, move |reply| {
+        let mut pending = Some(Request::new(subject.to_owned(), Headers::outgoing(), payload, move |reply| {
             let _ = reply_tx.send(reply);
         }));
         {
@@ -307,7 +355,8 @@ pub async fn call(bus: &dyn Bus, subject: &str, payload: Bytes, timeout: Duratio
 }
 
 /// Serves `pattern` in `queue_group` with `handler`, one task per request, and answers each with a reply envelope.
-/// A handler that panics is answered `internal`, and the service goes on serving.
+/// A handler that panics is answered `internal`, and the service goes on serving. Each request runs in a span
+/// `bus.request` whose parent is the caller's trace context, when the request carries one.
 pub async fn serve_calls<F, Fut>(
     bus: &dyn Bus,
     pattern: &str,
@@ -323,12 +372,17 @@ where
     Ok(tokio::spawn(async move {
         while let Some(request) = requests.next().await {
             let handler = handler.clone();
+            let span = tracing::info_span!("bus.request", subject = %request.subject);
+            if let Some(parent) = crate::telemetry::parent_from(&request.headers) {
+                crate::telemetry::set_remote_parent(&span, parent);
+            }
             tokio::spawn(async move {
-                let work = tokio::spawn(handler(request.subject.clone(), request.payload.clone()));
+                let work = handler(request.subject.clone(), request.payload.clone()).instrument(span.clone());
+                let work = tokio::spawn(work);
                 let result = match work.await {
                     Ok(result) => result,
                     Err(e) => {
-                        tracing::error!(subject = %request.subject, error = %e, "request handler failed");
+                        tracing::error!(parent: &span, subject = %request.subject, error = %e, "request handler failed");
                         Err(ReplyError::new("internal", "the service failed while handling the request"))
                     }
                 };

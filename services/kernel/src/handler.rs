@@ -22,13 +22,14 @@ pub struct CommandMeta {
 }
 
 impl CommandMeta {
+    /// A command's metadata, in the current trace (the events it produces record it).
     pub fn new(command_id: CommandId, actor: Actor) -> Self {
         Self {
             correlation_id: command_id.to_string(),
             command_id,
             actor,
             causation_id: String::new(),
-            traceparent: String::new(),
+            traceparent: crate::telemetry::current_traceparent().unwrap_or_default(),
         }
     }
 }

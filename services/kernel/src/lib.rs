@@ -11,6 +11,7 @@
 //! - [`decider`]: the `Decider` and `DomainEvent` traits and the decision context `Ctx`.
 //! - [`handler`]: `CommandHandler`, load → fold → decide → append, bounded retry, idempotent by command id.
 //! - [`bus`]: the `Bus` trait (publish/subscribe, request/reply with queue groups) and `InProcessBus`.
+//! - [`telemetry`]: W3C trace context in bus headers and envelopes.
 //! - [`testing`]: `Scenario` (given/when/then), `log_conformance`, `bus_conformance`, an example decider.
 //!
 //! The kernel has no storage, network or HTTP dependency: implementations live in their own crates.
@@ -24,6 +25,7 @@ pub mod handler;
 pub mod ids;
 pub mod log;
 pub mod sha256x;
+pub mod telemetry;
 pub mod testing;
 pub mod time;
 

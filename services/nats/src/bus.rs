@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use ttx_kernel::bus::{
-    Message, Request, Requests, Subscriber, validate_outgoing, validate_queue_group, validate_subject,
+    Headers, Message, Request, Requests, Subscriber, validate_outgoing, validate_queue_group, validate_subject,
 };
 use ttx_kernel::{Bus, BusError};
 
@@ -92,6 +92,26 @@ impl NatsBus {
     }
 }
 
+/// The current trace context as NATS headers.
+fn outgoing_headers() -> async_nats::HeaderMap {
+    let mut map = async_nats::HeaderMap::new();
+    for (name, value) in Headers::outgoing().iter() {
+        map.insert(name, value);
+    }
+    map
+}
+
+/// A received message's headers (values that are not text are skipped).
+fn incoming_headers(map: Option<&async_nats::HeaderMap>) -> Headers {
+    let mut headers = Headers::new();
+    for (name, values) in map.into_iter().flat_map(|m| m.iter()) {
+        for value in values {
+            headers.append(name.to_string(), value.as_str().to_owned());
+        }
+    }
+    headers
+}
+
 /// Forwards a NATS subscription (or service endpoint) into a channel until either side goes away.
 fn forward<S, T>(mut sub: S, map: impl Fn(S::Item) -> T + Send + 'static) -> mpsc::UnboundedReceiver<T>
 where
@@ -124,7 +144,7 @@ impl Bus for NatsBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         validate_outgoing(subject)?;
         self.check_size(subject, &payload)?;
-        self.client.publish(subject.to_owned(), payload).await.map_err(unavailable)
+        self.client.publish_with_headers(subject.to_owned(), outgoing_headers(), payload).await.map_err(unavailable)
     }
 
     async fn subscribe(&self, pattern: &str) -> Result<Subscriber, BusError> {
@@ -132,13 +152,17 @@ impl Bus for NatsBus {
         let sub = self.client.subscribe(pattern.to_owned()).await.map_err(unavailable)?;
         // Make sure the server has the subscription before anything published after this call.
         self.client.flush().await.map_err(unavailable)?;
-        Ok(Subscriber::new(forward(sub, |m| Message { subject: m.subject.to_string(), payload: m.payload })))
+        Ok(Subscriber::new(forward(sub, |m| Message {
+            subject: m.subject.to_string(),
+            headers: incoming_headers(m.headers.as_ref()),
+            payload: m.payload,
+        })))
     }
 
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, BusError> {
         validate_outgoing(subject)?;
         self.check_size(subject, &payload)?;
-        let request = async_nats::Request::new().payload(payload).timeout(Some(timeout));
+        let request = async_nats::Request::new().headers(outgoing_headers()).payload(payload).timeout(Some(timeout));
         match self.client.send_request(subject.to_owned(), request).await {
             Ok(reply) => Ok(reply.payload),
             Err(e) => Err(match e.kind() {
@@ -166,7 +190,8 @@ impl Bus for NatsBus {
         Ok(Requests::new(forward(endpoint, |request: async_nats::service::Request| {
             let subject = request.message.subject.to_string();
             let payload = request.message.payload.clone();
-            Request::new(subject, payload, move |reply| {
+            let headers = incoming_headers(request.message.headers.as_ref());
+            Request::new(subject, headers, payload, move |reply| {
                 tokio::spawn(async move {
                     if let Err(e) = request.respond(Ok(reply)).await {
                         tracing::warn!(error = %e, "could not send a reply");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tracing::Instrument as _;
 
 use crate::bus::{Bus, BusError, CallError, MAX_MESSAGE_BYTES, ReplyError, call, serve_calls};
 
@@ -23,6 +24,7 @@ where
     invalid_subjects_are_rejected(make().await).await;
     calls_answer_with_typed_errors_and_never_crash(make().await).await;
     oversized_messages_are_refused(make().await).await;
+    trace_context_travels_in_headers(make().await).await;
 }
 
 async fn publish_reaches_every_matching_subscriber(bus: Arc<dyn Bus>) {
@@ -173,4 +175,33 @@ mod tests {
     async fn the_in_process_bus_conforms() {
         bus_conformance(|| async { Arc::new(InProcessBus::new()) as Arc<dyn Bus> }).await;
     }
+}
+
+async fn trace_context_travels_in_headers(bus: Arc<dyn Bus>) {
+    // The subscriber is this thread's default: everything below runs in this task.
+    let (subscriber, _provider) = super::otel_subscriber();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let mut requests = bus.serve("ttx.trace.qry.x", "trace").await.unwrap();
+    let mut notes = bus.subscribe("ttx.trace.note.>").await.unwrap();
+    let span = tracing::info_span!("caller");
+    let expected = span.in_scope(crate::telemetry::current_traceparent).expect("the span has a trace context");
+
+    let request = bus.request("ttx.trace.qry.x", Bytes::new(), WAIT).instrument(span.clone());
+    let serve = async {
+        let r = tokio::time::timeout(WAIT, requests.next()).await.unwrap().unwrap();
+        assert_eq!(r.headers.get("traceparent"), Some(expected.as_str()));
+        assert_eq!(r.headers.get("TRACEPARENT"), Some(expected.as_str()), "names are compared without case");
+        r.respond(Bytes::from_static(b"ok"));
+    };
+    let (reply, ()) = tokio::join!(request, serve);
+    assert_eq!(reply.unwrap().as_ref(), b"ok");
+
+    bus.publish("ttx.trace.note.x", Bytes::new()).instrument(span.clone()).await.unwrap();
+    let m = tokio::time::timeout(WAIT, notes.next()).await.unwrap().unwrap();
+    assert_eq!(m.headers.get("traceparent"), Some(expected.as_str()));
+
+    // Outside any span nothing is sent.
+    bus.publish("ttx.trace.note.y", Bytes::new()).await.unwrap();
+    let m = tokio::time::timeout(WAIT, notes.next()).await.unwrap().unwrap();
+    assert_eq!(m.headers.get("traceparent"), None);
 }

@@ -15,3 +15,13 @@ mod scenario;
 pub use bus_conformance::*;
 pub use log_conformance::*;
 pub use scenario::*;
+
+/// A `tracing` subscriber with the OpenTelemetry layer and no exporter, for tests about trace context. Keep the
+/// provider alive while the subscriber is in use.
+pub fn otel_subscriber() -> (impl tracing::Subscriber + Send + Sync, opentelemetry_sdk::trace::SdkTracerProvider) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+    (tracing_subscriber::registry().with(layer), provider)
+}
