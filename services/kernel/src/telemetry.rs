@@ -6,7 +6,8 @@
 //! and the command handler writes the context into each event's envelope, so one trace follows a request from HTTP
 //! through the services and into the log. Without the layer nothing is written and extraction is harmless.
 
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+pub use opentelemetry::trace::SpanContext;
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::bus::Headers;

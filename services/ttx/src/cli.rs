@@ -19,7 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the whole exchange in this process (the default when no command is given).
+    /// Run the exchange: every service in this process (the default when no command is given), or with
+    /// `--nats URL --service NAME…` some of them, as one of several processes of one exchange.
     Serve(ServeArgs),
     /// Inspect or verify the event log.
     Log {
@@ -42,6 +43,9 @@ pub struct ServeArgs {
     /// Address for the HTTP API and web UI [default: http.listen from the configuration, 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Run only this service (repeat for several; needs --nats). Without it, every service runs here.
+    #[arg(long = "service", value_name = "NAME", value_enum)]
+    pub services: Vec<crate::serve::ServiceName>,
 }
 
 #[derive(Debug, Args, Default, Clone)]

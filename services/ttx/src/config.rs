@@ -16,6 +16,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub http: Http,
     pub nats: Nats,
+    pub telemetry: Telemetry,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Telemetry {
+    /// OTLP/HTTP collector (`http://host:4318`); empty: spans are not exported.
+    pub otlp_endpoint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +48,7 @@ impl Default for Config {
             data_dir: PathBuf::from("ttx-data"),
             http: Http { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) },
             nats: Nats { url: String::new(), replicas: 1 },
+            telemetry: Telemetry { otlp_endpoint: String::new() },
         }
     }
 }

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`cli`]: commands and flags.
 //! - [`config`]: defaults, config file, `TTX__…` environment overrides.
-//! - [`serve`]: the all-in-one exchange: the embedded log and the HTTP server, until Ctrl-C or SIGTERM.
+//! - [`serve`]: `ttx serve`: all services in one process (embedded log), or the named ones over NATS.
+//! - [`telemetry`]: logs, trace context and OTLP export.
 //! - [`logcmd`]: `ttx log stats|verify`.
 //! - [`bench`]: `ttx bench log`.
 
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod logcmd;
 pub mod serve;
+pub mod telemetry;
 
 use std::process::ExitCode;
 
@@ -20,10 +22,15 @@ use config::Config;
 
 /// Runs one command line to completion. `Ok` carries the exit code; `Err` is an operational failure.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    init_tracing();
     let mut config = Config::load(cli.config.as_deref())?;
+    let command = cli.command.unwrap_or(Command::Serve(Default::default()));
+    let name = match &command {
+        Command::Serve(args) => serve::process_name(&serve::selection(&args.services)),
+        _ => "ttx-cli".to_owned(),
+    };
+    let _telemetry = telemetry::init(&name, &config.telemetry.otlp_endpoint)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match cli.command.unwrap_or(Command::Serve(Default::default())) {
+    match command {
         Command::Serve(args) => {
             if let Some(dir) = args.data.data_dir {
                 config.data_dir = dir;
@@ -34,7 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(url) = args.nats.nats {
                 config.nats.url = url;
             }
-            runtime.block_on(serve::serve(config, serve::shutdown_signal()))?;
+            let services = serve::selection(&args.services);
+            runtime.block_on(serve::serve(config, &services, serve::shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { command } => {
@@ -58,10 +66,4 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -1,74 +1,60 @@
-//! The all-in-one exchange: opens the embedded log and serves HTTP until asked to stop.
+//! `ttx serve`: runs the exchange's services in this process, all of them (the default) or those named.
+//!
+//! The wiring decides the deployment, not the services: without NATS every service runs here on the embedded log and
+//! the in-process bus; with NATS, each process runs the services it is given against the JetStream log and the NATS
+//! bus, and several processes (on several machines) form one exchange.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde_json::json;
+use anyhow::{Context, bail};
+use bytes::Bytes;
 use ttx_eventlog_sqlite::SqliteLog;
-use ttx_kernel::EventLog;
-use ttx_nats::{JetStreamLog, JetStreamOptions};
+use ttx_kernel::bus::call;
+use ttx_kernel::{Bus, EventLog, InProcessBus};
+use ttx_nats::{JetStreamLog, JetStreamOptions, NatsBus};
+use ttx_proto::audit::v1::subjects;
 
 use crate::config::Config;
 
-/// What request handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub log: Arc<dyn EventLog>,
+/// A service `ttx serve --service` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum ServiceName {
+    /// The HTTP API, web UI and probes (listens on http.listen).
+    Gateway,
+    /// The record as regulators check it: log status, chain verification.
+    Audit,
 }
 
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").finish_non_exhaustive()
-    }
-}
+impl ServiceName {
+    pub const ALL: [Self; 2] = [Self::Gateway, Self::Audit];
 
-/// An RFC 9457 problem document with a stable `type`.
-pub fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response {
-    let body = json!({
-        "type": format!("urn:ttx:problem:{kind}"),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
-}
-
-async fn healthz() -> Response {
-    (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
-}
-
-async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    match state.log.head().await {
-        Ok(head) => (StatusCode::OK, axum::Json(json!({ "status": "ready", "log_head": head }))).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "the event log is unavailable")
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Audit => "audit",
         }
     }
+
+    fn needs_log(self) -> bool {
+        matches!(self, Self::Audit)
+    }
 }
 
-async fn not_found(uri: axum::http::Uri) -> Response {
-    problem(StatusCode::NOT_FOUND, "not-found", "Not found", &format!("nothing at {}", uri.path()))
+/// The set of services to run: those named, or all of them.
+pub fn selection(named: &[ServiceName]) -> BTreeSet<ServiceName> {
+    if named.is_empty() { ServiceName::ALL.into_iter().collect() } else { named.iter().copied().collect() }
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    let detail = format!("{method} is not allowed on {}", uri.path());
-    problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", &detail)
-}
-
-/// The HTTP routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+/// The name this process reports in traces: `ttx` when it runs everything, else `ttx-<service>+…`.
+pub fn process_name(services: &BTreeSet<ServiceName>) -> String {
+    if services.len() == ServiceName::ALL.len() {
+        return "ttx".to_owned();
+    }
+    let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+    format!("ttx-{}", names.join("+"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -93,29 +79,102 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs the exchange until `shutdown` resolves; then finishes in-flight requests and closes the log.
-pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let log: Arc<dyn EventLog> = if config.nats.url.is_empty() {
+async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
+    if config.nats.url.is_empty() {
         let log = SqliteLog::open(&config.data_dir)
             .with_context(|| format!("cannot open the event log in {}", config.data_dir.display()))?;
         tracing::info!(data_dir = %config.data_dir.display(), "embedded event log");
-        Arc::new(log)
+        Ok(Arc::new(log))
     } else {
         let options = JetStreamOptions { replicas: config.nats.replicas, ..JetStreamOptions::default() };
         let log = JetStreamLog::connect(&config.nats.url, options).await?;
         tracing::info!(url = %config.nats.url, replicas = config.nats.replicas, "JetStream event log");
-        Arc::new(log)
+        Ok(Arc::new(log))
+    }
+}
+
+/// Waits until some instance of the audit service answers (here, or in another process).
+async fn audit_answers(bus: &dyn Bus) -> anyhow::Result<u64> {
+    let mut last = None;
+    for _ in 0..100 {
+        match call(bus, subjects::STATUS, Bytes::new(), Duration::from_secs(2)).await {
+            Ok(reply) => {
+                let status = <ttx_proto::audit::v1::StatusReply as prost::Message>::decode(reply)?;
+                return Ok(status.log_head);
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the audit service does not answer: {}", last.map(|e| e.to_string()).unwrap_or_default())
+}
+
+/// Runs `services` until `shutdown` resolves or one of them fails; then stops the others, letting requests in flight
+/// finish, and closes the log.
+pub async fn serve(
+    config: Config,
+    services: &BTreeSet<ServiceName>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let distributed = !config.nats.url.is_empty();
+    if !distributed && services.len() != ServiceName::ALL.len() {
+        bail!("--service needs --nats (or nats.url): without NATS the services share this process's log and bus");
+    }
+    let bus: Arc<dyn Bus> =
+        if distributed { Arc::new(NatsBus::connect(&config.nats.url).await?) } else { Arc::new(InProcessBus::new()) };
+    let log = if services.iter().any(|s| s.needs_log()) { Some(open_log(&config).await?) } else { None };
+
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stopping.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
     };
-    let head = log.head().await?;
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(head, "event log open");
-    // A fixed line on stdout, for people and for tests that listen on port 0.
-    println!("ttx listening on http://{addr}");
-    let app = router(AppState { log });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    if let (true, Some(log)) = (services.contains(&ServiceName::Audit), &log) {
+        let deps = ttx_audit::Deps { log: log.clone(), bus: bus.clone() };
+        let until = stopped();
+        tasks.spawn(async move { ttx_audit::run(deps, until).await.context("audit service") });
+        let head = audit_answers(bus.as_ref()).await?;
+        tracing::info!(head, "audit service ready");
+    }
+    if services.contains(&ServiceName::Gateway) {
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.http.listen))?;
+        let addr = listener.local_addr()?;
+        let deps = ttx_gateway::Deps { bus: bus.clone() };
+        let until = stopped();
+        tasks.spawn(async move { ttx_gateway::run(listener, deps, until).await.context("gateway") });
+        // A fixed line on stdout, for people and for tests that listen on port 0.
+        println!("ttx listening on http://{addr}");
+    } else {
+        let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+        println!("ttx serving {} over {}", names.join(", "), config.nats.url);
+    }
+
+    let failed = tokio::select! {
+        () = shutdown => None,
+        Some(done) = tasks.join_next() => Some(done),
+    };
+    let _ = stop.send(true);
+    let mut result = match failed {
+        Some(Ok(Ok(()))) => Err(anyhow::anyhow!("a service stopped on its own")),
+        Some(Ok(Err(e))) => Err(e),
+        Some(Err(e)) => Err(anyhow::anyhow!("a service panicked: {e}")),
+        None => Ok(()),
+    };
+    while let Some(done) = tasks.join_next().await {
+        let outcome = match done {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("a service panicked: {e}")),
+        };
+        if let (Err(e), Ok(())) = (outcome, &result) {
+            result = Err(e);
+        }
+    }
+    drop(log);
     tracing::info!("stopped");
-    Ok(())
+    result
 }

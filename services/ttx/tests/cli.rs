@@ -1,85 +1,14 @@
 //! The `ttx` binary as a user runs it: real processes, a real socket, a real data directory.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use ttx_eventlog_sqlite::{DB_FILE, SqliteLog};
 use ttx_kernel::testing::test_event;
 use ttx_kernel::{AppendRequest, CommandId, EventLog, ExpectedVersion, StreamId};
 
-fn ttx() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ttx"));
-    c.env("RUST_LOG", "warn").env_remove("TTX_CONFIG");
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    ttx().args(args).output().expect("run ttx")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A running `ttx serve`, stopped with SIGTERM on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(mut cmd: Command) -> Self {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start ttx serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = lines.next().expect("ttx serve prints its address").unwrap();
-        let addr = line.strip_prefix("ttx listening on http://").unwrap_or_else(|| panic!("unexpected line {line:?}"));
-        Self { addr: addr.parse().unwrap(), child }
-    }
-
-    fn get(&self, path: &str) -> (u16, String, String) {
-        self.request("GET", path)
-    }
-
-    fn request(&self, method: &str, path: &str) -> (u16, String, String) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let content_type = head
-            .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned))
-            .unwrap_or_default();
-        (status, content_type, body.to_owned())
-    }
-
-    /// Sends SIGTERM and returns the exit status's success.
-    fn terminate(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            assert!(Instant::now() < deadline, "ttx did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{Server, run, text, ttx};
 
 async fn fill(dir: &Path, events: usize) {
     let log = SqliteLog::open(dir).unwrap();
@@ -114,7 +43,7 @@ fn serve_answers_probes_and_problems_and_stops_on_sigterm() {
     let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(problem["type"], "urn:ttx:problem:not-found");
     assert_eq!(problem["status"], 404);
-    let (status, content_type, _) = server.request("POST", "/healthz");
+    let (status, content_type, _) = server.request("POST", "/healthz", &[]);
     assert_eq!((status, content_type.as_str()), (405, "application/problem+json"));
     // A second exchange on the same data directory is refused while the first runs.
     let second = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]);

@@ -1,0 +1,120 @@
+//! The HTTP gateway: the JSON API under `/api/v1`, the probes and, later, the web UI. It reaches the services only
+//! through the bus (in-process or NATS), never by linking their crates, so it runs in any process of the exchange.
+//!
+//! # Layout
+//! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context.
+//! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`).
+//! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use prost::Message as _;
+use serde_json::json;
+use tracing::Instrument as _;
+use ttx_kernel::Bus;
+use ttx_kernel::bus::call;
+use ttx_kernel::telemetry;
+use ttx_proto::audit::v1::{StatusReply, StatusRequest, subjects};
+
+/// How long the readiness probe waits for the services.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the gateway needs.
+#[derive(Clone)]
+pub struct Deps {
+    pub bus: Arc<dyn Bus>,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps").finish_non_exhaustive()
+    }
+}
+
+/// An RFC 9457 problem document with a stable `type`.
+pub fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response {
+    let body = json!({
+        "type": format!("urn:ttx:problem:{kind}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
+}
+
+/// Ready when the services behind the gateway answer: the audit service reports the log's head.
+async fn readyz(State(deps): State<Deps>) -> Response {
+    let request = StatusRequest {}.encode_to_vec();
+    let answer = call(deps.bus.as_ref(), subjects::STATUS, Bytes::from(request), READY_TIMEOUT).await;
+    match answer.map(StatusReply::decode) {
+        Ok(Ok(status)) => {
+            let body = json!({ "status": "ready", "log_head": status.log_head, "services": { "audit": "ok" } });
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the audit service's status reply does not decode");
+            problem(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "the audit service answered nonsense")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            let detail = format!("the audit service does not answer: {e}");
+            problem(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", &detail)
+        }
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    problem(StatusCode::NOT_FOUND, "not-found", "Not found", &format!("nothing at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let detail = format!("{method} is not allowed on {}", uri.path());
+    problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", &detail)
+}
+
+/// Runs each request in a span `http.request`, a child of the caller's `traceparent` when it sends a valid one.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let span = tracing::info_span!("http.request", method = %request.method(), path = %request.uri().path());
+    if let Some(parent) = remote_parent(request.headers()) {
+        telemetry::set_remote_parent(&span, parent);
+    }
+    next.run(request).instrument(span).await
+}
+
+fn remote_parent(headers: &axum::http::HeaderMap) -> Option<telemetry::SpanContext> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    telemetry::parse_traceparent(header(telemetry::TRACEPARENT)?, header(telemetry::TRACESTATE))
+}
+
+/// The HTTP routes.
+pub fn router(deps: Deps) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(trace_request))
+        .with_state(deps)
+}
+
+/// Serves `listener` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    deps: Deps,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(deps)).with_graceful_shutdown(shutdown).await
+}
