@@ -166,17 +166,6 @@ async fn oversized_messages_are_refused(bus: Arc<dyn Bus>) {
     assert!(matches!(bus.publish("ttx.big.evt.x", too_big).await, Err(BusError::TooLarge(_))));
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bus::InProcessBus;
-
-    #[tokio::test]
-    async fn the_in_process_bus_conforms() {
-        bus_conformance(|| async { Arc::new(InProcessBus::new()) as Arc<dyn Bus> }).await;
-    }
-}
-
 async fn trace_context_travels_in_headers(bus: Arc<dyn Bus>) {
     // The subscriber is this thread's default: everything below runs in this task.
     let (subscriber, _provider) = super::otel_subscriber();
@@ -204,4 +193,15 @@ async fn trace_context_travels_in_headers(bus: Arc<dyn Bus>) {
     bus.publish("ttx.trace.note.y", Bytes::new()).await.unwrap();
     let m = tokio::time::timeout(WAIT, notes.next()).await.unwrap().unwrap();
     assert_eq!(m.headers.get("traceparent"), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::InProcessBus;
+
+    #[tokio::test]
+    async fn the_in_process_bus_conforms() {
+        bus_conformance(|| async { Arc::new(InProcessBus::new()) as Arc<dyn Bus> }).await;
+    }
 }
