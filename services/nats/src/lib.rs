@@ -19,6 +19,6 @@ pub use log::{HASH_HEADER, JetStreamLog, JetStreamOptions, subject_of};
 pub use version::{MIN_SERVER_VERSION, NatsError};
 
 /// The servers in a URL list: `nats://a:4222,nats://b:4222` (one URL is enough; a cluster announces its other members).
-pub(crate) fn server_list(url: &str) -> Vec<String> {
+pub fn server_list(url: &str) -> Vec<String> {
     url.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect()
 }

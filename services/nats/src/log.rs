@@ -10,8 +10,8 @@
 //!   gets its original events back.
 //! - The stored bytes are the encoded envelope with `global_position` 0 (the sequence is assigned by the server); reads
 //!   fill the position in from the sequence. Each message carries `Ttx-Hash`, the SHA-256 of its bytes.
-//! - Reads use batched direct gets (server 2.11); the head is followed with an ordered consumer; checkpoints live in
-//!   the key-value bucket `TTX_CHECKPOINTS`.
+//! - Reads use batched direct gets (server 2.11); while anyone watches the head, it is followed with an ordered
+//!   consumer; checkpoints live in the key-value bucket `TTX_CHECKPOINTS`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use async_nats::jetstream::{self, kv};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use ttx_kernel::event::Placement;
 use ttx_kernel::log::{validate_checkpoint_name, validate_read_start};
 use ttx_kernel::sha256x::hash_many;
@@ -37,6 +37,8 @@ const MAX_BATCH_GET: usize = 1000;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Shorter than the append deadline, so a lost acknowledgement leaves time to retry (safely: see the module notes).
 const ACK_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the head follower checks whether anyone still watches.
+const FOLLOW_CHECK: Duration = Duration::from_millis(500);
 
 /// Where and how the log keeps its events.
 #[derive(Debug, Clone)]
@@ -76,6 +78,8 @@ struct Inner {
     checkpoints_stream: jetstream::stream::Stream,
     head: watch::Receiver<u64>,
     head_tx: Arc<watch::Sender<u64>>,
+    /// Wakes the head follower when a watcher arrives.
+    follow: Arc<Notify>,
     follower: tokio::task::JoinHandle<()>,
 }
 
@@ -208,7 +212,8 @@ impl JetStreamLog {
             .map_err(|e| fail(format!("cannot open bucket {}: {e}", options.checkpoints_bucket)))?;
         let (tx, rx) = watch::channel(head_now);
         let tx = Arc::new(tx);
-        let follower = tokio::spawn(follow_head(stream.clone(), head_now, tx.clone()));
+        let follow = Arc::new(Notify::new());
+        let follower = tokio::spawn(follow_head(stream.clone(), tx.clone(), follow.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 tips: std::sync::Mutex::default(),
@@ -221,6 +226,7 @@ impl JetStreamLog {
                 checkpoints_stream,
                 head: rx,
                 head_tx: tx,
+                follow,
                 follower,
             }),
         })
@@ -415,7 +421,7 @@ impl JetStreamLog {
     }
 }
 
-/// Follows the stream's last sequence with an ordered, headers-only consumer and publishes it on `head`.
+/// Raises `head` to `sequence` when that is newer (watchers wake only on a change).
 fn advance(head: &watch::Sender<u64>, sequence: u64) {
     head.send_if_modified(|h| {
         let newer = sequence > *h;
@@ -426,20 +432,36 @@ fn advance(head: &watch::Sender<u64>, sequence: u64) {
     });
 }
 
-async fn follow_head(stream: jetstream::stream::Stream, from: u64, head: Arc<watch::Sender<u64>>) {
+/// Follows the stream's last sequence with an ordered, headers-only consumer and publishes it on `head`, but only
+/// while someone watches (`head` has receivers besides the log's own): the consumer costs the server one delivery per
+/// event, which appenders that never watch should not pay for. `wanted` wakes it when a watcher arrives.
+async fn follow_head(mut stream: jetstream::stream::Stream, head: Arc<watch::Sender<u64>>, wanted: Arc<Notify>) {
     use jetstream::consumer::DeliverPolicy;
     use jetstream::consumer::pull::OrderedConfig;
+    let watched = || head.receiver_count() > 1;
     loop {
-        let start = (*head.borrow()).max(from) + 1;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: "ttx.evt.>".into(),
-                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start },
-                headers_only: true,
-                ..Default::default()
-            })
-            .await;
-        let consumer = match consumer {
+        while !watched() {
+            let _ = tokio::time::timeout(FOLLOW_CHECK, wanted.notified()).await;
+        }
+        // Start from the leader's head, so nothing before it is delivered and nothing after it is missed.
+        let start = match stream.info().await {
+            Ok(info) => {
+                advance(&head, info.state.last_sequence);
+                info.state.last_sequence + 1
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the log's head; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let config = OrderedConfig {
+            filter_subject: "ttx.evt.>".into(),
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start },
+            headers_only: true,
+            ..Default::default()
+        };
+        let consumer = match stream.create_consumer(config).await {
             Ok(consumer) => consumer,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot follow the log's head; retrying");
@@ -447,23 +469,36 @@ async fn follow_head(stream: jetstream::stream::Stream, from: u64, head: Arc<wat
                 continue;
             }
         };
+        let name = consumer.cached_info().name.clone();
         let mut messages = match consumer.messages().await {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot follow the log's head; retrying");
+                let _ = stream.delete_consumer(&name).await;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
         };
-        while let Some(Ok(message)) = messages.next().await {
-            if let Ok(info) = message.info() {
-                advance(&head, info.stream_sequence);
+        while watched() {
+            match tokio::time::timeout(FOLLOW_CHECK, messages.next()).await {
+                Ok(Some(Ok(message))) => {
+                    if let Ok(info) = message.info() {
+                        advance(&head, info.stream_sequence);
+                    }
+                }
+                Ok(Some(Err(_)) | None) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    break;
+                }
+                Err(_) => {} // quiet: check for watchers again
             }
         }
-        if head.is_closed() {
-            return;
+        // The server would drop the idle consumer after 30 s; delete it now. (Should the ordered consumer have been
+        // recreated under another name meanwhile, that one expires by itself.)
+        drop(messages);
+        if let Err(e) = stream.delete_consumer(&name).await {
+            tracing::debug!(error = %e, consumer = %name, "could not delete the head follower's consumer");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -535,7 +570,9 @@ impl EventLog for JetStreamLog {
     }
 
     fn watch_head(&self) -> watch::Receiver<u64> {
-        self.inner.head.clone()
+        let watcher = self.inner.head.clone();
+        self.inner.follow.notify_one();
+        watcher
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, LogError> {

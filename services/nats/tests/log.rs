@@ -58,3 +58,46 @@ mod three_node_cluster {
     use super::Harness;
     ttx_kernel::log_conformance_tests!(Harness::cluster());
 }
+
+/// The head of another process's appends reaches a watcher through the follower, which runs only while watched.
+#[tokio::test]
+async fn the_head_follower_runs_only_while_someone_watches() {
+    use std::time::Duration;
+    use ttx_kernel::testing::test_event;
+    use ttx_kernel::{AppendRequest, CommandId, ExpectedVersion, StreamId};
+
+    let server = NatsServer::start();
+    let watcher = JetStreamLog::connect(&server.url(), JetStreamOptions::default()).await.unwrap();
+    let writer = JetStreamLog::connect(&server.url(), JetStreamOptions::default()).await.unwrap();
+    let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
+    let consumers = || {
+        let js = js.clone();
+        async move { js.get_stream("TTX_EVENTS").await.unwrap().info().await.unwrap().state.consumer_count }
+    };
+    let append = |i: u64| AppendRequest {
+        stream: StreamId::parse("test-head-1").unwrap(),
+        expected: ExpectedVersion::Any,
+        command_id: CommandId::parse(format!("c{i}")).unwrap(),
+        events: vec![test_event(b"x".to_vec())],
+    };
+    writer.append(append(1)).await.unwrap();
+    assert_eq!(consumers().await, 0, "nobody watches: no consumer");
+
+    let mut head = watcher.watch_head();
+    writer.append(append(2)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), head.wait_for(|h| *h >= 2)).await.unwrap().unwrap();
+    assert_eq!(consumers().await, 1);
+    writer.append(append(3)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), head.wait_for(|h| *h >= 3)).await.unwrap().unwrap();
+
+    drop(head);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while consumers().await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the follower's consumer outlived its watchers");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Watching again picks up where the log is now.
+    let mut head = watcher.watch_head();
+    writer.append(append(4)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), head.wait_for(|h| *h >= 4)).await.unwrap().unwrap();
+}

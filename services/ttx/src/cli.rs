@@ -61,6 +61,9 @@ pub struct NatsArg {
     /// [default: nats.url from the configuration, empty].
     #[arg(long, value_name = "URL")]
     pub nats: Option<String>,
+    /// With --nats: replicas of the benchmark's stream (3 on a 3-node cluster).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -100,4 +103,7 @@ pub struct BenchLogArgs {
     /// own: the benchmark writes TTX_EVENTS and refuses a stream that already holds events).
     #[arg(long, value_name = "URL")]
     pub nats: Option<String>,
+    /// With --nats: replicas of the benchmark's stream (3 on a 3-node cluster).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
 }

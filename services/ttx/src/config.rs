@@ -84,6 +84,18 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_distributed_file_names_a_three_node_cluster() {
+        figment::Jail::expect_with(|_| {
+            let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/distributed.toml");
+            let c = Config::load(Some(&shipped)).unwrap();
+            assert_eq!(c.nats.replicas, 3);
+            assert_eq!(c.nats.url.split(',').count(), 3);
+            assert_eq!(c.http.listen.port(), 8080);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn environment_variables_override_the_file_and_unknown_keys_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("ttx.toml", "data_dir = \"/srv/ttx\"\n[http]\nlisten = \"0.0.0.0:9000\"\n")?;

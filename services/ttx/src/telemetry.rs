@@ -54,7 +54,7 @@ pub fn init(service_name: &str, otlp_endpoint: &str) -> anyhow::Result<Guard> {
     }
     let provider = builder.build();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn"));
     // Spans of our own code at info and above; the exporter's HTTP client must not trace its own exports.
     let spans = tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("ttx")).with_filter(spans);
