@@ -4,7 +4,12 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
-    let files = ["ttx/common/v1/common.proto", "ttx/envelope/v1/envelope.proto", "ttx/audit/v1/queries.proto"];
+    let files = [
+        "ttx/common/v1/common.proto",
+        "ttx/envelope/v1/envelope.proto",
+        "ttx/audit/v1/queries.proto",
+        "ttx/identity/v1/identity.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }

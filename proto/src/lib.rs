@@ -5,6 +5,7 @@
 //!   envelope with its typed `ReplyError`.
 //! - [`envelope::v1`]: the `Envelope` every stored event travels in.
 //! - [`audit::v1`]: the audit service's queries and their subjects.
+//! - [`identity::v1`]: organisations, users, roles: events, commands, queries and their subjects.
 //!
 //! The Rust code is generated at build time from `proto/ttx/**.proto` by `protox` + `prost-build`.
 
@@ -20,7 +21,19 @@ pub mod common {
         impl ReplyError {
             /// A typed error for a bus reply: a stable snake_case `code` and a message for people.
             pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-                Self { code: code.into(), message: message.into() }
+                Self { code: code.into(), message: message.into(), field: String::new() }
+            }
+
+            /// Invalid input (`code` "invalid_input") naming the field at fault.
+            pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+                Self { code: "invalid_input".into(), message: message.into(), field: field.into() }
+            }
+        }
+
+        impl Actor {
+            /// Whether the actor held `role` (as the role acted in or among its roles).
+            pub fn has_role(&self, role: Role) -> bool {
+                self.role == role as i32 || self.roles.contains(&(role as i32))
             }
         }
     }
@@ -46,6 +59,31 @@ pub mod audit {
             pub const STATUS: &str = "ttx.audit.qry.status";
             /// `VerifyStreamRequest` → `VerifyStreamReply`.
             pub const VERIFY_STREAM: &str = "ttx.audit.qry.verify-stream";
+        }
+    }
+}
+
+pub mod identity {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/ttx.identity.v1.rs"));
+
+        /// The subjects the identity service answers on, and its queue group.
+        pub mod subjects {
+            pub const QUEUE_GROUP: &str = "identity";
+            pub const COMMANDS: &str = "ttx.identity.cmd.*";
+            pub const QUERIES: &str = "ttx.identity.qry.*";
+            pub const REGISTER_ORGANISATION: &str = "ttx.identity.cmd.register-organisation";
+            pub const DECLARE_RELATED_PARTY: &str = "ttx.identity.cmd.declare-related-party";
+            pub const CREATE_USER: &str = "ttx.identity.cmd.create-user";
+            pub const GRANT_ROLE: &str = "ttx.identity.cmd.grant-role";
+            pub const REVOKE_ROLE: &str = "ttx.identity.cmd.revoke-role";
+            pub const SET_PASSWORD: &str = "ttx.identity.cmd.set-password";
+            pub const REGISTER_TECH_MANAGER: &str = "ttx.identity.cmd.register-tech-manager";
+            pub const AUTHENTICATE: &str = "ttx.identity.qry.authenticate";
+            pub const GET_USER: &str = "ttx.identity.qry.get-user";
+            pub const GET_ORGANISATION: &str = "ttx.identity.qry.get-organisation";
+            pub const LIST_ORGANISATIONS: &str = "ttx.identity.qry.list-organisations";
+            pub const LIST_USERS: &str = "ttx.identity.qry.list-users";
         }
     }
 }

@@ -147,7 +147,7 @@ fn cid(s: &str) -> CommandId {
 /// A test event whose payload is `payload`.
 pub fn test_event(payload: impl Into<Bytes>) -> NewEvent {
     let mut e = NewEvent::new(Uuid::now_v7(), "ttx.test.v1.Happened", Timestamp::now(), payload);
-    e.actor = Some(Actor { user_id: "user-1".into(), org_id: "org-1".into(), role: Role::Admin.into() });
+    e.actor = Some(Actor { user_id: "user-1".into(), org_id: "org-1".into(), role: Role::Admin.into(), roles: vec![] });
     e.subjects = vec![SubjectRef { kind: "result".into(), id: "r-1".into() }];
     e.correlation_id = "corr-1".into();
     e
@@ -673,7 +673,7 @@ async fn command_handler_decides_retries_and_dedupes<H: LogHarness>(h: &H) {
             .with_rule_version("rules-2026.1"),
     );
     let s = sid("example-counter-1");
-    let actor = Actor { user_id: "u".into(), org_id: "o".into(), role: Role::Admin.into() };
+    let actor = Actor { user_id: "u".into(), org_id: "o".into(), role: Role::Admin.into(), roles: vec![] };
     let mut tasks = Vec::new();
     for i in 0..16 {
         let (handler, s, actor) = (handler.clone(), s.clone(), actor.clone());

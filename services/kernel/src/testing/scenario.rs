@@ -19,7 +19,12 @@ pub struct Scenario<D: Decider> {
 impl<D: Decider> Scenario<D> {
     /// A scenario at 2026-01-01T00:00:00Z, by an admin, with ids `1:1`, `1:2`, … .
     pub fn new(decider: D) -> Self {
-        let actor = Actor { user_id: "user-test".into(), org_id: "org-test".into(), role: Role::Admin.into() };
+        let actor = Actor {
+            user_id: "user-test".into(),
+            org_id: "org-test".into(),
+            role: Role::Admin.into(),
+            roles: vec![Role::Admin.into()],
+        };
         let mut ctx = Ctx::new(
             Timestamp::from_unix_micros(1_767_225_600_000_000),
             actor,
@@ -108,7 +113,7 @@ impl<D: Decider> Decided<D> {
 
 /// Builds an actor for tests.
 pub fn actor(user: &str, org: &str, role: Role) -> Actor {
-    Actor { user_id: user.into(), org_id: org.into(), role: role.into() }
+    Actor { user_id: user.into(), org_id: org.into(), role: role.into(), roles: vec![role.into()] }
 }
 
 /// Compares two debug-printable values' text, for errors that do not implement `PartialEq`.

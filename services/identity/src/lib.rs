@@ -1,0 +1,68 @@
+//! The identity service: organisations, users, roles, the technology-manager registry and declared related parties.
+//!
+//! It owns two kinds of stream: `identity-org-<org id>` (the id is the organisation's unified social credit code in
+//! lower case, so a code is registered once) and `identity-user-<login>` (the login is the user's id, so a login is
+//! taken once). It emits the `ttx.identity.v1` events (docs/events.md) and consumes nothing. Commands arrive on
+//! `ttx.identity.cmd.*` and queries on `ttx.identity.qry.*` (queue group `identity`); passwords are hashed here with
+//! argon2id and never leave the service, not even hashed.
+//!
+//! # Layout
+//! - [`values`]: validated values (credit code with its check character, login, names, password).
+//! - [`domain`]: the pure deciders `Organisations` and `Users`, one rule per rejection.
+//! - [`codec`]: domain events ↔ `ttx.identity.v1` messages.
+//! - [`password`]: argon2id hashing and verification, off the async threads.
+//! - [`service`]: command and query handlers, and the directory read model for lists.
+//! - [`run`]: serves the subjects until shutdown.
+
+pub mod codec;
+pub mod domain;
+pub mod password;
+pub mod service;
+pub mod values;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ttx_kernel::bus::serve_calls;
+use ttx_kernel::{Bus, BusError, Clock, EventLog};
+use ttx_proto::identity::v1::subjects;
+
+pub use service::Service;
+
+/// What the identity service needs.
+#[derive(Clone)]
+pub struct Deps {
+    pub log: Arc<dyn EventLog>,
+    pub bus: Arc<dyn Bus>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("identity::Deps").finish_non_exhaustive()
+    }
+}
+
+/// Serves identity commands and queries until `shutdown` resolves.
+pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
+    let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
+    let projection = tokio::spawn(service.clone().project());
+    let for_commands = service.clone();
+    let commands =
+        serve_calls(deps.bus.as_ref(), subjects::COMMANDS, subjects::QUEUE_GROUP, move |subject, payload| {
+            let service = for_commands.clone();
+            async move { service.command(&subject, payload).await }
+        })
+        .await?;
+    let queries = serve_calls(deps.bus.as_ref(), subjects::QUERIES, subjects::QUEUE_GROUP, move |subject, payload| {
+        let service = service.clone();
+        async move { service.query(&subject, payload).await }
+    })
+    .await?;
+    tracing::info!("identity service serving");
+    shutdown.await;
+    commands.abort();
+    queries.abort();
+    projection.abort();
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! The identity service's shell: command and query handlers on the bus, and the directory (a read model folded from
+//! the log) that answers lists.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message;
+use tokio::sync::{RwLock, watch};
+use ttx_kernel::bus::ReplyError;
+use ttx_kernel::handler::decode_event;
+use ttx_kernel::{
+    Clock, CommandError, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId,
+    Subscription,
+};
+use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::identity::v1::{self as pb, subjects};
+
+use crate::domain::{
+    OrgCommand, OrgEvent, OrgProfile, OrgState, Organisations, Rejection, UserCommand, UserEvent, UserState, Users,
+};
+use crate::password;
+use crate::values::{self, CreditCode, Invalid, Password, UserId};
+
+/// How long a list waits for the directory to catch up with the log as it was when the query arrived.
+const CATCH_UP: Duration = Duration::from_secs(5);
+
+pub fn org_stream(org_id: &str) -> Result<StreamId, ReplyError> {
+    StreamId::new("identity", "org", org_id).map_err(|e| ReplyError::invalid("org_id", e.to_string()))
+}
+
+pub fn user_stream(user_id: &str) -> Result<StreamId, ReplyError> {
+    StreamId::new("identity", "user", user_id).map_err(|e| ReplyError::invalid("user_id", e.to_string()))
+}
+
+fn invalid(e: Invalid) -> ReplyError {
+    ReplyError::invalid(e.field, e.reason)
+}
+
+fn bad_request(what: &str) -> ReplyError {
+    ReplyError::new("bad_request", format!("the request is not a valid {what}"))
+}
+
+fn rejected(r: &Rejection) -> ReplyError {
+    let code = match r {
+        Rejection::AdminOnly | Rejection::NotAMember | Rejection::NotTheUser | Rejection::SelfLockout => "forbidden",
+        Rejection::NoSuchOrganisation | Rejection::NoSuchUser | Rejection::NotDeclared | Rejection::NotRegistered => {
+            "not_found"
+        }
+        Rejection::OrganisationExists | Rejection::UserExists | Rejection::AlreadyRegistered => "conflict",
+        _ => "rejected",
+    };
+    ReplyError::new(code, r.to_string())
+}
+
+fn command_error(e: CommandError<Rejection>) -> ReplyError {
+    match e {
+        CommandError::Rejected(r) => rejected(&r),
+        CommandError::Conflict { .. } => ReplyError::new("conflict", "the record kept changing; try again"),
+        CommandError::Decode { stream, source } => {
+            tracing::error!(%stream, error = %source, "an identity stream does not decode");
+            ReplyError::new("internal", "stored data could not be read")
+        }
+        CommandError::Log(e) => {
+            tracing::warn!(error = %e, "identity command failed on the log");
+            ReplyError::new("unavailable", "the event log is unavailable")
+        }
+    }
+}
+
+/// The checked context of a command: who, and the command id.
+fn context(ctx: Option<pb::CommandContext>) -> Result<CommandMeta, ReplyError> {
+    let ctx = ctx.ok_or_else(|| ReplyError::invalid("context", "a command needs its context"))?;
+    let actor = ctx.actor.ok_or_else(|| ReplyError::invalid("context.actor", "a command needs an actor"))?;
+    let command_id =
+        CommandId::parse(ctx.command_id).map_err(|e| ReplyError::invalid("context.command_id", e.to_string()))?;
+    Ok(CommandMeta::new(command_id, actor))
+}
+
+fn role(value: i32, field: &'static str) -> Result<Role, ReplyError> {
+    match Role::try_from(value) {
+        Ok(Role::Unspecified) | Err(_) => Err(ReplyError::invalid(field, "not a known role")),
+        Ok(role) => Ok(role),
+    }
+}
+
+fn accepted<D: Decider>(handled: &ttx_kernel::Handled<D>) -> Bytes {
+    pb::CommandAccepted { version: handled.version, duplicate: handled.duplicate }.encode_to_vec().into()
+}
+
+/// Organisations and users folded from the log.
+#[derive(Debug, Default)]
+struct Directory {
+    orgs: BTreeMap<String, pb::Organisation>,
+    users: BTreeMap<String, UserState>,
+}
+
+impl Directory {
+    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
+        let stream = event.stream_id();
+        if stream.starts_with("identity-org-") {
+            match decode_event::<OrgEvent>(event)? {
+                OrgEvent::Registered { org_id, profile } => {
+                    self.orgs.insert(org_id.clone(), organisation(&org_id, &profile, Vec::new()));
+                }
+                OrgEvent::RelatedDeclared { org_id, related_org_id, .. } => {
+                    if let Some(org) = self.orgs.get_mut(&org_id)
+                        && !org.related_org_ids.contains(&related_org_id)
+                    {
+                        org.related_org_ids.push(related_org_id);
+                    }
+                }
+                OrgEvent::RelatedWithdrawn { org_id, related_org_id } => {
+                    if let Some(org) = self.orgs.get_mut(&org_id) {
+                        org.related_org_ids.retain(|r| *r != related_org_id);
+                    }
+                }
+            }
+        } else if stream.starts_with("identity-user-") {
+            let event = decode_event::<UserEvent>(event)?;
+            let id = user_of(&event).to_owned();
+            let state = self.users.remove(&id).unwrap_or_default();
+            self.users.insert(id, Users.evolve(state, &event));
+        }
+        Ok(())
+    }
+}
+
+fn user_of(e: &UserEvent) -> &str {
+    match e {
+        UserEvent::Created { user_id, .. }
+        | UserEvent::PasswordSet { user_id, .. }
+        | UserEvent::RoleGranted { user_id, .. }
+        | UserEvent::RoleRevoked { user_id, .. }
+        | UserEvent::Disabled { user_id, .. }
+        | UserEvent::Enabled { user_id }
+        | UserEvent::TechManagerRegistered { user_id, .. }
+        | UserEvent::TechManagerStatusChanged { user_id, .. } => user_id,
+    }
+}
+
+fn organisation(org_id: &str, p: &OrgProfile, related: Vec<String>) -> pb::Organisation {
+    pb::Organisation {
+        org_id: org_id.to_owned(),
+        kind: p.kind.into(),
+        name: p.name.clone(),
+        credit_code: p.credit_code.to_string(),
+        region: p.region.clone(),
+        related_org_ids: related,
+    }
+}
+
+/// The public view of a user: everything but the password hash.
+pub fn user(s: &UserState) -> pb::User {
+    pb::User {
+        user_id: s.id.clone(),
+        org_id: s.org_id.clone(),
+        display_name: s.display_name.clone(),
+        roles: s.roles.iter().copied().collect(),
+        disabled: s.disabled,
+        tech_manager_certificate: s.tech_manager.as_ref().map(|t| t.certificate_number.clone()).unwrap_or_default(),
+        tech_manager_status: s.tech_manager.as_ref().map_or(0, |t| t.status.into()),
+    }
+}
+
+/// The identity service.
+pub struct Service {
+    log: Arc<dyn EventLog>,
+    orgs: CommandHandler<Organisations>,
+    users: CommandHandler<Users>,
+    directory: RwLock<Directory>,
+    /// The log position the directory has applied (every event before it, identity or not).
+    applied: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("identity::Service").finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            orgs: CommandHandler::new(Organisations, log.clone(), clock.clone()),
+            users: CommandHandler::new(Users, log.clone(), clock),
+            log,
+            directory: RwLock::default(),
+            applied: watch::Sender::new(0),
+        }
+    }
+
+    /// Folds the log into the directory, from the start, then live, until the task is dropped.
+    pub async fn project(self: Arc<Self>) {
+        let mut subscription = Subscription::new(self.log.clone(), 1);
+        loop {
+            match subscription.next().await {
+                Ok(event) => {
+                    if let Err(e) = self.directory.write().await.apply(&event) {
+                        tracing::error!(position = event.position(), error = %e, "an identity event does not decode");
+                    }
+                    self.applied.send_replace(event.position());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the identity directory cannot read the log; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    subscription = Subscription::new(self.log.clone(), subscription.next_position());
+                }
+            }
+        }
+    }
+
+    /// Waits until the directory reflects every event the log held when the query arrived.
+    async fn caught_up(&self) -> Result<(), ReplyError> {
+        let head = self.log.head().await.map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
+        let mut applied = self.applied.subscribe();
+        match tokio::time::timeout(CATCH_UP, applied.wait_for(|p| *p >= head)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ReplyError::new("unavailable", "the directory is behind the log")),
+        }
+    }
+
+    /// Carries out one command.
+    pub async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        match subject {
+            subjects::REGISTER_ORGANISATION => {
+                let c = pb::RegisterOrganisation::decode(payload).map_err(|_| bad_request("RegisterOrganisation"))?;
+                let meta = context(c.context)?;
+                let credit_code = CreditCode::parse(&c.credit_code).map_err(invalid)?;
+                let kind = pb::OrgKind::try_from(c.kind)
+                    .ok()
+                    .filter(|k| *k != pb::OrgKind::Unspecified)
+                    .ok_or_else(|| ReplyError::invalid("kind", "not a known organisation kind"))?;
+                let profile = OrgProfile {
+                    kind,
+                    name: values::org_name(&c.name).map_err(invalid)?,
+                    region: values::region(&c.region).map_err(invalid)?,
+                    credit_code,
+                };
+                let stream = org_stream(&profile.credit_code.org_id())?;
+                let handled =
+                    self.orgs.handle(&stream, &OrgCommand::Register { profile }, &meta).await.map_err(command_error)?;
+                Ok(accepted(&handled))
+            }
+            subjects::DECLARE_RELATED_PARTY => {
+                let c = pb::DeclareRelatedParty::decode(payload).map_err(|_| bad_request("DeclareRelatedParty"))?;
+                let meta = context(c.context)?;
+                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+                let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
+                let relation = values::relation(&c.relation).map_err(invalid)?;
+                if self.load_org(&related_org_id).await?.profile.is_none() {
+                    return Err(ReplyError::new("not_found", "the related organisation is not registered"));
+                }
+                let command = OrgCommand::DeclareRelated { related_org_id, relation };
+                let handled = self.orgs.handle(&org_stream(&org_id)?, &command, &meta).await.map_err(command_error)?;
+                Ok(accepted(&handled))
+            }
+            subjects::CREATE_USER => {
+                let c = pb::CreateUser::decode(payload).map_err(|_| bad_request("CreateUser"))?;
+                let meta = context(c.context)?;
+                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+                let display_name = values::display_name(&c.display_name).map_err(invalid)?;
+                let password = Password::parse(&c.password).map_err(invalid)?;
+                let roles = c.roles.iter().map(|r| role(*r, "roles")).collect::<Result<Vec<_>, _>>()?;
+                let org = self.load_org(&org_id).await?;
+                let Some(profile) = org.profile else {
+                    return Err(ReplyError::new("not_found", "the organisation is not registered"));
+                };
+                let stream = user_stream(user_id.as_str())?;
+                // Refuse before the expensive hash when the answer is already known.
+                let (existing, _, _) = self.users.load(&stream).await.map_err(command_error)?;
+                if existing.exists() && !self.is_retry(&stream, &meta).await? {
+                    return Err(rejected(&Rejection::UserExists));
+                }
+                let password_hash = password::hash(password).await.map_err(|e| {
+                    tracing::error!(error = %e, "password hashing failed");
+                    ReplyError::new("internal", "the password could not be hashed")
+                })?;
+                let command = UserCommand::Create {
+                    user_id: user_id.to_string(),
+                    org_id,
+                    org_kind: profile.kind,
+                    display_name,
+                    password_hash,
+                    roles,
+                };
+                let handled = self.users.handle(&stream, &command, &meta).await.map_err(command_error)?;
+                Ok(accepted(&handled))
+            }
+            subjects::SET_PASSWORD => {
+                let c = pb::SetPassword::decode(payload).map_err(|_| bad_request("SetPassword"))?;
+                let meta = context(c.context)?;
+                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+                let password = Password::parse(&c.password).map_err(invalid)?;
+                let password_hash = password::hash(password)
+                    .await
+                    .map_err(|_| ReplyError::new("internal", "the password could not be hashed"))?;
+                let command = UserCommand::SetPassword { password_hash };
+                let handled =
+                    self.users.handle(&user_stream(user_id.as_str())?, &command, &meta).await.map_err(command_error)?;
+                Ok(accepted(&handled))
+            }
+            subjects::GRANT_ROLE | subjects::REVOKE_ROLE => {
+                let (ctx, user_id, r) = if subject == subjects::GRANT_ROLE {
+                    let c = pb::GrantRole::decode(payload).map_err(|_| bad_request("GrantRole"))?;
+                    (c.context, c.user_id, c.role)
+                } else {
+                    let c = pb::RevokeRole::decode(payload).map_err(|_| bad_request("RevokeRole"))?;
+                    (c.context, c.user_id, c.role)
+                };
+                let meta = context(ctx)?;
+                let user_id = UserId::parse(&user_id).map_err(invalid)?;
+                let role = role(r, "role")?;
+                let command = if subject == subjects::GRANT_ROLE {
+                    UserCommand::Grant { role }
+                } else {
+                    UserCommand::Revoke { role }
+                };
+                let handled =
+                    self.users.handle(&user_stream(user_id.as_str())?, &command, &meta).await.map_err(command_error)?;
+                Ok(accepted(&handled))
+            }
+            subjects::REGISTER_TECH_MANAGER => {
+                let c = pb::RegisterTechManager::decode(payload).map_err(|_| bad_request("RegisterTechManager"))?;
+                let meta = context(c.context)?;
+                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+                let certificate_number = values::certificate_number(&c.certificate_number).map_err(invalid)?;
+                let command = UserCommand::RegisterTechManager { certificate_number };
+                let handled =
+                    self.users.handle(&user_stream(user_id.as_str())?, &command, &meta).await.map_err(command_error)?;
+                Ok(accepted(&handled))
+            }
+            other => Err(ReplyError::new("unknown_command", format!("the identity service has no command {other}"))),
+        }
+    }
+
+    /// Whether this command id already wrote to the stream (a retry gets its first answer, not "exists").
+    async fn is_retry(&self, stream: &StreamId, meta: &CommandMeta) -> Result<bool, ReplyError> {
+        let events = ttx_kernel::log::read_stream_to_end(self.log.as_ref(), stream, 1)
+            .await
+            .map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
+        Ok(events.iter().any(|e| e.command_id() == meta.command_id.as_str()))
+    }
+
+    async fn load_org(&self, org_id: &str) -> Result<OrgState, ReplyError> {
+        self.orgs.load(&org_stream(org_id)?).await.map(|(s, _, _)| s).map_err(command_error)
+    }
+
+    async fn load_user(&self, user_id: &str) -> Result<UserState, ReplyError> {
+        self.users.load(&user_stream(user_id)?).await.map(|(s, _, _)| s).map_err(command_error)
+    }
+
+    /// Answers one query.
+    pub async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        match subject {
+            subjects::AUTHENTICATE => {
+                let q = pb::Authenticate::decode(payload).map_err(|_| bad_request("Authenticate"))?;
+                // A malformed login is treated like an unknown one: same answer, same time.
+                let state = match UserId::parse(&q.user_id) {
+                    Ok(id) => self.load_user(id.as_str()).await?,
+                    Err(_) => UserState::default(),
+                };
+                let ok = password::verify(q.password, state.password_hash.clone()).await;
+                if !ok || !state.exists() {
+                    return Err(ReplyError::new("invalid_credentials", "the login or the password is wrong"));
+                }
+                if state.disabled {
+                    return Err(ReplyError::new("account_disabled", "the account is disabled"));
+                }
+                Ok(user(&state).encode_to_vec().into())
+            }
+            subjects::GET_USER => {
+                let q = pb::GetUser::decode(payload).map_err(|_| bad_request("GetUser"))?;
+                let user_id = UserId::parse(&q.user_id).map_err(invalid)?;
+                let state = self.load_user(user_id.as_str()).await?;
+                if !state.exists() {
+                    return Err(ReplyError::new("not_found", "no such user"));
+                }
+                Ok(user(&state).encode_to_vec().into())
+            }
+            subjects::GET_ORGANISATION => {
+                let q = pb::GetOrganisation::decode(payload).map_err(|_| bad_request("GetOrganisation"))?;
+                let org_id = values::parse_org_id("org_id", &q.org_id).map_err(invalid)?;
+                let state = self.load_org(&org_id).await?;
+                let Some(profile) = &state.profile else {
+                    return Err(ReplyError::new("not_found", "no such organisation"));
+                };
+                Ok(organisation(&org_id, profile, state.related.keys().cloned().collect()).encode_to_vec().into())
+            }
+            subjects::LIST_ORGANISATIONS => {
+                pb::ListOrganisations::decode(payload).map_err(|_| bad_request("ListOrganisations"))?;
+                self.caught_up().await?;
+                let organisations = self.directory.read().await.orgs.values().cloned().collect();
+                Ok(pb::OrganisationList { organisations }.encode_to_vec().into())
+            }
+            subjects::LIST_USERS => {
+                let q = pb::ListUsers::decode(payload).map_err(|_| bad_request("ListUsers"))?;
+                self.caught_up().await?;
+                let directory = self.directory.read().await;
+                let users = directory
+                    .users
+                    .values()
+                    .filter(|u| q.org_id.is_empty() || u.org_id == q.org_id)
+                    .map(user)
+                    .collect();
+                Ok(pb::UserList { users }.encode_to_vec().into())
+            }
+            other => Err(ReplyError::new("unknown_query", format!("the identity service has no query {other}"))),
+        }
+    }
+}
+
+/// The actor the service itself acts as when bootstrapping (the first administrator).
+pub fn system_actor() -> Actor {
+    Actor {
+        user_id: "system".into(),
+        org_id: String::new(),
+        role: Role::Admin.into(),
+        roles: vec![Role::Admin.into(), Role::System.into()],
+    }
+}
