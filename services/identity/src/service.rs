@@ -269,7 +269,10 @@ impl Service {
                     return Err(ReplyError::new("not_found", "the organisation is not registered"));
                 };
                 let stream = user_stream(user_id.as_str())?;
-                // Refuse before the expensive hash when the answer is already known.
+                // Refuse before the expensive hash when the answer is already known (the decider decides again).
+                if !meta.actor.has_role(Role::Admin) {
+                    return Err(rejected(&Rejection::AdminOnly));
+                }
                 let (existing, _, _) = self.users.load(&stream).await.map_err(command_error)?;
                 if existing.exists() && !self.is_retry(&stream, &meta).await? {
                     return Err(rejected(&Rejection::UserExists));
@@ -294,6 +297,9 @@ impl Service {
                 let meta = context(c.context)?;
                 let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
                 let password = Password::parse(&c.password).map_err(invalid)?;
+                if !meta.actor.has_role(Role::Admin) && meta.actor.user_id != user_id.as_str() {
+                    return Err(rejected(&Rejection::NotTheUser));
+                }
                 let password_hash = password::hash(password)
                     .await
                     .map_err(|_| ReplyError::new("internal", "the password could not be hashed"))?;
