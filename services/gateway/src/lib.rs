@@ -2,9 +2,20 @@
 //! through the bus (in-process or NATS), never by linking their crates, so it runs in any process of the exchange.
 //!
 //! # Layout
-//! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context.
+//! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context, and a request
+//!   id (`x-request-id`, the caller's or a new one) on every answer.
+//! - [`api`]: the JSON API (authentication, organisations, users).
+//! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
+//! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
+//! - [`throttle`]: failed-login limits per account and per address.
 //! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`).
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
+
+pub mod api;
+pub mod auth;
+pub mod problem;
+pub mod throttle;
+pub mod token;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,7 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use bytes::Bytes;
 use prost::Message as _;
 use serde_json::json;
@@ -32,6 +43,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct Deps {
     pub bus: Arc<dyn Bus>,
+    pub auth: Arc<auth::Auth>,
 }
 
 impl std::fmt::Debug for Deps {
@@ -40,7 +52,7 @@ impl std::fmt::Debug for Deps {
     }
 }
 
-/// An RFC 9457 problem document with a stable `type`.
+/// An RFC 9457 problem document with a stable `type` (for answers that are not an [`problem::ApiError`]).
 pub fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response {
     let body = json!({
         "type": format!("urn:ttx:problem:{kind}"),
@@ -87,11 +99,27 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 
 /// Runs each request in a span `http.request`, a child of the caller's `traceparent` when it sends a valid one.
 async fn trace_request(request: Request, next: Next) -> Response {
-    let span = tracing::info_span!("http.request", method = %request.method(), path = %request.uri().path());
+    // The caller's request id when it is a short token, else a new one; echoed on the answer and in the span.
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let span = tracing::info_span!(
+        "http.request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    );
     if let Some(parent) = remote_parent(request.headers()) {
         telemetry::set_remote_parent(&span, parent);
     }
-    next.run(request).instrument(span).await
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }
 
 fn remote_parent(headers: &axum::http::HeaderMap) -> Option<telemetry::SpanContext> {
@@ -101,9 +129,25 @@ fn remote_parent(headers: &axum::http::HeaderMap) -> Option<telemetry::SpanConte
 
 /// The HTTP routes.
 pub fn router(deps: Deps) -> Router {
+    let v1 = Router::new()
+        .route("/auth/login", post(api::login))
+        .route("/auth/logout", post(api::logout))
+        .route("/me", get(api::me))
+        .route("/organisations", get(api::list_organisations).post(api::create_organisation))
+        .route("/organisations/{org_id}", get(api::get_organisation))
+        .route("/organisations/{org_id}/users", get(api::list_org_users))
+        .route("/organisations/{org_id}/related-parties", post(api::declare_related_party))
+        .route("/users", post(api::create_user))
+        .route("/users/{user_id}", get(api::get_user))
+        .route("/users/{user_id}/roles", post(api::grant_role))
+        .route("/users/{user_id}/roles/{role}", delete(api::revoke_role))
+        .route("/users/{user_id}/password", put(api::set_password))
+        .route("/tech-managers", post(api::register_tech_manager));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .nest("/api/v1", v1)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(trace_request))
@@ -116,5 +160,6 @@ pub async fn run(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(deps)).with_graceful_shutdown(shutdown).await
+    let app = router(deps).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -84,7 +84,7 @@ impl Identity {
 
 fn remote(r: Result<impl std::fmt::Debug, CallError>) -> (String, String) {
     match r {
-        Err(CallError::Remote { code, message }) => (code, message),
+        Err(CallError::Remote { code, message, .. }) => (code, message),
         other => panic!("expected a typed error, got {other:?}"),
     }
 }

@@ -326,9 +326,9 @@ impl Bus for InProcessBus {
 /// Why a call was not answered with a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
-    /// The service refused or failed the request, with a stable code.
+    /// The service refused or failed the request, with a stable code (and, for invalid input, the field at fault).
     #[error("{code}: {message}")]
-    Remote { code: String, message: String },
+    Remote { code: String, message: String, field: String },
     /// The reply is not a `ttx.common.v1.Reply`.
     #[error("the reply from {0} is not a valid reply envelope")]
     BadReply(String),
@@ -349,7 +349,7 @@ pub async fn call(bus: &dyn Bus, subject: &str, payload: Bytes, timeout: Duratio
     let reply = bus.request(subject, payload, timeout).await?;
     match Reply::decode(reply).map(|r| r.result) {
         Ok(Some(reply::Result::Ok(bytes))) => Ok(bytes),
-        Ok(Some(reply::Result::Error(e))) => Err(CallError::Remote { code: e.code, message: e.message }),
+        Ok(Some(reply::Result::Error(e))) => Err(CallError::Remote { code: e.code, message: e.message, field: e.field }),
         Ok(None) | Err(_) => Err(CallError::BadReply(subject.to_owned())),
     }
 }

@@ -27,6 +27,11 @@ pub enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Operator commands: create users (the first administrator), rotate the token signing key.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Measure performance.
     Bench {
         #[command(subcommand)]
@@ -106,4 +111,49 @@ pub struct BenchLogArgs {
     /// With --nats: replicas of the benchmark's stream (3 on a 3-node cluster).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub replicas: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (and its organisation when new), reading the password from the first line of standard input.
+    /// Works on the log directly: with the embedded log, stop the exchange first.
+    CreateUser(CreateUserArgs),
+    /// Add a new token signing key to the keys directory; the older keys keep verifying the tokens they signed.
+    RotateKey(AdminArgs),
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    #[command(flatten)]
+    pub nats: NatsArg,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CreateUserArgs {
+    #[command(flatten)]
+    pub target: AdminArgs,
+    /// Login (3–32 of a-z, 0-9, _ and -, starting with a letter); it is also the user's id.
+    #[arg(long)]
+    pub user: String,
+    /// The name shown for the user.
+    #[arg(long)]
+    pub name: String,
+    /// The organisation's unified social credit code (18 characters).
+    #[arg(long)]
+    pub org: String,
+    /// The organisation's name, to register it when it is new.
+    #[arg(long)]
+    pub org_name: Option<String>,
+    /// The organisation's kind when it is new: university, institute, enterprise, regulator_agency, pilot_base or
+    /// service_institution (the exchange operator; administrators belong to one).
+    #[arg(long, default_value = "service_institution")]
+    pub org_kind: String,
+    /// The organisation's region when it is new.
+    #[arg(long, default_value = "上海市")]
+    pub region: String,
+    /// A role to grant (repeatable): admin, tech_manager, enterprise_member, reviewer, regulator.
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<String>,
 }

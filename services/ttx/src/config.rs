@@ -17,6 +17,25 @@ pub struct Config {
     pub http: Http,
     pub nats: Nats,
     pub telemetry: Telemetry,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Directory of the token signing keys; empty: `<data_dir>/keys`.
+    pub keys_dir: PathBuf,
+    /// Lifetime of an access token (and of the session cookie), in minutes.
+    pub token_ttl_minutes: u32,
+    /// Mark the session cookies `Secure` (set behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Config {
+    /// The directory holding the token signing keys.
+    pub fn keys_dir(&self) -> PathBuf {
+        if self.auth.keys_dir.as_os_str().is_empty() { self.data_dir.join("keys") } else { self.auth.keys_dir.clone() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +68,7 @@ impl Default for Config {
             http: Http { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) },
             nats: Nats { url: String::new(), replicas: 1 },
             telemetry: Telemetry { otlp_endpoint: String::new() },
+            auth: AuthConfig { keys_dir: PathBuf::new(), token_ttl_minutes: 480, secure_cookies: false },
         }
     }
 }

@@ -7,7 +7,9 @@
 //! - [`telemetry`]: logs, trace context and OTLP export.
 //! - [`logcmd`]: `ttx log stats|verify`.
 //! - [`bench`]: `ttx bench log`.
+//! - [`admin`]: `ttx admin create-user|rotate-key`.
 
+pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -17,7 +19,7 @@ pub mod telemetry;
 
 use std::process::ExitCode;
 
-use cli::{BenchCommand, Cli, Command, LogCommand};
+use cli::{AdminCommand, BenchCommand, Cli, Command, LogCommand};
 use config::Config;
 
 /// Runs one command line to completion. `Ok` carries the exit code; `Err` is an operational failure.
@@ -60,6 +62,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     LogCommand::Verify(_) => logcmd::verify(&store).await,
                 }
             })
+        }
+        Command::Admin { command } => {
+            let (AdminCommand::CreateUser(cli::CreateUserArgs { target, .. }) | AdminCommand::RotateKey(target)) =
+                &command;
+            if let Some(dir) = &target.data.data_dir {
+                config.data_dir.clone_from(dir);
+            }
+            if let Some(url) = &target.nats.nats {
+                config.nats.url.clone_from(url);
+            }
+            match command {
+                AdminCommand::CreateUser(args) => runtime.block_on(admin::create_user(&config, args))?,
+                AdminCommand::RotateKey(_) => admin::rotate_key(&config)?,
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Log(args) } => {
             runtime.block_on(bench::bench_log(args))?;

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use ttx_eventlog_sqlite::SqliteLog;
 use ttx_kernel::bus::call;
-use ttx_kernel::{Bus, EventLog, InProcessBus};
+use ttx_kernel::{Bus, Clock, EventLog, InProcessBus, SystemClock};
 use ttx_nats::{JetStreamLog, JetStreamOptions, NatsBus};
 use ttx_proto::audit::v1::subjects;
 
@@ -26,20 +26,23 @@ pub enum ServiceName {
     Gateway,
     /// The record as regulators check it: log status, chain verification.
     Audit,
+    /// Organisations, users, roles, the technology-manager registry.
+    Identity,
 }
 
 impl ServiceName {
-    pub const ALL: [Self; 2] = [Self::Gateway, Self::Audit];
+    pub const ALL: [Self; 3] = [Self::Gateway, Self::Audit, Self::Identity];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Gateway => "gateway",
             Self::Audit => "audit",
+            Self::Identity => "identity",
         }
     }
 
     fn needs_log(self) -> bool {
-        matches!(self, Self::Audit)
+        matches!(self, Self::Audit | Self::Identity)
     }
 }
 
@@ -79,7 +82,7 @@ pub async fn shutdown_signal() {
     }
 }
 
-async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
+pub(crate) async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
     if config.nats.url.is_empty() {
         let log = SqliteLog::open(&config.data_dir)
             .with_context(|| format!("cannot open the event log in {}", config.data_dir.display()))?;
@@ -91,6 +94,23 @@ async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
         tracing::info!(url = %config.nats.url, replicas = config.nats.replicas, "JetStream event log");
         Ok(Arc::new(log))
     }
+}
+
+/// The gateway's token keys and login limits, from the configuration.
+fn gateway_auth(config: &Config) -> anyhow::Result<Arc<ttx_gateway::auth::Auth>> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now().unix_micros() / 1_000_000;
+    let dir = config.keys_dir();
+    let keys = ttx_gateway::token::KeyRing::load_or_create(&dir, now)
+        .with_context(|| format!("cannot use the token keys in {}", dir.display()))?;
+    tracing::info!(kid = keys.signing_kid(), dir = %dir.display(), "token signing key");
+    Ok(Arc::new(ttx_gateway::auth::Auth {
+        keys,
+        throttle: ttx_gateway::throttle::Throttle::new(Default::default()),
+        token_ttl_secs: i64::from(config.auth.token_ttl_minutes.max(1)) * 60,
+        secure_cookies: config.auth.secure_cookies,
+        clock,
+    }))
 }
 
 /// Waits until some instance of the audit service answers (here, or in another process).
@@ -139,12 +159,18 @@ pub async fn serve(
         let head = audit_answers(bus.as_ref()).await?;
         tracing::info!(head, "audit service ready");
     }
+    if let (true, Some(log)) = (services.contains(&ServiceName::Identity), &log) {
+        let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: Arc::new(SystemClock) };
+        let until = stopped();
+        tasks.spawn(async move { ttx_identity::run(deps, until).await.context("identity service") });
+    }
     if services.contains(&ServiceName::Gateway) {
+        let auth = gateway_auth(&config)?;
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.http.listen))?;
         let addr = listener.local_addr()?;
-        let deps = ttx_gateway::Deps { bus: bus.clone() };
+        let deps = ttx_gateway::Deps { bus: bus.clone(), auth };
         let until = stopped();
         tasks.spawn(async move { ttx_gateway::run(listener, deps, until).await.context("gateway") });
         // A fixed line on stdout, for people and for tests that listen on port 0.
