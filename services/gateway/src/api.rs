@@ -33,11 +33,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        let json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -46,9 +45,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                 "send the body as application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large", e.body_text())
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large", e.body_text()))?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
             let path = e.path().to_string();
@@ -71,7 +70,10 @@ fn command_id(headers: &HeaderMap, principal: &Principal) -> Result<String, ApiE
         None => Ok(uuid::Uuid::now_v7().to_string()),
         Some(v) => {
             let key = v.to_str().unwrap_or_default();
-            if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c)) {
+            if key.is_empty()
+                || key.len() > 128
+                || !key.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+            {
                 return Err(ApiError::invalid("Idempotency-Key", "1 to 128 of A-Z a-z 0-9 - _ : ."));
             }
             Ok(format!("{}:{key}", principal.user_id))
@@ -87,7 +89,12 @@ async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl Mes
     let reply = call(deps.bus.as_ref(), subject, request.encode_to_vec().into(), CALL_TIMEOUT).await?;
     M::decode(reply).map_err(|e| {
         tracing::error!(%subject, error = %e, "a reply does not decode");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the request failed; it is logged")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the request failed; it is logged",
+        )
     })
 }
 
@@ -112,7 +119,9 @@ pub fn parse_role(field: &str, s: &str) -> Result<Role, ApiError> {
         "reviewer" => Role::Reviewer,
         "regulator" => Role::Regulator,
         "admin" => Role::Admin,
-        _ => return Err(ApiError::invalid(field, "one of tech_manager, enterprise_member, reviewer, regulator, admin")),
+        _ => {
+            return Err(ApiError::invalid(field, "one of tech_manager, enterprise_member, reviewer, regulator, admin"));
+        }
     })
 }
 
@@ -156,9 +165,9 @@ fn status_name(s: i32) -> &'static str {
 
 pub fn user_json(u: &pb::User) -> Value {
     let roles: Vec<&str> = u.roles.iter().filter_map(|r| Role::try_from(*r).ok()).map(role_name).collect();
-    let tech_manager = (!u.tech_manager_certificate.is_empty()).then(|| {
-        json!({ "certificate_number": u.tech_manager_certificate, "status": status_name(u.tech_manager_status) })
-    });
+    let tech_manager = (!u.tech_manager_certificate.is_empty()).then(
+        || json!({ "certificate_number": u.tech_manager_certificate, "status": status_name(u.tech_manager_status) }),
+    );
     json!({
         "user_id": u.user_id,
         "org_id": u.org_id,
@@ -202,7 +211,11 @@ pub struct LoginBody {
 }
 
 /// Checks a login with the identity service and issues a token; throttled per account and per address.
-pub async fn issue_session(deps: &Deps, address: &str, login: LoginBody) -> Result<(String, String, pb::User), ApiError> {
+pub async fn issue_session(
+    deps: &Deps,
+    address: &str,
+    login: LoginBody,
+) -> Result<(String, String, pb::User), ApiError> {
     let auth = &deps.auth;
     let now = auth.now_unix();
     if let Err(wait) = auth.throttle.check(&login.user_id, address, now) {
@@ -398,11 +411,14 @@ pub async fn get_user(
     principal: Principal,
     Path(user_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let user: Result<pb::User, ApiError> = ask(&deps, subjects::GET_USER, pb::GetUser { user_id: user_id.clone() }).await;
+    let user: Result<pb::User, ApiError> =
+        ask(&deps, subjects::GET_USER, pb::GetUser { user_id: user_id.clone() }).await;
     let user = match user {
         Ok(user) => user,
         // Someone who may not see the user learns nothing, not even whether it exists.
-        Err(e) if !(principal.has(Role::Admin) || principal.has(Role::Regulator)) && e.status == StatusCode::NOT_FOUND => {
+        Err(e)
+            if !(principal.has(Role::Admin) || principal.has(Role::Regulator)) && e.status == StatusCode::NOT_FOUND =>
+        {
             return Err(ApiError::forbidden());
         }
         Err(e) => return Err(e),

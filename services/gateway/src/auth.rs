@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use ttx_kernel::Clock;
 use ttx_proto::common::v1::{Actor, Role};
 
+use crate::Deps;
 use crate::problem::ApiError;
 use crate::throttle::Throttle;
 use crate::token::{Claims, KeyRing};
-use crate::Deps;
 
 /// Session cookie: the token itself, HttpOnly, SameSite=Lax.
 pub const SESSION_COOKIE: &str = "ttx_session";
@@ -98,7 +98,8 @@ pub struct Principal {
 
 impl Principal {
     fn from_claims(c: Claims, by_cookie: bool) -> Self {
-        let roles = c.roles.iter().filter_map(|r| Role::try_from(*r).ok()).filter(|r| *r != Role::Unspecified).collect();
+        let roles =
+            c.roles.iter().filter_map(|r| Role::try_from(*r).ok()).filter(|r| *r != Role::Unspecified).collect();
         Self { user_id: c.sub, org_id: c.org, roles, by_cookie }
     }
 

@@ -62,7 +62,9 @@ impl From<CallError> for ApiError {
                 "forbidden" => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", message),
                 "not_found" => Self::not_found(message),
                 "conflict" => Self::new(StatusCode::CONFLICT, "conflict", "Conflict", message),
-                "rejected" => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "rule-violation", "Not allowed by the rules", message),
+                "rejected" => {
+                    Self::new(StatusCode::UNPROCESSABLE_ENTITY, "rule-violation", "Not allowed by the rules", message)
+                }
                 "invalid_credentials" => {
                     Self::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "Wrong login or password", message)
                 }
@@ -70,7 +72,12 @@ impl From<CallError> for ApiError {
                 "unavailable" => Self::unavailable(message),
                 _ => {
                     tracing::error!(%code, %message, "a service failed");
-                    Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the request failed; it is logged")
+                    Self::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "Internal error",
+                        "the request failed; it is logged",
+                    )
                 }
             },
             CallError::Bus(e) => {
@@ -79,7 +86,12 @@ impl From<CallError> for ApiError {
             }
             CallError::BadReply(subject) => {
                 tracing::error!(%subject, "a service answered with something that is not a reply");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the request failed; it is logged")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the request failed; it is logged",
+                )
             }
         }
     }

@@ -155,11 +155,8 @@ impl KeyRing {
         let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(TokenError::Malformed);
         };
-        let header: Header = B64
-            .decode(h)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(TokenError::Malformed)?;
+        let header: Header =
+            B64.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
         if header.alg != "EdDSA" {
             return Err(TokenError::Algorithm(header.alg));
         }
@@ -169,11 +166,8 @@ impl KeyRing {
         UnparsedPublicKey::new(&ED25519, key)
             .verify(signing_input.as_bytes(), &signature)
             .map_err(|_| TokenError::Signature)?;
-        let claims: Claims = B64
-            .decode(p)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(TokenError::Malformed)?;
+        let claims: Claims =
+            B64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
         if claims.exp <= now_unix {
             return Err(TokenError::Expired);
         }

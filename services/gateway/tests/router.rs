@@ -1,65 +1,64 @@
-//! The gateway's routes, driven without a socket (`tower::ServiceExt::oneshot`) over the in-process bus.
+//! The gateway's probes and fallbacks, driven without a socket.
 
-use std::sync::Arc;
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use tower::ServiceExt as _;
-use ttx_gateway::{Deps, router};
-use ttx_kernel::{Bus, InProcessBus};
+use std::time::Duration;
 
-async fn send(bus: &Arc<dyn Bus>, method: &str, path: &str) -> (StatusCode, String, serde_json::Value) {
-    let app = router(Deps { bus: bus.clone() });
-    let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
-    let response = app.oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, content_type.unwrap_or_default(), serde_json::from_slice(&body).unwrap())
+use axum::http::StatusCode;
+use common::Exchange;
+
+#[tokio::test]
+async fn unknown_paths_and_methods_are_problems_and_answers_carry_a_request_id() {
+    let x = Exchange::start().await;
+    let a = x.send("GET", "/nowhere", &[], None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.headers["content-type"], "application/problem+json");
+    assert_eq!(a.body["type"], "urn:ttx:problem:not-found");
+    let a = x.send("POST", "/healthz", &[], None).await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.body["type"], "urn:ttx:problem:method-not-allowed");
+    let a = x.send("GET", "/healthz", &[("x-request-id", "req-123")], None).await;
+    assert_eq!((a.status, a.body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(a.headers["x-request-id"], "req-123");
+    let a = x.send("GET", "/healthz", &[("x-request-id", "bad id with spaces")], None).await;
+    assert_ne!(a.headers["x-request-id"], "bad id with spaces", "an unusable id is replaced");
 }
 
 #[tokio::test]
-async fn unknown_paths_and_methods_are_problems() {
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-    let (status, content_type, body) = send(&bus, "GET", "/nowhere").await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::NOT_FOUND, "application/problem+json"));
-    assert_eq!(body["type"], "urn:ttx:problem:not-found");
-    let (status, _, body) = send(&bus, "POST", "/healthz").await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(body["type"], "urn:ttx:problem:method-not-allowed");
-    let (status, _, body) = send(&bus, "GET", "/healthz").await;
-    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
-}
-
-#[tokio::test]
-async fn ready_only_while_the_audit_service_answers() {
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-    let (status, content_type, body) = send(&bus, "GET", "/readyz").await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "application/problem+json"));
-    assert_eq!(body["type"], "urn:ttx:problem:not-ready");
-    assert!(body["detail"].as_str().unwrap().contains("audit"), "{body}");
-
-    let dir = tempfile::tempdir().unwrap();
-    let log = Arc::new(ttx_eventlog_sqlite::SqliteLog::open(dir.path()).unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let audit = tokio::spawn(ttx_audit::run(ttx_audit::Deps { log, bus: bus.clone() }, async {
-        let _ = stopped.await;
-    }));
+async fn ready_while_the_audit_service_answers() {
+    let x = Exchange::start().await;
     let mut ready = None;
     for _ in 0..200 {
-        let (status, _, body) = send(&bus, "GET", "/readyz").await;
-        if status == StatusCode::OK {
-            ready = Some(body);
+        let a = x.send("GET", "/readyz", &[], None).await;
+        if a.status == StatusCode::OK {
+            ready = Some(a.body);
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let body = ready.expect("ready once the audit service serves");
-    assert_eq!(body["log_head"], 0);
     assert_eq!(body["services"]["audit"], "ok");
+    assert_eq!(body["log_head"], x.head().await);
+}
 
-    stop.send(()).unwrap();
-    audit.await.unwrap().unwrap();
-    let (status, _, _) = send(&bus, "GET", "/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+#[tokio::test]
+async fn without_the_audit_service_the_gateway_is_not_ready() {
+    let keys = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(ttx_kernel::SystemClock);
+    let auth = ttx_gateway::auth::Auth {
+        keys: ttx_gateway::token::KeyRing::load_or_create(keys.path(), 0).unwrap(),
+        throttle: Default::default(),
+        token_ttl_secs: 60,
+        secure_cookies: false,
+        clock,
+    };
+    let bus: std::sync::Arc<dyn ttx_kernel::Bus> = std::sync::Arc::new(ttx_kernel::InProcessBus::new());
+    let deps = ttx_gateway::Deps { bus, auth: std::sync::Arc::new(auth) };
+    let request = axum::http::Request::builder().uri("/readyz").body(axum::body::Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(ttx_gateway::router(deps), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["type"], "urn:ttx:problem:not-ready");
+    assert!(body["detail"].as_str().unwrap().contains("audit"), "{body}");
 }

@@ -53,7 +53,13 @@ impl Identity {
         call(self.bus.as_ref(), subject, message.encode_to_vec().into(), WAIT).await
     }
 
-    async fn register(&self, command_id: &str, credit: &str, kind: pb::OrgKind, name: &str) -> Result<Bytes, CallError> {
+    async fn register(
+        &self,
+        command_id: &str,
+        credit: &str,
+        kind: pb::OrgKind,
+        name: &str,
+    ) -> Result<Bytes, CallError> {
         let c = pb::RegisterOrganisation {
             context: ctx(admin(), command_id),
             kind: kind.into(),
@@ -93,10 +99,9 @@ fn remote(r: Result<impl std::fmt::Debug, CallError>) -> (String, String) {
 async fn an_organisation_and_its_user_are_created_and_the_user_logs_in() {
     let id = start().await;
     let uni = code("12100000400000624");
-    let accepted = pb::CommandAccepted::decode(
-        id.register("c1", &uni, pb::OrgKind::University, "示范大学").await.unwrap(),
-    )
-    .unwrap();
+    let accepted =
+        pb::CommandAccepted::decode(id.register("c1", &uni, pb::OrgKind::University, "示范大学").await.unwrap())
+            .unwrap();
     assert_eq!(accepted, pb::CommandAccepted { version: 1, duplicate: false });
     let org_id = uni.to_ascii_lowercase();
     id.create_user("c2", "li-lei", &org_id, &[Role::TechManager]).await.unwrap();
@@ -108,9 +113,11 @@ async fn an_organisation_and_its_user_are_created_and_the_user_logs_in() {
     assert_eq!(remote(id.login("nobody", "correct horse battery").await).0, "invalid_credentials");
     assert_eq!(remote(id.login("NOT A LOGIN", "x").await).0, "invalid_credentials");
 
-    let users = pb::UserList::decode(id.send(subjects::LIST_USERS, pb::ListUsers { org_id: org_id.clone() }).await.unwrap());
+    let users =
+        pb::UserList::decode(id.send(subjects::LIST_USERS, pb::ListUsers { org_id: org_id.clone() }).await.unwrap());
     assert_eq!(users.unwrap().users.len(), 1, "a list right after a command already shows it");
-    let orgs = pb::OrganisationList::decode(id.send(subjects::LIST_ORGANISATIONS, pb::ListOrganisations {}).await.unwrap());
+    let orgs =
+        pb::OrganisationList::decode(id.send(subjects::LIST_ORGANISATIONS, pb::ListOrganisations {}).await.unwrap());
     assert_eq!(orgs.unwrap().organisations[0].name, "示范大学");
 
     // Neither the password nor its hash leaves the service, and the log holds only the hash.
@@ -124,7 +131,8 @@ async fn a_retried_command_answers_as_the_first_did_and_writes_nothing() {
     let id = start().await;
     let uni = code("12100000400000624");
     id.register("c1", &uni, pb::OrgKind::University, "示范大学").await.unwrap();
-    let again = pb::CommandAccepted::decode(id.register("c1", &uni, pb::OrgKind::University, "示范大学").await.unwrap());
+    let again =
+        pb::CommandAccepted::decode(id.register("c1", &uni, pb::OrgKind::University, "示范大学").await.unwrap());
     assert_eq!(again.unwrap(), pb::CommandAccepted { version: 1, duplicate: true });
     let org = uni.to_ascii_lowercase();
     id.create_user("c2", "li-lei", &org, &[]).await.unwrap();
@@ -162,9 +170,15 @@ async fn invalid_input_names_the_field_and_writes_nothing() {
     assert_eq!(field(id.send(subjects::CREATE_USER, short).await), "invalid_input");
     let no_context = pb::CreateUser { context: None, ..Default::default() };
     assert_eq!(field(id.send(subjects::CREATE_USER, no_context).await), "invalid_input");
-    assert_eq!(field(call(id.bus.as_ref(), subjects::CREATE_USER, Bytes::from_static(&[0xff]), WAIT).await), "bad_request");
+    assert_eq!(
+        field(call(id.bus.as_ref(), subjects::CREATE_USER, Bytes::from_static(&[0xff]), WAIT).await),
+        "bad_request"
+    );
     assert_eq!(field(id.create_user("c7", "li-lei", &org, &[Role::EnterpriseMember]).await), "rejected");
-    assert_eq!(field(id.create_user("c8", "li-lei", &code("91350100M000100Y4").to_ascii_lowercase(), &[]).await), "not_found");
+    assert_eq!(
+        field(id.create_user("c8", "li-lei", &code("91350100M000100Y4").to_ascii_lowercase(), &[]).await),
+        "not_found"
+    );
     assert_eq!(id.log.head().await.unwrap(), 1, "only the valid organisation was written");
 }
 

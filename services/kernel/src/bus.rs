@@ -349,7 +349,9 @@ pub async fn call(bus: &dyn Bus, subject: &str, payload: Bytes, timeout: Duratio
     let reply = bus.request(subject, payload, timeout).await?;
     match Reply::decode(reply).map(|r| r.result) {
         Ok(Some(reply::Result::Ok(bytes))) => Ok(bytes),
-        Ok(Some(reply::Result::Error(e))) => Err(CallError::Remote { code: e.code, message: e.message, field: e.field }),
+        Ok(Some(reply::Result::Error(e))) => {
+            Err(CallError::Remote { code: e.code, message: e.message, field: e.field })
+        }
         Ok(None) | Err(_) => Err(CallError::BadReply(subject.to_owned())),
     }
 }

@@ -28,7 +28,9 @@ fn read_password() -> anyhow::Result<String> {
     std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     if password.is_empty() {
-        bail!("give the password on the first line of standard input, e.g. `read -rs P; echo \"$P\" | ttx admin create-user …`");
+        bail!(
+            "give the password on the first line of standard input, e.g. `read -rs P; echo \"$P\" | ttx admin create-user …`"
+        );
     }
     Ok(password)
 }
@@ -71,7 +73,11 @@ pub async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Resul
     let roles = args
         .roles
         .iter()
-        .map(|r| ttx_gateway::api::parse_role("role", r).map(|r| r as i32).map_err(|e| anyhow::anyhow!("--role: {}", e.detail)))
+        .map(|r| {
+            ttx_gateway::api::parse_role("role", r)
+                .map(|r| r as i32)
+                .map_err(|e| anyhow::anyhow!("--role: {}", e.detail))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let command = pb::CreateUser {
         context: context(&format!("admin-{run}-user")),
@@ -93,7 +99,8 @@ pub async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Resul
 pub fn rotate_key(config: &Config) -> anyhow::Result<()> {
     let dir = config.keys_dir();
     let now = SystemClock.now().unix_micros() / 1_000_000;
-    let kid = ttx_gateway::token::generate_key(&dir, now).with_context(|| format!("cannot write a key into {}", dir.display()))?;
+    let kid = ttx_gateway::token::generate_key(&dir, now)
+        .with_context(|| format!("cannot write a key into {}", dir.display()))?;
     println!("new signing key {kid} in {}; restart the gateways to sign with it", dir.display());
     Ok(())
 }

@@ -169,7 +169,8 @@ fn the_exchange_runs_on_nats_and_its_log_verifies_there() {
     let (status, _, body) = server.get("/readyz");
     assert_eq!(status, 200, "{body}");
     assert!(server.terminate());
-    assert!(!dir.path().join("unused").exists(), "with --nats nothing is written to the data directory");
+    assert!(!dir.path().join("unused").join(DB_FILE).exists(), "with --nats no log is kept in the data directory");
+    assert!(dir.path().join("unused").join("keys").is_dir(), "the gateway's token keys are");
     // Some events through the JetStream log, then the operator's commands against it.
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let log = ttx_nats::JetStreamLog::connect(&nats.url(), ttx_nats::JetStreamOptions::default()).await.unwrap();

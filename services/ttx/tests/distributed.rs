@@ -80,9 +80,10 @@ impl Collector {
     }
 }
 
-fn serve(nats: &str, service: &str, otlp: &str) -> std::process::Command {
+fn serve(nats: &str, service: &str, otlp: &str, data: &std::path::Path) -> std::process::Command {
     let mut cmd = ttx();
-    cmd.args(["serve", "--nats", nats, "--service", service, "--listen", "127.0.0.1:0"])
+    cmd.args(["serve", "--nats", nats, "--service", service, "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
         .env("TTX__TELEMETRY__OTLP_ENDPOINT", otlp);
     cmd
 }
@@ -91,10 +92,12 @@ fn serve(nats: &str, service: &str, otlp: &str) -> std::process::Command {
 fn a_gateway_and_audit_services_in_separate_processes_form_one_exchange_with_one_trace() {
     let nats = ttx_nats::testing::NatsServer::start();
     let collector = Collector::start();
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path();
 
-    let mut audit = Process::start(serve(&nats.url(), "audit", &collector.url));
+    let mut audit = Process::start(serve(&nats.url(), "audit", &collector.url, data));
     assert!(audit.first_line.starts_with("ttx serving audit over nats://"), "{}", audit.first_line);
-    let gateway = Server::start(serve(&nats.url(), "gateway", &collector.url));
+    let gateway = Server::start(serve(&nats.url(), "gateway", &collector.url, data));
 
     // The caller's trace context, as a browser or another system would send it (header name in capitals).
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -110,7 +113,7 @@ fn a_gateway_and_audit_services_in_separate_processes_form_one_exchange_with_one
     let (status, content_type, body) = gateway.get("/readyz");
     assert_eq!((status, content_type.as_str()), (503, "application/problem+json"), "{body}");
     assert!(body.contains("urn:ttx:problem:not-ready") && body.contains("audit"), "{body}");
-    let _second = Process::start(serve(&nats.url(), "audit", &collector.url));
+    let _second = Process::start(serve(&nats.url(), "audit", &collector.url, data));
     assert_eq!(gateway.get("/readyz").0, 200);
     assert!(gateway.terminate());
 

@@ -1,0 +1,351 @@
+//! The JSON API: authentication, the authorization matrix, token and cookie checks, and input validation.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::{AGENCY, Exchange, FIRM, PASSWORD, UNI, credit, org_id};
+use serde_json::{Value, json};
+
+/// Who sends a request in the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Admin,
+    TechManager,
+    Reviewer,
+    EnterpriseMember,
+    Regulator,
+}
+
+const EVERYONE: [Who; 6] =
+    [Who::Anonymous, Who::Admin, Who::TechManager, Who::Reviewer, Who::EnterpriseMember, Who::Regulator];
+
+fn login_of(who: Who) -> Option<&'static str> {
+    match who {
+        Who::Anonymous => None,
+        Who::Admin => Some("root"),
+        Who::TechManager => Some("lilei"),
+        Who::Reviewer => Some("hanmei"),
+        Who::EnterpriseMember => Some("zhaoqiang"),
+        Who::Regulator => Some("wangfang"),
+    }
+}
+
+/// Every API route, with a valid body, and the status each caller gets, in the order of [`EVERYONE`]:
+/// anonymous, admin, technology manager (university), reviewer (university), enterprise member, regulator.
+fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
+    let uni = org_id(UNI);
+    let new_org = json!({ "kind": "enterprise", "name": "新公司", "credit_code": credit("91110000600037341"), "region": "北京市" });
+    let new_user = json!({ "user_id": "sun", "org_id": org_id(FIRM), "display_name": "孙", "password": PASSWORD, "roles": ["enterprise_member"] });
+    let related = json!({ "related_org_id": org_id(FIRM), "relation": "校办企业" });
+    vec![
+        ("GET", "/api/v1/me".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/v1/organisations".into(), None, [401, 200, 403, 403, 403, 200]),
+        ("POST", "/api/v1/organisations".into(), Some(new_org), [401, 201, 403, 403, 403, 403]),
+        ("GET", format!("/api/v1/organisations/{uni}"), None, [401, 200, 200, 200, 403, 200]),
+        ("GET", format!("/api/v1/organisations/{uni}/users"), None, [401, 200, 200, 200, 403, 200]),
+        ("POST", format!("/api/v1/organisations/{uni}/related-parties"), Some(related), [401, 201, 201, 201, 403, 403]),
+        ("POST", "/api/v1/users".into(), Some(new_user), [401, 201, 403, 403, 403, 403]),
+        ("GET", "/api/v1/users/lilei".into(), None, [401, 200, 200, 200, 403, 200]),
+        (
+            "POST",
+            "/api/v1/users/zhaoqiang/roles".into(),
+            Some(json!({ "role": "enterprise_member" })),
+            [401, 200, 403, 403, 403, 403],
+        ),
+        ("DELETE", "/api/v1/users/hanmei/roles/tech_manager".into(), None, [401, 200, 403, 403, 403, 403]),
+        (
+            "PUT",
+            "/api/v1/users/zhaoqiang/password".into(),
+            Some(json!({ "password": PASSWORD })),
+            [401, 200, 403, 403, 200, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/tech-managers".into(),
+            Some(json!({ "user_id": "lilei", "certificate_number": "JS-2025-0001" })),
+            [401, 201, 403, 403, 403, 403],
+        ),
+        ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
+    ]
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_as_the_matrix_says() {
+    let x = Exchange::start().await;
+    let mut tokens = std::collections::HashMap::new();
+    for who in EVERYONE {
+        if let Some(login) = login_of(who) {
+            tokens.insert(login, x.login(login).await);
+        }
+    }
+    let mut failures = Vec::new();
+    for (method, path, body, expected) in matrix() {
+        for (who, want) in EVERYONE.into_iter().zip(expected) {
+            let auth = login_of(who).map(|l| format!("Bearer {}", tokens[l]));
+            let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+            let got = x.send(method, &path, &headers, body.clone()).await;
+            if got.status.as_u16() != want {
+                failures.push(format!("{method} {path} as {who:?}: {} (wanted {want}) {}", got.status, got.body));
+            }
+            if !got.status.is_success() && got.status != StatusCode::NO_CONTENT {
+                assert_eq!(got.headers["content-type"], "application/problem+json", "{method} {path} as {who:?}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn login_issues_a_token_and_a_session_and_wrong_passwords_are_throttled() {
+    let x = Exchange::start().await;
+    let a = x.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": "lilei", "password": PASSWORD }))).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["user"]["roles"], json!(["tech_manager"]));
+    assert_eq!(a.body["token_type"], "Bearer");
+    let cookies: Vec<&str> = a.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("ttx_session=") && c.contains("HttpOnly") && c.contains("SameSite=Lax"))
+    );
+    assert!(cookies.iter().any(|c| c.starts_with("ttx_csrf=")));
+
+    let wrong = json!({ "user_id": "lilei", "password": "not the password" });
+    for _ in 0..5 {
+        let a = x.send("POST", "/api/v1/auth/login", &[], Some(wrong.clone())).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(a.body["type"], "urn:ttx:problem:invalid-credentials");
+    }
+    let a = x.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": "lilei", "password": PASSWORD }))).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits once the account is paused");
+    assert_eq!(a.body["type"], "urn:ttx:problem:too-many-attempts");
+    assert!(a.headers.contains_key("retry-after"));
+    x.advance(Duration::from_secs(901));
+    assert_eq!(
+        x.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": "lilei", "password": PASSWORD })))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let unknown =
+        x.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": "nobody", "password": PASSWORD }))).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED, "an unknown login looks like a wrong password");
+}
+
+#[tokio::test]
+async fn tampered_expired_foreign_and_malformed_tokens_are_refused() {
+    let x = Exchange::start().await;
+    let token = x.login("lilei").await;
+    let bearer = |t: &str| format!("Bearer {t}");
+    assert_eq!(x.send("GET", "/api/v1/me", &[("authorization", &bearer(&token))], None).await.status, StatusCode::OK);
+
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].replacen('e', "f", 1);
+    let tampered = parts.join(".");
+    for bad in [tampered.as_str(), "abc.def.ghi", "", "only-one-part"] {
+        let a = x.send("GET", "/api/v1/me", &[("authorization", &bearer(bad))], None).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{bad:?}");
+        assert_eq!(a.body["type"], "urn:ttx:problem:unauthenticated");
+    }
+    let a = x.send("GET", "/api/v1/me", &[("authorization", "Basic bGk6cGFzcw==")], None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+
+    // A token signed by another exchange's key.
+    let other = tempfile::tempdir().unwrap();
+    let foreign = ttx_gateway::token::KeyRing::load_or_create(other.path(), 0).unwrap();
+    let claims = ttx_gateway::token::Claims {
+        sub: "root".into(),
+        org: org_id(common::OPS),
+        roles: vec![5],
+        iat: 0,
+        exp: i64::MAX,
+        jti: "x".into(),
+    };
+    let a = x.send("GET", "/api/v1/organisations", &[("authorization", &bearer(&foreign.sign(&claims)))], None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+
+    // Expired: the clock moves past the token's lifetime.
+    x.advance(Duration::from_secs(3601));
+    let a = x.send("GET", "/api/v1/me", &[("authorization", &bearer(&token))], None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_session_cookie_needs_the_csrf_token_for_changes() {
+    let x = Exchange::start().await;
+    let a = x.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": "root", "password": PASSWORD }))).await;
+    let token = a.body["token"].as_str().unwrap().to_owned();
+    let csrf = a.body["csrf_token"].as_str().unwrap().to_owned();
+    let cookies = format!("ttx_session={token}; ttx_csrf={csrf}");
+    // Reading with the cookie alone is fine.
+    assert_eq!(x.send("GET", "/api/v1/me", &[("cookie", &cookies)], None).await.status, StatusCode::OK);
+    let body = json!({ "role": "enterprise_member" });
+    let a = x.send("POST", "/api/v1/users/zhaoqiang/roles", &[("cookie", &cookies)], Some(body.clone())).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.body["type"], "urn:ttx:problem:csrf");
+    let wrong = [("cookie", cookies.as_str()), ("x-csrf-token", "0123")];
+    assert_eq!(
+        x.send("POST", "/api/v1/users/zhaoqiang/roles", &wrong, Some(body.clone())).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let right = [("cookie", cookies.as_str()), ("x-csrf-token", csrf.as_str())];
+    assert_eq!(x.send("POST", "/api/v1/users/zhaoqiang/roles", &right, Some(body)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn invalid_input_on_every_write_route_names_the_field_and_writes_nothing() {
+    let x = Exchange::start().await;
+    let admin = format!("Bearer {}", x.login("root").await);
+    let zhao = format!("Bearer {}", x.login("zhaoqiang").await);
+    let head = x.head().await;
+    let uni = org_id(UNI);
+    let org = |kind: Value, name: Value, code: Value| json!({ "kind": kind, "name": name, "credit_code": code, "region": "上海市" });
+    let good_code = json!(credit("91110000600037341"));
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "POST",
+            "/api/v1/organisations".into(),
+            json!({ "kind": "enterprise", "credit_code": credit("91110000600037341"), "region": "x" }),
+            "name",
+        ),
+        ("POST", "/api/v1/organisations".into(), org(json!(5), json!("某公司"), good_code.clone()), "kind"),
+        ("POST", "/api/v1/organisations".into(), org(json!("castle"), json!("某公司"), good_code.clone()), "kind"),
+        (
+            "POST",
+            "/api/v1/organisations".into(),
+            org(json!("enterprise"), json!("公".repeat(201)), good_code.clone()),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/organisations".into(),
+            org(json!("enterprise"), json!("某公司"), json!("91110000600037341X")),
+            "credit_code",
+        ),
+        (
+            "POST",
+            "/api/v1/organisations".into(),
+            json!({ "kind": "enterprise", "name": "x", "credit_code": credit("91110000600037341"), "region": "x", "extra": 1 }),
+            "extra",
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({ "user_id": "sun", "org_id": org_id(FIRM), "display_name": "孙" }),
+            "password",
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({ "user_id": "sun", "org_id": org_id(FIRM), "display_name": "孙", "password": PASSWORD, "roles": [1] }),
+            "roles[0]",
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({ "user_id": "Sun Li", "org_id": org_id(FIRM), "display_name": "孙", "password": PASSWORD }),
+            "user_id",
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({ "user_id": "sun", "org_id": org_id(FIRM), "display_name": "孙".repeat(101), "password": PASSWORD }),
+            "display_name",
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({ "user_id": "sun", "org_id": org_id(FIRM), "display_name": "孙", "password": "short" }),
+            "password",
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({ "user_id": "sun", "org_id": "nonsense", "display_name": "孙", "password": PASSWORD }),
+            "org_id",
+        ),
+        (
+            "POST",
+            format!("/api/v1/organisations/{uni}/related-parties"),
+            json!({ "related_org_id": org_id(FIRM) }),
+            "relation",
+        ),
+        (
+            "POST",
+            format!("/api/v1/organisations/{uni}/related-parties"),
+            json!({ "related_org_id": "123", "relation": "股东" }),
+            "related_org_id",
+        ),
+        ("POST", "/api/v1/users/zhaoqiang/roles".into(), json!({}), "role"),
+        ("POST", "/api/v1/users/zhaoqiang/roles".into(), json!({ "role": "emperor" }), "role"),
+        ("PUT", "/api/v1/users/zhaoqiang/password".into(), json!({ "password": "short" }), "password"),
+        (
+            "POST",
+            "/api/v1/tech-managers".into(),
+            json!({ "user_id": "lilei", "certificate_number": "has spaces" }),
+            "certificate_number",
+        ),
+        (
+            "POST",
+            "/api/v1/tech-managers".into(),
+            json!({ "user_id": "lilei", "certificate_number": 7 }),
+            "certificate_number",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let a = x.send(method, &path, &[("authorization", &admin)], Some(body.clone())).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path} {body}: {}", a.body);
+        assert_eq!(a.body["type"], "urn:ttx:problem:invalid-input");
+        assert_eq!(a.body["field"], field, "{method} {path} {body}: {}", a.body);
+    }
+    // Not JSON at all, or not declared as JSON.
+    let token = admin.trim_start_matches("Bearer ");
+    let a = x.send_raw("POST", "/api/v1/organisations", token, "application/json", "{not json").await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let a = x.send_raw("POST", "/api/v1/organisations", token, "text/plain", "{}").await;
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A body over the limit.
+    let big = json!({ "password": "x".repeat(70_000) });
+    let a = x.send("PUT", "/api/v1/users/zhaoqiang/password", &[("authorization", &zhao)], Some(big)).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(x.head().await, head, "nothing was written");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_create_answer_like_the_first() {
+    let x = Exchange::start().await;
+    let admin = format!("Bearer {}", x.login("root").await);
+    let body = json!({ "kind": "enterprise", "name": "新公司", "credit_code": credit("91110000600037341"), "region": "北京市" });
+    let headers = [("authorization", admin.as_str()), ("idempotency-key", "org-1")];
+    let first = x.send("POST", "/api/v1/organisations", &headers, Some(body.clone())).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(first.headers["location"], format!("/api/v1/organisations/{}", org_id("91110000600037341")));
+    let again = x.send("POST", "/api/v1/organisations", &headers, Some(body.clone())).await;
+    assert_eq!((again.status, again.body["duplicate"].as_bool()), (StatusCode::OK, Some(true)));
+    let other_key = [("authorization", admin.as_str()), ("idempotency-key", "org-2")];
+    let conflict = x.send("POST", "/api/v1/organisations", &other_key, Some(body)).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert_eq!(conflict.body["type"], "urn:ttx:problem:conflict");
+}
+
+#[tokio::test]
+async fn a_regulator_reads_everything_and_changes_nothing() {
+    let x = Exchange::start().await;
+    let wang = format!("Bearer {}", x.login("wangfang").await);
+    let auth = [("authorization", wang.as_str())];
+    let orgs = x.send("GET", "/api/v1/organisations", &auth, None).await;
+    assert_eq!(orgs.body["organisations"].as_array().unwrap().len(), 4);
+    for org in [UNI, FIRM, AGENCY] {
+        assert_eq!(
+            x.send("GET", &format!("/api/v1/organisations/{}/users", org_id(org)), &auth, None).await.status,
+            StatusCode::OK
+        );
+    }
+    let head = x.head().await;
+    let own = json!({ "related_org_id": org_id(FIRM), "relation": "x" });
+    let a =
+        x.send("POST", &format!("/api/v1/organisations/{}/related-parties", org_id(AGENCY)), &auth, Some(own)).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "not even for the regulator's own agency");
+    assert_eq!(x.head().await, head);
+}

@@ -1,0 +1,174 @@
+//! A gateway in front of the real identity and audit services, on a real SQLite log and the in-process bus, driven
+//! through the router without a socket.
+
+#![allow(dead_code)] // each test file uses part of this
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bytes::Bytes;
+use prost::Message as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use ttx_eventlog_sqlite::SqliteLog;
+use ttx_gateway::auth::Auth;
+use ttx_gateway::throttle::{Limits, Throttle};
+use ttx_gateway::token::KeyRing;
+use ttx_gateway::{Deps, router};
+use ttx_identity::values::CreditCode;
+use ttx_kernel::{Bus, Clock, EventLog, InProcessBus, ManualClock, Timestamp};
+use ttx_proto::identity::v1::{self as pb, subjects};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn credit(first17: &str) -> String {
+    CreditCode::with_check_character(first17).unwrap().to_string()
+}
+
+pub fn org_id(first17: &str) -> String {
+    credit(first17).to_ascii_lowercase()
+}
+
+pub const OPS: &str = "91310000MA1FL4KX3";
+pub const UNI: &str = "12100000400000624";
+pub const FIRM: &str = "91350100M000100Y4";
+pub const AGENCY: &str = "11310000002420045";
+
+/// One exchange: services, log, clock, and the router's dependencies.
+pub struct Exchange {
+    pub deps: Deps,
+    pub log: Arc<SqliteLog>,
+    pub clock: Arc<ManualClock>,
+    pub keys_dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Exchange {
+    /// Starts identity and audit, and creates the organisations and users the tests act as.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(1_790_000_000_000_000)));
+        let identity = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: clock.clone() };
+        tokio::spawn(ttx_identity::run(identity, std::future::pending()));
+        tokio::spawn(ttx_audit::run(ttx_audit::Deps { log: log.clone(), bus: bus.clone() }, std::future::pending()));
+        let keys_dir = tempfile::tempdir().unwrap();
+        let now = clock.now().unix_micros() / 1_000_000;
+        let auth = Auth {
+            keys: KeyRing::load_or_create(keys_dir.path(), now).unwrap(),
+            throttle: Throttle::new(Limits { per_account: 5, per_address: 50, window_secs: 900 }),
+            token_ttl_secs: 3600,
+            secure_cookies: false,
+            clock: clock.clone(),
+        };
+        let exchange = Self { deps: Deps { bus, auth: Arc::new(auth) }, log, clock, keys_dir, _dir: dir };
+        exchange.seed().await;
+        exchange
+    }
+
+    async fn seed(&self) {
+        let service = ttx_identity::Service::new(self.log.clone(), self.clock.clone());
+        let actor = ttx_identity::service::system_actor();
+        let ctx = |id: String| Some(pb::CommandContext { actor: Some(actor.clone()), command_id: id });
+        for (code, kind, name) in [
+            (OPS, pb::OrgKind::ServiceInstitution, "技术交易所"),
+            (UNI, pb::OrgKind::University, "示范大学"),
+            (FIRM, pb::OrgKind::Enterprise, "示范科技有限公司"),
+            (AGENCY, pb::OrgKind::RegulatorAgency, "科学技术委员会"),
+        ] {
+            let c = pb::RegisterOrganisation {
+                context: ctx(format!("seed-{code}")),
+                kind: kind.into(),
+                name: name.into(),
+                credit_code: credit(code),
+                region: "上海市".into(),
+            };
+            service.command(subjects::REGISTER_ORGANISATION, c.encode_to_vec().into()).await.unwrap();
+        }
+        for (user, org, role) in [
+            ("root", OPS, ttx_proto::common::v1::Role::Admin),
+            ("lilei", UNI, ttx_proto::common::v1::Role::TechManager),
+            ("hanmei", UNI, ttx_proto::common::v1::Role::Reviewer),
+            ("zhaoqiang", FIRM, ttx_proto::common::v1::Role::EnterpriseMember),
+            ("wangfang", AGENCY, ttx_proto::common::v1::Role::Regulator),
+        ] {
+            let c = pb::CreateUser {
+                context: ctx(format!("seed-{user}")),
+                user_id: user.into(),
+                org_id: org_id(org),
+                display_name: user.to_uppercase(),
+                password: PASSWORD.into(),
+                roles: vec![role.into()],
+            };
+            service.command(subjects::CREATE_USER, c.encode_to_vec().into()).await.unwrap();
+        }
+    }
+
+    /// One request through the router.
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Answer {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (n, v) in headers {
+            builder = builder.header(*n, *v);
+        }
+        let body = match body {
+            Some(v) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = router(self.deps.clone()).oneshot(builder.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Answer { status, headers, body }
+    }
+
+    /// Sends raw bytes as the body, with a content type.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(Body::from(Bytes::from_static(body.as_bytes())))
+            .unwrap();
+        let response = router(self.deps.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    pub async fn login(&self, user: &str) -> String {
+        let answer =
+            self.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": user, "password": PASSWORD }))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn head(&self) -> u64 {
+        self.log.head().await.unwrap()
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+}
