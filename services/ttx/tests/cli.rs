@@ -192,3 +192,26 @@ fn the_exchange_runs_on_nats_and_its_log_verifies_there() {
     let out = run(&["log", "stats", "--nats", "nats://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "an unreachable server is an operational error");
 }
+
+#[test]
+fn the_first_administrator_is_created_from_the_command_line_and_runs_the_identity_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let target = ["--data-dir", data.to_str().unwrap()];
+    common::admin_create_user(
+        &target,
+        "root",
+        "91310000MA1FL4KX3N",
+        "技术交易所",
+        "service_institution",
+        "admin",
+        "root's long password",
+    );
+    let mut cmd = ttx();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data);
+    let server = Server::start(cmd);
+    common::identity_flow(&server, "root's long password");
+    assert!(server.terminate());
+    let out = run(&["log", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

@@ -146,3 +146,32 @@ fn only_known_services_run_and_a_subset_needs_nats() {
     assert_eq!(out.status.code(), Some(2), "clap refuses an unknown service");
     assert!(text(&out.stderr).contains("gateway") && text(&out.stderr).contains("audit"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn identity_runs_as_its_own_process_behind_a_gateway_on_nats() {
+    let nats = ttx_nats::testing::NatsServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let target = ["--nats", &nats.url(), "--data-dir", data.path().to_str().unwrap()];
+    let target: Vec<&str> = target.iter().map(|s| &**s).collect();
+    common::admin_create_user(
+        &target,
+        "root",
+        "91310000MA1FL4KX3N",
+        "技术交易所",
+        "service_institution",
+        "admin",
+        "root's long password",
+    );
+    let mut services = ttx();
+    services
+        .args(["serve", "--nats", &nats.url(), "--service", "identity", "--service", "audit", "--data-dir"])
+        .arg(data.path());
+    let _services = Process::start(services);
+    let mut gateway = ttx();
+    gateway
+        .args(["serve", "--nats", &nats.url(), "--service", "gateway", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path());
+    let gateway = Server::start(gateway);
+    common::identity_flow(&gateway, "root's long password");
+    assert!(gateway.terminate());
+}

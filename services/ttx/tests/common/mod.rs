@@ -79,12 +79,41 @@ impl Server {
 
     /// One HTTP/1.1 request on a new connection: status, content type, body.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+        self.request_with_body(method, path, headers, "")
+    }
+
+    /// A JSON request (with a bearer token when given); the answer's status and JSON body.
+    pub fn json(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth));
+        }
+        let text = if body.is_null() { String::new() } else { body.to_string() };
+        let (status, _, answer) = self.request_with_body(method, path, &headers, &text);
+        (status, serde_json::from_str(&answer).unwrap_or(serde_json::Value::Null))
+    }
+
+    fn request_with_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, String) {
         let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+        let length = body.len();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
         )
         .unwrap();
         let mut response = String::new();
@@ -101,4 +130,69 @@ impl Server {
     pub fn terminate(mut self) -> bool {
         self.process.terminate()
     }
+}
+
+/// Creates a user with `ttx admin create-user`, the password on standard input.
+pub fn admin_create_user(
+    target: &[&str],
+    user: &str,
+    org: &str,
+    org_name: &str,
+    kind: &str,
+    role: &str,
+    password: &str,
+) {
+    use std::io::Write as _;
+    let mut child = ttx()
+        .args(["admin", "create-user", "--user", user, "--name", user, "--org", org, "--org-name", org_name])
+        .args(["--org-kind", kind, "--role", role])
+        .args(target)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+}
+
+/// The identity flow every deployment must carry: the first administrator logs in, registers a university and a
+/// technology manager there, who logs in and sees only what is theirs.
+pub fn identity_flow(server: &Server, admin_password: &str) {
+    use serde_json::json;
+    let (status, body) =
+        server.json("POST", "/api/v1/auth/login", None, &json!({ "user_id": "root", "password": admin_password }));
+    assert_eq!(status, 200, "{body}");
+    let admin = body["token"].as_str().unwrap().to_owned();
+    let uni = "12100000400000624D";
+    let org = json!({ "kind": "university", "name": "示范大学", "credit_code": uni, "region": "上海市" });
+    let (status, body) = server.json("POST", "/api/v1/organisations", Some(&admin), &org);
+    assert_eq!(status, 201, "{body}");
+    let user = json!({
+        "user_id": "lilei", "org_id": uni.to_ascii_lowercase(), "display_name": "李雷",
+        "password": "lilei's long password", "roles": ["tech_manager"]
+    });
+    let (status, body) = server.json("POST", "/api/v1/users", Some(&admin), &user);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.json(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        &json!({ "user_id": "lilei", "password": "lilei's long password" }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let manager = body["token"].as_str().unwrap().to_owned();
+    let (status, me) = server.json("GET", "/api/v1/me", Some(&manager), &serde_json::Value::Null);
+    assert_eq!((status, me["roles"].clone()), (200, json!(["tech_manager"])));
+    let (status, _) = server.json("GET", "/api/v1/organisations", Some(&manager), &serde_json::Value::Null);
+    assert_eq!(status, 403, "a technology manager does not list every organisation");
+    let (status, users) = server.json(
+        "GET",
+        &format!("/api/v1/organisations/{}/users", uni.to_ascii_lowercase()),
+        Some(&manager),
+        &serde_json::Value::Null,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(users["users"].as_array().unwrap().len(), 1);
 }
