@@ -8,14 +8,17 @@
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
 //! - [`throttle`]: failed-login limits per account and per address.
+//! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]).
 //! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`).
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
 
 pub mod api;
 pub mod auth;
+pub mod i18n;
 pub mod problem;
 pub mod throttle;
 pub mod token;
+pub mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -147,6 +150,7 @@ pub fn router(deps: Deps) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api/v1", v1)
+        .merge(ui::routes())
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

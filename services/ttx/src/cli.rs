@@ -32,6 +32,8 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Seed a demo exchange (organisations and a user per role) and print the logins with their passwords.
+    Demo(AdminArgs),
     /// Measure performance.
     Bench {
         #[command(subcommand)]

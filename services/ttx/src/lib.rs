@@ -8,11 +8,13 @@
 //! - [`logcmd`]: `ttx log stats|verify`.
 //! - [`bench`]: `ttx bench log`.
 //! - [`admin`]: `ttx admin create-user|rotate-key`.
+//! - [`demo`]: `ttx demo`, a seeded exchange to try every role.
 
 pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod logcmd;
 pub mod serve;
 pub mod telemetry;
@@ -76,6 +78,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 AdminCommand::CreateUser(args) => runtime.block_on(admin::create_user(&config, args))?,
                 AdminCommand::RotateKey(_) => admin::rotate_key(&config)?,
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(target) => {
+            if let Some(dir) = &target.data.data_dir {
+                config.data_dir.clone_from(dir);
+            }
+            if let Some(url) = &target.nats.nats {
+                config.nats.url.clone_from(url);
+            }
+            runtime.block_on(demo::demo(&config))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Log(args) } => {
