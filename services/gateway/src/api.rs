@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use prost::Message;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use ttx_kernel::bus::call;
 use ttx_proto::common::v1::Role;
 use ttx_proto::identity::v1::{self as pb, subjects};
+use utoipa::ToSchema;
 
 use crate::Deps;
 use crate::auth::{self, Principal};
@@ -163,36 +163,113 @@ fn status_name(s: i32) -> &'static str {
     }
 }
 
-pub fn user_json(u: &pb::User) -> Value {
-    let roles: Vec<&str> = u.roles.iter().filter_map(|r| Role::try_from(*r).ok()).map(role_name).collect();
-    let tech_manager = (!u.tech_manager_certificate.is_empty()).then(
-        || json!({ "certificate_number": u.tech_manager_certificate, "status": status_name(u.tech_manager_status) }),
-    );
-    json!({
-        "user_id": u.user_id,
-        "org_id": u.org_id,
-        "display_name": u.display_name,
-        "roles": roles,
-        "disabled": u.disabled,
-        "tech_manager": tech_manager,
-    })
+/// A technology manager's entry in the registry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistryEntry {
+    pub certificate_number: String,
+    /// `active`, `suspended` or `revoked`.
+    pub status: &'static str,
 }
 
-pub fn org_json(o: &pb::Organisation) -> Value {
-    json!({
-        "org_id": o.org_id,
-        "kind": kind_name(pb::OrgKind::try_from(o.kind).unwrap_or_default()),
-        "name": o.name,
-        "credit_code": o.credit_code,
-        "region": o.region,
-        "related_org_ids": o.related_org_ids,
-    })
+/// A user as the API shows it (never with a password or its hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub user_id: String,
+    pub org_id: String,
+    pub display_name: String,
+    /// `tech_manager`, `enterprise_member`, `reviewer`, `regulator`, `admin`.
+    pub roles: Vec<&'static str>,
+    pub disabled: bool,
+    pub tech_manager: Option<RegistryEntry>,
 }
 
-fn accepted(status: StatusCode, location: Option<String>, extra: Value, a: &pb::CommandAccepted) -> Response {
-    let mut body = extra;
-    body["version"] = json!(a.version);
-    body["duplicate"] = json!(a.duplicate);
+/// An organisation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationView {
+    /// The credit code in lower case.
+    pub org_id: String,
+    /// `university`, `institute`, `enterprise`, `regulator_agency`, `pilot_base`, `service_institution`.
+    pub kind: &'static str,
+    pub name: String,
+    pub credit_code: String,
+    pub region: String,
+    pub related_org_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationList {
+    pub organisations: Vec<OrganisationView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+}
+
+/// What a login returns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginAnswer {
+    /// The access token (a JWT signed with Ed25519); send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    /// The CSRF token that goes with the session cookie (browsers send it as `X-CSRF-Token`).
+    pub csrf_token: String,
+    pub user: UserView,
+}
+
+/// The answer to a command: the record's version after it, and whether it had been carried out before.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The new organisation's or user's id, for creations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub version: u64,
+    pub duplicate: bool,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable URI, `urn:ttx:problem:<kind>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// For invalid input: the field at fault.
+    pub field: Option<String>,
+}
+
+pub fn user_view(u: &pb::User) -> UserView {
+    UserView {
+        user_id: u.user_id.clone(),
+        org_id: u.org_id.clone(),
+        display_name: u.display_name.clone(),
+        roles: u.roles.iter().filter_map(|r| Role::try_from(*r).ok()).map(role_name).collect(),
+        disabled: u.disabled,
+        tech_manager: (!u.tech_manager_certificate.is_empty()).then(|| RegistryEntry {
+            certificate_number: u.tech_manager_certificate.clone(),
+            status: status_name(u.tech_manager_status),
+        }),
+    }
+}
+
+pub fn org_view(o: &pb::Organisation) -> OrganisationView {
+    OrganisationView {
+        org_id: o.org_id.clone(),
+        kind: kind_name(pb::OrgKind::try_from(o.kind).unwrap_or_default()),
+        name: o.name.clone(),
+        credit_code: o.credit_code.clone(),
+        region: o.region.clone(),
+        related_org_ids: o.related_org_ids.clone(),
+    }
+}
+
+fn accepted(status: StatusCode, location: Option<String>, id: Option<String>, a: &pb::CommandAccepted) -> Response {
+    let body = Accepted { id, version: a.version, duplicate: a.duplicate };
     let status = if a.duplicate { StatusCode::OK } else { status };
     let mut response = (status, Json(body)).into_response();
     if let Some(location) = location.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
@@ -203,7 +280,7 @@ fn accepted(status: StatusCode, location: Option<String>, extra: Value, a: &pb::
 
 // ---- authentication ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     pub user_id: String,
@@ -250,20 +327,28 @@ pub async fn issue_session(
     Ok((auth.keys.sign(&claims), auth::random_token(), user))
 }
 
-/// `POST /api/v1/auth/login`: a bearer token for programs, and the session cookies for browsers.
+/// Log in: a bearer token for programs, and the session cookies (`ttx_session`, HttpOnly; `ttx_csrf`) for browsers.
+/// Failed logins are limited per account and per client address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody, responses(
+    (status = 200, description = "Logged in", body = LoginAnswer),
+    (status = 401, description = "Wrong login or password", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Account disabled", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many failed logins; see Retry-After", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn login(State(deps): State<Deps>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let address = auth::client_address(&parts);
     let Body(login) = Body::<LoginBody>::from_request(Request::from_parts(parts, body), &()).await?;
     let (token, csrf, user) = issue_session(&deps, &address, login).await?;
     let expires_in = deps.auth.token_ttl_secs;
-    let body = json!({
-        "token": token,
-        "token_type": "Bearer",
-        "expires_in": expires_in,
-        "csrf_token": csrf,
-        "user": user_json(&user),
-    });
+    let body = LoginAnswer {
+        token: token.clone(),
+        token_type: "Bearer",
+        expires_in,
+        csrf_token: csrf.clone(),
+        user: user_view(&user),
+    };
     let mut response = (StatusCode::OK, Json(body)).into_response();
     for (name, value) in auth::set_cookie_headers(&deps.auth.session_cookies(&token, &csrf)) {
         response.headers_mut().append(name, value);
@@ -271,7 +356,8 @@ pub async fn login(State(deps): State<Deps>, req: Request) -> Result<Response, A
     Ok(response)
 }
 
-/// `POST /api/v1/auth/logout`: clears the session cookies. (Bearer tokens expire by themselves.)
+/// Log out: clears the session cookies. (Bearer tokens expire by themselves.)
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204, description = "Cookies cleared")))]
 pub async fn logout(State(deps): State<Deps>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     for (name, value) in auth::set_cookie_headers(&deps.auth.cleared_cookies()) {
@@ -280,15 +366,19 @@ pub async fn logout(State(deps): State<Deps>) -> Response {
     response
 }
 
-/// `GET /api/v1/me`.
-pub async fn me(State(deps): State<Deps>, principal: Principal) -> Result<Json<Value>, ApiError> {
+/// The logged-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", security(("bearer" = [])), responses(
+    (status = 200, description = "The caller", body = UserView),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn me(State(deps): State<Deps>, principal: Principal) -> Result<Json<UserView>, ApiError> {
     let user: pb::User = ask(&deps, subjects::GET_USER, pb::GetUser { user_id: principal.user_id.clone() }).await?;
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_view(&user)))
 }
 
 // ---- organisations ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganisation {
     pub kind: String,
@@ -297,12 +387,32 @@ pub struct NewOrganisation {
     pub region: String,
 }
 
-pub async fn list_organisations(State(deps): State<Deps>, principal: Principal) -> Result<Json<Value>, ApiError> {
+/// Every organisation (administrators and regulators).
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations", security(("bearer" = [])), responses(
+    (status = 200, description = "The organisations", body = OrganisationList),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn list_organisations(
+    State(deps): State<Deps>,
+    principal: Principal,
+) -> Result<Json<OrganisationList>, ApiError> {
     principal.require(&[Role::Admin, Role::Regulator])?;
     let list: pb::OrganisationList = ask(&deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations {}).await?;
-    Ok(Json(json!({ "organisations": list.organisations.iter().map(org_json).collect::<Vec<_>>() })))
+    Ok(Json(OrganisationList { organisations: list.organisations.iter().map(org_view).collect() }))
 }
 
+/// Register an organisation (administrators). `Idempotency-Key` makes a retry answer like the first.
+#[utoipa::path(post, path = "/api/v1/organisations", tag = "organisations", security(("bearer" = [])),
+    request_body = NewOrganisation, params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")),
+    responses(
+    (status = 201, description = "Registered", body = Accepted),
+    (status = 200, description = "Registered before with this Idempotency-Key", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The credit code is registered", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid input; `field` names it", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn create_organisation(
     State(deps): State<Deps>,
     principal: Principal,
@@ -320,36 +430,61 @@ pub async fn create_organisation(
     let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_ORGANISATION, command).await?;
     let org_id = body.credit_code.trim().to_ascii_lowercase();
     let location = format!("/api/v1/organisations/{org_id}");
-    Ok(accepted(StatusCode::CREATED, Some(location), json!({ "org_id": org_id }), &done))
+    Ok(accepted(StatusCode::CREATED, Some(location), Some(org_id), &done))
 }
 
+/// One organisation (its members, administrators and regulators).
+#[utoipa::path(get, path = "/api/v1/organisations/{org_id}", tag = "organisations", security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "The credit code in lower case")), responses(
+    (status = 200, description = "The organisation", body = OrganisationView),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn get_organisation(
     State(deps): State<Deps>,
     principal: Principal,
     Path(org_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrganisationView>, ApiError> {
     principal.require_member_or(&org_id, &[Role::Admin, Role::Regulator])?;
     let org: pb::Organisation = ask(&deps, subjects::GET_ORGANISATION, pb::GetOrganisation { org_id }).await?;
-    Ok(Json(org_json(&org)))
+    Ok(Json(org_view(&org)))
 }
 
+/// An organisation's users (its members, administrators and regulators).
+#[utoipa::path(get, path = "/api/v1/organisations/{org_id}/users", tag = "organisations", security(("bearer" = [])),
+    params(("org_id" = String, Path, description = "The credit code in lower case")), responses(
+    (status = 200, description = "The users", body = UserList),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn list_org_users(
     State(deps): State<Deps>,
     principal: Principal,
     Path(org_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserList>, ApiError> {
     principal.require_member_or(&org_id, &[Role::Admin, Role::Regulator])?;
     let list: pb::UserList = ask(&deps, subjects::LIST_USERS, pb::ListUsers { org_id }).await?;
-    Ok(Json(json!({ "users": list.users.iter().map(user_json).collect::<Vec<_>>() })))
+    Ok(Json(UserList { users: list.users.iter().map(user_view).collect() }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRelatedParty {
     pub related_org_id: String,
     pub relation: String,
 }
 
+/// Declare a related party (the organisation's members and administrators; used for conflict-of-interest checks).
+#[utoipa::path(post, path = "/api/v1/organisations/{org_id}/related-parties", tag = "organisations",
+    security(("bearer" = [])), request_body = NewRelatedParty,
+    params(("org_id" = String, Path, description = "The credit code in lower case")), responses(
+    (status = 201, description = "Declared", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "An organisation is not registered", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn declare_related_party(
     State(deps): State<Deps>,
     principal: Principal,
@@ -368,12 +503,12 @@ pub async fn declare_related_party(
         relation: body.relation,
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::DECLARE_RELATED_PARTY, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, json!({}), &done))
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }
 
 // ---- users ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub user_id: String,
@@ -384,6 +519,16 @@ pub struct NewUser {
     pub roles: Vec<String>,
 }
 
+/// Create a user (administrators). Roles must fit the organisation's kind.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")), responses(
+    (status = 201, description = "Created", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "The organisation is not registered", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The login is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid input, or a role that does not fit the organisation", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn create_user(
     State(deps): State<Deps>,
     principal: Principal,
@@ -403,14 +548,21 @@ pub async fn create_user(
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::CREATE_USER, command).await?;
     let location = format!("/api/v1/users/{user_id}");
-    Ok(accepted(StatusCode::CREATED, Some(location), json!({ "user_id": user_id }), &done))
+    Ok(accepted(StatusCode::CREATED, Some(location), Some(user_id), &done))
 }
 
+/// One user (the user, members of the same organisation, administrators, regulators).
+#[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users", security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "The login")), responses(
+    (status = 200, description = "The user", body = UserView),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn get_user(
     State(deps): State<Deps>,
     principal: Principal,
     Path(user_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserView>, ApiError> {
     let user: Result<pb::User, ApiError> =
         ask(&deps, subjects::GET_USER, pb::GetUser { user_id: user_id.clone() }).await;
     let user = match user {
@@ -426,15 +578,23 @@ pub async fn get_user(
     if principal.user_id != user.user_id {
         principal.require_member_or(&user.org_id, &[Role::Admin, Role::Regulator])?;
     }
-    Ok(Json(user_json(&user)))
+    Ok(Json(user_view(&user)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     pub role: String,
 }
 
+/// Grant a role (administrators).
+#[utoipa::path(post, path = "/api/v1/users/{user_id}/roles", tag = "users", security(("bearer" = [])),
+    request_body = RoleBody, params(("user_id" = String, Path, description = "The login")), responses(
+    (status = 200, description = "Granted (or held already)", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid role, or one that does not fit the organisation", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn grant_role(
     State(deps): State<Deps>,
     principal: Principal,
@@ -446,9 +606,17 @@ pub async fn grant_role(
     let role = parse_role("role", &body.role)?;
     let command = pb::GrantRole { context: context(&headers, &principal)?, user_id, role: role.into() };
     let done: pb::CommandAccepted = ask(&deps, subjects::GRANT_ROLE, command).await?;
-    Ok(accepted(StatusCode::OK, None, json!({}), &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
+/// Revoke a role (administrators; not one's own administrator role).
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}/roles/{role}", tag = "users", security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "The login"), ("role" = String, Path, description = "The role")),
+    responses(
+    (status = 200, description = "Revoked (or not held)", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn revoke_role(
     State(deps): State<Deps>,
     principal: Principal,
@@ -459,15 +627,23 @@ pub async fn revoke_role(
     let role = parse_role("role", &role)?;
     let command = pb::RevokeRole { context: context(&headers, &principal)?, user_id, role: role.into() };
     let done: pb::CommandAccepted = ask(&deps, subjects::REVOKE_ROLE, command).await?;
-    Ok(accepted(StatusCode::OK, None, json!({}), &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     pub password: String,
 }
 
+/// Set a password (the user, or administrators).
+#[utoipa::path(put, path = "/api/v1/users/{user_id}/password", tag = "users", security(("bearer" = [])),
+    request_body = PasswordBody, params(("user_id" = String, Path, description = "The login")), responses(
+    (status = 200, description = "Set", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Too short or too long", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn set_password(
     State(deps): State<Deps>,
     principal: Principal,
@@ -480,16 +656,25 @@ pub async fn set_password(
     }
     let command = pb::SetPassword { context: context(&headers, &principal)?, user_id, password: body.password };
     let done: pb::CommandAccepted = ask(&deps, subjects::SET_PASSWORD, command).await?;
-    Ok(accepted(StatusCode::OK, None, json!({}), &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTechManager {
     pub user_id: String,
     pub certificate_number: String,
 }
 
+/// Enter a technology manager in the registry (administrators; the user must hold the role).
+#[utoipa::path(post, path = "/api/v1/tech-managers", tag = "users", security(("bearer" = [])),
+    request_body = NewTechManager, responses(
+    (status = 201, description = "Registered", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Registered already", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid input, or the user is not a technology manager", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn register_tech_manager(
     State(deps): State<Deps>,
     principal: Principal,
@@ -503,5 +688,5 @@ pub async fn register_tech_manager(
         certificate_number: body.certificate_number,
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_TECH_MANAGER, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, json!({}), &done))
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }

@@ -5,16 +5,20 @@
 //! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context, and a request
 //!   id (`x-request-id`, the caller's or a new one) on every answer.
 //! - [`api`]: the JSON API (authentication, organisations, users).
+//! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers, and a page listing it.
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
 //! - [`throttle`]: failed-login limits per account and per address.
 //! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]).
+//! - [`metrics`]: request counts and durations per route at `/metrics` (Prometheus).
 //! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`).
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
 
 pub mod api;
 pub mod auth;
 pub mod i18n;
+pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod throttle;
 pub mod token;
@@ -47,6 +51,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Deps {
     pub bus: Arc<dyn Bus>,
     pub auth: Arc<auth::Auth>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Deps {
@@ -101,6 +106,24 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 }
 
 /// Runs each request in a span `http.request`, a child of the caller's `traceparent` when it sends a valid one.
+async fn serve_metrics(State(deps): State<Deps>) -> Response {
+    let text = deps.metrics.render();
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// Counts each answered request under its route template (unmatched paths count as one route, `other`).
+async fn measure(State(deps): State<Deps>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    deps.metrics.record(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
 async fn trace_request(request: Request, next: Next) -> Response {
     // The caller's request id when it is a short token, else a new one; echoed on the answer and in the span.
     let request_id = request
@@ -145,15 +168,19 @@ pub fn router(deps: Deps) -> Router {
         .route("/users/{user_id}/roles", post(api::grant_role))
         .route("/users/{user_id}/roles/{role}", delete(api::revoke_role))
         .route("/users/{user_id}/password", put(api::set_password))
-        .route("/tech-managers", post(api::register_tech_manager));
+        .route("/tech-managers", post(api::register_tech_manager))
+        .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(serve_metrics))
         .nest("/api/v1", v1)
+        .route("/api/docs", get(openapi::page))
         .merge(ui::routes())
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(deps.clone(), measure))
         .layer(axum::middleware::from_fn(trace_request))
         .with_state(deps)
 }

@@ -349,3 +349,37 @@ async fn a_regulator_reads_everything_and_changes_nothing() {
     assert_eq!(a.status, StatusCode::FORBIDDEN, "not even for the regulator's own agency");
     assert_eq!(x.head().await, head);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
+    let x = Exchange::start().await;
+    let doc = x.send("GET", "/api/v1/openapi.json", &[], None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc.body["openapi"]);
+    assert_eq!(doc.body["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let routes = [
+        ("post", "/api/v1/auth/login"),
+        ("post", "/api/v1/auth/logout"),
+        ("get", "/api/v1/me"),
+        ("get", "/api/v1/organisations"),
+        ("post", "/api/v1/organisations"),
+        ("get", "/api/v1/organisations/{org_id}"),
+        ("get", "/api/v1/organisations/{org_id}/users"),
+        ("post", "/api/v1/organisations/{org_id}/related-parties"),
+        ("post", "/api/v1/users"),
+        ("get", "/api/v1/users/{user_id}"),
+        ("post", "/api/v1/users/{user_id}/roles"),
+        ("delete", "/api/v1/users/{user_id}/roles/{role}"),
+        ("put", "/api/v1/users/{user_id}/password"),
+        ("post", "/api/v1/tech-managers"),
+    ];
+    let documented: usize = doc.body["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, routes.len(), "every documented operation is a route, and the other way round");
+    for (method, path) in routes {
+        assert!(doc.body["paths"][path][method].is_object(), "{method} {path} is not documented");
+    }
+    // The matrix covers the same routes (the document itself is public).
+    assert_eq!(matrix().len(), routes.len() - 1, "the matrix tests every route but login");
+    let page = x.send("GET", "/api/docs", &[], None).await;
+    assert_eq!(page.status, StatusCode::OK);
+}

@@ -53,7 +53,7 @@ async fn without_the_audit_service_the_gateway_is_not_ready() {
         clock,
     };
     let bus: std::sync::Arc<dyn ttx_kernel::Bus> = std::sync::Arc::new(ttx_kernel::InProcessBus::new());
-    let deps = ttx_gateway::Deps { bus, auth: std::sync::Arc::new(auth) };
+    let deps = ttx_gateway::Deps { bus, auth: std::sync::Arc::new(auth), metrics: Default::default() };
     let request = axum::http::Request::builder().uri("/readyz").body(axum::body::Body::empty()).unwrap();
     let response = tower::ServiceExt::oneshot(ttx_gateway::router(deps), request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -61,4 +61,19 @@ async fn without_the_audit_service_the_gateway_is_not_ready() {
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["type"], "urn:ttx:problem:not-ready");
     assert!(body["detail"].as_str().unwrap().contains("audit"), "{body}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let x = Exchange::start().await;
+    x.send("GET", "/api/v1/users/lilei", &[], None).await;
+    x.send("GET", "/api/v1/users/hanmei", &[], None).await;
+    let request = axum::http::Request::builder().uri("/metrics").body(axum::body::Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(ttx_gateway::router(x.deps.clone()), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains(r#"ttx_http_requests_total{method="GET",route="/api/v1/users/{user_id}",status="401"} 2"#),
+        "{text}"
+    );
 }

@@ -170,7 +170,7 @@ pub async fn serve(
             .await
             .with_context(|| format!("cannot listen on {}", config.http.listen))?;
         let addr = listener.local_addr()?;
-        let deps = ttx_gateway::Deps { bus: bus.clone(), auth };
+        let deps = ttx_gateway::Deps { bus: bus.clone(), auth, metrics: Default::default() };
         let until = stopped();
         tasks.spawn(async move { ttx_gateway::run(listener, deps, until).await.context("gateway") });
         // A fixed line on stdout, for people and for tests that listen on port 0.

@@ -70,7 +70,13 @@ impl Exchange {
             secure_cookies: false,
             clock: clock.clone(),
         };
-        let exchange = Self { deps: Deps { bus, auth: Arc::new(auth) }, log, clock, keys_dir, _dir: dir };
+        let exchange = Self {
+            deps: Deps { bus, auth: Arc::new(auth), metrics: Default::default() },
+            log,
+            clock,
+            keys_dir,
+            _dir: dir,
+        };
         exchange.seed().await;
         exchange
     }

@@ -1,0 +1,113 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers' annotations, and a page that lists it for people.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, html};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api;
+
+#[derive(Debug)]
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT (EdDSA)".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "TTX technology-transfer exchange API",
+        description = "The JSON API of the TTX gateway. Log in at POST /api/v1/auth/login and send the token as \
+                       `Authorization: Bearer <token>`. Errors are RFC 9457 problem documents with a stable `type`.",
+    ),
+    paths(
+        api::login,
+        api::logout,
+        api::me,
+        api::list_organisations,
+        api::create_organisation,
+        api::get_organisation,
+        api::list_org_users,
+        api::declare_related_party,
+        api::create_user,
+        api::get_user,
+        api::grant_role,
+        api::revoke_role,
+        api::set_password,
+        api::register_tech_manager,
+    ),
+    modifiers(&Bearer),
+    tags(
+        (name = "auth", description = "Logging in and out"),
+        (name = "organisations", description = "Organisations and their related parties"),
+        (name = "users", description = "Users, roles and the technology-manager registry"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// `GET /api/docs`: every operation with its summary, body and answers, on one page.
+pub async fn page() -> Response {
+    let doc = ApiDoc::openapi();
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "TTX API" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                header class="top" { a class="brand" href="/" { "TTX" } }
+                main {
+                    h1 { (doc.info.title) }
+                    p { (doc.info.description.clone().unwrap_or_default()) }
+                    p { "Machine-readable: " a href="/api/v1/openapi.json" { "/api/v1/openapi.json" } " (OpenAPI 3.1)." }
+                    @for (path, item) in &doc.paths.paths {
+                        @for (method, op) in operations(item) {
+                            section class="card" style="max-width:none;margin-bottom:1rem" {
+                                h2 { code { (method) " " (path) } }
+                                @if let Some(summary) = &op.summary { p { (summary) } }
+                                @if let Some(description) = &op.description { p { (description) } }
+                                @if op.security.is_some() { p { "Needs a bearer token (or the session cookie)." } }
+                                ul {
+                                    @for (status, response) in &op.responses.responses {
+                                        li { code { (status) } " " (response_description(response)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+}
+
+fn operations(item: &utoipa::openapi::PathItem) -> Vec<(&'static str, &utoipa::openapi::path::Operation)> {
+    [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete), ("PATCH", &item.patch)]
+        .into_iter()
+        .filter_map(|(m, op)| op.as_ref().map(|op| (m, op)))
+        .collect()
+}
+
+fn response_description(r: &utoipa::openapi::RefOr<utoipa::openapi::Response>) -> String {
+    match r {
+        utoipa::openapi::RefOr::T(r) => r.description.clone(),
+        utoipa::openapi::RefOr::Ref(r) => r.ref_location.clone(),
+    }
+}
