@@ -5,10 +5,13 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// (method, route template, status) → (requests, total seconds).
+/// (method, route template, status).
+type Key = (String, String, u16);
+
+/// Requests answered and the seconds spent, per key.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+    requests: Mutex<BTreeMap<Key, (u64, f64)>>,
 }
 
 impl Metrics {
