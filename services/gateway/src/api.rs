@@ -295,7 +295,9 @@ pub async fn issue_session(
 ) -> Result<(String, String, pb::User), ApiError> {
     let auth = &deps.auth;
     let now = auth.now_unix();
-    if let Err(wait) = auth.throttle.check(&login.user_id, address, now) {
+    // The throttle's key for the account: bounded, whatever the caller sent (logins are at most 32 characters).
+    let account: String = login.user_id.chars().take(64).collect();
+    if let Err(wait) = auth.throttle.check(&account, address, now) {
         let retry = header::HeaderValue::from_str(&wait.to_string()).unwrap_or(header::HeaderValue::from_static("60"));
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -310,12 +312,12 @@ pub async fn issue_session(
         Ok(user) => user,
         Err(e) => {
             if e.status == StatusCode::UNAUTHORIZED {
-                auth.throttle.failed(&login.user_id, address, now);
+                auth.throttle.failed(&account, address, now);
             }
             return Err(e);
         }
     };
-    auth.throttle.succeeded(&login.user_id);
+    auth.throttle.succeeded(&account);
     let claims = Claims {
         sub: user.user_id.clone(),
         org: user.org_id.clone(),

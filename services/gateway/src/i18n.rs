@@ -59,6 +59,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("too_many", "失败次数过多，请稍后再试。", "Too many failed attempts; try again later."),
     ("disabled", "该账户已停用。", "This account is disabled."),
     ("unavailable", "服务暂不可用，请稍后再试。", "The service is unavailable; try again later."),
+    ("form_expired", "页面已过期，请重新提交。", "The page had expired; please submit it again."),
     ("welcome", "欢迎", "Welcome"),
     ("your_roles", "您的角色", "Your roles"),
     ("role.tech_manager", "技术经理人", "Technology manager"),

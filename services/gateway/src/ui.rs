@@ -236,7 +236,14 @@ async fn login_submit(State(deps): State<Deps>, request: Request) -> Response {
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
     let user_id = field(&f, "user_id").trim().to_owned();
     if !csrf_ok(&headers, &f) {
-        return html_response(StatusCode::FORBIDDEN, login_form(lang, &csrf, &user_id, Some("unavailable")));
+        // The form came without the token this browser was given (an old page, or another site): show a fresh one.
+        let fresh = auth::random_token();
+        let mut response =
+            html_response(StatusCode::FORBIDDEN, login_form(lang, &fresh, &user_id, Some("form_expired")));
+        if let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={fresh}; Path=/; SameSite=Strict")) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        return response;
     }
     let address = auth::client_address(&parts);
     let login = LoginBody { user_id: user_id.clone(), password: field(&f, "password").to_owned() };

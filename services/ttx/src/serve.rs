@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use ttx_eventlog_sqlite::SqliteLog;
-use ttx_kernel::bus::call;
+use ttx_kernel::bus::{CallError, call};
 use ttx_kernel::{Bus, Clock, EventLog, InProcessBus, SystemClock};
 use ttx_nats::{JetStreamLog, JetStreamOptions, NatsBus};
 use ttx_proto::audit::v1::subjects;
@@ -113,20 +113,19 @@ fn gateway_auth(config: &Config) -> anyhow::Result<Arc<ttx_gateway::auth::Auth>>
     }))
 }
 
-/// Waits until some instance of the audit service answers (here, or in another process).
-async fn audit_answers(bus: &dyn Bus) -> anyhow::Result<u64> {
+/// Waits until some instance of a service answers `subject` (here, or in another process): any reply counts, a typed
+/// error too; only silence does not.
+async fn answers(bus: &dyn Bus, service: &str, subject: &str, payload: Bytes) -> anyhow::Result<Bytes> {
     let mut last = None;
     for _ in 0..100 {
-        match call(bus, subjects::STATUS, Bytes::new(), Duration::from_secs(2)).await {
-            Ok(reply) => {
-                let status = <ttx_proto::audit::v1::StatusReply as prost::Message>::decode(reply)?;
-                return Ok(status.log_head);
-            }
+        match call(bus, subject, payload.clone(), Duration::from_secs(2)).await {
+            Ok(reply) => return Ok(reply),
+            Err(CallError::Remote { .. }) => return Ok(Bytes::new()),
             Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the audit service does not answer: {}", last.map(|e| e.to_string()).unwrap_or_default())
+    bail!("the {service} service does not answer: {}", last.map(|e| e.to_string()).unwrap_or_default())
 }
 
 /// Runs `services` until `shutdown` resolves or one of them fails; then stops the others, letting requests in flight
@@ -156,13 +155,18 @@ pub async fn serve(
         let deps = ttx_audit::Deps { log: log.clone(), bus: bus.clone() };
         let until = stopped();
         tasks.spawn(async move { ttx_audit::run(deps, until).await.context("audit service") });
-        let head = audit_answers(bus.as_ref()).await?;
+        let reply = answers(bus.as_ref(), "audit", subjects::STATUS, Bytes::new()).await?;
+        let head = <ttx_proto::audit::v1::StatusReply as prost::Message>::decode(reply).map_or(0, |s| s.log_head);
         tracing::info!(head, "audit service ready");
     }
     if let (true, Some(log)) = (services.contains(&ServiceName::Identity), &log) {
         let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: Arc::new(SystemClock) };
         let until = stopped();
         tasks.spawn(async move { ttx_identity::run(deps, until).await.context("identity service") });
+        // Any answer will do: asking for a user that cannot exist costs one stream read.
+        let probe = ttx_proto::identity::v1::GetUser { user_id: "system".into() };
+        let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
+        answers(bus.as_ref(), "identity", ttx_proto::identity::v1::subjects::GET_USER, payload).await?;
     }
     if services.contains(&ServiceName::Gateway) {
         let auth = gateway_auth(&config)?;

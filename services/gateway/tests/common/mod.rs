@@ -163,6 +163,37 @@ impl Exchange {
         Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
     }
 
+    /// A form post, as a browser sends it; the answer's status, headers and HTML.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookies: &str,
+        form: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("cookie", cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_owned()))
+            .unwrap();
+        self.html(request).await
+    }
+
+    /// A page, as a browser asks for it.
+    pub async fn get_page(&self, path: &str, cookies: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        let request = Request::builder().uri(path).header("cookie", cookies).body(Body::empty()).unwrap();
+        self.html(request).await
+    }
+
+    async fn html(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = router(self.deps.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     pub async fn login(&self, user: &str) -> String {
         let answer =
             self.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": user, "password": PASSWORD }))).await;

@@ -1,0 +1,84 @@
+//! The web UI's pages and forms, without a browser (the browser test is services/ttx/tests/browser.rs).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Exchange, PASSWORD};
+
+fn set_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|rest| rest.split(';').next().unwrap_or("").to_owned()))
+}
+
+#[tokio::test]
+async fn a_login_form_needs_its_csrf_token_and_the_right_password() {
+    let x = Exchange::start().await;
+    let (status, headers, page) = x.get_page("/login", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"<html lang="zh-CN">"#), "Chinese by default");
+    let csrf = set_cookie(&headers, "ttx_csrf").expect("the login page hands out a CSRF token");
+    let cookies = format!("ttx_csrf={csrf}");
+
+    let (status, _, page) =
+        x.post_form("/login", &cookies, &format!("user_id=lilei&password={}", "x".repeat(12))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no csrf field");
+    assert!(page.contains("页面已过期"), "{page}");
+
+    let wrong = format!("csrf={csrf}&user_id=lilei&password=wrong+password");
+    let (status, _, page) = x.post_form("/login", &cookies, &wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("登录名或密码错误") && page.contains(r#"aria-invalid="true""#), "{page}");
+    assert!(page.contains(r#"value="lilei""#), "the login is kept");
+
+    let right = format!("csrf={csrf}&user_id=lilei&password={}", PASSWORD.replace(' ', "+"));
+    let (status, headers, _) = x.post_form("/login", &cookies, &right).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/");
+    let session = set_cookie(&headers, "ttx_session").unwrap();
+    let csrf = set_cookie(&headers, "ttx_csrf").unwrap();
+    let cookies = format!("ttx_session={session}; ttx_csrf={csrf}");
+
+    let (status, _, page) = x.get_page("/", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"href="/registry""#) && !page.contains(r#"href="/admin/users""#), "a manager's menu");
+    let (status, _, _) = x.get_page("/admin/users", &cookies).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _, _) = x.post_form("/logout", &cookies, "csrf=wrong").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "logging out needs the token too");
+    let (status, headers, _) = x.post_form("/logout", &cookies, &format!("csrf={csrf}")).await;
+    assert_eq!((status, headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
+    assert_eq!(set_cookie(&headers, "ttx_session").as_deref(), Some(""), "the session cookie is cleared");
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_the_language_switch_sticks() {
+    let x = Exchange::start().await;
+    for path in ["/", "/org", "/registry", "/admin/users", "/admin/organisations"] {
+        let (status, headers, _) = x.get_page(path, "").await;
+        assert_eq!((status, headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"), "{path}");
+    }
+    let (status, headers, _) = x.get_page("/lang/en", "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(set_cookie(&headers, "ttx_lang").as_deref(), Some("en"));
+    let (_, _, page) = x.get_page("/login", "ttx_lang=en").await;
+    assert!(page.contains(r#"<html lang="en">"#) && page.contains("Log in"));
+}
+
+#[tokio::test]
+async fn an_administrator_form_error_is_shown_next_to_its_field_and_nothing_is_written() {
+    let x = Exchange::start().await;
+    let token = x.login("root").await;
+    let cookies = format!("ttx_session={token}; ttx_csrf=abc");
+    let head = x.head().await;
+    let form = "csrf=abc&kind=enterprise&name=%E6%9F%90&credit_code=91350100M000100Y44&region=x";
+    let (status, _, page) = x.post_form("/admin/organisations", &cookies, form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains(r#"id="credit_code-error""#) && page.contains("校验位"), "{page}");
+    assert_eq!(x.head().await, head);
+    let (status, _, _) = x.post_form("/admin/organisations", "ttx_session=nonsense; ttx_csrf=abc", form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "no valid session: to the login page");
+}
