@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ttx/envelope/v1/envelope.proto",
         "ttx/audit/v1/queries.proto",
         "ttx/identity/v1/identity.proto",
+        "ttx/listings/v1/results.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

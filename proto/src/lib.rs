@@ -6,6 +6,7 @@
 //! - [`envelope::v1`]: the `Envelope` every stored event travels in.
 //! - [`audit::v1`]: the audit service's queries and their subjects.
 //! - [`identity::v1`]: organisations, users, roles: events, commands, queries and their subjects.
+//! - [`listings::v1`]: research results and their public notices.
 //!
 //! The Rust code is generated at build time from `proto/ttx/**.proto` by `protox` + `prost-build`.
 
@@ -85,5 +86,11 @@ pub mod identity {
             pub const LIST_ORGANISATIONS: &str = "ttx.identity.qry.list-organisations";
             pub const LIST_USERS: &str = "ttx.identity.qry.list-users";
         }
+    }
+}
+
+pub mod listings {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/ttx.listings.v1.rs"));
     }
 }

@@ -1,0 +1,1022 @@
+//! The research result (科技成果) aggregate, stream `listings-result-<id>`: its lifecycle from draft through review and
+//! publication to a transaction or withdrawal, and the public notice (公示) that negotiated pricing requires.
+//!
+//! Pure: time, actor and rules arrive in the context; the notice ends when the owning service's timer sends
+//! `EndNotice` at or after its end.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ttx_kernel::{Ctx, Decider, Timestamp};
+use ttx_proto::common::v1::{Actor, Role};
+
+/// 高新技术领域: the eight fields of high technology a result is filed under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TechField {
+    ElectronicInformation,
+    Biomedicine,
+    Aerospace,
+    NewMaterials,
+    HighTechServices,
+    NewEnergy,
+    ResourcesEnvironment,
+    AdvancedManufacturing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResultForm {
+    Product,
+    Process,
+    Material,
+    Software,
+    Standard,
+    Variety,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IpKind {
+    InventionPatent,
+    UtilityModel,
+    DesignPatent,
+    SoftwareCopyright,
+    IcLayout,
+    PlantVariety,
+    TechnicalSecret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpRight {
+    pub kind: IpKind,
+    /// Patent or registration number; empty for a technical secret.
+    pub number: String,
+    /// 法律状态, e.g. "授权", "实审".
+    pub legal_status: String,
+    /// Licences already granted, and whether any is exclusive.
+    pub licences_granted: u32,
+    pub exclusive_licence_granted: bool,
+}
+
+/// A holder and its share in basis points (1/100 of a percent); shares add up to 10,000.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub org_id: String,
+    pub share_bp: u16,
+}
+
+/// 密级. Only a public result may be listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Secrecy {
+    Public,
+    Internal,
+    Secret,
+    Confidential,
+    TopSecret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransactionMode {
+    Assignment,
+    ExclusiveLicence,
+    SoleLicence,
+    NonExclusiveLicence,
+    Equity,
+    OpenLicence,
+}
+
+/// An asking price in fen, or 面议 (negotiable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskingPrice {
+    Fen(i64),
+    Negotiable,
+}
+
+/// The legal pricing route (促进科技成果转化法 art. 18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PricingRoute {
+    Negotiated,
+    Listed,
+    Auction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    RegisteredUsers,
+    UnderNda,
+}
+
+/// A TRL is an assessment, not a bare number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrlAssessment {
+    pub level: u8,
+    pub assessor: String,
+    /// `YYYY-MM-DD`.
+    pub assessed_on: String,
+    pub evidence: String,
+}
+
+/// Everything a result listing says (validated at the edge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub title: String,
+    pub summary: String,
+    pub field: TechField,
+    pub industry: String,
+    pub keywords: Vec<String>,
+    pub innovations: Vec<String>,
+    pub indicators: String,
+    pub trl: TrlAssessment,
+    pub form: ResultForm,
+    pub ip_rights: Vec<IpRight>,
+    pub holders: Vec<Holder>,
+    pub inventors: Vec<String>,
+    pub secrecy: Secrecy,
+    pub modes: BTreeSet<TransactionMode>,
+    pub price: AskingPrice,
+    pub route: PricingRoute,
+    pub visibility: Visibility,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    #[default]
+    None,
+    Draft,
+    Submitted,
+    Returned,
+    Approved,
+    Published,
+    UnderContract,
+    Transacted,
+    Withdrawn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Objection {
+    pub by: Actor,
+    pub text: String,
+    pub answer: Option<String>,
+    /// `Some(true)` upheld, `Some(false)` dismissed.
+    pub upheld: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub price_fen: i64,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub ended: bool,
+    pub objections: BTreeMap<String, Objection>,
+}
+
+impl Notice {
+    pub fn open_objections(&self) -> usize {
+        self.objections.values().filter(|o| o.upheld.is_none()).count()
+    }
+
+    pub fn any_upheld(&self) -> bool {
+        self.objections.values().any(|o| o.upheld == Some(true))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResultState {
+    pub id: String,
+    pub status: Status,
+    pub owner_org_id: String,
+    pub listing: Option<Listing>,
+    pub submitted_by: String,
+    pub return_reasons: Vec<String>,
+    pub notice: Option<Notice>,
+}
+
+/// Why a negotiated deal on the result cannot close now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DealBlocked {
+    NotPublished,
+    NoNotice,
+    NoticeRunning { ends_at: Timestamp },
+    ObjectionsOpen(usize),
+    NoticeFailed,
+}
+
+impl ResultState {
+    /// Whether a negotiated deal could close at `now` at `price_fen` (negotiation asks this of its view of listings).
+    pub fn negotiated_deal_blocked(&self, now: Timestamp, price_fen: i64) -> Option<DealBlocked> {
+        if self.status != Status::Published {
+            return Some(DealBlocked::NotPublished);
+        }
+        let Some(n) = &self.notice else { return Some(DealBlocked::NoNotice) };
+        if !n.ended && now < n.ends_at {
+            return Some(DealBlocked::NoticeRunning { ends_at: n.ends_at });
+        }
+        if n.open_objections() > 0 {
+            return Some(DealBlocked::ObjectionsOpen(n.open_objections()));
+        }
+        if n.any_upheld() || n.price_fen != price_fen {
+            return Some(DealBlocked::NoticeFailed);
+        }
+        None
+    }
+}
+
+/// The policy rules in force (versioned; events record the version they were decided under).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    pub version: &'static str,
+    /// Shortest public notice for negotiated pricing, in calendar days.
+    pub notice_min_days: u32,
+}
+
+pub const RULES_2026: Rules = Rules { version: "listings-2026.1", notice_min_days: 15 };
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultCommand {
+    Create { id: String, listing: Listing },
+    Edit { listing: Listing },
+    Submit,
+    Approve,
+    Return { reasons: Vec<String> },
+    Publish,
+    StartNotice { price_fen: i64, days: u32 },
+    RaiseObjection { objection_id: String, text: String },
+    AnswerObjection { objection_id: String, answer: String },
+    ResolveObjection { objection_id: String, upheld: bool, note: String },
+    EndNotice,
+    Withdraw { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultEvent {
+    Created { id: String, owner_org_id: String, listing: Listing },
+    Edited { listing: Listing },
+    Submitted { by: String },
+    Approved { by: String },
+    Returned { by: String, reasons: Vec<String> },
+    Published,
+    NoticeStarted { price_fen: i64, starts_at: Timestamp, ends_at: Timestamp },
+    ObjectionRaised { objection_id: String, by: Actor, text: String },
+    ObjectionAnswered { objection_id: String, answer: String },
+    ObjectionResolved { objection_id: String, upheld: bool, note: String },
+    NoticeEnded { clean: bool },
+    Withdrawn { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("only a technology manager of the holder institution may do this")]
+    NotTheHoldersManager,
+    #[error("only a reviewer of the holder institution may do this")]
+    NotTheHoldersReviewer,
+    #[error("the reviewer may not review a result they submitted")]
+    OwnSubmission,
+    #[error("a result must be created by a technology manager whose institution holds it")]
+    CreatorNotAHolder,
+    #[error("the result exists already")]
+    Exists,
+    #[error("no such result")]
+    NoSuchResult,
+    #[error("not allowed while the result is {0:?}")]
+    WrongStatus(Status),
+    #[error("a classified result is never published")]
+    Classified,
+    #[error("the holders' shares add up to {0} basis points, not 10000")]
+    SharesNot100(u32),
+    #[error("a result needs at least one transaction mode")]
+    NoTransactionMode,
+    #[error("a return needs at least one reason")]
+    NoReasons,
+    #[error("a public notice belongs to the negotiated pricing route")]
+    NotNegotiated,
+    #[error("a notice runs or ran already")]
+    NoticeExists,
+    #[error("a notice must run at least {0} days")]
+    NoticeTooShort(u32),
+    #[error("a notice needs a positive price")]
+    PriceNotPositive,
+    #[error("no notice is running")]
+    NoNoticeRunning,
+    #[error("the notice has not reached its end")]
+    NoticeNotOver,
+    #[error("no such objection")]
+    NoSuchObjection,
+    #[error("the objection has an answer already")]
+    AlreadyAnswered,
+    #[error("the objection must be answered before it is resolved")]
+    NotAnswered,
+    #[error("the objection is resolved already")]
+    AlreadyResolved,
+    #[error("an objection with this id exists")]
+    DuplicateObjection,
+    #[error("regulators read and change nothing")]
+    Regulator,
+    #[error("log in to object")]
+    Anonymous,
+}
+
+fn manager_of_owner(state: &ResultState, actor: &Actor) -> Result<(), Rejection> {
+    if actor.has_role(Role::TechManager) && actor.org_id == state.owner_org_id {
+        Ok(())
+    } else {
+        Err(Rejection::NotTheHoldersManager)
+    }
+}
+
+fn reviewer_of_owner(state: &ResultState, actor: &Actor) -> Result<(), Rejection> {
+    if actor.has_role(Role::Reviewer) && actor.org_id == state.owner_org_id {
+        Ok(())
+    } else {
+        Err(Rejection::NotTheHoldersReviewer)
+    }
+}
+
+fn check_listing(listing: &Listing) -> Result<(), Rejection> {
+    let total: u32 = listing.holders.iter().map(|h| u32::from(h.share_bp)).sum();
+    if total != 10_000 {
+        return Err(Rejection::SharesNot100(total));
+    }
+    if listing.modes.is_empty() {
+        return Err(Rejection::NoTransactionMode);
+    }
+    Ok(())
+}
+
+fn running_notice(state: &ResultState, now: Timestamp) -> Result<&Notice, Rejection> {
+    match &state.notice {
+        Some(n) if !n.ended && now < n.ends_at => Ok(n),
+        _ => Err(Rejection::NoNoticeRunning),
+    }
+}
+
+/// The result's rules under a rule set.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub rules: Rules,
+}
+
+impl Default for Results {
+    fn default() -> Self {
+        Self { rules: RULES_2026 }
+    }
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+impl Decider for Results {
+    type State = ResultState;
+    type Command = ResultCommand;
+    type Event = ResultEvent;
+    type Rejection = Rejection;
+
+    fn decide(&self, state: &ResultState, command: &ResultCommand, ctx: &Ctx) -> Result<Vec<ResultEvent>, Rejection> {
+        let actor = &ctx.actor;
+        if actor.has_role(Role::Regulator) && !actor.has_role(Role::Admin) {
+            return Err(Rejection::Regulator);
+        }
+        if let ResultCommand::Create { id, listing } = command {
+            if state.status != Status::None {
+                return Err(Rejection::Exists);
+            }
+            if !actor.has_role(Role::TechManager) {
+                return Err(Rejection::NotTheHoldersManager);
+            }
+            if !listing.holders.iter().any(|h| h.org_id == actor.org_id) {
+                return Err(Rejection::CreatorNotAHolder);
+            }
+            check_listing(listing)?;
+            return Ok(vec![ResultEvent::Created {
+                id: id.clone(),
+                owner_org_id: actor.org_id.clone(),
+                listing: listing.clone(),
+            }]);
+        }
+        if state.status == Status::None {
+            return Err(Rejection::NoSuchResult);
+        }
+        let status = state.status;
+        let classified = state.listing.as_ref().is_some_and(|l| l.secrecy != Secrecy::Public);
+        match command {
+            ResultCommand::Create { .. } => Err(Rejection::Exists),
+            ResultCommand::Edit { listing } => {
+                manager_of_owner(state, actor)?;
+                if !matches!(status, Status::Draft | Status::Returned) {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                check_listing(listing)?;
+                Ok(vec![ResultEvent::Edited { listing: listing.clone() }])
+            }
+            ResultCommand::Submit => {
+                manager_of_owner(state, actor)?;
+                if !matches!(status, Status::Draft | Status::Returned) {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                if classified {
+                    return Err(Rejection::Classified);
+                }
+                Ok(vec![ResultEvent::Submitted { by: actor.user_id.clone() }])
+            }
+            ResultCommand::Approve | ResultCommand::Return { .. } => {
+                reviewer_of_owner(state, actor)?;
+                if status != Status::Submitted {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                if actor.user_id == state.submitted_by {
+                    return Err(Rejection::OwnSubmission);
+                }
+                match command {
+                    ResultCommand::Return { reasons } => {
+                        let reasons: Vec<String> = reasons.iter().filter(|r| !r.trim().is_empty()).cloned().collect();
+                        if reasons.is_empty() {
+                            return Err(Rejection::NoReasons);
+                        }
+                        Ok(vec![ResultEvent::Returned { by: actor.user_id.clone(), reasons }])
+                    }
+                    _ => Ok(vec![ResultEvent::Approved { by: actor.user_id.clone() }]),
+                }
+            }
+            ResultCommand::Publish => {
+                manager_of_owner(state, actor)?;
+                if status != Status::Approved {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                if classified {
+                    return Err(Rejection::Classified);
+                }
+                Ok(vec![ResultEvent::Published])
+            }
+            ResultCommand::StartNotice { price_fen, days } => {
+                manager_of_owner(state, actor)?;
+                if status != Status::Published {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                if state.listing.as_ref().map(|l| l.route) != Some(PricingRoute::Negotiated) {
+                    return Err(Rejection::NotNegotiated);
+                }
+                // A new notice only replaces one that failed (an objection was upheld).
+                if state.notice.as_ref().is_some_and(|n| !n.any_upheld()) {
+                    return Err(Rejection::NoticeExists);
+                }
+                if *days < self.rules.notice_min_days {
+                    return Err(Rejection::NoticeTooShort(self.rules.notice_min_days));
+                }
+                if *price_fen <= 0 {
+                    return Err(Rejection::PriceNotPositive);
+                }
+                let ends_at = Timestamp::from_unix_micros(ctx.now.unix_micros() + i64::from(*days) * DAY_MICROS);
+                Ok(vec![ResultEvent::NoticeStarted { price_fen: *price_fen, starts_at: ctx.now, ends_at }])
+            }
+            ResultCommand::RaiseObjection { objection_id, text } => {
+                if actor.user_id.is_empty() {
+                    return Err(Rejection::Anonymous);
+                }
+                let notice = running_notice(state, ctx.now)?;
+                if notice.objections.contains_key(objection_id) {
+                    return Err(Rejection::DuplicateObjection);
+                }
+                Ok(vec![ResultEvent::ObjectionRaised {
+                    objection_id: objection_id.clone(),
+                    by: actor.clone(),
+                    text: text.clone(),
+                }])
+            }
+            ResultCommand::AnswerObjection { objection_id, answer } => {
+                manager_of_owner(state, actor)?;
+                let objection = state
+                    .notice
+                    .as_ref()
+                    .and_then(|n| n.objections.get(objection_id))
+                    .ok_or(Rejection::NoSuchObjection)?;
+                if objection.answer.is_some() {
+                    return Err(Rejection::AlreadyAnswered);
+                }
+                Ok(vec![ResultEvent::ObjectionAnswered { objection_id: objection_id.clone(), answer: answer.clone() }])
+            }
+            ResultCommand::ResolveObjection { objection_id, upheld, note } => {
+                reviewer_of_owner(state, actor)?;
+                let objection = state
+                    .notice
+                    .as_ref()
+                    .and_then(|n| n.objections.get(objection_id))
+                    .ok_or(Rejection::NoSuchObjection)?;
+                if objection.upheld.is_some() {
+                    return Err(Rejection::AlreadyResolved);
+                }
+                if objection.answer.is_none() {
+                    return Err(Rejection::NotAnswered);
+                }
+                Ok(vec![ResultEvent::ObjectionResolved {
+                    objection_id: objection_id.clone(),
+                    upheld: *upheld,
+                    note: note.clone(),
+                }])
+            }
+            ResultCommand::EndNotice => {
+                let Some(notice) = &state.notice else { return Err(Rejection::NoNoticeRunning) };
+                if notice.ended {
+                    // The timer fired twice, or two instances raced: nothing more to do.
+                    return Ok(Vec::new());
+                }
+                if ctx.now < notice.ends_at {
+                    return Err(Rejection::NoticeNotOver);
+                }
+                let clean = notice.open_objections() == 0 && !notice.any_upheld();
+                Ok(vec![ResultEvent::NoticeEnded { clean }])
+            }
+            ResultCommand::Withdraw { reason } => {
+                manager_of_owner(state, actor)?;
+                if matches!(status, Status::Transacted | Status::Withdrawn | Status::UnderContract) {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                Ok(vec![ResultEvent::Withdrawn { reason: reason.clone() }])
+            }
+        }
+    }
+
+    fn evolve(&self, mut state: ResultState, event: &ResultEvent) -> ResultState {
+        match event {
+            ResultEvent::Created { id, owner_org_id, listing } => {
+                state.id.clone_from(id);
+                state.owner_org_id.clone_from(owner_org_id);
+                state.listing = Some(listing.clone());
+                state.status = Status::Draft;
+            }
+            ResultEvent::Edited { listing } => state.listing = Some(listing.clone()),
+            ResultEvent::Submitted { by } => {
+                state.status = Status::Submitted;
+                state.submitted_by.clone_from(by);
+            }
+            ResultEvent::Approved { .. } => state.status = Status::Approved,
+            ResultEvent::Returned { reasons, .. } => {
+                state.status = Status::Returned;
+                state.return_reasons.clone_from(reasons);
+            }
+            ResultEvent::Published => state.status = Status::Published,
+            ResultEvent::NoticeStarted { price_fen, starts_at, ends_at } => {
+                state.notice = Some(Notice {
+                    price_fen: *price_fen,
+                    starts_at: *starts_at,
+                    ends_at: *ends_at,
+                    ended: false,
+                    objections: BTreeMap::new(),
+                });
+            }
+            ResultEvent::ObjectionRaised { objection_id, by, text } => {
+                if let Some(n) = &mut state.notice {
+                    n.objections.insert(
+                        objection_id.clone(),
+                        Objection { by: by.clone(), text: text.clone(), answer: None, upheld: None },
+                    );
+                }
+            }
+            ResultEvent::ObjectionAnswered { objection_id, answer } => {
+                if let Some(o) = state.notice.as_mut().and_then(|n| n.objections.get_mut(objection_id)) {
+                    o.answer = Some(answer.clone());
+                }
+            }
+            ResultEvent::ObjectionResolved { objection_id, upheld, .. } => {
+                if let Some(o) = state.notice.as_mut().and_then(|n| n.objections.get_mut(objection_id)) {
+                    o.upheld = Some(*upheld);
+                }
+            }
+            ResultEvent::NoticeEnded { .. } => {
+                if let Some(n) = &mut state.notice {
+                    n.ended = true;
+                }
+            }
+            ResultEvent::Withdrawn { .. } => state.status = Status::Withdrawn,
+        }
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ttx_kernel::testing::Scenario;
+
+    use super::*;
+
+    const UNI: &str = "uni";
+    const T0: i64 = 1_790_000_000_000_000;
+
+    fn actor(user: &str, org: &str, roles: &[Role]) -> Actor {
+        Actor {
+            user_id: user.into(),
+            org_id: org.into(),
+            role: roles.first().copied().unwrap_or_default().into(),
+            roles: roles.iter().map(|r| *r as i32).collect(),
+        }
+    }
+
+    fn manager() -> Actor {
+        actor("zhangwei", UNI, &[Role::TechManager])
+    }
+
+    fn reviewer() -> Actor {
+        actor("liuyang", UNI, &[Role::Reviewer])
+    }
+
+    fn enterprise() -> Actor {
+        actor("zhaomin", "firm", &[Role::EnterpriseMember])
+    }
+
+    fn at(days: i64) -> Timestamp {
+        Timestamp::from_unix_micros(T0 + days * DAY_MICROS)
+    }
+
+    fn listing() -> Listing {
+        Listing {
+            title: "高能量密度锂离子电池正极材料".into(),
+            summary: "一种高镍三元正极材料的制备方法。".into(),
+            field: TechField::NewEnergy,
+            industry: "电池制造".into(),
+            keywords: vec!["锂离子电池".into(), "正极材料".into()],
+            innovations: vec!["循环寿命提升30%".into()],
+            indicators: "比容量 ≥ 210 mAh/g".into(),
+            trl: TrlAssessment {
+                level: 6,
+                assessor: "第三方评价机构".into(),
+                assessed_on: "2026-03-01".into(),
+                evidence: "中试报告".into(),
+            },
+            form: ResultForm::Material,
+            ip_rights: vec![IpRight {
+                kind: IpKind::InventionPatent,
+                number: "ZL202310000001.2".into(),
+                legal_status: "授权".into(),
+                licences_granted: 0,
+                exclusive_licence_granted: false,
+            }],
+            holders: vec![Holder { org_id: UNI.into(), share_bp: 10_000 }],
+            inventors: vec!["王教授".into(), "李博士".into()],
+            secrecy: Secrecy::Public,
+            modes: [TransactionMode::Assignment, TransactionMode::ExclusiveLicence].into(),
+            price: AskingPrice::Fen(500_000_000),
+            route: PricingRoute::Negotiated,
+            visibility: Visibility::Public,
+        }
+    }
+
+    fn created() -> ResultEvent {
+        ResultEvent::Created { id: "r1".into(), owner_org_id: UNI.into(), listing: listing() }
+    }
+
+    fn published() -> Vec<ResultEvent> {
+        vec![
+            created(),
+            ResultEvent::Submitted { by: "zhangwei".into() },
+            ResultEvent::Approved { by: "liuyang".into() },
+            ResultEvent::Published,
+        ]
+    }
+
+    fn notice_started() -> ResultEvent {
+        ResultEvent::NoticeStarted { price_fen: 480_000_000, starts_at: at(0), ends_at: at(15) }
+    }
+
+    fn objection(id: &str) -> ResultEvent {
+        ResultEvent::ObjectionRaised { objection_id: id.into(), by: enterprise(), text: "价格明显偏低".into() }
+    }
+
+    fn with(mut events: Vec<ResultEvent>, more: impl IntoIterator<Item = ResultEvent>) -> Vec<ResultEvent> {
+        events.extend(more);
+        events
+    }
+
+    fn results() -> Scenario<Results> {
+        Scenario::new(Results::default()).at(at(0))
+    }
+
+    #[test]
+    fn a_technology_manager_creates_a_draft_for_their_institution() {
+        let state = results()
+            .by(manager())
+            .when(ResultCommand::Create { id: "r1".into(), listing: listing() })
+            .then([created()]);
+        assert_eq!((state.status, state.owner_org_id.as_str()), (Status::Draft, UNI));
+    }
+
+    #[test]
+    fn a_result_is_created_by_a_holder_with_whole_shares_and_a_mode() {
+        let create = |l: Listing| ResultCommand::Create { id: "r1".into(), listing: l };
+        results().by(enterprise()).when(create(listing())).then_rejected(Rejection::NotTheHoldersManager);
+        results()
+            .by(actor("other", "elsewhere", &[Role::TechManager]))
+            .when(create(listing()))
+            .then_rejected(Rejection::CreatorNotAHolder);
+        let mut half = listing();
+        half.holders = vec![Holder { org_id: UNI.into(), share_bp: 5_000 }];
+        results().by(manager()).when(create(half)).then_rejected(Rejection::SharesNot100(5_000));
+        let mut modeless = listing();
+        modeless.modes.clear();
+        results().by(manager()).when(create(modeless)).then_rejected(Rejection::NoTransactionMode);
+        results().by(manager()).given([created()]).when(create(listing())).then_rejected(Rejection::Exists);
+        results()
+            .by(actor("wufang", "agency", &[Role::Regulator]))
+            .given([created()])
+            .when(ResultCommand::Withdraw { reason: "x".into() })
+            .then_rejected(Rejection::Regulator);
+    }
+
+    #[test]
+    fn a_draft_is_edited_submitted_and_then_frozen_for_review() {
+        let mut edited = listing();
+        edited.title = "高镍三元正极材料".into();
+        results()
+            .by(manager())
+            .given([created()])
+            .when(ResultCommand::Edit { listing: edited.clone() })
+            .then([ResultEvent::Edited { listing: edited.clone() }]);
+        let state = results()
+            .by(manager())
+            .given([created()])
+            .when(ResultCommand::Submit)
+            .then([ResultEvent::Submitted { by: "zhangwei".into() }]);
+        assert_eq!(state.status, Status::Submitted);
+        results()
+            .by(manager())
+            .given([created(), ResultEvent::Submitted { by: "zhangwei".into() }])
+            .when(ResultCommand::Edit { listing: edited })
+            .then_rejected(Rejection::WrongStatus(Status::Submitted));
+    }
+
+    #[test]
+    fn the_holders_reviewer_approves_or_returns_with_reasons_but_never_their_own_submission() {
+        let submitted = vec![created(), ResultEvent::Submitted { by: "zhangwei".into() }];
+        results()
+            .by(reviewer())
+            .given(submitted.clone())
+            .when(ResultCommand::Approve)
+            .then([ResultEvent::Approved { by: "liuyang".into() }]);
+        let state = results()
+            .by(reviewer())
+            .given(submitted.clone())
+            .when(ResultCommand::Return { reasons: vec!["补充专利证书".into(), " ".into()] })
+            .then([ResultEvent::Returned { by: "liuyang".into(), reasons: vec!["补充专利证书".into()] }]);
+        assert_eq!(state.status, Status::Returned);
+        results()
+            .by(reviewer())
+            .given(submitted.clone())
+            .when(ResultCommand::Return { reasons: vec![] })
+            .then_rejected(Rejection::NoReasons);
+        results()
+            .by(actor("zhangwei", UNI, &[Role::TechManager, Role::Reviewer]))
+            .given(submitted.clone())
+            .when(ResultCommand::Approve)
+            .then_rejected(Rejection::OwnSubmission);
+        results()
+            .by(actor("qian", "other-uni", &[Role::Reviewer]))
+            .given(submitted)
+            .when(ResultCommand::Approve)
+            .then_rejected(Rejection::NotTheHoldersReviewer);
+    }
+
+    #[test]
+    fn a_returned_result_is_edited_and_submitted_again() {
+        let returned = vec![
+            created(),
+            ResultEvent::Submitted { by: "zhangwei".into() },
+            ResultEvent::Returned { by: "liuyang".into(), reasons: vec!["补充材料".into()] },
+        ];
+        results()
+            .by(manager())
+            .given(returned)
+            .when(ResultCommand::Submit)
+            .then([ResultEvent::Submitted { by: "zhangwei".into() }]);
+    }
+
+    #[test]
+    fn a_classified_result_is_never_submitted_or_published() {
+        let mut secret = listing();
+        secret.secrecy = Secrecy::Secret;
+        let classified = ResultEvent::Created { id: "r1".into(), owner_org_id: UNI.into(), listing: secret.clone() };
+        results()
+            .by(manager())
+            .given([classified.clone()])
+            .when(ResultCommand::Submit)
+            .then_rejected(Rejection::Classified);
+        // Even if it became classified after approval.
+        results()
+            .by(manager())
+            .given([
+                created(),
+                ResultEvent::Submitted { by: "zhangwei".into() },
+                ResultEvent::Approved { by: "liuyang".into() },
+            ])
+            .given([ResultEvent::Edited { listing: secret }])
+            .when(ResultCommand::Publish)
+            .then_rejected(Rejection::Classified);
+    }
+
+    #[test]
+    fn only_an_approved_result_is_published() {
+        results()
+            .by(manager())
+            .given([created()])
+            .when(ResultCommand::Publish)
+            .then_rejected(Rejection::WrongStatus(Status::Draft));
+        let state = results()
+            .by(manager())
+            .given(published()[..3].to_vec())
+            .when(ResultCommand::Publish)
+            .then([ResultEvent::Published]);
+        assert_eq!(state.status, Status::Published);
+    }
+
+    #[test]
+    fn a_notice_runs_at_least_the_minimum_with_a_positive_price_on_the_negotiated_route() {
+        let start = |price_fen, days| ResultCommand::StartNotice { price_fen, days };
+        let state = results().by(manager()).given(published()).when(start(480_000_000, 15)).then([notice_started()]);
+        assert_eq!(state.notice.unwrap().ends_at, at(15));
+        results()
+            .by(manager())
+            .given(published())
+            .when(start(480_000_000, 14))
+            .then_rejected(Rejection::NoticeTooShort(15));
+        results().by(manager()).given(published()).when(start(0, 15)).then_rejected(Rejection::PriceNotPositive);
+        results()
+            .by(manager())
+            .given(with(published(), [notice_started()]))
+            .when(start(480_000_000, 20))
+            .then_rejected(Rejection::NoticeExists);
+        let mut listed = listing();
+        listed.route = PricingRoute::Listed;
+        results()
+            .by(manager())
+            .given(with(published(), [ResultEvent::Edited { listing: listed }]))
+            .when(start(1, 15))
+            .then_rejected(Rejection::NotNegotiated);
+        results()
+            .by(manager())
+            .given([created()])
+            .when(start(1, 15))
+            .then_rejected(Rejection::WrongStatus(Status::Draft));
+    }
+
+    #[test]
+    fn anyone_logged_in_objects_while_the_notice_runs_but_not_after_and_not_a_regulator() {
+        let running = with(published(), [notice_started()]);
+        let raise =
+            |id: &str| ResultCommand::RaiseObjection { objection_id: id.into(), text: "价格明显偏低".into() };
+        results().by(enterprise()).given(running.clone()).when(raise("o1")).then([objection("o1")]);
+        results()
+            .by(enterprise())
+            .given(running.clone())
+            .at(at(15))
+            .when(raise("o1"))
+            .then_rejected(Rejection::NoNoticeRunning);
+        results()
+            .by(enterprise())
+            .given(with(running.clone(), [objection("o1")]))
+            .when(raise("o1"))
+            .then_rejected(Rejection::DuplicateObjection);
+        results()
+            .by(actor("wufang", "agency", &[Role::Regulator]))
+            .given(running.clone())
+            .when(raise("o2"))
+            .then_rejected(Rejection::Regulator);
+        results().by(actor("", "", &[])).given(running).when(raise("o3")).then_rejected(Rejection::Anonymous);
+    }
+
+    #[test]
+    fn the_holder_answers_and_the_reviewer_resolves_an_objection_once() {
+        let raised = with(published(), [notice_started(), objection("o1")]);
+        let answer = ResultCommand::AnswerObjection { objection_id: "o1".into(), answer: "价格经评估".into() };
+        let answered = ResultEvent::ObjectionAnswered { objection_id: "o1".into(), answer: "价格经评估".into() };
+        let resolve =
+            |upheld| ResultCommand::ResolveObjection {
+                objection_id: "o1".into(), upheld, note: "评估报告充分".into()
+            };
+        results()
+            .by(enterprise())
+            .given(raised.clone())
+            .when(answer.clone())
+            .then_rejected(Rejection::NotTheHoldersManager);
+        results().by(manager()).given(raised.clone()).when(answer.clone()).then([answered.clone()]);
+        results()
+            .by(manager())
+            .given(with(raised.clone(), [answered.clone()]))
+            .when(answer)
+            .then_rejected(Rejection::AlreadyAnswered);
+        results().by(reviewer()).given(raised.clone()).when(resolve(false)).then_rejected(Rejection::NotAnswered);
+        let dismissed =
+            ResultEvent::ObjectionResolved {
+                objection_id: "o1".into(), upheld: false, note: "评估报告充分".into()
+            };
+        let state = results()
+            .by(reviewer())
+            .given(with(raised.clone(), [answered.clone()]))
+            .when(resolve(false))
+            .then([dismissed.clone()]);
+        assert_eq!(state.notice.unwrap().open_objections(), 0);
+        results()
+            .by(reviewer())
+            .given(with(raised.clone(), [answered, dismissed]))
+            .when(resolve(true))
+            .then_rejected(Rejection::AlreadyResolved);
+        results()
+            .by(manager())
+            .given(raised)
+            .when(ResultCommand::AnswerObjection { objection_id: "nope".into(), answer: "x".into() })
+            .then_rejected(Rejection::NoSuchObjection);
+    }
+
+    #[test]
+    fn the_notice_ends_by_its_timer_once_and_not_before() {
+        let running = with(published(), [notice_started()]);
+        let timer = actor("system", "", &[Role::System]);
+        results()
+            .by(timer.clone())
+            .given(running.clone())
+            .at(at(14))
+            .when(ResultCommand::EndNotice)
+            .then_rejected(Rejection::NoticeNotOver);
+        results()
+            .by(timer.clone())
+            .given(running.clone())
+            .at(at(15))
+            .when(ResultCommand::EndNotice)
+            .then([ResultEvent::NoticeEnded { clean: true }]);
+        results()
+            .by(timer.clone())
+            .given(with(running.clone(), [objection("o1")]))
+            .at(at(16))
+            .when(ResultCommand::EndNotice)
+            .then([ResultEvent::NoticeEnded { clean: false }]);
+        results()
+            .by(timer)
+            .given(with(running, [ResultEvent::NoticeEnded { clean: true }]))
+            .at(at(20))
+            .when(ResultCommand::EndNotice)
+            .then([]);
+    }
+
+    #[test]
+    fn a_deal_waits_for_the_notice_its_objections_and_its_price() {
+        let fold = |events: Vec<ResultEvent>| Results::default().fold(&events);
+        let price = 480_000_000;
+        assert_eq!(fold(vec![created()]).negotiated_deal_blocked(at(0), price), Some(DealBlocked::NotPublished));
+        assert_eq!(fold(published()).negotiated_deal_blocked(at(0), price), Some(DealBlocked::NoNotice));
+        let running = with(published(), [notice_started()]);
+        assert_eq!(
+            fold(running.clone()).negotiated_deal_blocked(at(3), price),
+            Some(DealBlocked::NoticeRunning { ends_at: at(15) })
+        );
+        let objected = with(running.clone(), [objection("o1"), ResultEvent::NoticeEnded { clean: false }]);
+        assert_eq!(fold(objected.clone()).negotiated_deal_blocked(at(16), price), Some(DealBlocked::ObjectionsOpen(1)));
+        let upheld = with(
+            objected,
+            [
+                ResultEvent::ObjectionAnswered { objection_id: "o1".into(), answer: "a".into() },
+                ResultEvent::ObjectionResolved { objection_id: "o1".into(), upheld: true, note: "n".into() },
+            ],
+        );
+        assert_eq!(fold(upheld.clone()).negotiated_deal_blocked(at(16), price), Some(DealBlocked::NoticeFailed));
+        let clean = with(running, [ResultEvent::NoticeEnded { clean: true }]);
+        assert_eq!(fold(clean.clone()).negotiated_deal_blocked(at(16), price), None);
+        assert_eq!(
+            fold(clean).negotiated_deal_blocked(at(16), price + 1),
+            Some(DealBlocked::NoticeFailed),
+            "another price needs a new notice"
+        );
+        // After an upheld objection a new notice may start.
+        results()
+            .by(manager())
+            .given(upheld)
+            .at(at(16))
+            .when(ResultCommand::StartNotice { price_fen: 520_000_000, days: 15 })
+            .then([ResultEvent::NoticeStarted { price_fen: 520_000_000, starts_at: at(16), ends_at: at(31) }]);
+    }
+
+    #[test]
+    fn a_result_is_withdrawn_once() {
+        let state = results()
+            .by(manager())
+            .given(published())
+            .when(ResultCommand::Withdraw { reason: "已自行实施".into() })
+            .then([ResultEvent::Withdrawn { reason: "已自行实施".into() }]);
+        assert_eq!(state.status, Status::Withdrawn);
+        results()
+            .by(manager())
+            .given(with(published(), [ResultEvent::Withdrawn { reason: "x".into() }]))
+            .when(ResultCommand::Withdraw { reason: "x".into() })
+            .then_rejected(Rejection::WrongStatus(Status::Withdrawn));
+        results()
+            .by(manager())
+            .when(ResultCommand::Withdraw { reason: "x".into() })
+            .then_rejected(Rejection::NoSuchResult);
+    }
+
+    #[test]
+    fn stored_events_that_do_not_fit_are_errors_not_panics() {
+        use ttx_kernel::{DecodeError, DomainEvent};
+        assert!(matches!(ResultEvent::decode("ttx.listings.v1.Nope", 1, &[]), Err(DecodeError::UnknownType { .. })));
+        assert!(matches!(
+            ResultEvent::decode("ttx.listings.v1.ResultCreated", 1, &[0x1a, 0x02, 0x18, 0x63]),
+            Err(DecodeError::Malformed { .. })
+        ));
+        assert!(matches!(
+            ResultEvent::decode("ttx.listings.v1.NoticeStarted", 1, &[0x08, 0x01]),
+            Err(DecodeError::Malformed { .. })
+        ));
+    }
+}
