@@ -92,5 +92,26 @@ pub mod identity {
 pub mod listings {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.listings.v1.rs"));
+
+        /// The subjects the listings service answers on, and its queue group.
+        pub mod subjects {
+            pub const QUEUE_GROUP: &str = "listings";
+            pub const COMMANDS: &str = "ttx.listings.cmd.*";
+            pub const QUERIES: &str = "ttx.listings.qry.*";
+            pub const CREATE_RESULT: &str = "ttx.listings.cmd.create-result";
+            pub const EDIT_RESULT: &str = "ttx.listings.cmd.edit-result";
+            pub const SUBMIT_RESULT: &str = "ttx.listings.cmd.submit-result";
+            pub const APPROVE_RESULT: &str = "ttx.listings.cmd.approve-result";
+            pub const RETURN_RESULT: &str = "ttx.listings.cmd.return-result";
+            pub const PUBLISH_RESULT: &str = "ttx.listings.cmd.publish-result";
+            pub const WITHDRAW_RESULT: &str = "ttx.listings.cmd.withdraw-result";
+            pub const START_NOTICE: &str = "ttx.listings.cmd.start-notice";
+            pub const RAISE_OBJECTION: &str = "ttx.listings.cmd.raise-objection";
+            pub const ANSWER_OBJECTION: &str = "ttx.listings.cmd.answer-objection";
+            pub const RESOLVE_OBJECTION: &str = "ttx.listings.cmd.resolve-objection";
+            pub const GET_RESULT: &str = "ttx.listings.qry.get-result";
+            pub const LIST_RESULTS: &str = "ttx.listings.qry.list-results";
+            pub const DEAL_STATUS: &str = "ttx.listings.qry.deal-status";
+        }
     }
 }

@@ -201,13 +201,14 @@ pub enum DealBlocked {
 }
 
 impl ResultState {
-    /// Whether a negotiated deal could close at `now` at `price_fen` (negotiation asks this of its view of listings).
-    pub fn negotiated_deal_blocked(&self, now: Timestamp, price_fen: i64) -> Option<DealBlocked> {
+    /// Whether a negotiated deal could close at `price_fen` (negotiation asks this of its view of listings).
+    pub fn negotiated_deal_blocked(&self, price_fen: i64) -> Option<DealBlocked> {
         if self.status != Status::Published {
             return Some(DealBlocked::NotPublished);
         }
         let Some(n) = &self.notice else { return Some(DealBlocked::NoNotice) };
-        if !n.ended && now < n.ends_at {
+        // The record must show the notice ended (the timer's event), not only the clock: evidence, not inference.
+        if !n.ended {
             return Some(DealBlocked::NoticeRunning { ends_at: n.ends_at });
         }
         if n.open_objections() > 0 {
@@ -954,15 +955,15 @@ mod tests {
     fn a_deal_waits_for_the_notice_its_objections_and_its_price() {
         let fold = |events: Vec<ResultEvent>| Results::default().fold(&events);
         let price = 480_000_000;
-        assert_eq!(fold(vec![created()]).negotiated_deal_blocked(at(0), price), Some(DealBlocked::NotPublished));
-        assert_eq!(fold(published()).negotiated_deal_blocked(at(0), price), Some(DealBlocked::NoNotice));
+        assert_eq!(fold(vec![created()]).negotiated_deal_blocked(price), Some(DealBlocked::NotPublished));
+        assert_eq!(fold(published()).negotiated_deal_blocked(price), Some(DealBlocked::NoNotice));
         let running = with(published(), [notice_started()]);
         assert_eq!(
-            fold(running.clone()).negotiated_deal_blocked(at(3), price),
+            fold(running.clone()).negotiated_deal_blocked(price),
             Some(DealBlocked::NoticeRunning { ends_at: at(15) })
         );
         let objected = with(running.clone(), [objection("o1"), ResultEvent::NoticeEnded { clean: false }]);
-        assert_eq!(fold(objected.clone()).negotiated_deal_blocked(at(16), price), Some(DealBlocked::ObjectionsOpen(1)));
+        assert_eq!(fold(objected.clone()).negotiated_deal_blocked(price), Some(DealBlocked::ObjectionsOpen(1)));
         let upheld = with(
             objected,
             [
@@ -970,11 +971,11 @@ mod tests {
                 ResultEvent::ObjectionResolved { objection_id: "o1".into(), upheld: true, note: "n".into() },
             ],
         );
-        assert_eq!(fold(upheld.clone()).negotiated_deal_blocked(at(16), price), Some(DealBlocked::NoticeFailed));
+        assert_eq!(fold(upheld.clone()).negotiated_deal_blocked(price), Some(DealBlocked::NoticeFailed));
         let clean = with(running, [ResultEvent::NoticeEnded { clean: true }]);
-        assert_eq!(fold(clean.clone()).negotiated_deal_blocked(at(16), price), None);
+        assert_eq!(fold(clean.clone()).negotiated_deal_blocked(price), None);
         assert_eq!(
-            fold(clean).negotiated_deal_blocked(at(16), price + 1),
+            fold(clean).negotiated_deal_blocked(price + 1),
             Some(DealBlocked::NoticeFailed),
             "another price needs a new notice"
         );

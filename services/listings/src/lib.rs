@@ -1,14 +1,69 @@
 //! The listings context: research results (科技成果) and, later, technology demands and open challenges; the public
 //! notice (公示) that negotiated pricing requires; search and matching.
 //!
-//! Built so far: the pure result decider with its notice and objections, its event codec, and the PRC working-day
-//! calendar. The service shell (bus subjects, search index, API and UI) comes next.
+//! It owns the streams `listings-result-<id>` and emits the `ttx.listings.v1` result events (docs/events.md). Commands
+//! arrive on `ttx.listings.cmd.*`, queries on `ttx.listings.qry.*` (queue group `listings`). A timer ends each public
+//! notice when its time comes; with several instances, optimistic concurrency lets one ending through.
 //!
 //! # Layout
-//! - [`domain`]: the `Results` decider: lifecycle, review, secrecy, notice, objections; `ResultState::negotiated_deal_blocked`.
+//! - [`domain`]: the `Results` decider: lifecycle, review, secrecy, notice, objections; whether a negotiated deal may
+//!   close (`ResultState::negotiated_deal_blocked`).
+//! - [`values`]: checks a listing as it arrives, naming the field at fault.
 //! - [`codec`]: result events ↔ `ttx.listings.v1` messages.
 //! - [`calendar`]: working days with the State Council's holiday schedule as data (2025–2026).
+//! - [`service`]: command and query handlers, the results directory, the notice timer.
+//! - [`run`]: serves the subjects until shutdown.
 
 pub mod calendar;
 pub mod codec;
 pub mod domain;
+pub mod service;
+pub mod values;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ttx_kernel::bus::serve_calls;
+use ttx_kernel::{Bus, BusError, Clock, EventLog};
+use ttx_proto::listings::v1::subjects;
+
+pub use service::Service;
+
+/// What the listings service needs.
+#[derive(Clone)]
+pub struct Deps {
+    pub log: Arc<dyn EventLog>,
+    pub bus: Arc<dyn Bus>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("listings::Deps").finish_non_exhaustive()
+    }
+}
+
+/// Serves listings commands and queries, and runs the notice timer, until `shutdown` resolves.
+pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
+    let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
+    let projection = tokio::spawn(service.clone().project());
+    let timers = tokio::spawn(service.clone().timers());
+    let for_commands = service.clone();
+    let commands =
+        serve_calls(deps.bus.as_ref(), subjects::COMMANDS, subjects::QUEUE_GROUP, move |subject, payload| {
+            let service = for_commands.clone();
+            async move { service.command(&subject, payload).await }
+        })
+        .await?;
+    let queries = serve_calls(deps.bus.as_ref(), subjects::QUERIES, subjects::QUEUE_GROUP, move |subject, payload| {
+        let service = service.clone();
+        async move { service.query(&subject, payload).await }
+    })
+    .await?;
+    tracing::info!("listings service serving");
+    shutdown.await;
+    for task in [commands, queries, projection, timers] {
+        task.abort();
+    }
+    Ok(())
+}

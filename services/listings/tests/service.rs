@@ -1,0 +1,271 @@
+//! The listings service on a real SQLite log, driven over the in-process bus, with a clock the test moves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message as _;
+use ttx_eventlog_sqlite::SqliteLog;
+use ttx_kernel::bus::{CallError, call};
+use ttx_kernel::{Bus, EventLog, InProcessBus, ManualClock, StreamId, Timestamp};
+use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::listings::v1::{self as pb, subjects};
+
+const WAIT: Duration = Duration::from_secs(20);
+const DAY: Duration = Duration::from_secs(86_400);
+
+struct Listings {
+    bus: Arc<dyn Bus>,
+    log: Arc<SqliteLog>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+fn actor(user: &str, org: &str, role: Role) -> Actor {
+    Actor { user_id: user.into(), org_id: org.into(), role: role.into(), roles: vec![role.into()] }
+}
+
+fn manager() -> Actor {
+    actor("zhangwei", "uni", Role::TechManager)
+}
+
+fn reviewer() -> Actor {
+    actor("liuyang", "uni", Role::Reviewer)
+}
+
+fn enterprise() -> Actor {
+    actor("zhaomin", "firm", Role::EnterpriseMember)
+}
+
+fn listing() -> pb::Listing {
+    pb::Listing {
+        title: "高能量密度锂离子电池正极材料".into(),
+        summary: "一种高镍三元正极材料的制备方法，循环寿命显著提升。".into(),
+        field: pb::TechField::NewEnergy.into(),
+        industry: "电池制造".into(),
+        keywords: vec!["锂离子电池".into(), "正极材料".into()],
+        innovations: vec!["循环寿命提升30%".into()],
+        indicators: "比容量 ≥ 210 mAh/g".into(),
+        trl: Some(pb::TrlAssessment {
+            level: 6,
+            assessor: "第三方评价机构".into(),
+            assessed_on: "2026-03-01".into(),
+            evidence: "中试报告".into(),
+        }),
+        form: pb::ResultForm::Material.into(),
+        ip_rights: vec![],
+        holders: vec![pb::Holder { org_id: "uni".into(), share_bp: 10_000 }],
+        inventors: vec!["王教授".into()],
+        secrecy: pb::Secrecy::Public.into(),
+        modes: vec![pb::TransactionMode::Assignment.into()],
+        asking_price_fen: Some(500_000_000),
+        route: pb::PricingRoute::Negotiated.into(),
+        visibility: pb::Visibility::Public.into(),
+    }
+}
+
+async fn start(instances: usize) -> Listings {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(1_790_000_000_000_000)));
+    for _ in 0..instances {
+        let deps = ttx_listings::Deps { log: log.clone(), bus: bus.clone(), clock: clock.clone() };
+        tokio::spawn(ttx_listings::run(deps, std::future::pending()));
+    }
+    let listings = Listings { bus, log, clock, _dir: dir };
+    for _ in 0..200 {
+        if listings.list(manager()).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    listings
+}
+
+fn ctx(actor: Actor, id: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext { actor: Some(actor), command_id: id.into() })
+}
+
+fn code(r: Result<impl std::fmt::Debug, CallError>) -> (String, String) {
+    match r {
+        Err(CallError::Remote { code, field, .. }) => (code, field),
+        other => panic!("expected a typed error, got {other:?}"),
+    }
+}
+
+impl Listings {
+    async fn send(&self, subject: &str, m: impl prost::Message) -> Result<Bytes, CallError> {
+        call(self.bus.as_ref(), subject, m.encode_to_vec().into(), WAIT).await
+    }
+
+    async fn act(&self, subject: &str, who: Actor, id: &str) -> Result<Bytes, CallError> {
+        self.send(subject, pb::ResultAction { context: ctx(who, id), result_id: "r1".into() }).await
+    }
+
+    async fn get(&self, who: Actor) -> Result<pb::ResultView, CallError> {
+        let q = pb::GetResult { asker: Some(who), result_id: "r1".into() };
+        self.send(subjects::GET_RESULT, q).await.map(|b| pb::ResultView::decode(b).unwrap())
+    }
+
+    async fn list(&self, who: Actor) -> Result<Vec<pb::ResultView>, CallError> {
+        let q = pb::ListResults { asker: Some(who), owner_org_id: String::new() };
+        self.send(subjects::LIST_RESULTS, q).await.map(|b| pb::ResultList::decode(b).unwrap().results)
+    }
+
+    async fn deal(&self, price_fen: i64) -> pb::DealStatusReply {
+        let q = pb::DealStatus { result_id: "r1".into(), price_fen };
+        pb::DealStatusReply::decode(self.send(subjects::DEAL_STATUS, q).await.unwrap()).unwrap()
+    }
+
+    async fn publish(&self) {
+        let create =
+            pb::CreateResult { context: ctx(manager(), "c1"), result_id: "r1".into(), listing: Some(listing()) };
+        self.send(subjects::CREATE_RESULT, create).await.unwrap();
+        self.act(subjects::SUBMIT_RESULT, manager(), "c2").await.unwrap();
+        self.act(subjects::APPROVE_RESULT, reviewer(), "c3").await.unwrap();
+        self.act(subjects::PUBLISH_RESULT, manager(), "c4").await.unwrap();
+    }
+
+    async fn events(&self) -> Vec<String> {
+        let stream = StreamId::parse("listings-result-r1").unwrap();
+        let events = self.log.read_stream(&stream, 1, 1000).await.unwrap();
+        events.iter().map(|e| e.event_type().trim_start_matches("ttx.listings.v1.").to_owned()).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_result_is_published_with_a_notice_objected_to_resolved_and_ended_by_the_clock() {
+    let l = start(1).await;
+    l.publish().await;
+    assert_eq!(l.deal(480_000_000).await.blocked_by, "no_notice");
+    let notice =
+        pb::StartNotice { context: ctx(manager(), "c5"), result_id: "r1".into(), price_fen: 480_000_000, days: 15 };
+    l.send(subjects::START_NOTICE, notice).await.unwrap();
+    assert_eq!(l.deal(480_000_000).await.blocked_by, "notice_running");
+
+    let object = pb::RaiseObjection {
+        context: ctx(enterprise(), "c6"),
+        result_id: "r1".into(),
+        objection_id: "o1".into(),
+        text: "价格偏低".into(),
+    };
+    l.send(subjects::RAISE_OBJECTION, object).await.unwrap();
+    let answer = pb::AnswerObjection {
+        context: ctx(manager(), "c7"),
+        result_id: "r1".into(),
+        objection_id: "o1".into(),
+        answer: "经第三方评估".into(),
+    };
+    l.send(subjects::ANSWER_OBJECTION, answer).await.unwrap();
+    let resolve = pb::ResolveObjection {
+        context: ctx(reviewer(), "c8"),
+        result_id: "r1".into(),
+        objection_id: "o1".into(),
+        upheld: false,
+        note: "评估充分".into(),
+    };
+    l.send(subjects::RESOLVE_OBJECTION, resolve).await.unwrap();
+
+    // Not yet: the notice runs 15 days.
+    l.clock.advance(14 * DAY);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(l.deal(480_000_000).await.blocked_by, "notice_running");
+    l.clock.advance(DAY);
+    let mut ended = false;
+    for _ in 0..100 {
+        if l.deal(480_000_000).await.may_close {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ended, "the timer ended the notice");
+    assert_eq!(l.deal(520_000_000).await.blocked_by, "notice_failed", "another price needs a new notice");
+    let view = l.get(enterprise()).await.unwrap();
+    let notice = view.notice.unwrap();
+    assert!(notice.ended);
+    assert_eq!(notice.objections[0].resolution, 2, "dismissed");
+    assert_eq!(
+        l.events().await,
+        [
+            "ResultCreated",
+            "ResultSubmitted",
+            "ResultApproved",
+            "ResultPublished",
+            "NoticeStarted",
+            "ObjectionRaised",
+            "ObjectionAnswered",
+            "ObjectionResolved",
+            "NoticeEnded"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn with_two_instances_a_notice_ends_exactly_once() {
+    let l = start(2).await;
+    l.publish().await;
+    let notice = pb::StartNotice { context: ctx(manager(), "c5"), result_id: "r1".into(), price_fen: 1_000, days: 15 };
+    l.send(subjects::START_NOTICE, notice).await.unwrap();
+    l.clock.advance(16 * DAY);
+    for _ in 0..100 {
+        if l.events().await.last().map(String::as_str) == Some("NoticeEnded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let ends = l.events().await.iter().filter(|e| *e == "NoticeEnded").count();
+    assert_eq!(ends, 1);
+}
+
+#[tokio::test]
+async fn only_the_holder_and_the_supervisors_see_a_result_before_it_is_published() {
+    let l = start(1).await;
+    let create = pb::CreateResult { context: ctx(manager(), "c1"), result_id: "r1".into(), listing: Some(listing()) };
+    l.send(subjects::CREATE_RESULT, create).await.unwrap();
+    assert_eq!(code(l.get(enterprise()).await).0, "not_found");
+    assert!(l.get(reviewer()).await.is_ok());
+    assert!(l.get(actor("wufang", "agency", Role::Regulator)).await.is_ok());
+    assert!(l.list(enterprise()).await.unwrap().is_empty());
+    assert_eq!(l.list(manager()).await.unwrap().len(), 1);
+    l.act(subjects::SUBMIT_RESULT, manager(), "c2").await.unwrap();
+    l.act(subjects::APPROVE_RESULT, reviewer(), "c3").await.unwrap();
+    l.act(subjects::PUBLISH_RESULT, manager(), "c4").await.unwrap();
+    assert_eq!(l.get(enterprise()).await.unwrap().status, pb::ResultStatus::Published as i32);
+    assert_eq!(l.list(enterprise()).await.unwrap().len(), 1);
+    assert_eq!(code(l.get(Actor::default()).await).0, "not_found", "nobody anonymous");
+}
+
+#[tokio::test]
+async fn an_invalid_listing_names_its_field_and_writes_nothing() {
+    let l = start(1).await;
+    type Spoil = Box<dyn Fn(&mut pb::Listing)>;
+    let cases: Vec<(Spoil, &str)> = vec![
+        (Box::new(|p| p.title = "  ".into()), "listing.title"),
+        (Box::new(|p| p.keywords = vec!["a".into(), "b".into(), "c".into(), "d".into()]), "listing.keywords"),
+        (Box::new(|p| p.trl.as_mut().unwrap().level = 10), "listing.trl.level"),
+        (Box::new(|p| p.trl.as_mut().unwrap().assessed_on = "2026-02-30".into()), "listing.trl.assessed_on"),
+        (Box::new(|p| p.field = 99), "listing.field"),
+        (Box::new(|p| p.modes = vec![42]), "listing.modes[0]"),
+        (Box::new(|p| p.asking_price_fen = Some(-1)), "listing.asking_price_fen"),
+        (Box::new(|p| p.inventors.clear()), "listing.inventors"),
+        (Box::new(|p| p.trl = None), "listing.trl"),
+    ];
+    for (i, (spoil, field)) in cases.into_iter().enumerate() {
+        let mut bad = listing();
+        spoil(&mut bad);
+        let create =
+            pb::CreateResult { context: ctx(manager(), &format!("c{i}")), result_id: "r1".into(), listing: Some(bad) };
+        assert_eq!(code(l.send(subjects::CREATE_RESULT, create).await), ("invalid_input".into(), field.into()));
+    }
+    let mut half = listing();
+    half.holders[0].share_bp = 5_000;
+    let create = pb::CreateResult { context: ctx(manager(), "c-half"), result_id: "r1".into(), listing: Some(half) };
+    assert_eq!(code(l.send(subjects::CREATE_RESULT, create).await).0, "rejected");
+    let create =
+        pb::CreateResult { context: ctx(enterprise(), "c-firm"), result_id: "r1".into(), listing: Some(listing()) };
+    assert_eq!(code(l.send(subjects::CREATE_RESULT, create).await).0, "forbidden");
+    assert_eq!(l.log.head().await.unwrap(), 0);
+}
