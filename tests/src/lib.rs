@@ -6,6 +6,10 @@
 //! - `tests/crash.rs`: kill -9 during appends, reopen, check that nothing acknowledged is lost and nothing partial exists.
 //! - `src/bin/queue-worker.rs`: one instance of a small service on NATS (queue group `test-appender`) that appends to the
 //!   JetStream log; `tests/queue.rs` runs two and kills one while commands flow.
+//! - [`exchange`]: `TestExchange::spawn(Mode::Embedded | Mode::Nats)`, the whole exchange in the test process with a
+//!   clock the test moves; `tests/flows.rs` runs the same user flows through HTTP in both deployments.
+
+pub mod exchange;
 
 /// The payload the crash writer stores as event `index` of command `command_id`; the crash test checks it.
 pub fn crash_payload(command_id: &str, index: usize) -> Vec<u8> {

@@ -65,7 +65,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 }
 
 /// The caller's idempotency key (`Idempotency-Key`), scoped to the caller, or a fresh id.
-fn command_id(headers: &HeaderMap, principal: &Principal) -> Result<String, ApiError> {
+pub fn command_id(headers: &HeaderMap, principal: &Principal) -> Result<String, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(uuid::Uuid::now_v7().to_string()),
         Some(v) => {

@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context, and a request
 //!   id (`x-request-id`, the caller's or a new one) on every answer.
-//! - [`api`]: the JSON API (authentication, organisations, users).
+//! - [`api`]: the JSON API (authentication, organisations, users); [`api_results`]: research results.
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers, and a page listing it.
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
@@ -15,6 +15,7 @@
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
 
 pub mod api;
+pub mod api_results;
 pub mod auth;
 pub mod i18n;
 pub mod metrics;
@@ -169,6 +170,18 @@ pub fn router(deps: Deps) -> Router {
         .route("/users/{user_id}/roles/{role}", delete(api::revoke_role))
         .route("/users/{user_id}/password", put(api::set_password))
         .route("/tech-managers", post(api::register_tech_manager))
+        .route("/results", get(api_results::list).post(api_results::create))
+        .route("/results/{result_id}", get(api_results::get).put(api_results::edit))
+        .route("/results/{result_id}/submit", post(api_results::submit))
+        .route("/results/{result_id}/approve", post(api_results::approve))
+        .route("/results/{result_id}/return", post(api_results::return_result))
+        .route("/results/{result_id}/publish", post(api_results::publish))
+        .route("/results/{result_id}/withdraw", post(api_results::withdraw))
+        .route("/results/{result_id}/notice", post(api_results::start_notice))
+        .route("/results/{result_id}/objections", post(api_results::raise_objection))
+        .route("/results/{result_id}/objections/{objection_id}/answer", post(api_results::answer_objection))
+        .route("/results/{result_id}/objections/{objection_id}/resolution", post(api_results::resolve_objection))
+        .route("/results/{result_id}/deal-status", get(api_results::deal_status))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))

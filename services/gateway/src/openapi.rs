@@ -7,7 +7,7 @@ use maud::{DOCTYPE, html};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api;
+use crate::{api, api_results};
 
 #[derive(Debug)]
 struct Bearer;
@@ -43,12 +43,27 @@ impl Modify for Bearer {
         api::revoke_role,
         api::set_password,
         api::register_tech_manager,
+        api_results::create,
+        api_results::list,
+        api_results::get,
+        api_results::edit,
+        api_results::submit,
+        api_results::approve,
+        api_results::return_result,
+        api_results::publish,
+        api_results::withdraw,
+        api_results::start_notice,
+        api_results::raise_objection,
+        api_results::answer_objection,
+        api_results::resolve_objection,
+        api_results::deal_status,
     ),
     modifiers(&Bearer),
     tags(
         (name = "auth", description = "Logging in and out"),
         (name = "organisations", description = "Organisations and their related parties"),
         (name = "users", description = "Users, roles and the technology-manager registry"),
+        (name = "results", description = "Research results, their review and public notice"),
     )
 )]
 pub struct ApiDoc;

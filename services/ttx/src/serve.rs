@@ -28,21 +28,24 @@ pub enum ServiceName {
     Audit,
     /// Organisations, users, roles, the technology-manager registry.
     Identity,
+    /// Research results, their review and public notice.
+    Listings,
 }
 
 impl ServiceName {
-    pub const ALL: [Self; 3] = [Self::Gateway, Self::Audit, Self::Identity];
+    pub const ALL: [Self; 4] = [Self::Gateway, Self::Audit, Self::Identity, Self::Listings];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Gateway => "gateway",
             Self::Audit => "audit",
             Self::Identity => "identity",
+            Self::Listings => "listings",
         }
     }
 
     fn needs_log(self) -> bool {
-        matches!(self, Self::Audit | Self::Identity)
+        matches!(self, Self::Audit | Self::Identity | Self::Listings)
     }
 }
 
@@ -82,7 +85,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-pub(crate) async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
+/// The log the configuration names: the embedded one in `data_dir`, or JetStream when `nats.url` is set.
+pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
     if config.nats.url.is_empty() {
         let log = SqliteLog::open(&config.data_dir)
             .with_context(|| format!("cannot open the event log in {}", config.data_dir.display()))?;
@@ -97,8 +101,7 @@ pub(crate) async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn EventLog
 }
 
 /// The gateway's token keys and login limits, from the configuration.
-fn gateway_auth(config: &Config) -> anyhow::Result<Arc<ttx_gateway::auth::Auth>> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+fn gateway_auth(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<ttx_gateway::auth::Auth>> {
     let now = clock.now().unix_micros() / 1_000_000;
     let dir = config.keys_dir();
     let keys = ttx_gateway::token::KeyRing::load_or_create(&dir, now)
@@ -135,6 +138,24 @@ pub async fn serve(
     services: &BTreeSet<ServiceName>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_wired(config, services, Wiring { clock: Arc::new(SystemClock), listening: None }, shutdown).await
+}
+
+/// What a process's services get besides the configuration: the clock (a test moves its own) and, optionally, where
+/// to announce the gateway's address.
+#[derive(Debug)]
+pub struct Wiring {
+    pub clock: Arc<dyn Clock>,
+    pub listening: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+}
+
+/// [`serve`] with the clock and the address announcement given.
+pub async fn serve_wired(
+    config: Config,
+    services: &BTreeSet<ServiceName>,
+    mut wiring: Wiring,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let distributed = !config.nats.url.is_empty();
     if !distributed && services.len() != ServiceName::ALL.len() {
         bail!("--service needs --nats (or nats.url): without NATS the services share this process's log and bus");
@@ -160,7 +181,7 @@ pub async fn serve(
         tracing::info!(head, "audit service ready");
     }
     if let (true, Some(log)) = (services.contains(&ServiceName::Identity), &log) {
-        let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: Arc::new(SystemClock) };
+        let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: wiring.clock.clone() };
         let until = stopped();
         tasks.spawn(async move { ttx_identity::run(deps, until).await.context("identity service") });
         // Any answer will do: asking for a user that cannot exist costs one stream read.
@@ -168,8 +189,16 @@ pub async fn serve(
         let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
         answers(bus.as_ref(), "identity", ttx_proto::identity::v1::subjects::GET_USER, payload).await?;
     }
+    if let (true, Some(log)) = (services.contains(&ServiceName::Listings), &log) {
+        let deps = ttx_listings::Deps { log: log.clone(), bus: bus.clone(), clock: wiring.clock.clone() };
+        let until = stopped();
+        tasks.spawn(async move { ttx_listings::run(deps, until).await.context("listings service") });
+        let probe = ttx_proto::listings::v1::GetResult { asker: None, result_id: "probe".into() };
+        let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
+        answers(bus.as_ref(), "listings", ttx_proto::listings::v1::subjects::GET_RESULT, payload).await?;
+    }
     if services.contains(&ServiceName::Gateway) {
-        let auth = gateway_auth(&config)?;
+        let auth = gateway_auth(&config, wiring.clock.clone())?;
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.http.listen))?;
@@ -179,6 +208,9 @@ pub async fn serve(
         tasks.spawn(async move { ttx_gateway::run(listener, deps, until).await.context("gateway") });
         // A fixed line on stdout, for people and for tests that listen on port 0.
         println!("ttx listening on http://{addr}");
+        if let Some(tx) = wiring.listening.take() {
+            let _ = tx.send(addr);
+        }
     } else {
         let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
         println!("ttx serving {} over {}", names.join(", "), config.nats.url);

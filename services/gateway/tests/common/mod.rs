@@ -61,6 +61,8 @@ impl Exchange {
         let identity = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: clock.clone() };
         tokio::spawn(ttx_identity::run(identity, std::future::pending()));
         tokio::spawn(ttx_audit::run(ttx_audit::Deps { log: log.clone(), bus: bus.clone() }, std::future::pending()));
+        let listings = ttx_listings::Deps { log: log.clone(), bus: bus.clone(), clock: clock.clone() };
+        tokio::spawn(ttx_listings::run(listings, std::future::pending()));
         let keys_dir = tempfile::tempdir().unwrap();
         let now = clock.now().unix_micros() / 1_000_000;
         let auth = Auth {
@@ -116,6 +118,80 @@ impl Exchange {
                 roles: vec![role.into()],
             };
             service.command(subjects::CREATE_USER, c.encode_to_vec().into()).await.unwrap();
+        }
+        self.seed_result().await;
+    }
+
+    /// A published result `r-seed` of the university with a running notice and an objection `o-seed`.
+    async fn seed_result(&self) {
+        use ttx_proto::listings::v1 as lpb;
+        let who = |user: &str, org: &str, role: ttx_proto::common::v1::Role| ttx_proto::common::v1::Actor {
+            user_id: user.into(),
+            org_id: org_id(org),
+            role: role.into(),
+            roles: vec![role.into()],
+        };
+        let manager = who("lilei", UNI, ttx_proto::common::v1::Role::TechManager);
+        let reviewer = who("hanmei", UNI, ttx_proto::common::v1::Role::Reviewer);
+        let member = who("zhaoqiang", FIRM, ttx_proto::common::v1::Role::EnterpriseMember);
+        let ctx = |actor: &ttx_proto::common::v1::Actor, id: &str| {
+            Some(lpb::CommandContext { actor: Some(actor.clone()), command_id: id.into() })
+        };
+        let action = |actor, id: &str| lpb::ResultAction { context: ctx(actor, id), result_id: "r-seed".into() };
+        let steps: Vec<(&str, Vec<u8>)> = vec![
+            (
+                lpb::subjects::CREATE_RESULT,
+                lpb::CreateResult {
+                    context: ctx(&manager, "s1"),
+                    result_id: "r-seed".into(),
+                    listing: Some(listing_pb()),
+                }
+                .encode_to_vec(),
+            ),
+            (lpb::subjects::SUBMIT_RESULT, action(&manager, "s2").encode_to_vec()),
+            (lpb::subjects::APPROVE_RESULT, action(&reviewer, "s3").encode_to_vec()),
+            (lpb::subjects::PUBLISH_RESULT, action(&manager, "s4").encode_to_vec()),
+            (
+                lpb::subjects::START_NOTICE,
+                lpb::StartNotice {
+                    context: ctx(&manager, "s5"),
+                    result_id: "r-seed".into(),
+                    price_fen: 1_000_000,
+                    days: 15,
+                }
+                .encode_to_vec(),
+            ),
+            (
+                lpb::subjects::RAISE_OBJECTION,
+                lpb::RaiseObjection {
+                    context: ctx(&member, "s6"),
+                    result_id: "r-seed".into(),
+                    objection_id: "o-seed".into(),
+                    text: "价格偏低".into(),
+                }
+                .encode_to_vec(),
+            ),
+        ];
+        for (subject, payload) in steps {
+            let mut last = None;
+            for _ in 0..200 {
+                match ttx_kernel::bus::call(
+                    self.deps.bus.as_ref(),
+                    subject,
+                    payload.clone().into(),
+                    Duration::from_secs(10),
+                )
+                .await
+                {
+                    Ok(_) => {
+                        last = None;
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(last.is_none(), "{subject}: {last:?}");
         }
     }
 
@@ -208,4 +284,52 @@ impl Exchange {
     pub fn advance(&self, d: Duration) {
         self.clock.advance(d);
     }
+}
+
+/// A valid listing of the university's, on the wire.
+pub fn listing_pb() -> ttx_proto::listings::v1::Listing {
+    use ttx_proto::listings::v1 as lpb;
+    lpb::Listing {
+        title: "高能量密度锂离子电池正极材料".into(),
+        summary: "一种高镍三元正极材料的制备方法。".into(),
+        field: lpb::TechField::NewEnergy.into(),
+        industry: "电池制造".into(),
+        keywords: vec!["锂离子电池".into()],
+        innovations: vec![],
+        indicators: String::new(),
+        trl: Some(lpb::TrlAssessment {
+            level: 6,
+            assessor: "评价机构".into(),
+            assessed_on: "2026-03-01".into(),
+            evidence: "中试报告".into(),
+        }),
+        form: lpb::ResultForm::Material.into(),
+        ip_rights: vec![],
+        holders: vec![lpb::Holder { org_id: org_id(UNI), share_bp: 10_000 }],
+        inventors: vec!["王教授".into()],
+        secrecy: lpb::Secrecy::Public.into(),
+        modes: vec![lpb::TransactionMode::Assignment.into()],
+        asking_price_fen: Some(1_000_000),
+        route: lpb::PricingRoute::Negotiated.into(),
+        visibility: lpb::Visibility::Public.into(),
+    }
+}
+
+/// The same listing as the API takes it.
+pub fn listing_json() -> Value {
+    json!({
+        "title": "高能量密度锂离子电池正极材料",
+        "summary": "一种高镍三元正极材料的制备方法。",
+        "field": "new_energy",
+        "keywords": ["锂离子电池"],
+        "trl": { "level": 6, "assessor": "评价机构", "assessed_on": "2026-03-01", "evidence": "中试报告" },
+        "form": "material",
+        "holders": [{ "org_id": org_id(UNI), "share_bp": 10000 }],
+        "inventors": ["王教授"],
+        "secrecy": "public",
+        "modes": ["assignment"],
+        "asking_price_fen": 1000000,
+        "route": "negotiated",
+        "visibility": "public"
+    })
 }

@@ -1,0 +1,103 @@
+//! User flows through HTTP, the same in both deployments.
+
+use std::time::Duration;
+
+use serde_json::json;
+use ttx_tests::exchange::{Mode, TestExchange, org_id};
+
+fn listing() -> serde_json::Value {
+    json!({
+        "title": "高能量密度锂离子电池正极材料",
+        "summary": "一种高镍三元正极材料的制备方法，循环寿命显著提升。",
+        "field": "new_energy",
+        "keywords": ["锂离子电池", "正极材料"],
+        "trl": { "level": 6, "assessor": "第三方评价机构", "assessed_on": "2026-03-01", "evidence": "中试报告" },
+        "form": "material",
+        "ip_rights": [{ "kind": "invention_patent", "number": "ZL202310000001.2", "legal_status": "授权" }],
+        "holders": [{ "org_id": org_id(1), "share_bp": 10000 }],
+        "inventors": ["王教授", "李博士"],
+        "secrecy": "public",
+        "modes": ["assignment", "exclusive_licence"],
+        "asking_price_fen": 500000000,
+        "route": "negotiated",
+        "visibility": "public"
+    })
+}
+
+/// A manager publishes a result with a notice, an enterprise objects, the objection is answered and dismissed, and
+/// the notice ends by the clock; only then may a deal at the noticed price close.
+async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
+    }
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let manager = x.login("zhangwei").await.unwrap();
+    let reviewer = x.login("liuyang").await.unwrap();
+    let member = x.login("zhaomin").await.unwrap();
+    let ok = |a: &ttx_tests::exchange::Answer, want: u16| assert_eq!(a.status, want, "{}", a.body);
+
+    let a = x.request("POST", "/api/v1/results", Some(&manager), Some(&listing())).await.unwrap();
+    ok(&a, 201);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    let path = |tail: &str| format!("/api/v1/results/{id}{tail}");
+    ok(&x.request("POST", &path("/submit"), Some(&manager), None).await.unwrap(), 200);
+    // The enterprise cannot see a result under review.
+    ok(&x.request("GET", &path(""), Some(&member), None).await.unwrap(), 404);
+    ok(&x.request("POST", &path("/approve"), Some(&reviewer), None).await.unwrap(), 200);
+    ok(&x.request("POST", &path("/publish"), Some(&manager), None).await.unwrap(), 200);
+    let notice = json!({ "price_fen": 480000000, "days": 15 });
+    ok(&x.request("POST", &path("/notice"), Some(&manager), Some(&notice)).await.unwrap(), 201);
+
+    let a =
+        x.request("POST", &path("/objections"), Some(&member), Some(&json!({ "text": "价格明显偏低" }))).await.unwrap();
+    ok(&a, 201);
+    let objection = a.body["id"].as_str().unwrap().to_owned();
+    let answer = json!({ "answer": "价格经第三方评估" });
+    ok(
+        &x.request("POST", &path(&format!("/objections/{objection}/answer")), Some(&manager), Some(&answer))
+            .await
+            .unwrap(),
+        200,
+    );
+    let a = x.request("GET", &path("/deal-status?price_fen=480000000"), Some(&member), None).await.unwrap();
+    assert_eq!(a.body["blocked_by"], "notice_running");
+    let resolution = json!({ "upheld": false, "note": "评估报告充分" });
+    ok(
+        &x.request("POST", &path(&format!("/objections/{objection}/resolution")), Some(&reviewer), Some(&resolution))
+            .await
+            .unwrap(),
+        200,
+    );
+
+    x.advance(Duration::from_secs(15 * 86_400));
+    // Fifteen days on, the morning's tokens have expired.
+    assert_eq!(x.request("GET", "/api/v1/me", Some(&member), None).await.unwrap().status, 401);
+    let member = x.login("zhaomin").await.unwrap();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        let a = x.request("GET", &path("/deal-status?price_fen=480000000"), Some(&member), None).await.unwrap();
+        if a.body["may_close"] == true {
+            last = serde_json::Value::Null;
+            break;
+        }
+        last = a.body;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(last, serde_json::Value::Null, "the notice did not end by the clock: {last}");
+    let a = x.request("GET", &path(""), Some(&member), None).await.unwrap();
+    assert_eq!(a.body["notice"]["ended"], true);
+    assert_eq!(a.body["notice"]["objections"][0]["resolution"], "dismissed");
+    let a = x.request("GET", &path("/deal-status?price_fen=1"), Some(&member), None).await.unwrap();
+    assert_eq!(a.body["blocked_by"], "notice_failed", "a deal at another price needs a new notice");
+    x.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_flow_on_the_embedded_log() {
+    a_notice_is_objected_to_resolved_and_ended_by_the_clock(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_flow_on_nats() {
+    a_notice_is_objected_to_resolved_and_ended_by_the_clock(Mode::Nats).await;
+}
