@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ttx/audit/v1/queries.proto",
         "ttx/identity/v1/identity.proto",
         "ttx/listings/v1/results.proto",
+        "ttx/listings/v1/demands.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

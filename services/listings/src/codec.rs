@@ -338,3 +338,123 @@ impl DomainEvent for ResultEvent {
         })
     }
 }
+
+const DEMAND_POSTED: &str = "ttx.listings.v1.DemandPosted";
+const APPLICATION_SUBMITTED: &str = "ttx.listings.v1.ApplicationSubmitted";
+const APPLICATION_SHORTLISTED: &str = "ttx.listings.v1.ApplicationShortlisted";
+const CHALLENGE_AWARDED: &str = "ttx.listings.v1.ChallengeAwarded";
+const DEMAND_WITHDRAWN: &str = "ttx.listings.v1.DemandWithdrawn";
+
+impl DomainEvent for crate::demand::DemandEvent {
+    fn event_type(&self) -> &'static str {
+        use crate::demand::DemandEvent as E;
+        match self {
+            E::Posted { .. } => DEMAND_POSTED,
+            E::ApplicationSubmitted { .. } => APPLICATION_SUBMITTED,
+            E::ApplicationShortlisted { .. } => APPLICATION_SHORTLISTED,
+            E::Awarded { .. } => CHALLENGE_AWARDED,
+            E::Withdrawn { .. } => DEMAND_WITHDRAWN,
+        }
+    }
+
+    fn subjects(&self) -> Vec<SubjectRef> {
+        use crate::demand::DemandEvent as E;
+        let org = |id: &str| SubjectRef { kind: "organisation".into(), id: id.to_owned() };
+        match self {
+            E::Posted { id, poster_org_id, .. } => {
+                vec![SubjectRef { kind: "demand".into(), id: id.clone() }, org(poster_org_id)]
+            }
+            E::ApplicationSubmitted { org_id, .. } | E::Awarded { org_id, .. } => vec![org(org_id)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn encode(&self) -> Bytes {
+        use crate::demand::DemandEvent as E;
+        let bytes = match self.clone() {
+            E::Posted { id, poster_org_id, details, challenge } => pb::DemandPosted {
+                demand_id: id,
+                poster_org_id,
+                demand: Some(pb::Demand {
+                    title: details.title,
+                    field: field_to(details.field),
+                    indicators: details.indicators,
+                    problem: details.problem,
+                    existing_conditions: details.existing_conditions,
+                    budget_fen: details.budget_fen,
+                    cooperation_mode: details.cooperation_mode,
+                    wanted_trl: u32::from(details.wanted_trl),
+                    valid_until: Some(details.valid_until.to_proto()),
+                }),
+                challenge: challenge
+                    .map(|c| pb::ChallengeTerms { indicators: c.indicators, deadline: Some(c.deadline.to_proto()) }),
+            }
+            .encode_to_vec(),
+            E::ApplicationSubmitted { application_id, org_id, user_id, answers } => pb::ApplicationSubmitted {
+                application_id,
+                applicant_org_id: org_id,
+                applicant_user_id: user_id,
+                answers,
+            }
+            .encode_to_vec(),
+            E::ApplicationShortlisted { application_id } => {
+                pb::ApplicationShortlisted { application_id }.encode_to_vec()
+            }
+            E::Awarded { application_id, org_id } => {
+                pb::ChallengeAwarded { application_id, awarded_org_id: org_id }.encode_to_vec()
+            }
+            E::Withdrawn { reason } => pb::DemandWithdrawn { reason }.encode_to_vec(),
+        };
+        bytes.into()
+    }
+
+    fn decode(event_type: &str, schema_version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
+        use crate::demand::{ChallengeTerms, DemandDetails, DemandEvent as E};
+        if schema_version != 1 {
+            return Err(DecodeError::UnknownType { event_type: event_type.to_owned(), schema_version });
+        }
+        let time = |t: Option<prost_types::Timestamp>| {
+            t.as_ref().map(Timestamp::from_proto).ok_or_else(|| malformed(event_type, "a time is missing"))
+        };
+        Ok(match event_type {
+            DEMAND_POSTED => {
+                let p: pb::DemandPosted = decode_pb(event_type, payload)?;
+                let d = p.demand.ok_or_else(|| malformed(event_type, "no demand"))?;
+                let details = DemandDetails {
+                    title: d.title,
+                    field: field_from(d.field).ok_or_else(|| malformed(event_type, "unknown field"))?,
+                    indicators: d.indicators,
+                    problem: d.problem,
+                    existing_conditions: d.existing_conditions,
+                    budget_fen: d.budget_fen,
+                    cooperation_mode: d.cooperation_mode,
+                    wanted_trl: u8::try_from(d.wanted_trl).map_err(|_| malformed(event_type, "TRL out of range"))?,
+                    valid_until: time(d.valid_until)?,
+                };
+                let challenge = match p.challenge {
+                    Some(c) => Some(ChallengeTerms { indicators: c.indicators, deadline: time(c.deadline)? }),
+                    None => None,
+                };
+                E::Posted { id: p.demand_id, poster_org_id: p.poster_org_id, details, challenge }
+            }
+            APPLICATION_SUBMITTED => {
+                let p: pb::ApplicationSubmitted = decode_pb(event_type, payload)?;
+                E::ApplicationSubmitted {
+                    application_id: p.application_id,
+                    org_id: p.applicant_org_id,
+                    user_id: p.applicant_user_id,
+                    answers: p.answers,
+                }
+            }
+            APPLICATION_SHORTLISTED => E::ApplicationShortlisted {
+                application_id: decode_pb::<pb::ApplicationShortlisted>(event_type, payload)?.application_id,
+            },
+            CHALLENGE_AWARDED => {
+                let p: pb::ChallengeAwarded = decode_pb(event_type, payload)?;
+                E::Awarded { application_id: p.application_id, org_id: p.awarded_org_id }
+            }
+            DEMAND_WITHDRAWN => E::Withdrawn { reason: decode_pb::<pb::DemandWithdrawn>(event_type, payload)?.reason },
+            _ => return Err(DecodeError::UnknownType { event_type: event_type.to_owned(), schema_version }),
+        })
+    }
+}

@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`domain`]: the `Results` decider: lifecycle, review, secrecy, notice, objections; whether a negotiated deal may
 //!   close (`ResultState::negotiated_deal_blocked`).
+//! - [`demand`]: the `Demands` decider: technology demands and open challenges (揭榜挂帅), whose applications from the
+//!   poster's declared related parties are refused.
 //! - [`values`]: checks a listing as it arrives, naming the field at fault.
 //! - [`codec`]: result events ↔ `ttx.listings.v1` messages.
 //! - [`calendar`]: working days with the State Council's holiday schedule as data (2025–2026).
@@ -16,6 +18,7 @@
 
 pub mod calendar;
 pub mod codec;
+pub mod demand;
 pub mod domain;
 pub mod service;
 pub mod values;
