@@ -112,6 +112,13 @@ pub mod listings {
             pub const GET_RESULT: &str = "ttx.listings.qry.get-result";
             pub const LIST_RESULTS: &str = "ttx.listings.qry.list-results";
             pub const DEAL_STATUS: &str = "ttx.listings.qry.deal-status";
+            pub const POST_DEMAND: &str = "ttx.listings.cmd.post-demand";
+            pub const APPLY_TO_CHALLENGE: &str = "ttx.listings.cmd.apply-to-challenge";
+            pub const SHORTLIST_APPLICATION: &str = "ttx.listings.cmd.shortlist-application";
+            pub const AWARD_CHALLENGE: &str = "ttx.listings.cmd.award-challenge";
+            pub const WITHDRAW_DEMAND: &str = "ttx.listings.cmd.withdraw-demand";
+            pub const GET_DEMAND: &str = "ttx.listings.qry.get-demand";
+            pub const LIST_DEMANDS: &str = "ttx.listings.qry.list-demands";
         }
     }
 }

@@ -92,6 +92,66 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
     x.stop().await.unwrap();
 }
 
+/// An enterprise posts a challenge; the university declared the enterprise its related party, so its application is
+/// refused with the relation; the institute's is shortlisted and awarded.
+async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let poster = x.login("zhaomin").await.unwrap();
+    let related = x.login("zhangwei").await.unwrap();
+    let other = x.login("wangqiang").await.unwrap();
+    let ok = |a: &ttx_tests::exchange::Answer, want: u16| assert_eq!(a.status, want, "{}", a.body);
+
+    let challenge = json!({
+        "title": "动力电池低温性能提升",
+        "field": "new_energy",
+        "indicators": "-20℃ 容量保持率 ≥ 85%",
+        "problem": "冬季续航下降明显",
+        "budget_fen": 300000000,
+        "cooperation_mode": "合作开发",
+        "wanted_trl": 6,
+        "valid_until": "2027-06-30T16:00:00Z",
+        "challenge": { "indicators": ["低温容量保持率", "循环寿命"], "deadline": "2027-03-31T16:00:00Z" }
+    });
+    let a = x.request("POST", "/api/v1/demands", Some(&poster), Some(&challenge)).await.unwrap();
+    ok(&a, 201);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+
+    let declare = json!({ "related_org_id": org_id(2), "relation": "校办企业（持股 30%）" });
+    let path = format!("/api/v1/organisations/{}/related-parties", org_id(1));
+    ok(&x.request("POST", &path, Some(&related), Some(&declare)).await.unwrap(), 201);
+
+    let letter = json!({ "answers": ["88%", "3000 次"] });
+    let apply = format!("/api/v1/demands/{id}/applications");
+    let a = x.request("POST", &apply, Some(&related), Some(&letter)).await.unwrap();
+    ok(&a, 422);
+    assert!(a.body["detail"].as_str().unwrap().contains("校办企业"), "the reason names the relation: {}", a.body);
+    let a = x.request("POST", &apply, Some(&other), Some(&letter)).await.unwrap();
+    ok(&a, 201);
+    let application = a.body["id"].as_str().unwrap().to_owned();
+
+    let step = |s: &str| format!("/api/v1/demands/{id}/applications/{application}/{s}");
+    ok(&x.request("POST", &step("award"), Some(&poster), None).await.unwrap(), 422);
+    ok(&x.request("POST", &step("shortlist"), Some(&poster), None).await.unwrap(), 200);
+    ok(&x.request("POST", &step("award"), Some(&poster), None).await.unwrap(), 200);
+    let a = x.request("GET", &format!("/api/v1/demands/{id}"), Some(&poster), None).await.unwrap();
+    assert_eq!(a.body["status"], "awarded");
+    assert_eq!(a.body["applications"].as_array().unwrap().len(), 1, "the refused application left no trace");
+    assert_eq!(a.body["applications"][0]["applicant_org_id"], org_id(4));
+    let a = x.request("GET", &format!("/api/v1/demands/{id}"), Some(&related), None).await.unwrap();
+    assert_eq!(a.body["applications"].as_array().unwrap().len(), 0, "others' letters are not shown");
+    x.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_flow_on_the_embedded_log() {
+    a_related_partys_application_is_refused_and_another_is_awarded(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_flow_on_nats() {
+    a_related_partys_application_is_refused_and_another_is_awarded(Mode::Nats).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_flow_on_the_embedded_log() {
     a_notice_is_objected_to_resolved_and_ended_by_the_clock(Mode::Embedded).await;

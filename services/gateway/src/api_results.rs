@@ -712,3 +712,13 @@ pub async fn deal_status(
         notice_ends_at: reply.notice_ends_at.map(|t| Timestamp::from_proto(&t).to_string()),
     }))
 }
+
+/// The API's name of a field of high technology.
+pub fn field_name(value: i32) -> &'static str {
+    to_name(FIELDS, value)
+}
+
+/// A field of high technology by its API name; an unknown one is invalid input for `field`.
+pub fn field_wire(field: &str, name: &str) -> Result<i32, ApiError> {
+    to_wire(FIELDS, field, name)
+}

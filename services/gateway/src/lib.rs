@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context, and a request
 //!   id (`x-request-id`, the caller's or a new one) on every answer.
-//! - [`api`]: the JSON API (authentication, organisations, users); [`api_results`]: research results.
+//! - [`api`]: the JSON API (authentication, organisations, users); [`api_results`]: research results;
+//!   [`api_demands`]: demands and open challenges.
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers, and a page listing it.
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
@@ -15,6 +16,7 @@
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
 
 pub mod api;
+pub mod api_demands;
 pub mod api_results;
 pub mod auth;
 pub mod i18n;
@@ -182,6 +184,12 @@ pub fn router(deps: Deps) -> Router {
         .route("/results/{result_id}/objections/{objection_id}/answer", post(api_results::answer_objection))
         .route("/results/{result_id}/objections/{objection_id}/resolution", post(api_results::resolve_objection))
         .route("/results/{result_id}/deal-status", get(api_results::deal_status))
+        .route("/demands", get(api_demands::list).post(api_demands::post))
+        .route("/demands/{demand_id}", get(api_demands::get))
+        .route("/demands/{demand_id}/applications", post(api_demands::apply))
+        .route("/demands/{demand_id}/applications/{application_id}/shortlist", post(api_demands::shortlist))
+        .route("/demands/{demand_id}/applications/{application_id}/award", post(api_demands::award))
+        .route("/demands/{demand_id}/withdraw", post(api_demands::withdraw))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))

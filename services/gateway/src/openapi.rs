@@ -7,7 +7,7 @@ use maud::{DOCTYPE, html};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, api_results};
+use crate::{api, api_demands, api_results};
 
 #[derive(Debug)]
 struct Bearer;
@@ -57,6 +57,13 @@ impl Modify for Bearer {
         api_results::answer_objection,
         api_results::resolve_objection,
         api_results::deal_status,
+        api_demands::post,
+        api_demands::list,
+        api_demands::get,
+        api_demands::apply,
+        api_demands::shortlist,
+        api_demands::award,
+        api_demands::withdraw,
     ),
     modifiers(&Bearer),
     tags(
@@ -64,6 +71,7 @@ impl Modify for Bearer {
         (name = "organisations", description = "Organisations and their related parties"),
         (name = "users", description = "Users, roles and the technology-manager registry"),
         (name = "results", description = "Research results, their review and public notice"),
+        (name = "demands", description = "Technology demands and open challenges (揭榜挂帅)"),
     )
 )]
 pub struct ApiDoc;

@@ -112,6 +112,24 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
             Some(json!({ "reason": "x" })),
             [401, 403, 200, 403, 403, 403],
         ),
+        ("GET", "/api/v1/demands".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("POST", "/api/v1/demands".into(), Some(common::demand_json()), [401, 403, 403, 403, 201, 403]),
+        ("GET", "/api/v1/demands/d-seed".into(), None, [401, 200, 200, 200, 200, 200]),
+        (
+            "POST",
+            "/api/v1/demands/d-seed/applications".into(),
+            Some(json!({ "answers": ["90%", "3500 次"] })),
+            // The university declared the enterprise a related party in an earlier row: refused with the relation.
+            [401, 403, 422, 403, 403, 403],
+        ),
+        ("POST", "/api/v1/demands/d-seed/applications/a-seed/shortlist".into(), None, [401, 403, 403, 403, 200, 403]),
+        ("POST", "/api/v1/demands/d-seed/applications/a-seed/award".into(), None, [401, 403, 403, 403, 200, 403]),
+        (
+            "POST",
+            "/api/v1/demands/d-seed/withdraw".into(),
+            Some(json!({ "reason": "x" })),
+            [401, 403, 403, 403, 422, 403],
+        ),
         ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
     ]
 }
@@ -430,6 +448,13 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("post", "/api/v1/results/{result_id}/objections/{objection_id}/answer"),
         ("post", "/api/v1/results/{result_id}/objections/{objection_id}/resolution"),
         ("get", "/api/v1/results/{result_id}/deal-status"),
+        ("get", "/api/v1/demands"),
+        ("post", "/api/v1/demands"),
+        ("get", "/api/v1/demands/{demand_id}"),
+        ("post", "/api/v1/demands/{demand_id}/applications"),
+        ("post", "/api/v1/demands/{demand_id}/applications/{application_id}/shortlist"),
+        ("post", "/api/v1/demands/{demand_id}/applications/{application_id}/award"),
+        ("post", "/api/v1/demands/{demand_id}/withdraw"),
     ];
     let documented: usize = doc.body["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, routes.len(), "every documented operation is a route, and the other way round");

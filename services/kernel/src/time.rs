@@ -47,6 +47,36 @@ impl fmt::Debug for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses RFC 3339 in UTC as this type prints it: `YYYY-MM-DDTHH:MM:SS[.f…]Z` (up to 6 fraction digits).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let s = s.strip_suffix('Z').or_else(|| s.strip_suffix('z'))?;
+        let (date, time) = s.split_once(['T', 't'])?;
+        let mut d = date.split('-');
+        let (y, m, day) = (d.next()?, d.next()?, d.next()?);
+        if d.next().is_some() || y.len() != 4 || m.len() != 2 || day.len() != 2 {
+            return None;
+        }
+        let (y, m, day): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, day.parse().ok()?);
+        let days = days_from_civil(y, m, day);
+        if civil_from_days(days) != (y, m, day) {
+            return None;
+        }
+        let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+        let mut t = hms.split(':');
+        let (h, mi, sec) = (t.next()?, t.next()?, t.next()?);
+        if t.next().is_some() || h.len() != 2 || mi.len() != 2 || sec.len() != 2 || fraction.len() > 6 {
+            return None;
+        }
+        let (h, mi, sec): (i64, i64, i64) = (h.parse().ok()?, mi.parse().ok()?, sec.parse().ok()?);
+        if h > 23 || mi > 59 || sec > 59 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let micros = if fraction.is_empty() { 0 } else { format!("{fraction:0<6}").parse::<i64>().ok()? };
+        Some(Self(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1_000_000) + micros))
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC, e.g. `2026-11-26T08:00:00.000000Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,8 +89,19 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// A proleptic Gregorian date to days since 1970-01-01 (H. Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = y - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -116,6 +157,21 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_parses_back_what_prints() {
+        for us in [0, 1_790_000_000_123_456, 951_782_400_000_000] {
+            let t = Timestamp::from_unix_micros(us);
+            assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Some(t));
+        }
+        assert_eq!(Timestamp::parse_rfc3339("1970-01-01T00:00:01Z"), Some(Timestamp::from_unix_micros(1_000_000)));
+        assert_eq!(Timestamp::parse_rfc3339("1970-01-01T00:00:00.5Z"), Some(Timestamp::from_unix_micros(500_000)));
+        for bad in
+            ["2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01 00:00:00Z", "2026-01-01T00:00:00+08:00", ""]
+        {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn timestamps_print_as_rfc3339_utc() {

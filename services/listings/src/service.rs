@@ -18,6 +18,7 @@ use ttx_proto::common::v1::{Actor, Role};
 use ttx_proto::listings::v1::{self as pb, subjects};
 
 use crate::codec::listing_to_pb;
+use crate::demand::{DemandEvent, DemandState, Demands};
 use crate::domain::{DealBlocked, Rejection, ResultCommand, ResultEvent, ResultState, Results, Status};
 use crate::values::validate_listing;
 
@@ -135,12 +136,41 @@ struct Entry {
     created_position: u64,
 }
 
+/// A demand as the directory holds it.
+#[derive(Debug, Clone, Default)]
+struct DemandEntry {
+    state: DemandState,
+    version: u64,
+    created_position: u64,
+}
+
+/// What the service folds from the log: its results and demands, and the related-party links identity records
+/// (read from identity's published events, the contract, not from its code).
+#[derive(Debug, Default)]
+struct Directory {
+    results: BTreeMap<String, Entry>,
+    demands: BTreeMap<String, DemandEntry>,
+    /// (organisation, related organisation) → relation, as declared.
+    related: BTreeMap<(String, String), String>,
+}
+
+impl Directory {
+    /// The declared relation between two organisations, in either direction.
+    fn relation(&self, a: &str, b: &str) -> Option<String> {
+        self.related
+            .get(&(a.to_owned(), b.to_owned()))
+            .or_else(|| self.related.get(&(b.to_owned(), a.to_owned())))
+            .cloned()
+    }
+}
+
 /// The listings service.
 pub struct Service {
     log: Arc<dyn EventLog>,
     clock: Arc<dyn Clock>,
     results: CommandHandler<Results>,
-    directory: RwLock<BTreeMap<String, Entry>>,
+    demands: CommandHandler<Demands>,
+    directory: RwLock<Directory>,
     applied: watch::Sender<u64>,
 }
 
@@ -154,18 +184,47 @@ impl Service {
     pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
         let results = CommandHandler::new(Results::default(), log.clone(), clock.clone())
             .with_rule_version(crate::domain::RULES_2026.version);
-        Self { log, clock, results, directory: RwLock::default(), applied: watch::Sender::new(0) }
+        let demands = CommandHandler::new(Demands, log.clone(), clock.clone());
+        Self { log, clock, results, demands, directory: RwLock::default(), applied: watch::Sender::new(0) }
     }
 
-    fn apply(directory: &mut BTreeMap<String, Entry>, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
-        let Some(id) = event.stream_id().strip_prefix("listings-result-") else { return Ok(()) };
-        let e: ResultEvent = decode_event(event)?;
-        let entry = directory.entry(id.to_owned()).or_default();
-        if matches!(e, ResultEvent::Created { .. }) {
-            entry.created_position = event.position();
+    fn apply(directory: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
+        let stream = event.stream_id();
+        if let Some(id) = stream.strip_prefix("listings-result-") {
+            let e: ResultEvent = decode_event(event)?;
+            let entry = directory.results.entry(id.to_owned()).or_default();
+            if matches!(e, ResultEvent::Created { .. }) {
+                entry.created_position = event.position();
+            }
+            entry.state = Results::default().evolve(std::mem::take(&mut entry.state), &e);
+            entry.version = event.version();
+        } else if let Some(id) = stream.strip_prefix("listings-demand-") {
+            let e: DemandEvent = decode_event(event)?;
+            let entry = directory.demands.entry(id.to_owned()).or_default();
+            if matches!(e, DemandEvent::Posted { .. }) {
+                entry.created_position = event.position();
+            }
+            entry.state = Demands.evolve(std::mem::take(&mut entry.state), &e);
+            entry.version = event.version();
+        } else if stream.starts_with("identity-org-") {
+            let malformed = |e: prost::DecodeError| ttx_kernel::DecodeError::Malformed {
+                event_type: event.event_type().to_owned(),
+                reason: e.to_string(),
+            };
+            match event.event_type() {
+                "ttx.identity.v1.RelatedPartyDeclared" => {
+                    let p = ttx_proto::identity::v1::RelatedPartyDeclared::decode(event.payload().clone())
+                        .map_err(malformed)?;
+                    directory.related.insert((p.org_id, p.related_org_id), p.relation);
+                }
+                "ttx.identity.v1.RelatedPartyWithdrawn" => {
+                    let p = ttx_proto::identity::v1::RelatedPartyWithdrawn::decode(event.payload().clone())
+                        .map_err(malformed)?;
+                    directory.related.remove(&(p.org_id, p.related_org_id));
+                }
+                _ => {}
+            }
         }
-        entry.state = Results::default().evolve(std::mem::take(&mut entry.state), &e);
-        entry.version = event.version();
         Ok(())
     }
 
@@ -197,6 +256,7 @@ impl Service {
             .directory
             .read()
             .await
+            .results
             .iter()
             .filter_map(|(id, e)| e.state.notice.as_ref().map(|n| (id, n)))
             .filter(|(_, n)| !n.ended && n.ends_at <= now)
@@ -322,7 +382,7 @@ impl Service {
                 };
                 self.handle(&c.result_id, command, &meta).await
             }
-            other => Err(ReplyError::new("unknown_command", format!("the listings service has no command {other}"))),
+            other => self.demand_command(other, payload).await,
         }
     }
 
@@ -346,6 +406,7 @@ impl Service {
                 self.caught_up().await?;
                 let directory = self.directory.read().await;
                 let mut entries: Vec<&Entry> = directory
+                    .results
                     .values()
                     .filter(|e| q.owner_org_id.is_empty() || e.state.owner_org_id == q.owner_org_id)
                     .filter(|e| may_see(&asker, &e.state))
@@ -376,7 +437,7 @@ impl Service {
                 };
                 Ok(reply.encode_to_vec().into())
             }
-            other => Err(ReplyError::new("unknown_query", format!("the listings service has no query {other}"))),
+            other => self.demand_query(other, payload).await,
         }
     }
 }
@@ -388,5 +449,241 @@ pub fn system_actor() -> Actor {
         org_id: String::new(),
         role: Role::System.into(),
         roles: vec![Role::System.into()],
+    }
+}
+
+fn demand_rejected(r: &crate::demand::DemandRejection) -> ReplyError {
+    use crate::demand::DemandRejection as R;
+    let code = match r {
+        R::NotAnEnterprise | R::NotThePoster | R::OwnChallenge | R::CannotApply | R::Regulator => "forbidden",
+        R::NoSuchDemand | R::NoSuchApplication => "not_found",
+        R::Exists | R::AlreadyApplied => "conflict",
+        _ => "rejected",
+    };
+    ReplyError::new(code, r.to_string())
+}
+
+fn demand_error(e: CommandError<crate::demand::DemandRejection>) -> ReplyError {
+    match e {
+        CommandError::Rejected(r) => demand_rejected(&r),
+        CommandError::Conflict { .. } => ReplyError::new("conflict", "the demand kept changing; try again"),
+        CommandError::Decode { stream, source } => {
+            tracing::error!(%stream, error = %source, "a demand stream does not decode");
+            ReplyError::new("internal", "stored data could not be read")
+        }
+        CommandError::Log(e) => {
+            tracing::warn!(error = %e, "listings command failed on the log");
+            ReplyError::new("unavailable", "the event log is unavailable")
+        }
+    }
+}
+
+pub fn demand_stream(id: &str) -> Result<StreamId, ReplyError> {
+    StreamId::new("listings", "demand", id).map_err(|e| ReplyError::invalid("demand_id", e.to_string()))
+}
+
+fn bounded(field: &str, s: &str, min: usize, max: usize) -> Result<String, ReplyError> {
+    let t = s.trim();
+    let n = t.chars().count();
+    if n < min || n > max {
+        return Err(ReplyError::invalid(field, format!("must be {min} to {max} characters")));
+    }
+    Ok(t.to_owned())
+}
+
+/// A demand from the wire, checked field by field.
+fn demand_details(d: Option<pb::Demand>) -> Result<crate::demand::DemandDetails, ReplyError> {
+    let d = d.ok_or_else(|| ReplyError::invalid("demand", "the demand is missing"))?;
+    Ok(crate::demand::DemandDetails {
+        title: bounded("demand.title", &d.title, 1, 200)?,
+        field: crate::codec::field_from(d.field)
+            .ok_or_else(|| ReplyError::invalid("demand.field", "not a known field"))?,
+        indicators: bounded("demand.indicators", &d.indicators, 0, 2000)?,
+        problem: bounded("demand.problem", &d.problem, 1, 2000)?,
+        existing_conditions: bounded("demand.existing_conditions", &d.existing_conditions, 0, 2000)?,
+        budget_fen: d.budget_fen,
+        cooperation_mode: bounded("demand.cooperation_mode", &d.cooperation_mode, 0, 50)?,
+        wanted_trl: u8::try_from(d.wanted_trl)
+            .ok()
+            .filter(|t| (1..=9).contains(t))
+            .ok_or_else(|| ReplyError::invalid("demand.wanted_trl", "a TRL is 1 to 9"))?,
+        valid_until: d
+            .valid_until
+            .as_ref()
+            .map(Timestamp::from_proto)
+            .ok_or_else(|| ReplyError::invalid("demand.valid_until", "a time is required"))?,
+    })
+}
+
+fn challenge_terms(c: Option<pb::ChallengeTerms>) -> Result<Option<crate::demand::ChallengeTerms>, ReplyError> {
+    let Some(c) = c else { return Ok(None) };
+    let indicators = c
+        .indicators
+        .iter()
+        .enumerate()
+        .map(|(i, s)| bounded(&format!("challenge.indicators[{i}]"), s, 1, 200))
+        .collect::<Result<Vec<_>, _>>()?;
+    let deadline = c
+        .deadline
+        .as_ref()
+        .map(Timestamp::from_proto)
+        .ok_or_else(|| ReplyError::invalid("challenge.deadline", "a time is required"))?;
+    Ok(Some(crate::demand::ChallengeTerms { indicators, deadline }))
+}
+
+/// Whether `asker` may see the demand, and all of its applications.
+fn demand_visibility(asker: &Actor, state: &DemandState) -> (bool, bool) {
+    use crate::demand::DemandStatus;
+    let supervisor = asker.has_role(Role::Admin) || asker.has_role(Role::Regulator);
+    let poster = asker.org_id == state.poster_org_id;
+    let all = supervisor || poster;
+    let visible =
+        all || (!asker.user_id.is_empty() && matches!(state.status, DemandStatus::Open | DemandStatus::Awarded));
+    (visible, all)
+}
+
+fn demand_view(state: &DemandState, version: u64, asker: &Actor, all_applications: bool) -> pb::DemandView {
+    use crate::demand::{ApplicationStatus, DemandStatus};
+    let d = state.details.as_ref();
+    pb::DemandView {
+        demand_id: state.id.clone(),
+        poster_org_id: state.poster_org_id.clone(),
+        status: match state.status {
+            DemandStatus::None => pb::DemandStatus::Unspecified,
+            DemandStatus::Open => pb::DemandStatus::Open,
+            DemandStatus::Awarded => pb::DemandStatus::Awarded,
+            DemandStatus::Withdrawn => pb::DemandStatus::Withdrawn,
+        }
+        .into(),
+        demand: d.map(|d| pb::Demand {
+            title: d.title.clone(),
+            field: crate::codec::field_to(d.field),
+            indicators: d.indicators.clone(),
+            problem: d.problem.clone(),
+            existing_conditions: d.existing_conditions.clone(),
+            budget_fen: d.budget_fen,
+            cooperation_mode: d.cooperation_mode.clone(),
+            wanted_trl: u32::from(d.wanted_trl),
+            valid_until: Some(d.valid_until.to_proto()),
+        }),
+        challenge: state
+            .challenge
+            .as_ref()
+            .map(|c| pb::ChallengeTerms { indicators: c.indicators.clone(), deadline: Some(c.deadline.to_proto()) }),
+        applications: state
+            .applications
+            .iter()
+            .filter(|(_, a)| all_applications || a.org_id == asker.org_id)
+            .map(|(id, a)| pb::ApplicationView {
+                application_id: id.clone(),
+                applicant_org_id: a.org_id.clone(),
+                answers: a.answers.clone(),
+                status: match a.status {
+                    ApplicationStatus::Submitted => "submitted",
+                    ApplicationStatus::Shortlisted => "shortlisted",
+                    ApplicationStatus::Awarded => "awarded",
+                }
+                .into(),
+            })
+            .collect(),
+        version,
+    }
+}
+
+impl Service {
+    async fn handle_demand(
+        &self,
+        demand_id: &str,
+        command: crate::demand::DemandCommand,
+        meta: &CommandMeta,
+    ) -> Result<Bytes, ReplyError> {
+        let handled = self.demands.handle(&demand_stream(demand_id)?, &command, meta).await.map_err(demand_error)?;
+        Ok(pb::CommandAccepted { version: handled.version, duplicate: handled.duplicate }.encode_to_vec().into())
+    }
+
+    async fn demand_command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        use crate::demand::DemandCommand;
+        match subject {
+            subjects::POST_DEMAND => {
+                let c = pb::PostDemand::decode(payload).map_err(|_| bad_request("PostDemand"))?;
+                let meta = context(c.context)?;
+                let command = DemandCommand::Post {
+                    id: c.demand_id.clone(),
+                    details: demand_details(c.demand)?,
+                    challenge: challenge_terms(c.challenge)?,
+                };
+                self.handle_demand(&c.demand_id, command, &meta).await
+            }
+            subjects::APPLY_TO_CHALLENGE => {
+                let c = pb::ApplyToChallenge::decode(payload).map_err(|_| bad_request("ApplyToChallenge"))?;
+                let meta = context(c.context)?;
+                let answers = c
+                    .answers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| bounded(&format!("answers[{i}]"), a, 1, 2000))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // The related-party links as of now: the directory first catches up with the log.
+                self.caught_up().await?;
+                let related = {
+                    let directory = self.directory.read().await;
+                    let poster = directory.demands.get(&c.demand_id).map(|d| d.state.poster_org_id.clone());
+                    poster.and_then(|p| directory.relation(&p, &meta.actor.org_id))
+                };
+                let command = DemandCommand::Apply { application_id: c.application_id, answers, related };
+                self.handle_demand(&c.demand_id, command, &meta).await
+            }
+            subjects::SHORTLIST_APPLICATION | subjects::AWARD_CHALLENGE => {
+                let c = pb::ApplicationAction::decode(payload).map_err(|_| bad_request("ApplicationAction"))?;
+                let meta = context(c.context)?;
+                let command = if subject == subjects::AWARD_CHALLENGE {
+                    DemandCommand::Award { application_id: c.application_id }
+                } else {
+                    DemandCommand::Shortlist { application_id: c.application_id }
+                };
+                self.handle_demand(&c.demand_id, command, &meta).await
+            }
+            subjects::WITHDRAW_DEMAND => {
+                let c = pb::WithdrawDemand::decode(payload).map_err(|_| bad_request("WithdrawDemand"))?;
+                let meta = context(c.context)?;
+                let command = DemandCommand::Withdraw { reason: bounded("reason", &c.reason, 1, 500)? };
+                self.handle_demand(&c.demand_id, command, &meta).await
+            }
+            other => Err(ReplyError::new("unknown_command", format!("the listings service has no command {other}"))),
+        }
+    }
+
+    async fn demand_query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        match subject {
+            subjects::GET_DEMAND => {
+                let q = pb::GetDemand::decode(payload).map_err(|_| bad_request("GetDemand"))?;
+                let asker = q.asker.unwrap_or_default();
+                let (state, version, _) =
+                    self.demands.load(&demand_stream(&q.demand_id)?).await.map_err(demand_error)?;
+                let (visible, all) = demand_visibility(&asker, &state);
+                if state.status == crate::demand::DemandStatus::None || !visible {
+                    return Err(ReplyError::new("not_found", "no such demand"));
+                }
+                Ok(demand_view(&state, version, &asker, all).encode_to_vec().into())
+            }
+            subjects::LIST_DEMANDS => {
+                let q = pb::ListDemands::decode(payload).map_err(|_| bad_request("ListDemands"))?;
+                let asker = q.asker.unwrap_or_default();
+                self.caught_up().await?;
+                let directory = self.directory.read().await;
+                let mut entries: Vec<(&DemandEntry, bool)> = directory
+                    .demands
+                    .values()
+                    .map(|e| (e, demand_visibility(&asker, &e.state)))
+                    .filter(|(_, (visible, _))| *visible)
+                    .map(|(e, (_, all))| (e, all))
+                    .collect();
+                entries.sort_by_key(|(e, _)| std::cmp::Reverse(e.created_position));
+                let demands =
+                    entries.into_iter().map(|(e, all)| demand_view(&e.state, e.version, &asker, all)).collect();
+                Ok(pb::DemandList { demands }.encode_to_vec().into())
+            }
+            other => Err(ReplyError::new("unknown_query", format!("the listings service has no query {other}"))),
+        }
     }
 }

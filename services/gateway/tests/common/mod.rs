@@ -172,6 +172,34 @@ impl Exchange {
                 .encode_to_vec(),
             ),
         ];
+        let demand = lpb::PostDemand {
+            context: ctx(&member, "s7"),
+            demand_id: "d-seed".into(),
+            demand: Some(lpb::Demand {
+                title: "动力电池低温性能提升".into(),
+                field: lpb::TechField::NewEnergy.into(),
+                indicators: "-20℃ 容量保持率 ≥ 85%".into(),
+                problem: "冬季续航下降".into(),
+                existing_conditions: String::new(),
+                budget_fen: 300_000_000,
+                cooperation_mode: "合作开发".into(),
+                wanted_trl: 6,
+                valid_until: ttx_kernel::Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").map(|t| t.to_proto()),
+            }),
+            challenge: Some(lpb::ChallengeTerms {
+                indicators: vec!["低温容量保持率".into(), "循环寿命".into()],
+                deadline: ttx_kernel::Timestamp::parse_rfc3339("2029-12-01T00:00:00Z").map(|t| t.to_proto()),
+            }),
+        };
+        let application = lpb::ApplyToChallenge {
+            context: ctx(&manager, "s8"),
+            demand_id: "d-seed".into(),
+            application_id: "a-seed".into(),
+            answers: vec!["88%".into(), "3000 次".into()],
+        };
+        let mut steps = steps;
+        steps.push((lpb::subjects::POST_DEMAND, demand.encode_to_vec()));
+        steps.push((lpb::subjects::APPLY_TO_CHALLENGE, application.encode_to_vec()));
         for (subject, payload) in steps {
             let mut last = None;
             for _ in 0..200 {
@@ -331,5 +359,18 @@ pub fn listing_json() -> Value {
         "asking_price_fen": 1000000,
         "route": "negotiated",
         "visibility": "public"
+    })
+}
+
+/// A challenge as the API takes it.
+pub fn demand_json() -> Value {
+    json!({
+        "title": "动力电池低温性能提升",
+        "field": "new_energy",
+        "problem": "冬季续航下降",
+        "budget_fen": 300000000,
+        "wanted_trl": 6,
+        "valid_until": "2030-01-01T00:00:00Z",
+        "challenge": { "indicators": ["低温容量保持率", "循环寿命"], "deadline": "2029-12-01T00:00:00Z" }
     })
 }
