@@ -85,7 +85,8 @@ fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::Comm
     Ok(Some(pb::CommandContext { actor: Some(principal.actor()), command_id: command_id(headers, principal)? }))
 }
 
-async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl Message) -> Result<M, ApiError> {
+/// Sends one command or query to a service and decodes its answer; a service's typed error becomes a problem.
+pub async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl Message) -> Result<M, ApiError> {
     let reply = call(deps.bus.as_ref(), subject, request.encode_to_vec().into(), CALL_TIMEOUT).await?;
     M::decode(reply).map_err(|e| {
         tracing::error!(%subject, error = %e, "a reply does not decode");

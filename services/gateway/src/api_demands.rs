@@ -1,26 +1,20 @@
 //! The JSON API for technology demands and open challenges (揭榜挂帅).
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use prost::Message;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
-use ttx_kernel::bus::call;
 use ttx_proto::common::v1::Role;
 use ttx_proto::listings::v1::{self as pb, subjects};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem, command_id};
+use crate::api::{Accepted, Body, Problem, ask, command_id};
 use crate::api_results::{field_name, field_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
-
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -128,11 +122,6 @@ fn view(v: &pb::DemandView) -> DemandView {
             .collect(),
         version: v.version,
     }
-}
-
-async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl Message) -> Result<M, ApiError> {
-    let reply = call(deps.bus.as_ref(), subject, request.encode_to_vec().into(), CALL_TIMEOUT).await?;
-    M::decode(reply).map_err(|_| ApiError::unavailable("a reply does not decode"))
 }
 
 fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::CommandContext>, ApiError> {

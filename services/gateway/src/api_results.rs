@@ -1,26 +1,20 @@
 //! The JSON API for research results: create, edit, review, publish, the public notice and its objections, and
 //! whether a negotiated deal may close. Roles are checked here and again by the listings service's decider.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use prost::Message;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
-use ttx_kernel::bus::call;
 use ttx_proto::common::v1::Role;
 use ttx_proto::listings::v1::{self as pb, subjects};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem};
+use crate::api::{Accepted, Body, Problem, ask};
 use crate::auth::Principal;
 use crate::problem::ApiError;
-
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One table per enum: the API's name for each wire value.
 const FIELDS: &[(&str, pb::TechField)] = &[
@@ -331,11 +325,6 @@ fn result_view(v: &pb::ResultView) -> ResultView {
         }),
         version: v.version,
     }
-}
-
-async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl Message) -> Result<M, ApiError> {
-    let reply = call(deps.bus.as_ref(), subject, request.encode_to_vec().into(), CALL_TIMEOUT).await?;
-    M::decode(reply).map_err(|_| ApiError::unavailable("a reply does not decode"))
 }
 
 fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::CommandContext>, ApiError> {

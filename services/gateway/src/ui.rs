@@ -10,13 +10,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use maud::{DOCTYPE, Markup, html};
-use prost::Message;
-use ttx_kernel::bus::call;
 use ttx_proto::common::v1::Role;
 use ttx_proto::identity::v1::{self as pb, subjects};
 
 use crate::Deps;
-use crate::api::{self, LoginBody, parse_kind, parse_role};
+use crate::api::{self, LoginBody, ask, parse_kind, parse_role};
 use crate::auth::{self, CSRF_COOKIE, Principal, SESSION_COOKIE, cookie, same_secret};
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::problem::ApiError;
@@ -133,12 +131,6 @@ fn message_page(deps: &Deps, headers: &HeaderMap, status: StatusCode, key: &'sta
     let who = session(deps, headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     html_response(status, page(lang, lang.t(key), who.as_ref(), &csrf, html! { p { (lang.t(key)) } }))
-}
-
-async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl Message) -> Result<M, ApiError> {
-    let reply =
-        call(deps.bus.as_ref(), subject, request.encode_to_vec().into(), std::time::Duration::from_secs(10)).await?;
-    M::decode(reply).map_err(|_| ApiError::unavailable("a reply does not decode"))
 }
 
 fn role_label(lang: Lang, role: i32) -> &'static str {
