@@ -79,7 +79,7 @@ fn password() -> String {
 pub async fn demo(config: &Config) -> anyhow::Result<()> {
     let log = crate::serve::open_log(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let identity = ttx_identity::Service::new(log, clock);
+    let identity = ttx_identity::Service::new(log.clone(), clock.clone());
     let actor = ttx_identity::service::system_actor();
     let context = |id: String| Some(pb::CommandContext { actor: Some(actor.clone()), command_id: id });
     let mut org_ids = Vec::new();
@@ -148,11 +148,191 @@ pub async fn demo(config: &Config) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("cannot register the technology manager: {}", e.message),
         }
     }
+    seed_listings(log, clock, &org_ids).await?;
     println!();
     println!(
         "Start the exchange with `ttx serve` (same --data-dir or --nats) and log in at http://{}/login",
         config.http.listen
     );
+    Ok(())
+}
+
+/// Published results (one under public notice), one awaiting review, a demand and a 揭榜挂帅 challenge.
+async fn seed_listings(
+    log: Arc<dyn ttx_kernel::EventLog>,
+    clock: Arc<dyn Clock>,
+    org_ids: &[String],
+) -> anyhow::Result<()> {
+    use ttx_proto::common::v1::Actor;
+    use ttx_proto::listings::v1::{self as lpb, subjects as ls};
+    let now = clock.now();
+    let listings = ttx_listings::Service::new(log, clock);
+    let who = |user: &str, org: usize, role: Role| Actor {
+        user_id: user.into(),
+        org_id: org_ids[org].clone(),
+        role: role.into(),
+        roles: vec![role.into()],
+    };
+    let manager = who("zhangwei", 1, Role::TechManager);
+    let reviewer = who("liuyang", 1, Role::Reviewer);
+    let ctx = |actor: &Actor, id: String| Some(lpb::CommandContext { actor: Some(actor.clone()), command_id: id });
+    let send = |subject: &'static str, payload: Vec<u8>| {
+        let listings = &listings;
+        async move {
+            match listings.command(subject, payload.into()).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.code == "conflict" => Ok(()),
+                Err(e) => Err(anyhow::anyhow!("demo listing: {} ({})", e.message, e.code)),
+            }
+        }
+    };
+    // (id, title, summary, field, form, asking price, route, TRL, published)
+    type DemoResult = (
+        &'static str,
+        &'static str,
+        &'static str,
+        lpb::TechField,
+        lpb::ResultForm,
+        Option<i64>,
+        lpb::PricingRoute,
+        u32,
+        bool,
+    );
+    let results: [DemoResult; 3] = [
+        (
+            "demo-r1",
+            "高能量密度锂离子电池正极材料",
+            "一种高镍三元正极材料及其制备方法：掺杂包覆协同改性，比容量 ≥ 210 mAh/g，循环 1000 次容量保持率 ≥ 90%。",
+            lpb::TechField::NewEnergy,
+            lpb::ResultForm::Material,
+            Some(500_000_000),
+            lpb::PricingRoute::Negotiated,
+            6,
+            true,
+        ),
+        (
+            "demo-r2",
+            "工业机器人视觉定位与抓取系统",
+            "基于深度学习的三维视觉定位，定位精度 ±0.1 mm，适用于汽车零部件与 3C 装配。",
+            lpb::TechField::AdvancedManufacturing,
+            lpb::ResultForm::Software,
+            Some(120_000_000),
+            lpb::PricingRoute::Listed,
+            7,
+            true,
+        ),
+        (
+            "demo-r3",
+            "可降解医用高分子缝合材料",
+            "聚乳酸基共聚材料，体内 60 天可控降解，已完成动物实验。",
+            lpb::TechField::NewMaterials,
+            lpb::ResultForm::Material,
+            None,
+            lpb::PricingRoute::Auction,
+            4,
+            false,
+        ),
+    ];
+    for (id, title, summary, field, form, price, route, trl, publish) in results {
+        let listing = lpb::Listing {
+            title: title.into(),
+            summary: summary.into(),
+            field: field.into(),
+            industry: String::new(),
+            keywords: vec![],
+            innovations: vec![],
+            indicators: String::new(),
+            trl: Some(lpb::TrlAssessment {
+                level: trl,
+                assessor: "上海科技评估中心".into(),
+                assessed_on: "2026-06-30".into(),
+                evidence: "第三方评价报告".into(),
+            }),
+            form: form.into(),
+            ip_rights: vec![lpb::IpRight {
+                kind: lpb::IpKind::InventionPatent.into(),
+                number: format!("ZL2024{}", &id[id.len() - 1..]),
+                legal_status: "授权".into(),
+                licences_granted: 0,
+                exclusive_licence_granted: false,
+            }],
+            holders: vec![lpb::Holder { org_id: org_ids[1].clone(), share_bp: 10_000 }],
+            inventors: vec!["王建国".into(), "李晓明".into()],
+            secrecy: lpb::Secrecy::Public.into(),
+            modes: vec![lpb::TransactionMode::Assignment.into(), lpb::TransactionMode::ExclusiveLicence.into()],
+            asking_price_fen: price,
+            route: route.into(),
+            visibility: lpb::Visibility::Public.into(),
+        };
+        let action = |actor: &Actor, step: &str| lpb::ResultAction {
+            context: ctx(actor, format!("demo-{id}-{step}")),
+            result_id: id.into(),
+        };
+        let create = lpb::CreateResult {
+            context: ctx(&manager, format!("demo-{id}-create")),
+            result_id: id.into(),
+            listing: Some(listing),
+        };
+        send(ls::CREATE_RESULT, create.encode_to_vec()).await?;
+        send(ls::SUBMIT_RESULT, action(&manager, "submit").encode_to_vec()).await?;
+        if publish {
+            send(ls::APPROVE_RESULT, action(&reviewer, "approve").encode_to_vec()).await?;
+            send(ls::PUBLISH_RESULT, action(&manager, "publish").encode_to_vec()).await?;
+        }
+    }
+    let notice = lpb::StartNotice {
+        context: ctx(&manager, "demo-demo-r1-notice".into()),
+        result_id: "demo-r1".into(),
+        price_fen: 480_000_000,
+        days: 15,
+    };
+    match listings.command(ls::START_NOTICE, notice.encode_to_vec().into()).await {
+        Ok(_) => {}
+        Err(e) if e.code == "rejected" => {} // a notice from an earlier run
+        Err(e) => anyhow::bail!("demo notice: {}", e.message),
+    }
+    let day = 86_400_000_000;
+    let at = |days: i64| Some(ttx_kernel::Timestamp::from_unix_micros(now.unix_micros() + days * day).to_proto());
+    let demands = [
+        (
+            "demo-d1",
+            who("zhaomin", 4, Role::EnterpriseMember),
+            "动力电池低温性能提升",
+            "冬季 -20℃ 续航下降 30% 以上，需要电解液或正极改性方案。",
+            Some(vec!["-20℃ 容量保持率".to_owned(), "循环寿命".to_owned()]),
+        ),
+        (
+            "demo-d2",
+            who("sunli", 5, Role::EnterpriseMember),
+            "数控机床主轴故障预测",
+            "希望基于振动与温度数据提前 72 小时预警主轴故障。",
+            None,
+        ),
+    ];
+    for (id, poster, title, problem, indicators) in demands {
+        let post = lpb::PostDemand {
+            context: ctx(&poster, format!("demo-{id}-post")),
+            demand_id: id.into(),
+            demand: Some(lpb::Demand {
+                title: title.into(),
+                field: if id == "demo-d1" {
+                    lpb::TechField::NewEnergy.into()
+                } else {
+                    lpb::TechField::AdvancedManufacturing.into()
+                },
+                indicators: String::new(),
+                problem: problem.into(),
+                existing_conditions: "已有中试线".into(),
+                budget_fen: 300_000_000,
+                cooperation_mode: "合作开发".into(),
+                wanted_trl: 6,
+                valid_until: at(120),
+            }),
+            challenge: indicators.map(|indicators| lpb::ChallengeTerms { indicators, deadline: at(60) }),
+        };
+        send(ls::POST_DEMAND, post.encode_to_vec()).await?;
+    }
+    println!("listings: 2 published results (one under public notice), 1 awaiting review, 1 demand, 1 challenge");
     Ok(())
 }
 

@@ -215,3 +215,20 @@ fn the_first_administrator_is_created_from_the_command_line_and_runs_the_identit
     let out = run(&["log", "verify", "--data-dir", data.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
+
+#[test]
+fn demo_seeds_every_role_and_a_market_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let first = run(&["demo", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    for login in ["admin", "zhangwei", "liuyang", "zhaomin", "wufang"] {
+        assert!(out.lines().any(|l| l.starts_with(login) && !l.contains("exists")), "{login} in\n{out}");
+    }
+    assert!(out.contains("2 published results"), "{out}");
+    let second = run(&["demo", "--data-dir", data.to_str().unwrap()]);
+    assert!(text(&second.stdout).contains("(exists; unchanged)"), "{}", text(&second.stdout));
+    let verify = run(&["log", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
