@@ -78,25 +78,50 @@ async fn healthz() -> Response {
     (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
 }
 
-/// Ready when the services behind the gateway answer: the audit service reports the log's head.
-async fn readyz(State(deps): State<Deps>) -> Response {
-    let request = StatusRequest {}.encode_to_vec();
-    let answer = call(deps.bus.as_ref(), subjects::STATUS, Bytes::from(request), READY_TIMEOUT).await;
-    match answer.map(StatusReply::decode) {
-        Ok(Ok(status)) => {
-            let body = json!({ "status": "ready", "log_head": status.log_head, "services": { "audit": "ok" } });
-            (StatusCode::OK, axum::Json(body)).into_response()
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "the audit service's status reply does not decode");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "the audit service answered nonsense")
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            let detail = format!("the audit service does not answer: {e}");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", &detail)
-        }
+/// Whether a service answers: any reply counts, a typed error too (the probes ask for things that do not exist);
+/// only silence or a broken bus does not.
+async fn probe(bus: &dyn Bus, subject: &str, payload: Vec<u8>) -> Result<Bytes, String> {
+    match call(bus, subject, Bytes::from(payload), READY_TIMEOUT).await {
+        Ok(reply) => Ok(reply),
+        Err(ttx_kernel::bus::CallError::Remote { .. }) => Ok(Bytes::new()),
+        Err(e) => Err(e.to_string()),
     }
+}
+
+/// Ready when every service behind the gateway answers through the bus; the audit service also reports the log's
+/// head. Not ready names the services that do not answer.
+async fn readyz(State(deps): State<Deps>) -> Response {
+    let bus = deps.bus.as_ref();
+    let identity_probe = ttx_proto::identity::v1::GetUser { user_id: "system".into() }.encode_to_vec();
+    let listings_probe = ttx_proto::listings::v1::GetResult { asker: None, result_id: "probe".into() }.encode_to_vec();
+    let (audit, identity, listings) = tokio::join!(
+        probe(bus, subjects::STATUS, StatusRequest {}.encode_to_vec()),
+        probe(bus, ttx_proto::identity::v1::subjects::GET_USER, identity_probe),
+        probe(bus, ttx_proto::listings::v1::subjects::GET_RESULT, listings_probe),
+    );
+    let log_head = audit.as_ref().ok().and_then(|b| StatusReply::decode(b.clone()).ok()).map(|s| s.log_head);
+    let states = [
+        ("audit", audit.is_ok() && log_head.is_some()),
+        ("identity", identity.is_ok()),
+        ("listings", listings.is_ok()),
+    ];
+    let services: serde_json::Map<String, serde_json::Value> =
+        states.iter().map(|(name, ok)| ((*name).to_owned(), json!(if *ok { "ok" } else { "unavailable" }))).collect();
+    let missing: Vec<&str> = states.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();
+    if missing.is_empty() {
+        let body = json!({ "status": "ready", "log_head": log_head, "services": services });
+        return (StatusCode::OK, axum::Json(body)).into_response();
+    }
+    tracing::warn!(?missing, "readiness check failed");
+    let body = json!({
+        "type": "urn:ttx:problem:not-ready",
+        "title": "Not ready",
+        "status": 503,
+        "detail": format!("these services do not answer: {}", missing.join(", ")),
+        "services": services,
+    });
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string())
+        .into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
@@ -108,7 +133,6 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", &detail)
 }
 
-/// Runs each request in a span `http.request`, a child of the caller's `traceparent` when it sends a valid one.
 async fn serve_metrics(State(deps): State<Deps>) -> Response {
     let text = deps.metrics.render();
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
@@ -127,6 +151,7 @@ async fn measure(State(deps): State<Deps>, request: Request, next: Next) -> Resp
     response
 }
 
+/// Runs each request in a span `http.request`, a child of the caller's `traceparent` when it sends a valid one.
 async fn trace_request(request: Request, next: Next) -> Response {
     // The caller's request id when it is a short token, else a new one; echoed on the answer and in the span.
     let request_id = request

@@ -97,6 +97,12 @@ fn a_gateway_and_audit_services_in_separate_processes_form_one_exchange_with_one
 
     let mut audit = Process::start(serve(&nats.url(), "audit", &collector.url, data));
     assert!(audit.first_line.starts_with("ttx serving audit over nats://"), "{}", audit.first_line);
+    // The gateway is ready only when every service answers: identity and listings run in a third process.
+    let mut others = ttx();
+    others
+        .args(["serve", "--nats", &nats.url(), "--service", "identity", "--service", "listings", "--data-dir"])
+        .arg(data);
+    let _others = Process::start(others);
     let gateway = Server::start(serve(&nats.url(), "gateway", &collector.url, data));
 
     // The caller's trace context, as a browser or another system would send it (header name in capitals).
@@ -113,6 +119,9 @@ fn a_gateway_and_audit_services_in_separate_processes_form_one_exchange_with_one
     let (status, content_type, body) = gateway.get("/readyz");
     assert_eq!((status, content_type.as_str()), (503, "application/problem+json"), "{body}");
     assert!(body.contains("urn:ttx:problem:not-ready") && body.contains("audit"), "{body}");
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["services"]["audit"], "unavailable");
+    assert_eq!(problem["services"]["identity"], "ok");
     let _second = Process::start(serve(&nats.url(), "audit", &collector.url, data));
     assert_eq!(gateway.get("/readyz").0, 200);
     assert!(gateway.terminate());
