@@ -1,8 +1,8 @@
 //! The wire contract of TTX: the event envelope and the value types shared by every context.
 //!
 //! # Layout
-//! - [`common::v1`]: `Money` (integer minor units), `Trl`, `Actor`, `Role`, `SubjectRef`, and the bus's `Reply`
-//!   envelope with its typed `ReplyError`.
+//! - [`common::v1`]: `Money` (integer minor units), `Trl`, `Actor`, `Role`, `SubjectRef`, the bus's `Reply`
+//!   envelope with its typed `ReplyError`, and every command's `CommandContext` and `CommandAccepted`.
 //! - [`envelope::v1`]: the `Envelope` every stored event travels in.
 //! - [`audit::v1`]: the audit service's queries and their subjects.
 //! - [`identity::v1`]: organisations, users, roles: events, commands, queries and their subjects.
@@ -68,6 +68,8 @@ pub mod identity {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.identity.v1.rs"));
 
+        pub use crate::common::v1::{CommandAccepted, CommandContext};
+
         /// The subjects the identity service answers on, and its queue group.
         pub mod subjects {
             pub const QUEUE_GROUP: &str = "identity";
@@ -92,6 +94,8 @@ pub mod identity {
 pub mod listings {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.listings.v1.rs"));
+
+        pub use crate::common::v1::{CommandAccepted, CommandContext};
 
         /// The subjects the listings service answers on, and its queue group.
         pub mod subjects {

@@ -81,8 +81,28 @@ pub fn command_id(headers: &HeaderMap, principal: &Principal) -> Result<String, 
     }
 }
 
-fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::CommandContext>, ApiError> {
+/// The context every command carries: the caller as the services see them, and the command id.
+pub fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::CommandContext>, ApiError> {
     Ok(Some(pb::CommandContext { actor: Some(principal.actor()), command_id: command_id(headers, principal)? }))
+}
+
+/// The context of a command that creates a record, and the new record's id. With an `Idempotency-Key` the id is
+/// derived from the command id, so a retry names the same record (and the service answers it as a duplicate)
+/// instead of creating a second one.
+pub fn context_with_new_id(
+    headers: &HeaderMap,
+    principal: &Principal,
+) -> Result<(Option<pb::CommandContext>, String), ApiError> {
+    let command_id = command_id(headers, principal)?;
+    let id = if headers.contains_key("idempotency-key") {
+        let digest = ring::digest::digest(&ring::digest::SHA256, format!("ttx-record-id\0{command_id}").as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_ref()[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+    } else {
+        uuid::Uuid::now_v7().to_string()
+    };
+    Ok((Some(pb::CommandContext { actor: Some(principal.actor()), command_id }), id))
 }
 
 /// Sends one command or query to a service and decodes its answer; a service's typed error becomes a problem.
@@ -269,7 +289,9 @@ pub fn org_view(o: &pb::Organisation) -> OrganisationView {
     }
 }
 
-fn accepted(status: StatusCode, location: Option<String>, id: Option<String>, a: &pb::CommandAccepted) -> Response {
+/// The answer to a command: `status` when it did something, `200` when it had been done before; with the new
+/// record's id and `Location` for creations.
+pub fn accepted(status: StatusCode, location: Option<String>, id: Option<String>, a: &pb::CommandAccepted) -> Response {
     let body = Accepted { id, version: a.version, duplicate: a.duplicate };
     let status = if a.duplicate { StatusCode::OK } else { status };
     let mut response = (status, Json(body)).into_response();

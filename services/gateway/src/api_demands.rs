@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
 use ttx_proto::common::v1::Role;
@@ -11,7 +11,7 @@ use ttx_proto::listings::v1::{self as pb, subjects};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem, ask, command_id};
+use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
 use crate::api_results::{field_name, field_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
@@ -124,15 +124,6 @@ fn view(v: &pb::DemandView) -> DemandView {
     }
 }
 
-fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::CommandContext>, ApiError> {
-    Ok(Some(pb::CommandContext { actor: Some(principal.actor()), command_id: command_id(headers, principal)? }))
-}
-
-fn answer(status: StatusCode, id: Option<String>, a: &pb::CommandAccepted) -> Response {
-    let status = if a.duplicate { StatusCode::OK } else { status };
-    (status, Json(Accepted { id, version: a.version, duplicate: a.duplicate })).into_response()
-}
-
 /// Post a demand, or a challenge (enterprise members).
 #[utoipa::path(post, path = "/api/v1/demands", tag = "demands", security(("bearer" = [])), request_body = DemandBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")), responses(
@@ -147,9 +138,9 @@ pub async fn post(
     Body(body): Body<DemandBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
-    let id = uuid::Uuid::now_v7().to_string();
+    let (context, id) = context_with_new_id(&headers, &principal)?;
     let command = pb::PostDemand {
-        context: context(&headers, &principal)?,
+        context,
         demand_id: id.clone(),
         demand: Some(pb::Demand {
             title: body.title,
@@ -171,7 +162,7 @@ pub async fn post(
         },
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::POST_DEMAND, command).await?;
-    Ok(answer(StatusCode::CREATED, Some(id), &done))
+    Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/demands/{id}")), Some(id), &done))
 }
 
 /// The demands the caller may see, newest first.
@@ -224,15 +215,11 @@ pub async fn apply(
     Body(body): Body<ApplicationBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager, Role::EnterpriseMember])?;
-    let application_id = uuid::Uuid::now_v7().to_string();
-    let command = pb::ApplyToChallenge {
-        context: context(&headers, &principal)?,
-        demand_id,
-        application_id: application_id.clone(),
-        answers: body.answers,
-    };
+    let (context, application_id) = context_with_new_id(&headers, &principal)?;
+    let command =
+        pb::ApplyToChallenge { context, demand_id, application_id: application_id.clone(), answers: body.answers };
     let done: pb::CommandAccepted = ask(&deps, subjects::APPLY_TO_CHALLENGE, command).await?;
-    Ok(answer(StatusCode::CREATED, Some(application_id), &done))
+    Ok(accepted(StatusCode::CREATED, None, Some(application_id), &done))
 }
 
 async fn application_action(
@@ -246,7 +233,7 @@ async fn application_action(
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::ApplicationAction { context: context(headers, principal)?, demand_id, application_id };
     let done: pb::CommandAccepted = ask(deps, subject, command).await?;
-    Ok(answer(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 /// Shortlist an application (the poster's members).
@@ -302,5 +289,5 @@ pub async fn withdraw(
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::WithdrawDemand { context: context(&headers, &principal)?, demand_id, reason: body.reason };
     let done: pb::CommandAccepted = ask(&deps, subjects::WITHDRAW_DEMAND, command).await?;
-    Ok(answer(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }

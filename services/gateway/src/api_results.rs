@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
 use ttx_proto::common::v1::Role;
@@ -12,7 +12,7 @@ use ttx_proto::listings::v1::{self as pb, subjects};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem, ask};
+use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 
@@ -327,21 +327,6 @@ fn result_view(v: &pb::ResultView) -> ResultView {
     }
 }
 
-fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::CommandContext>, ApiError> {
-    let command_id = crate::api::command_id(headers, principal)?;
-    Ok(Some(pb::CommandContext { actor: Some(principal.actor()), command_id }))
-}
-
-fn accepted(status: StatusCode, id: Option<String>, a: &pb::CommandAccepted) -> Response {
-    let status = if a.duplicate { StatusCode::OK } else { status };
-    let location = id.as_ref().map(|id| format!("/api/v1/results/{id}"));
-    let mut response = (status, Json(Accepted { id, version: a.version, duplicate: a.duplicate })).into_response();
-    if let Some(l) = location.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LOCATION, l);
-    }
-    response
-}
-
 /// Regulators read and change nothing.
 fn not_regulator(principal: &Principal) -> Result<(), ApiError> {
     if principal.has(Role::Regulator) && !principal.has(Role::Admin) { Err(ApiError::forbidden()) } else { Ok(()) }
@@ -362,14 +347,10 @@ pub async fn create(
     Body(body): Body<ListingBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
-    let id = uuid::Uuid::now_v7().to_string();
-    let command = pb::CreateResult {
-        context: context(&headers, &principal)?,
-        result_id: id.clone(),
-        listing: Some(body.to_pb()?),
-    };
+    let (context, id) = context_with_new_id(&headers, &principal)?;
+    let command = pb::CreateResult { context, result_id: id.clone(), listing: Some(body.to_pb()?) };
     let done: pb::CommandAccepted = ask(&deps, subjects::CREATE_RESULT, command).await?;
-    Ok(accepted(StatusCode::CREATED, Some(id), &done))
+    Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/results/{id}")), Some(id), &done))
 }
 
 /// The results the caller may see: their institution's in every state, others' once published.
@@ -417,7 +398,7 @@ pub async fn edit(
     principal.require(&[Role::TechManager])?;
     let command = pb::EditResult { context: context(&headers, &principal)?, result_id, listing: Some(body.to_pb()?) };
     let done: pb::CommandAccepted = ask(&deps, subjects::EDIT_RESULT, command).await?;
-    Ok(accepted(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 async fn action(
@@ -431,7 +412,7 @@ async fn action(
     principal.require(&[role])?;
     let command = pb::ResultAction { context: context(headers, principal)?, result_id };
     let done: pb::CommandAccepted = ask(deps, subject, command).await?;
-    Ok(accepted(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 /// Submit for review (the holder's technology managers).
@@ -502,7 +483,7 @@ pub async fn return_result(
     principal.require(&[Role::Reviewer])?;
     let command = pb::ReturnResult { context: context(&headers, &principal)?, result_id, reasons: body.reasons };
     let done: pb::CommandAccepted = ask(&deps, subjects::RETURN_RESULT, command).await?;
-    Ok(accepted(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -527,7 +508,7 @@ pub async fn withdraw(
     principal.require(&[Role::TechManager])?;
     let command = pb::WithdrawResult { context: context(&headers, &principal)?, result_id, reason: body.reason };
     let done: pb::CommandAccepted = ask(&deps, subjects::WITHDRAW_RESULT, command).await?;
-    Ok(accepted(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -561,7 +542,7 @@ pub async fn start_notice(
         days: body.days,
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::START_NOTICE, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, &done))
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -585,17 +566,10 @@ pub async fn raise_objection(
     Body(body): Body<ObjectionBody>,
 ) -> Result<Response, ApiError> {
     not_regulator(&principal)?;
-    let objection_id = uuid::Uuid::now_v7().to_string();
-    let command = pb::RaiseObjection {
-        context: context(&headers, &principal)?,
-        result_id,
-        objection_id: objection_id.clone(),
-        text: body.text,
-    };
+    let (context, objection_id) = context_with_new_id(&headers, &principal)?;
+    let command = pb::RaiseObjection { context, result_id, objection_id: objection_id.clone(), text: body.text };
     let done: pb::CommandAccepted = ask(&deps, subjects::RAISE_OBJECTION, command).await?;
-    let status = if done.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(Accepted { id: Some(objection_id), version: done.version, duplicate: done.duplicate }))
-        .into_response())
+    Ok(accepted(StatusCode::CREATED, None, Some(objection_id), &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -622,7 +596,7 @@ pub async fn answer_objection(
     let command =
         pb::AnswerObjection { context: context(&headers, &principal)?, result_id, objection_id, answer: body.answer };
     let done: pb::CommandAccepted = ask(&deps, subjects::ANSWER_OBJECTION, command).await?;
-    Ok(accepted(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -656,7 +630,7 @@ pub async fn resolve_objection(
         note: body.note,
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::RESOLVE_OBJECTION, command).await?;
-    Ok(accepted(StatusCode::OK, None, &done))
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]

@@ -38,6 +38,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use bytes::Bytes;
+use problem::ApiError;
 use prost::Message as _;
 use serde_json::json;
 use tracing::Instrument as _;
@@ -61,17 +62,6 @@ impl std::fmt::Debug for Deps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deps").finish_non_exhaustive()
     }
-}
-
-/// An RFC 9457 problem document with a stable `type` (for answers that are not an [`problem::ApiError`]).
-pub fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response {
-    let body = json!({
-        "type": format!("urn:ttx:problem:{kind}"),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
 }
 
 async fn healthz() -> Response {
@@ -125,12 +115,12 @@ async fn readyz(State(deps): State<Deps>) -> Response {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
-    problem(StatusCode::NOT_FOUND, "not-found", "Not found", &format!("nothing at {}", uri.path()))
+    ApiError::not_found(format!("nothing at {}", uri.path())).into_response()
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
     let detail = format!("{method} is not allowed on {}", uri.path());
-    problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", &detail)
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", detail).into_response()
 }
 
 async fn serve_metrics(State(deps): State<Deps>) -> Response {

@@ -466,3 +466,37 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
     let page = x.send("GET", "/api/docs", &[], None).await;
     assert_eq!(page.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_retried_creation_with_the_same_idempotency_key_names_the_same_record() {
+    let x = Exchange::start().await;
+    let manager = format!("Bearer {}", x.login("lilei").await);
+    let member = format!("Bearer {}", x.login("zhaoqiang").await);
+    let with_key =
+        |auth: &str, key: &'static str| [("authorization", auth.to_owned()), ("idempotency-key", key.to_owned())];
+    let send = async |auth: &str, key: &'static str, path: &str, body: serde_json::Value| {
+        let headers = with_key(auth, key);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        x.send("POST", path, &headers, Some(body)).await
+    };
+    for (auth, path, body) in [
+        (&manager, "/api/v1/results", common::listing_json()),
+        (&member, "/api/v1/demands", common::demand_json()),
+        (&member, "/api/v1/results/r-seed/objections", json!({ "text": "再次异议" })),
+    ] {
+        let first = send(auth, "k-1", path, body.clone()).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{path}: {}", first.body);
+        let head = x.head().await;
+        let again = send(auth, "k-1", path, body.clone()).await;
+        assert_eq!(
+            (again.status, again.body["duplicate"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{path}: {}",
+            again.body
+        );
+        assert_eq!(again.body["id"], first.body["id"], "{path}: the retry names the same record");
+        assert_eq!(x.head().await, head, "{path}: nothing was written twice");
+        let other = send(auth, "k-2", path, body).await;
+        assert_ne!(other.body["id"], first.body["id"], "{path}: another key is another record");
+    }
+}

@@ -23,9 +23,8 @@ pub mod values;
 use std::future::Future;
 use std::sync::Arc;
 
-use ttx_kernel::bus::serve_calls;
+use ttx_kernel::bus::serve_service;
 use ttx_kernel::{Bus, BusError, Clock, EventLog};
-use ttx_proto::identity::v1::subjects;
 
 pub use service::Service;
 
@@ -47,22 +46,11 @@ impl std::fmt::Debug for Deps {
 pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
     let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
     let projection = tokio::spawn(service.clone().project());
-    let for_commands = service.clone();
-    let commands =
-        serve_calls(deps.bus.as_ref(), subjects::COMMANDS, subjects::QUEUE_GROUP, move |subject, payload| {
-            let service = for_commands.clone();
-            async move { service.command(&subject, payload).await }
-        })
-        .await?;
-    let queries = serve_calls(deps.bus.as_ref(), subjects::QUERIES, subjects::QUEUE_GROUP, move |subject, payload| {
-        let service = service.clone();
-        async move { service.query(&subject, payload).await }
-    })
-    .await?;
+    let [commands, queries] = serve_service(deps.bus.as_ref(), "identity", service).await?;
     tracing::info!("identity service serving");
     shutdown.await;
-    commands.abort();
-    queries.abort();
-    projection.abort();
+    for task in [commands, queries, projection] {
+        task.abort();
+    }
     Ok(())
 }

@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message;
-use tokio::sync::{RwLock, watch};
+use tokio::sync::RwLock;
 use ttx_kernel::bus::ReplyError;
 use ttx_kernel::handler::decode_event;
-use ttx_kernel::{
-    Clock, CommandError, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId,
-    Subscription,
-};
+use ttx_kernel::projection::Progress;
+use ttx_kernel::{Clock, CommandHandler, CommandMeta, Decider, EventLog, RecordedEvent, StreamId};
 use ttx_proto::common::v1::{Actor, Role};
 use ttx_proto::identity::v1::{self as pb, subjects};
 
@@ -54,39 +52,11 @@ fn rejected(r: &Rejection) -> ReplyError {
     ReplyError::new(code, r.to_string())
 }
 
-fn command_error(e: CommandError<Rejection>) -> ReplyError {
-    match e {
-        CommandError::Rejected(r) => rejected(&r),
-        CommandError::Conflict { .. } => ReplyError::new("conflict", "the record kept changing; try again"),
-        CommandError::Decode { stream, source } => {
-            tracing::error!(%stream, error = %source, "an identity stream does not decode");
-            ReplyError::new("internal", "stored data could not be read")
-        }
-        CommandError::Log(e) => {
-            tracing::warn!(error = %e, "identity command failed on the log");
-            ReplyError::new("unavailable", "the event log is unavailable")
-        }
-    }
-}
-
-/// The checked context of a command: who, and the command id.
-fn context(ctx: Option<pb::CommandContext>) -> Result<CommandMeta, ReplyError> {
-    let ctx = ctx.ok_or_else(|| ReplyError::invalid("context", "a command needs its context"))?;
-    let actor = ctx.actor.ok_or_else(|| ReplyError::invalid("context.actor", "a command needs an actor"))?;
-    let command_id =
-        CommandId::parse(ctx.command_id).map_err(|e| ReplyError::invalid("context.command_id", e.to_string()))?;
-    Ok(CommandMeta::new(command_id, actor))
-}
-
 fn role(value: i32, field: &'static str) -> Result<Role, ReplyError> {
     match Role::try_from(value) {
         Ok(Role::Unspecified) | Err(_) => Err(ReplyError::invalid(field, "not a known role")),
         Ok(role) => Ok(role),
     }
-}
-
-fn accepted<D: Decider>(handled: &ttx_kernel::Handled<D>) -> Bytes {
-    pb::CommandAccepted { version: handled.version, duplicate: handled.duplicate }.encode_to_vec().into()
 }
 
 /// Organisations and users folded from the log.
@@ -171,7 +141,7 @@ pub struct Service {
     users: CommandHandler<Users>,
     directory: RwLock<Directory>,
     /// The log position the directory has applied (every event before it, identity or not).
-    applied: watch::Sender<u64>,
+    progress: Progress,
 }
 
 impl std::fmt::Debug for Service {
@@ -187,38 +157,18 @@ impl Service {
             users: CommandHandler::new(Users, log.clone(), clock),
             log,
             directory: RwLock::default(),
-            applied: watch::Sender::new(0),
+            progress: Progress::default(),
         }
     }
 
     /// Folds the log into the directory, from the start, then live, until the task is dropped.
     pub async fn project(self: Arc<Self>) {
-        let mut subscription = Subscription::new(self.log.clone(), 1);
-        loop {
-            match subscription.next().await {
-                Ok(event) => {
-                    if let Err(e) = self.directory.write().await.apply(&event) {
-                        tracing::error!(position = event.position(), error = %e, "an identity event does not decode");
-                    }
-                    self.applied.send_replace(event.position());
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the identity directory cannot read the log; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    subscription = Subscription::new(self.log.clone(), subscription.next_position());
-                }
-            }
-        }
+        self.progress.follow(self.log.clone(), self.as_ref()).await;
     }
 
     /// Waits until the directory reflects every event the log held when the query arrived.
     async fn caught_up(&self) -> Result<(), ReplyError> {
-        let head = self.log.head().await.map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
-        let mut applied = self.applied.subscribe();
-        match tokio::time::timeout(CATCH_UP, applied.wait_for(|p| *p >= head)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(ReplyError::new("unavailable", "the directory is behind the log")),
-        }
+        self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 
     /// Carries out one command.
@@ -226,7 +176,7 @@ impl Service {
         match subject {
             subjects::REGISTER_ORGANISATION => {
                 let c = pb::RegisterOrganisation::decode(payload).map_err(|_| bad_request("RegisterOrganisation"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let credit_code = CreditCode::parse(&c.credit_code).map_err(invalid)?;
                 let kind = pb::OrgKind::try_from(c.kind)
                     .ok()
@@ -239,13 +189,16 @@ impl Service {
                     credit_code,
                 };
                 let stream = org_stream(&profile.credit_code.org_id())?;
-                let handled =
-                    self.orgs.handle(&stream, &OrgCommand::Register { profile }, &meta).await.map_err(command_error)?;
-                Ok(accepted(&handled))
+                let handled = self
+                    .orgs
+                    .handle(&stream, &OrgCommand::Register { profile }, &meta)
+                    .await
+                    .map_err(|e| e.into_reply(rejected))?;
+                Ok(handled.accepted())
             }
             subjects::DECLARE_RELATED_PARTY => {
                 let c = pb::DeclareRelatedParty::decode(payload).map_err(|_| bad_request("DeclareRelatedParty"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
                 let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
                 let relation = values::relation(&c.relation).map_err(invalid)?;
@@ -253,12 +206,16 @@ impl Service {
                     return Err(ReplyError::new("not_found", "the related organisation is not registered"));
                 }
                 let command = OrgCommand::DeclareRelated { related_org_id, relation };
-                let handled = self.orgs.handle(&org_stream(&org_id)?, &command, &meta).await.map_err(command_error)?;
-                Ok(accepted(&handled))
+                let handled = self
+                    .orgs
+                    .handle(&org_stream(&org_id)?, &command, &meta)
+                    .await
+                    .map_err(|e| e.into_reply(rejected))?;
+                Ok(handled.accepted())
             }
             subjects::CREATE_USER => {
                 let c = pb::CreateUser::decode(payload).map_err(|_| bad_request("CreateUser"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
                 let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
                 let display_name = values::display_name(&c.display_name).map_err(invalid)?;
@@ -273,7 +230,7 @@ impl Service {
                 if !meta.actor.has_role(Role::Admin) {
                     return Err(rejected(&Rejection::AdminOnly));
                 }
-                let (existing, _, _) = self.users.load(&stream).await.map_err(command_error)?;
+                let (existing, _, _) = self.users.load(&stream).await.map_err(|e| e.into_reply(rejected))?;
                 if existing.exists() && !self.is_retry(&stream, &meta).await? {
                     return Err(rejected(&Rejection::UserExists));
                 }
@@ -289,12 +246,12 @@ impl Service {
                     password_hash,
                     roles,
                 };
-                let handled = self.users.handle(&stream, &command, &meta).await.map_err(command_error)?;
-                Ok(accepted(&handled))
+                let handled = self.users.handle(&stream, &command, &meta).await.map_err(|e| e.into_reply(rejected))?;
+                Ok(handled.accepted())
             }
             subjects::SET_PASSWORD => {
                 let c = pb::SetPassword::decode(payload).map_err(|_| bad_request("SetPassword"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
                 let password = Password::parse(&c.password).map_err(invalid)?;
                 if !meta.actor.has_role(Role::Admin) && meta.actor.user_id != user_id.as_str() {
@@ -304,9 +261,7 @@ impl Service {
                     .await
                     .map_err(|_| ReplyError::new("internal", "the password could not be hashed"))?;
                 let command = UserCommand::SetPassword { password_hash };
-                let handled =
-                    self.users.handle(&user_stream(user_id.as_str())?, &command, &meta).await.map_err(command_error)?;
-                Ok(accepted(&handled))
+                self.handle_user(&user_id, &command, &meta).await
             }
             subjects::GRANT_ROLE | subjects::REVOKE_ROLE => {
                 let (ctx, user_id, r) = if subject == subjects::GRANT_ROLE {
@@ -316,7 +271,7 @@ impl Service {
                     let c = pb::RevokeRole::decode(payload).map_err(|_| bad_request("RevokeRole"))?;
                     (c.context, c.user_id, c.role)
                 };
-                let meta = context(ctx)?;
+                let meta = CommandMeta::from_context(ctx)?;
                 let user_id = UserId::parse(&user_id).map_err(invalid)?;
                 let role = role(r, "role")?;
                 let command = if subject == subjects::GRANT_ROLE {
@@ -324,19 +279,15 @@ impl Service {
                 } else {
                     UserCommand::Revoke { role }
                 };
-                let handled =
-                    self.users.handle(&user_stream(user_id.as_str())?, &command, &meta).await.map_err(command_error)?;
-                Ok(accepted(&handled))
+                self.handle_user(&user_id, &command, &meta).await
             }
             subjects::REGISTER_TECH_MANAGER => {
                 let c = pb::RegisterTechManager::decode(payload).map_err(|_| bad_request("RegisterTechManager"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
                 let certificate_number = values::certificate_number(&c.certificate_number).map_err(invalid)?;
                 let command = UserCommand::RegisterTechManager { certificate_number };
-                let handled =
-                    self.users.handle(&user_stream(user_id.as_str())?, &command, &meta).await.map_err(command_error)?;
-                Ok(accepted(&handled))
+                self.handle_user(&user_id, &command, &meta).await
             }
             other => Err(ReplyError::new("unknown_command", format!("the identity service has no command {other}"))),
         }
@@ -350,12 +301,23 @@ impl Service {
         Ok(events.iter().any(|e| e.command_id() == meta.command_id.as_str()))
     }
 
+    async fn handle_user(
+        &self,
+        user_id: &UserId,
+        command: &UserCommand,
+        meta: &CommandMeta,
+    ) -> Result<Bytes, ReplyError> {
+        let stream = user_stream(user_id.as_str())?;
+        let handled = self.users.handle(&stream, command, meta).await.map_err(|e| e.into_reply(rejected))?;
+        Ok(handled.accepted())
+    }
+
     async fn load_org(&self, org_id: &str) -> Result<OrgState, ReplyError> {
-        self.orgs.load(&org_stream(org_id)?).await.map(|(s, _, _)| s).map_err(command_error)
+        self.orgs.load(&org_stream(org_id)?).await.map(|(s, _, _)| s).map_err(|e| e.into_reply(rejected))
     }
 
     async fn load_user(&self, user_id: &str) -> Result<UserState, ReplyError> {
-        self.users.load(&user_stream(user_id)?).await.map(|(s, _, _)| s).map_err(command_error)
+        self.users.load(&user_stream(user_id)?).await.map(|(s, _, _)| s).map_err(|e| e.into_reply(rejected))
     }
 
     /// Answers one query.
@@ -425,5 +387,23 @@ pub fn system_actor() -> Actor {
         org_id: String::new(),
         role: Role::Admin.into(),
         roles: vec![Role::Admin.into(), Role::System.into()],
+    }
+}
+
+impl ttx_kernel::projection::ReadModel for Service {
+    async fn apply(&self, event: &RecordedEvent) {
+        if let Err(e) = self.directory.write().await.apply(event) {
+            tracing::error!(position = event.position(), error = %e, "an identity event does not decode");
+        }
+    }
+}
+
+impl ttx_kernel::bus::Service for Service {
+    async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        Service::command(self, subject, payload).await
+    }
+
+    async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        Service::query(self, subject, payload).await
     }
 }

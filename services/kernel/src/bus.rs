@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -392,6 +393,35 @@ where
             });
         }
     }))
+}
+
+/// A service that answers commands and queries over the bus.
+pub trait Service: Send + Sync + 'static {
+    /// Carries out the command sent to `subject`.
+    fn command(&self, subject: &str, payload: Bytes) -> impl Future<Output = Result<Bytes, ReplyError>> + Send;
+    /// Answers the query sent to `subject`.
+    fn query(&self, subject: &str, payload: Bytes) -> impl Future<Output = Result<Bytes, ReplyError>> + Send;
+}
+
+/// Serves `service`'s commands (`ttx.<context>.cmd.*`) and queries (`ttx.<context>.qry.*`) in the queue group
+/// `<context>`, which is also its name in discovery. Abort the returned tasks to stop serving.
+pub async fn serve_service<S: Service>(
+    bus: &dyn Bus,
+    context: &str,
+    service: Arc<S>,
+) -> Result<[tokio::task::JoinHandle<()>; 2], BusError> {
+    let for_commands = service.clone();
+    let commands = serve_calls(bus, &format!("ttx.{context}.cmd.*"), context, move |subject, payload| {
+        let service = for_commands.clone();
+        async move { service.command(&subject, payload).await }
+    })
+    .await?;
+    let queries = serve_calls(bus, &format!("ttx.{context}.qry.*"), context, move |subject, payload| {
+        let service = service.clone();
+        async move { service.query(&subject, payload).await }
+    })
+    .await?;
+    Ok([commands, queries])
 }
 
 #[cfg(test)]

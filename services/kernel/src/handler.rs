@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use ttx_proto::common::v1::Actor;
+use bytes::Bytes;
+use prost::Message as _;
+use ttx_proto::common::v1::{Actor, CommandAccepted, CommandContext, ReplyError};
 
 use crate::decider::{Ctx, Decider, DecodeError, DomainEvent, IdSource};
 use crate::error::LogError;
@@ -22,6 +24,15 @@ pub struct CommandMeta {
 }
 
 impl CommandMeta {
+    /// The metadata of a command that arrived over the bus, checked: an actor and a valid command id are required.
+    pub fn from_context(context: Option<CommandContext>) -> Result<Self, ReplyError> {
+        let context = context.ok_or_else(|| ReplyError::invalid("context", "a command needs its context"))?;
+        let actor = context.actor.ok_or_else(|| ReplyError::invalid("context.actor", "a command needs an actor"))?;
+        let command_id = CommandId::parse(context.command_id)
+            .map_err(|e| ReplyError::invalid("context.command_id", e.to_string()))?;
+        Ok(Self::new(command_id, actor))
+    }
+
     /// A command's metadata, in the current trace (the events it produces record it).
     pub fn new(command_id: CommandId, actor: Actor) -> Self {
         Self {
@@ -63,6 +74,33 @@ pub struct Handled<D: Decider> {
     pub version: u64,
     /// True when this command id had been handled before; nothing new was written.
     pub duplicate: bool,
+}
+
+impl<D: Decider> Handled<D> {
+    /// The bus answer to the command: the stream's version and whether it had been carried out before.
+    pub fn accepted(&self) -> Bytes {
+        CommandAccepted { version: self.version, duplicate: self.duplicate }.encode_to_vec().into()
+    }
+}
+
+impl<R: std::error::Error> CommandError<R> {
+    /// The bus answer for a failed command: the rejection as `rejected` maps it; a conflict that outlasted the
+    /// retries as `conflict`; unreadable stored data as `internal` and an unavailable log as `unavailable`, both
+    /// logged here with their details.
+    pub fn into_reply(self, rejected: impl FnOnce(&R) -> ReplyError) -> ReplyError {
+        match self {
+            Self::Rejected(r) => rejected(&r),
+            Self::Conflict { .. } => ReplyError::new("conflict", "the record kept changing; try again"),
+            Self::Decode { stream, source } => {
+                tracing::error!(%stream, error = %source, "a stream does not decode");
+                ReplyError::new("internal", "stored data could not be read")
+            }
+            Self::Log(e) => {
+                tracing::warn!(error = %e, "a command failed on the log");
+                ReplyError::new("unavailable", "the event log is unavailable")
+            }
+        }
+    }
 }
 
 /// Runs commands for one decider against one log.

@@ -6,6 +6,7 @@
 //! - [`event`]: `NewEvent` (what a decision produces) and `RecordedEvent` (envelope + exact stored bytes + hash).
 //! - [`log`]: the `EventLog` trait (expected versions, command ids, stream/global reads, checkpoints) and
 //!   `Subscription` (catch-up, then live, by position).
+//! - [`projection`]: `Progress`, for read models that follow the log and let queries wait until they caught up.
 //! - [`chain`]: SHA-256 per-stream hash chain; `verify_log` / `verify_stream` name the first bad position.
 //! - [`sha256x`]: SHA-256 of many messages at once (16 lanes of AVX-512 where available).
 //! - [`decider`]: the `Decider` and `DomainEvent` traits and the decision context `Ctx`.
@@ -24,6 +25,7 @@ pub mod event;
 pub mod handler;
 pub mod ids;
 pub mod log;
+pub mod projection;
 pub mod sha256x;
 pub mod telemetry;
 pub mod testing;

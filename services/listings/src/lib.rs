@@ -26,9 +26,8 @@ pub mod values;
 use std::future::Future;
 use std::sync::Arc;
 
-use ttx_kernel::bus::serve_calls;
+use ttx_kernel::bus::serve_service;
 use ttx_kernel::{Bus, BusError, Clock, EventLog};
-use ttx_proto::listings::v1::subjects;
 
 pub use service::Service;
 
@@ -51,18 +50,7 @@ pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), B
     let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
     let projection = tokio::spawn(service.clone().project());
     let timers = tokio::spawn(service.clone().timers());
-    let for_commands = service.clone();
-    let commands =
-        serve_calls(deps.bus.as_ref(), subjects::COMMANDS, subjects::QUEUE_GROUP, move |subject, payload| {
-            let service = for_commands.clone();
-            async move { service.command(&subject, payload).await }
-        })
-        .await?;
-    let queries = serve_calls(deps.bus.as_ref(), subjects::QUERIES, subjects::QUEUE_GROUP, move |subject, payload| {
-        let service = service.clone();
-        async move { service.query(&subject, payload).await }
-    })
-    .await?;
+    let [commands, queries] = serve_service(deps.bus.as_ref(), "listings", service).await?;
     tracing::info!("listings service serving");
     shutdown.await;
     for task in [commands, queries, projection, timers] {

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message;
-use tokio::sync::{RwLock, watch};
+use tokio::sync::RwLock;
 use ttx_kernel::bus::ReplyError;
 use ttx_kernel::handler::decode_event;
+use ttx_kernel::projection::Progress;
 use ttx_kernel::{
-    Clock, CommandError, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId,
-    Subscription, Timestamp,
+    Clock, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId, Timestamp,
 };
 use ttx_proto::common::v1::{Actor, Role};
 use ttx_proto::listings::v1::{self as pb, subjects};
@@ -48,29 +48,6 @@ fn rejected(r: &Rejection) -> ReplyError {
         _ => "rejected",
     };
     ReplyError::new(code, r.to_string())
-}
-
-fn command_error(e: CommandError<Rejection>) -> ReplyError {
-    match e {
-        CommandError::Rejected(r) => rejected(&r),
-        CommandError::Conflict { .. } => ReplyError::new("conflict", "the result kept changing; try again"),
-        CommandError::Decode { stream, source } => {
-            tracing::error!(%stream, error = %source, "a result stream does not decode");
-            ReplyError::new("internal", "stored data could not be read")
-        }
-        CommandError::Log(e) => {
-            tracing::warn!(error = %e, "listings command failed on the log");
-            ReplyError::new("unavailable", "the event log is unavailable")
-        }
-    }
-}
-
-fn context(ctx: Option<pb::CommandContext>) -> Result<CommandMeta, ReplyError> {
-    let ctx = ctx.ok_or_else(|| ReplyError::invalid("context", "a command needs its context"))?;
-    let actor = ctx.actor.ok_or_else(|| ReplyError::invalid("context.actor", "a command needs an actor"))?;
-    let command_id =
-        CommandId::parse(ctx.command_id).map_err(|e| ReplyError::invalid("context.command_id", e.to_string()))?;
-    Ok(CommandMeta::new(command_id, actor))
 }
 
 fn status_pb(s: Status) -> pb::ResultStatus {
@@ -171,7 +148,7 @@ pub struct Service {
     results: CommandHandler<Results>,
     demands: CommandHandler<Demands>,
     directory: RwLock<Directory>,
-    applied: watch::Sender<u64>,
+    progress: Progress,
 }
 
 impl std::fmt::Debug for Service {
@@ -185,10 +162,10 @@ impl Service {
         let results = CommandHandler::new(Results::default(), log.clone(), clock.clone())
             .with_rule_version(crate::domain::RULES_2026.version);
         let demands = CommandHandler::new(Demands, log.clone(), clock.clone());
-        Self { log, clock, results, demands, directory: RwLock::default(), applied: watch::Sender::new(0) }
+        Self { log, clock, results, demands, directory: RwLock::default(), progress: Progress::default() }
     }
 
-    fn apply(directory: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
+    fn fold_into(directory: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
         let stream = event.stream_id();
         if let Some(id) = stream.strip_prefix("listings-result-") {
             let e: ResultEvent = decode_event(event)?;
@@ -230,22 +207,7 @@ impl Service {
 
     /// Folds the log into the directory, from the start, then live.
     pub async fn project(self: Arc<Self>) {
-        let mut subscription = Subscription::new(self.log.clone(), 1);
-        loop {
-            match subscription.next().await {
-                Ok(event) => {
-                    if let Err(e) = Self::apply(&mut *self.directory.write().await, &event) {
-                        tracing::error!(position = event.position(), error = %e, "a result event does not decode");
-                    }
-                    self.applied.send_replace(event.position());
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the results directory cannot read the log; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    subscription = Subscription::new(self.log.clone(), subscription.next_position());
-                }
-            }
-        }
+        self.progress.follow(self.log.clone(), self.as_ref()).await;
     }
 
     /// Ends every notice whose time has come. Each end is a command with an id derived from the notice, so when
@@ -284,18 +246,13 @@ impl Service {
     }
 
     async fn caught_up(&self) -> Result<(), ReplyError> {
-        let head = self.log.head().await.map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
-        let mut applied = self.applied.subscribe();
-        match tokio::time::timeout(CATCH_UP, applied.wait_for(|p| *p >= head)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(ReplyError::new("unavailable", "the results directory is behind the log")),
-        }
+        self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 
     async fn handle(&self, result_id: &str, command: ResultCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
         let stream = result_stream(result_id)?;
-        let handled = self.results.handle(&stream, &command, meta).await.map_err(command_error)?;
-        Ok(pb::CommandAccepted { version: handled.version, duplicate: handled.duplicate }.encode_to_vec().into())
+        let handled = self.results.handle(&stream, &command, meta).await.map_err(|e| e.into_reply(rejected))?;
+        Ok(handled.accepted())
     }
 
     /// Carries out one command.
@@ -316,7 +273,7 @@ impl Service {
                     let c = pb::EditResult::decode(payload).map_err(|_| bad_request("EditResult"))?;
                     (c.context, c.result_id, c.listing)
                 };
-                let meta = context(ctx)?;
+                let meta = CommandMeta::from_context(ctx)?;
                 let listing = validate_listing(listing.unwrap_or_default())?;
                 let command = if subject == subjects::CREATE_RESULT {
                     ResultCommand::Create { id: id.clone(), listing }
@@ -327,7 +284,7 @@ impl Service {
             }
             subjects::SUBMIT_RESULT | subjects::APPROVE_RESULT | subjects::PUBLISH_RESULT => {
                 let c = pb::ResultAction::decode(payload).map_err(|_| bad_request("ResultAction"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let command = match subject {
                     subjects::SUBMIT_RESULT => ResultCommand::Submit,
                     subjects::APPROVE_RESULT => ResultCommand::Approve,
@@ -337,19 +294,19 @@ impl Service {
             }
             subjects::RETURN_RESULT => {
                 let c = pb::ReturnResult::decode(payload).map_err(|_| bad_request("ReturnResult"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let reasons = c.reasons.iter().map(|r| text("reasons", r, 500)).collect::<Result<Vec<_>, _>>()?;
                 self.handle(&c.result_id, ResultCommand::Return { reasons }, &meta).await
             }
             subjects::WITHDRAW_RESULT => {
                 let c = pb::WithdrawResult::decode(payload).map_err(|_| bad_request("WithdrawResult"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let reason = text("reason", &c.reason, 500)?;
                 self.handle(&c.result_id, ResultCommand::Withdraw { reason }, &meta).await
             }
             subjects::START_NOTICE => {
                 let c = pb::StartNotice::decode(payload).map_err(|_| bad_request("StartNotice"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 if c.days > 365 {
                     return Err(ReplyError::invalid("days", "a notice runs at most 365 days"));
                 }
@@ -358,14 +315,14 @@ impl Service {
             }
             subjects::RAISE_OBJECTION => {
                 let c = pb::RaiseObjection::decode(payload).map_err(|_| bad_request("RaiseObjection"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let objection_id = text("objection_id", &c.objection_id, 64)?;
                 let command = ResultCommand::RaiseObjection { objection_id, text: text("text", &c.text, 2000)? };
                 self.handle(&c.result_id, command, &meta).await
             }
             subjects::ANSWER_OBJECTION => {
                 let c = pb::AnswerObjection::decode(payload).map_err(|_| bad_request("AnswerObjection"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let command = ResultCommand::AnswerObjection {
                     objection_id: c.objection_id,
                     answer: text("answer", &c.answer, 2000)?,
@@ -374,7 +331,7 @@ impl Service {
             }
             subjects::RESOLVE_OBJECTION => {
                 let c = pb::ResolveObjection::decode(payload).map_err(|_| bad_request("ResolveObjection"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let command = ResultCommand::ResolveObjection {
                     objection_id: c.objection_id,
                     upheld: c.upheld,
@@ -393,7 +350,7 @@ impl Service {
                 let q = pb::GetResult::decode(payload).map_err(|_| bad_request("GetResult"))?;
                 let asker = q.asker.unwrap_or_default();
                 let stream = result_stream(&q.result_id)?;
-                let (state, version, _) = self.results.load(&stream).await.map_err(command_error)?;
+                let (state, version, _) = self.results.load(&stream).await.map_err(|e| e.into_reply(rejected))?;
                 // Someone who may not see a result learns nothing, not even that it exists.
                 if state.status == Status::None || !may_see(&asker, &state) {
                     return Err(ReplyError::new("not_found", "no such result"));
@@ -417,7 +374,8 @@ impl Service {
             }
             subjects::DEAL_STATUS => {
                 let q = pb::DealStatus::decode(payload).map_err(|_| bad_request("DealStatus"))?;
-                let (state, _, _) = self.results.load(&result_stream(&q.result_id)?).await.map_err(command_error)?;
+                let (state, _, _) =
+                    self.results.load(&result_stream(&q.result_id)?).await.map_err(|e| e.into_reply(rejected))?;
                 if state.status == Status::None {
                     return Err(ReplyError::new("not_found", "no such result"));
                 }
@@ -461,21 +419,6 @@ fn demand_rejected(r: &crate::demand::DemandRejection) -> ReplyError {
         _ => "rejected",
     };
     ReplyError::new(code, r.to_string())
-}
-
-fn demand_error(e: CommandError<crate::demand::DemandRejection>) -> ReplyError {
-    match e {
-        CommandError::Rejected(r) => demand_rejected(&r),
-        CommandError::Conflict { .. } => ReplyError::new("conflict", "the demand kept changing; try again"),
-        CommandError::Decode { stream, source } => {
-            tracing::error!(%stream, error = %source, "a demand stream does not decode");
-            ReplyError::new("internal", "stored data could not be read")
-        }
-        CommandError::Log(e) => {
-            tracing::warn!(error = %e, "listings command failed on the log");
-            ReplyError::new("unavailable", "the event log is unavailable")
-        }
-    }
 }
 
 pub fn demand_stream(id: &str) -> Result<StreamId, ReplyError> {
@@ -597,8 +540,12 @@ impl Service {
         command: crate::demand::DemandCommand,
         meta: &CommandMeta,
     ) -> Result<Bytes, ReplyError> {
-        let handled = self.demands.handle(&demand_stream(demand_id)?, &command, meta).await.map_err(demand_error)?;
-        Ok(pb::CommandAccepted { version: handled.version, duplicate: handled.duplicate }.encode_to_vec().into())
+        let handled = self
+            .demands
+            .handle(&demand_stream(demand_id)?, &command, meta)
+            .await
+            .map_err(|e| e.into_reply(demand_rejected))?;
+        Ok(handled.accepted())
     }
 
     async fn demand_command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
@@ -606,7 +553,7 @@ impl Service {
         match subject {
             subjects::POST_DEMAND => {
                 let c = pb::PostDemand::decode(payload).map_err(|_| bad_request("PostDemand"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let command = DemandCommand::Post {
                     id: c.demand_id.clone(),
                     details: demand_details(c.demand)?,
@@ -616,7 +563,7 @@ impl Service {
             }
             subjects::APPLY_TO_CHALLENGE => {
                 let c = pb::ApplyToChallenge::decode(payload).map_err(|_| bad_request("ApplyToChallenge"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let answers = c
                     .answers
                     .iter()
@@ -635,7 +582,7 @@ impl Service {
             }
             subjects::SHORTLIST_APPLICATION | subjects::AWARD_CHALLENGE => {
                 let c = pb::ApplicationAction::decode(payload).map_err(|_| bad_request("ApplicationAction"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let command = if subject == subjects::AWARD_CHALLENGE {
                     DemandCommand::Award { application_id: c.application_id }
                 } else {
@@ -645,7 +592,7 @@ impl Service {
             }
             subjects::WITHDRAW_DEMAND => {
                 let c = pb::WithdrawDemand::decode(payload).map_err(|_| bad_request("WithdrawDemand"))?;
-                let meta = context(c.context)?;
+                let meta = CommandMeta::from_context(c.context)?;
                 let command = DemandCommand::Withdraw { reason: bounded("reason", &c.reason, 1, 500)? };
                 self.handle_demand(&c.demand_id, command, &meta).await
             }
@@ -658,8 +605,11 @@ impl Service {
             subjects::GET_DEMAND => {
                 let q = pb::GetDemand::decode(payload).map_err(|_| bad_request("GetDemand"))?;
                 let asker = q.asker.unwrap_or_default();
-                let (state, version, _) =
-                    self.demands.load(&demand_stream(&q.demand_id)?).await.map_err(demand_error)?;
+                let (state, version, _) = self
+                    .demands
+                    .load(&demand_stream(&q.demand_id)?)
+                    .await
+                    .map_err(|e| e.into_reply(demand_rejected))?;
                 let (visible, all) = demand_visibility(&asker, &state);
                 if state.status == crate::demand::DemandStatus::None || !visible {
                     return Err(ReplyError::new("not_found", "no such demand"));
@@ -685,5 +635,23 @@ impl Service {
             }
             other => Err(ReplyError::new("unknown_query", format!("the listings service has no query {other}"))),
         }
+    }
+}
+
+impl ttx_kernel::projection::ReadModel for Service {
+    async fn apply(&self, event: &RecordedEvent) {
+        if let Err(e) = Self::fold_into(&mut *self.directory.write().await, event) {
+            tracing::error!(position = event.position(), error = %e, "a result or demand event does not decode");
+        }
+    }
+}
+
+impl ttx_kernel::bus::Service for Service {
+    async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        Service::command(self, subject, payload).await
+    }
+
+    async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        Service::query(self, subject, payload).await
     }
 }
