@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ttx/identity/v1/identity.proto",
         "ttx/listings/v1/results.proto",
         "ttx/listings/v1/demands.proto",
+        "ttx/listings/v1/search.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

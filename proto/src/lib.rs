@@ -123,6 +123,9 @@ pub mod listings {
             pub const WITHDRAW_DEMAND: &str = "ttx.listings.cmd.withdraw-demand";
             pub const GET_DEMAND: &str = "ttx.listings.qry.get-demand";
             pub const LIST_DEMANDS: &str = "ttx.listings.qry.list-demands";
+            pub const SEARCH: &str = "ttx.listings.qry.search";
+            pub const FIND_MATCHES: &str = "ttx.listings.qry.find-matches";
+            pub const LIST_NOTIFICATIONS: &str = "ttx.listings.qry.list-notifications";
         }
     }
 }

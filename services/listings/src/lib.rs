@@ -20,6 +20,8 @@ pub mod calendar;
 pub mod codec;
 pub mod demand;
 pub mod domain;
+pub mod matching;
+pub mod search;
 pub mod service;
 pub mod values;
 
@@ -50,10 +52,11 @@ pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), B
     let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
     let projection = tokio::spawn(service.clone().project());
     let timers = tokio::spawn(service.clone().timers());
+    let indexer = tokio::spawn(service.clone().index());
     let [commands, queries] = serve_service(deps.bus.as_ref(), "listings", service).await?;
     tracing::info!("listings service serving");
     shutdown.await;
-    for task in [commands, queries, projection, timers] {
+    for task in [commands, queries, projection, timers, indexer] {
         task.abort();
     }
     Ok(())

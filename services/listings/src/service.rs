@@ -1,13 +1,17 @@
 //! The listings service's shell: result commands and queries on the bus, the directory of results folded from the
-//! log, and the timer that ends public notices.
+//! log, and the timer that ends public notices. Search and matching are in [`discovery`].
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod discovery;
+
+pub use discovery::match_stream;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message;
-use tokio::sync::RwLock;
+use tokio::sync::{Notify, RwLock, watch};
 use ttx_kernel::bus::ReplyError;
 use ttx_kernel::handler::decode_event;
 use ttx_kernel::projection::Progress;
@@ -19,7 +23,9 @@ use ttx_proto::listings::v1::{self as pb, subjects};
 
 use crate::codec::listing_to_pb;
 use crate::demand::{DemandEvent, DemandState, Demands};
-use crate::domain::{DealBlocked, Rejection, ResultCommand, ResultEvent, ResultState, Results, Status};
+use crate::domain::{DealBlocked, Rejection, ResultCommand, ResultEvent, ResultState, Results, Status, Visibility};
+use crate::matching::{MatchEvent, Matches};
+use crate::search::SearchIndex;
 use crate::values::validate_listing;
 
 /// How often the timer looks for notices that reached their end.
@@ -65,12 +71,16 @@ fn status_pb(s: Status) -> pb::ResultStatus {
 }
 
 /// Whether `asker` may see the result: the holder's members, administrators and regulators see every state; other
-/// logged-in users see it once published (and not withdrawn).
+/// logged-in users see it once published (and not withdrawn), unless it is shown only under a non-disclosure
+/// agreement.
 pub fn may_see(asker: &Actor, state: &ResultState) -> bool {
     if asker.has_role(Role::Admin) || asker.has_role(Role::Regulator) || asker.org_id == state.owner_org_id {
         return true;
     }
-    !asker.user_id.is_empty() && matches!(state.status, Status::Published | Status::UnderContract | Status::Transacted)
+    let nda = state.listing.as_ref().is_some_and(|l| l.visibility == Visibility::UnderNda);
+    !asker.user_id.is_empty()
+        && !nda
+        && matches!(state.status, Status::Published | Status::UnderContract | Status::Transacted)
 }
 
 pub fn view(state: &ResultState, version: u64) -> pb::ResultView {
@@ -111,6 +121,8 @@ struct Entry {
     state: ResultState,
     version: u64,
     created_position: u64,
+    /// Where it was (last) published: search's "newest".
+    published_position: u64,
 }
 
 /// A demand as the directory holds it.
@@ -129,6 +141,12 @@ struct Directory {
     demands: BTreeMap<String, DemandEntry>,
     /// (organisation, related organisation) → relation, as declared.
     related: BTreeMap<(String, String), String>,
+    /// Organisation → its region, as registered.
+    regions: BTreeMap<String, String>,
+    /// Demands whose matches are recorded.
+    matched: BTreeSet<String>,
+    /// Organisation → the match notices for its results, oldest first.
+    notifications: BTreeMap<String, Vec<pb::Notification>>,
 }
 
 impl Directory {
@@ -147,8 +165,21 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     results: CommandHandler<Results>,
     demands: CommandHandler<Demands>,
+    matches: CommandHandler<Matches>,
     directory: RwLock<Directory>,
     progress: Progress,
+    search: Arc<SearchIndex>,
+    /// What the indexer has still to do, and the wake-up it waits for.
+    pending: Mutex<discovery::Pending>,
+    wake: Notify,
+    /// The log position the search index has reached.
+    indexed: watch::Sender<u64>,
+    /// Demands this instance has tried to match.
+    match_attempted: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for Service {
@@ -162,7 +193,27 @@ impl Service {
         let results = CommandHandler::new(Results::default(), log.clone(), clock.clone())
             .with_rule_version(crate::domain::RULES_2026.version);
         let demands = CommandHandler::new(Demands, log.clone(), clock.clone());
-        Self { log, clock, results, demands, directory: RwLock::default(), progress: Progress::default() }
+        let matches = CommandHandler::new(Matches, log.clone(), clock.clone());
+        let search = Arc::new(SearchIndex::new().expect("an empty index in memory"));
+        Self {
+            log,
+            clock,
+            results,
+            demands,
+            matches,
+            directory: RwLock::default(),
+            progress: Progress::default(),
+            search,
+            pending: Mutex::default(),
+            wake: Notify::new(),
+            indexed: watch::Sender::new(0),
+            match_attempted: Mutex::default(),
+        }
+    }
+
+    /// The search index, as the indexer keeps it.
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.search
     }
 
     fn fold_into(directory: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
@@ -170,8 +221,10 @@ impl Service {
         if let Some(id) = stream.strip_prefix("listings-result-") {
             let e: ResultEvent = decode_event(event)?;
             let entry = directory.results.entry(id.to_owned()).or_default();
-            if matches!(e, ResultEvent::Created { .. }) {
-                entry.created_position = event.position();
+            match e {
+                ResultEvent::Created { .. } => entry.created_position = event.position(),
+                ResultEvent::Published => entry.published_position = event.position(),
+                _ => {}
             }
             entry.state = Results::default().evolve(std::mem::take(&mut entry.state), &e);
             entry.version = event.version();
@@ -183,12 +236,30 @@ impl Service {
             }
             entry.state = Demands.evolve(std::mem::take(&mut entry.state), &e);
             entry.version = event.version();
+        } else if stream.starts_with("listings-match-") {
+            let MatchEvent::Matched(m) = decode_event(event)?;
+            directory.matched.insert(m.demand_id.clone());
+            for r in &m.matches {
+                directory.notifications.entry(r.org_id.clone()).or_default().push(pb::Notification {
+                    demand_id: m.demand_id.clone(),
+                    demand_title: m.demand_title.clone(),
+                    result_id: r.id.clone(),
+                    result_title: r.title.clone(),
+                    score: r.score,
+                    reasons: r.reasons.clone(),
+                });
+            }
         } else if stream.starts_with("identity-org-") {
             let malformed = |e: prost::DecodeError| ttx_kernel::DecodeError::Malformed {
                 event_type: event.event_type().to_owned(),
                 reason: e.to_string(),
             };
             match event.event_type() {
+                "ttx.identity.v1.OrganisationRegistered" => {
+                    let p = ttx_proto::identity::v1::OrganisationRegistered::decode(event.payload().clone())
+                        .map_err(malformed)?;
+                    directory.regions.insert(p.org_id, p.region);
+                }
                 "ttx.identity.v1.RelatedPartyDeclared" => {
                     let p = ttx_proto::identity::v1::RelatedPartyDeclared::decode(event.payload().clone())
                         .map_err(malformed)?;
@@ -395,7 +466,10 @@ impl Service {
                 };
                 Ok(reply.encode_to_vec().into())
             }
-            other => self.demand_query(other, payload).await,
+            other => match self.discovery_query(other, payload.clone()).await {
+                Some(reply) => reply,
+                None => self.demand_query(other, payload).await,
+            },
         }
     }
 }
@@ -643,6 +717,8 @@ impl ttx_kernel::projection::ReadModel for Service {
         if let Err(e) = Self::fold_into(&mut *self.directory.write().await, event) {
             tracing::error!(position = event.position(), error = %e, "a result or demand event does not decode");
         }
+        lock(&self.pending).note(event.stream_id(), event.position());
+        self.wake.notify_one();
     }
 }
 
