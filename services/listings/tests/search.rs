@@ -72,7 +72,7 @@ async fn register(log: &SqliteLog, org: &str, region: &str) {
         payload.encode_to_vec(),
     );
     let request = AppendRequest {
-        stream: StreamId::parse(&format!("identity-org-{org}")).unwrap(),
+        stream: StreamId::parse(format!("identity-org-{org}")).unwrap(),
         expected: ExpectedVersion::NoStream,
         command_id: CommandId::parse(format!("register-{org}")).unwrap(),
         events: vec![event],
