@@ -5,6 +5,10 @@ use std::time::Duration;
 use serde_json::json;
 use ttx_tests::exchange::{Mode, TestExchange, org_id};
 
+fn encode(q: &str) -> String {
+    form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
+
 fn listing() -> serde_json::Value {
     json!({
         "title": "高能量密度锂离子电池正极材料",
@@ -45,6 +49,20 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
     ok(&x.request("GET", &path(""), Some(&member), None).await.unwrap(), 404);
     ok(&x.request("POST", &path("/approve"), Some(&reviewer), None).await.unwrap(), 200);
     ok(&x.request("POST", &path("/publish"), Some(&manager), None).await.unwrap(), 200);
+
+    // Published, it is found by a Chinese query that is not in its title (锂电池 for 锂离子电池), by the enterprise
+    // and, being listed as public, by an anonymous visitor.
+    let search = format!("/api/v1/search?q={}", encode("锂电池"));
+    let a = x.request("GET", &search, Some(&member), None).await.unwrap();
+    ok(&a, 200);
+    assert_eq!(a.body["total"], 1, "{}", a.body);
+    assert_eq!(a.body["hits"][0]["id"], id.as_str());
+    assert_eq!(a.body["facets"]["field"], json!([{ "value": "new_energy", "count": 1 }]));
+    let a = x.request("GET", &search, None, None).await.unwrap();
+    assert_eq!(a.body["hits"][0]["id"], id.as_str());
+    let a = x.request("GET", "/api/v1/search?trl_min=12", None, None).await.unwrap();
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "trl_min");
     let notice = json!({ "price_fen": 480000000, "days": 15 });
     ok(&x.request("POST", &path("/notice"), Some(&manager), Some(&notice)).await.unwrap(), 201);
 
@@ -115,6 +133,13 @@ async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mo
     let a = x.request("POST", "/api/v1/demands", Some(&poster), Some(&challenge)).await.unwrap();
     ok(&a, 201);
     let id = a.body["id"].as_str().unwrap().to_owned();
+    let a = x
+        .request("GET", &format!("/api/v1/search?kind=demand&q={}", encode("低温")), Some(&other), None)
+        .await
+        .unwrap();
+    assert_eq!(a.body["hits"][0]["id"], id.as_str(), "{}", a.body);
+    ok(&x.request("GET", &format!("/api/v1/demands/{id}/matches"), Some(&poster), None).await.unwrap(), 200);
+    ok(&x.request("GET", "/api/v1/notifications", Some(&related), None).await.unwrap(), 200);
 
     let declare = json!({ "related_org_id": org_id(2), "relation": "校办企业（持股 30%）" });
     let path = format!("/api/v1/organisations/{}/related-parties", org_id(1));

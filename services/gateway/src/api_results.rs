@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 
 use crate::Deps;
 use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
-use crate::auth::Principal;
+use crate::auth::{MaybePrincipal, Principal};
 use crate::problem::ApiError;
 
 /// One table per enum: the API's name for each wire value.
-const FIELDS: &[(&str, pb::TechField)] = &[
+pub(crate) const FIELDS: &[(&str, pb::TechField)] = &[
     ("electronic_information", pb::TechField::ElectronicInformation),
     ("biomedicine", pb::TechField::Biomedicine),
     ("aerospace", pb::TechField::Aerospace),
@@ -52,7 +52,7 @@ const SECRECY: &[(&str, pb::Secrecy)] = &[
     ("confidential", pb::Secrecy::Confidential),
     ("top_secret", pb::Secrecy::TopSecret),
 ];
-const MODES: &[(&str, pb::TransactionMode)] = &[
+pub(crate) const MODES: &[(&str, pb::TransactionMode)] = &[
     ("assignment", pb::TransactionMode::Assignment),
     ("exclusive_licence", pb::TransactionMode::ExclusiveLicence),
     ("sole_licence", pb::TransactionMode::SoleLicence),
@@ -60,7 +60,7 @@ const MODES: &[(&str, pb::TransactionMode)] = &[
     ("equity", pb::TransactionMode::Equity),
     ("open_licence", pb::TransactionMode::OpenLicence),
 ];
-const ROUTES: &[(&str, pb::PricingRoute)] = &[
+pub(crate) const ROUTES: &[(&str, pb::PricingRoute)] = &[
     ("negotiated", pb::PricingRoute::Negotiated),
     ("listed", pb::PricingRoute::Listed),
     ("auction", pb::PricingRoute::Auction),
@@ -81,14 +81,14 @@ const STATUSES: &[(&str, pb::ResultStatus)] = &[
     ("withdrawn", pb::ResultStatus::Withdrawn),
 ];
 
-fn to_wire<E: Copy + Into<i32>>(table: &[(&str, E)], field: &str, name: &str) -> Result<i32, ApiError> {
+pub(crate) fn to_wire<E: Copy + Into<i32>>(table: &[(&str, E)], field: &str, name: &str) -> Result<i32, ApiError> {
     table.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).into()).ok_or_else(|| {
         let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
         ApiError::invalid(field, format!("one of {}", names.join(", ")))
     })
 }
 
-fn to_name<E: Copy + Into<i32>>(table: &[(&'static str, E)], value: i32) -> &'static str {
+pub(crate) fn to_name<E: Copy + Into<i32>>(table: &[(&'static str, E)], value: i32) -> &'static str {
     table.iter().find(|(_, v)| (*v).into() == value).map_or("unspecified", |(n, _)| *n)
 }
 
@@ -364,8 +364,9 @@ pub async fn list(State(deps): State<Deps>, principal: Principal) -> Result<Json
     Ok(Json(ResultList { results: list.results.iter().map(result_view).collect() }))
 }
 
-/// One result, if the caller may see it (404 otherwise, whether or not it exists).
-#[utoipa::path(get, path = "/api/v1/results/{result_id}", tag = "results", security(("bearer" = [])),
+/// One result, if the caller may see it (404 otherwise, whether or not it exists). Anonymous visitors see published
+/// results listed as public.
+#[utoipa::path(get, path = "/api/v1/results/{result_id}", tag = "results",
     params(("result_id" = String, Path)), responses(
     (status = 200, description = "The result", body = ResultView),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
@@ -373,7 +374,7 @@ pub async fn list(State(deps): State<Deps>, principal: Principal) -> Result<Json
 ))]
 pub async fn get(
     State(deps): State<Deps>,
-    principal: Principal,
+    principal: MaybePrincipal,
     Path(result_id): Path<String>,
 ) -> Result<Json<ResultView>, ApiError> {
     let q = pb::GetResult { asker: Some(principal.actor()), result_id };

@@ -191,3 +191,23 @@ pub fn client_address(parts: &Parts) -> String {
 pub fn set_cookie_headers(values: &[String]) -> Vec<(header::HeaderName, HeaderValue)> {
     values.iter().filter_map(|v| HeaderValue::from_str(v).ok()).map(|v| (header::SET_COOKIE, v)).collect()
 }
+
+/// The caller if logged in, or nobody: for what anonymous visitors may also read. A token that is sent but invalid
+/// is still refused.
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl MaybePrincipal {
+    /// The caller as an actor; an anonymous one has no user.
+    pub fn actor(&self) -> Actor {
+        self.0.as_ref().map(Principal::actor).unwrap_or_default()
+    }
+}
+
+impl FromRequestParts<Deps> for MaybePrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, deps: &Deps) -> Result<Self, ApiError> {
+        authenticate(&deps.auth, parts).map(MaybePrincipal)
+    }
+}

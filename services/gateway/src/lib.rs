@@ -18,6 +18,7 @@
 pub mod api;
 pub mod api_demands;
 pub mod api_results;
+pub mod api_search;
 pub mod auth;
 pub mod i18n;
 pub mod metrics;
@@ -205,6 +206,10 @@ pub fn router(deps: Deps) -> Router {
         .route("/demands/{demand_id}/applications/{application_id}/shortlist", post(api_demands::shortlist))
         .route("/demands/{demand_id}/applications/{application_id}/award", post(api_demands::award))
         .route("/demands/{demand_id}/withdraw", post(api_demands::withdraw))
+        .route("/demands/{demand_id}/matches", get(api_search::demand_matches))
+        .route("/results/{result_id}/matches", get(api_search::result_matches))
+        .route("/search", get(api_search::search))
+        .route("/notifications", get(api_search::notifications))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))

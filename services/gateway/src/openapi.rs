@@ -7,7 +7,7 @@ use maud::{DOCTYPE, html};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, api_demands, api_results};
+use crate::{api, api_demands, api_results, api_search};
 
 #[derive(Debug)]
 struct Bearer;
@@ -64,6 +64,10 @@ impl Modify for Bearer {
         api_demands::shortlist,
         api_demands::award,
         api_demands::withdraw,
+        api_search::search,
+        api_search::demand_matches,
+        api_search::result_matches,
+        api_search::notifications,
     ),
     modifiers(&Bearer),
     tags(
@@ -72,6 +76,7 @@ impl Modify for Bearer {
         (name = "users", description = "Users, roles and the technology-manager registry"),
         (name = "results", description = "Research results, their review and public notice"),
         (name = "demands", description = "Technology demands and open challenges (揭榜挂帅)"),
+        (name = "search", description = "Search, matching and match notices"),
     )
 )]
 pub struct ApiDoc;

@@ -71,16 +71,19 @@ fn status_pb(s: Status) -> pb::ResultStatus {
 }
 
 /// Whether `asker` may see the result: the holder's members, administrators and regulators see every state; other
-/// logged-in users see it once published (and not withdrawn), unless it is shown only under a non-disclosure
-/// agreement.
+/// users see it once published (and not withdrawn): anyone if it is listed as public, logged-in users if it is
+/// listed for registered users, nobody else if it is shown only under a non-disclosure agreement.
 pub fn may_see(asker: &Actor, state: &ResultState) -> bool {
     if asker.has_role(Role::Admin) || asker.has_role(Role::Regulator) || asker.org_id == state.owner_org_id {
         return true;
     }
-    let nda = state.listing.as_ref().is_some_and(|l| l.visibility == Visibility::UnderNda);
-    !asker.user_id.is_empty()
-        && !nda
-        && matches!(state.status, Status::Published | Status::UnderContract | Status::Transacted)
+    let visibility = state.listing.as_ref().map(|l| l.visibility);
+    let audience_ok = match visibility {
+        Some(Visibility::Public) => true,
+        Some(Visibility::RegisteredUsers) => !asker.user_id.is_empty(),
+        Some(Visibility::UnderNda) | None => false,
+    };
+    audience_ok && matches!(state.status, Status::Published | Status::UnderContract | Status::Transacted)
 }
 
 pub fn view(state: &ResultState, version: u64) -> pb::ResultView {
