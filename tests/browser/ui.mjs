@@ -25,6 +25,7 @@ const ADMIN_PASSWORD = "the admin's long password";
 const USER_PASSWORD = "a user's long password";
 const UNI = "12100000400000624D";
 const FIRM = "91350100M000100Y43";
+const TITLE = "高镍三元锂离子电池正极材料";
 
 function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
@@ -104,7 +105,7 @@ try {
   // The administrator.
   await login(page, base, "root", ADMIN_PASSWORD);
   check(new URL(page.url()).pathname === "/", "a login lands on the home page");
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "我的组织", "组织管理", "用户管理"]), `admin menu: ${await menu(page)}`);
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "我的挂牌", "我的组织", "组织管理", "用户管理"]), `admin menu: ${await menu(page)}`);
   await shot(page, "03-admin-home");
 
   await page.goto(`${base}/admin/organisations`);
@@ -132,7 +133,7 @@ try {
   await shot(page, "05-admin-organisation-error");
 
   await page.goto(`${base}/admin/users`);
-  for (const [user, name, org, role] of [["lilei", "李雷", UNI, "tech_manager"], ["zhaomin", "赵敏", FIRM, "enterprise_member"]]) {
+  for (const [user, name, org, role] of [["lilei", "李雷", UNI, "tech_manager"], ["wangfang", "王芳", UNI, "reviewer"], ["zhaomin", "赵敏", FIRM, "enterprise_member"]]) {
     await page.fill("#user_id", user);
     await page.fill("#display_name", name);
     await page.selectOption("#org_id", org.toLowerCase());
@@ -146,7 +147,7 @@ try {
 
   // The technology manager sees their own menu, organisation and registration, and no administration.
   await login(page, base, "lilei", USER_PASSWORD);
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "我的组织", "我的登记"]), `manager menu: ${await menu(page)}`);
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "我的挂牌", "发布成果", "我的组织", "我的登记"]), `manager menu: ${await menu(page)}`);
   await shot(page, "07-manager-home");
   await page.goto(`${base}/org`);
   check((await page.textContent("dl.facts"))?.includes("华东理工示范大学"), "the manager's organisation is shown");
@@ -154,25 +155,98 @@ try {
   const denied = await page.goto(`${base}/admin/users`);
   check(denied.status() === 403, `a manager may not open user administration (${denied.status()})`);
   await shot(page, "09-manager-forbidden");
+
+  // The manager lists a result: a draft, then submitted for review.
+  await page.goto(`${base}/results/new`);
+  await page.fill("#title", TITLE);
+  await page.fill("#summary", "采用共沉淀与高温固相法制备高镍三元正极材料，比容量高、循环寿命长，适用于动力电池与储能电池。");
+  await page.selectOption("#field", "new_energy");
+  await page.fill("#industry", "动力电池制造");
+  await page.fill("#keywords", "锂离子电池，正极材料，高镍");
+  await page.fill("#innovations", "单晶化工艺\n表面包覆改性");
+  await page.fill("#indicators", "比容量 ≥ 210 mAh/g，循环 2000 次容量保持率 ≥ 85%");
+  await page.fill("#trl_level", "6");
+  await page.fill("#trl_assessor", "上海科技评估中心");
+  await page.fill("#trl_assessed_on", "2026-03-01");
+  await page.fill("#trl_evidence", "中试报告");
+  await page.selectOption("#form", "material");
+  await page.selectOption("#ip_kind", "invention_patent");
+  await page.fill("#ip_number", "ZL202310000001.2");
+  await page.fill("#ip_status", "授权");
+  await page.fill("#inventors", "王教授，李博士");
+  await page.check("input[name=modes][value=assignment]");
+  await page.check("input[name=modes][value=exclusive_licence]");
+  await page.fill("#price_yuan", "5000000");
+  await shot(page, "10-manager-new-result");
+  await Promise.all([page.waitForURL(/\/results\/[0-9a-f-]+$/), page.click("form.card button[type=submit]")]);
+  const resultUrl = page.url();
+  check((await page.textContent("h1")) === TITLE, "the new result's page shows its title");
+  check((await page.textContent("#status")) === "草稿", `a new result is a draft: ${await page.textContent("#status")}`);
+  await Promise.all([page.waitForLoadState("load"), page.click("button[name=do][value=submit]")]);
+  check((await page.textContent("#status")) === "待审核", "submitted for review");
+  await shot(page, "11-manager-result-submitted");
   await logout(page);
 
-  // The enterprise member.
+  // The institution's reviewer finds it under "my listings" and approves it.
+  await login(page, base, "wangfang", USER_PASSWORD);
+  await page.goto(`${base}/my`);
+  check((await page.textContent("#our-results"))?.includes("待审核"), "the reviewer sees the result awaiting review");
+  await Promise.all([page.waitForLoadState("load"), page.click(`#our-results a:text("${TITLE}")`)]);
+  await Promise.all([page.waitForLoadState("load"), page.click("button[name=do][value=approve]")]);
+  check((await page.textContent("#status")) === "已审核", "approved");
+  await shot(page, "12-reviewer-approved");
+  await logout(page);
+
+  // The manager publishes it and starts the public notice (公示) at the asking price.
+  await login(page, base, "lilei", USER_PASSWORD);
+  await page.goto(resultUrl);
+  await Promise.all([page.waitForLoadState("load"), page.click("button[name=do][value=publish]")]);
+  check((await page.textContent("#status")) === "已发布", "published");
+  await Promise.all([page.waitForLoadState("load"), page.click("form.inline:has(input[name=do][value=notice]) button")]);
+  check((await page.textContent("#countdown"))?.includes("天"), `the notice counts down: ${await page.textContent("#countdown")}`);
+  await shot(page, "13-manager-notice");
+  await logout(page);
+
+  // The enterprise member finds it by a Chinese query that is not in its title, and opens it.
   await login(page, base, "zhaomin", USER_PASSWORD);
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "我的组织"]), `member menu: ${await menu(page)}`);
-  await shot(page, "10-member-home");
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "我的挂牌", "发布需求", "我的组织"]), `member menu: ${await menu(page)}`);
+  await shot(page, "14-member-home");
+  await page.click("nav a[href='/search']");
+  await page.fill("#q", "锂电池");
+  await Promise.all([page.waitForLoadState("load"), page.click("form.searchbar button[type=submit]")]);
+  check((await page.locator("article.hit").count()) === 1, "one hit");
+  const marked = await page.locator("article.hit h2 mark").allTextContents();
+  check(marked.includes("锂") && marked.includes("电池"), `the matched words are highlighted: ${marked}`);
+  check((await page.textContent("aside.facets"))?.includes("新能源与节能"), "the field facet is shown");
+  await shot(page, "15-member-search");
+  await Promise.all([page.waitForLoadState("load"), page.click("article.hit h2 a")]);
+  check(page.url() === resultUrl, "the hit opens the result");
+  check((await page.textContent("h1")) === TITLE, "the result's page");
+  check((await page.textContent("#countdown"))?.includes("天"), "the notice countdown is shown to the enterprise");
+  await page.fill("#objection", "挂牌价格低于同类成果评估值");
+  await Promise.all([page.waitForLoadState("load"), page.click("form.card:has(#objection) button")]);
+  check((await page.textContent("section.notice-box"))?.includes("挂牌价格低于同类成果评估值"), "the objection is listed");
+  await shot(page, "16-member-result-objection");
 
   // English, switched from the header, and kept.
   await Promise.all([page.waitForLoadState("load"), page.click("header a.lang")]);
   check((await page.getAttribute("html", "lang")) === "en", "the page is in English");
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["Home", "My organisation"]), `English menu: ${await menu(page)}`);
-  await shot(page, "11-member-home-english");
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["Home", "Search", "Demands", "My listings", "New demand", "My organisation"]), `English menu: ${await menu(page)}`);
+  await shot(page, "17-member-home-english");
+  await page.goto(`${base}/search?q=${encodeURIComponent("正极材料")}`);
+  check((await page.textContent("aside.facets"))?.includes("New energy"), "facets in English");
+  await shot(page, "18-member-search-english");
 
   // A phone-sized screen: nothing wider than the screen.
   await page.setViewportSize({ width: 375, height: 740 });
   await page.goto(`${base}/org`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 375, `the page fits a phone screen (${width}px wide)`);
-  await shot(page, "12-member-organisation-phone");
+  await shot(page, "19-member-organisation-phone");
+  await page.goto(`${base}/search?q=${encodeURIComponent("锂电池")}`);
+  const searchWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(searchWidth <= 375, `the search page fits a phone screen (${searchWidth}px wide)`);
+  await shot(page, "20-member-search-phone");
 
   console.log(`ui: all checks passed; screenshots in ${shots}`);
 } catch (e) {

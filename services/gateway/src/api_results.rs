@@ -27,7 +27,7 @@ pub(crate) const FIELDS: &[(&str, pb::TechField)] = &[
     ("resources_environment", pb::TechField::ResourcesEnvironment),
     ("advanced_manufacturing", pb::TechField::AdvancedManufacturing),
 ];
-const FORMS: &[(&str, pb::ResultForm)] = &[
+pub(crate) const FORMS: &[(&str, pb::ResultForm)] = &[
     ("product", pb::ResultForm::Product),
     ("process", pb::ResultForm::Process),
     ("material", pb::ResultForm::Material),
@@ -36,7 +36,7 @@ const FORMS: &[(&str, pb::ResultForm)] = &[
     ("variety", pb::ResultForm::Variety),
     ("other", pb::ResultForm::Other),
 ];
-const IP_KINDS: &[(&str, pb::IpKind)] = &[
+pub(crate) const IP_KINDS: &[(&str, pb::IpKind)] = &[
     ("invention_patent", pb::IpKind::InventionPatent),
     ("utility_model", pb::IpKind::UtilityModel),
     ("design_patent", pb::IpKind::DesignPatent),
@@ -45,7 +45,7 @@ const IP_KINDS: &[(&str, pb::IpKind)] = &[
     ("plant_variety", pb::IpKind::PlantVariety),
     ("technical_secret", pb::IpKind::TechnicalSecret),
 ];
-const SECRECY: &[(&str, pb::Secrecy)] = &[
+pub(crate) const SECRECY: &[(&str, pb::Secrecy)] = &[
     ("public", pb::Secrecy::Public),
     ("internal", pb::Secrecy::Internal),
     ("secret", pb::Secrecy::Secret),
@@ -65,12 +65,12 @@ pub(crate) const ROUTES: &[(&str, pb::PricingRoute)] = &[
     ("listed", pb::PricingRoute::Listed),
     ("auction", pb::PricingRoute::Auction),
 ];
-const VISIBILITY: &[(&str, pb::Visibility)] = &[
+pub(crate) const VISIBILITY: &[(&str, pb::Visibility)] = &[
     ("public", pb::Visibility::Public),
     ("registered_users", pb::Visibility::RegisteredUsers),
     ("under_nda", pb::Visibility::UnderNda),
 ];
-const STATUSES: &[(&str, pb::ResultStatus)] = &[
+pub(crate) const STATUSES: &[(&str, pb::ResultStatus)] = &[
     ("draft", pb::ResultStatus::Draft),
     ("submitted", pb::ResultStatus::Submitted),
     ("returned", pb::ResultStatus::Returned),
@@ -166,7 +166,7 @@ pub struct ListingBody {
 }
 
 impl ListingBody {
-    fn to_pb(&self) -> Result<pb::Listing, ApiError> {
+    pub(crate) fn to_pb(&self) -> Result<pb::Listing, ApiError> {
         Ok(pb::Listing {
             title: self.title.clone(),
             summary: self.summary.clone(),

@@ -27,6 +27,7 @@ pub mod problem;
 pub mod throttle;
 pub mod token;
 pub mod ui;
+pub mod ui_listings;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -32,14 +32,15 @@ pub fn routes() -> Router<Deps> {
         .route("/admin/users", get(users_page).post(users_submit))
         .route("/lang/{lang}", get(set_lang))
         .route("/static/app.css", get(css))
+        .merge(crate::ui_listings::routes())
 }
 
-fn html_response(status: StatusCode, markup: Markup) -> Response {
+pub(crate) fn html_response(status: StatusCode, markup: Markup) -> Response {
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
 }
 
 /// The logged-in user of a page request (session cookie only; forms check their CSRF field themselves).
-fn session(deps: &Deps, headers: &HeaderMap) -> Option<Principal> {
+pub(crate) fn session(deps: &Deps, headers: &HeaderMap) -> Option<Principal> {
     let token = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty())?;
     let claims = deps.auth.keys.verify(&token, deps.auth.now_unix()).ok()?;
     Some(Principal {
@@ -50,12 +51,12 @@ fn session(deps: &Deps, headers: &HeaderMap) -> Option<Principal> {
     })
 }
 
-fn to_login() -> Response {
+pub(crate) fn to_login() -> Response {
     Redirect::to("/login").into_response()
 }
 
 /// A form body as name → values (repeated names, such as checkboxes, keep every value).
-fn form(body: &Bytes) -> HashMap<String, Vec<String>> {
+pub(crate) fn form(body: &Bytes) -> HashMap<String, Vec<String>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in form_urlencoded::parse(body) {
         out.entry(k.into_owned()).or_default().push(v.into_owned());
@@ -63,17 +64,17 @@ fn form(body: &Bytes) -> HashMap<String, Vec<String>> {
     out
 }
 
-fn field<'a>(f: &'a HashMap<String, Vec<String>>, name: &str) -> &'a str {
+pub(crate) fn field<'a>(f: &'a HashMap<String, Vec<String>>, name: &str) -> &'a str {
     f.get(name).and_then(|v| v.first()).map_or("", String::as_str)
 }
 
-fn csrf_ok(headers: &HeaderMap, f: &HashMap<String, Vec<String>>) -> bool {
+pub(crate) fn csrf_ok(headers: &HeaderMap, f: &HashMap<String, Vec<String>>) -> bool {
     let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     !expected.is_empty() && same_secret(&expected, field(f, "csrf"))
 }
 
 /// The shared page frame: header, the caller's menu, the language switch, and `content`.
-fn page(lang: Lang, title: &str, who: Option<&Principal>, csrf: &str, content: Markup) -> Markup {
+pub(crate) fn page(lang: Lang, title: &str, who: Option<&Principal>, csrf: &str, content: Markup) -> Markup {
     let switch_to = if lang == Lang::Zh { "en" } else { "zh" };
     html! {
         (DOCTYPE)
@@ -93,6 +94,9 @@ fn page(lang: Lang, title: &str, who: Option<&Principal>, csrf: &str, content: M
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { (lang.t("logout")) }
                         }
+                    } @else {
+                        a href="/search" { (lang.t("search")) }
+                        a href="/login" { (lang.t("login")) }
                     }
                 }
                 @if let Some(who) = who {
@@ -112,7 +116,14 @@ fn page(lang: Lang, title: &str, who: Option<&Principal>, csrf: &str, content: M
 
 /// The menu a caller sees: only what their roles may open.
 pub fn menu(who: &Principal) -> Vec<(&'static str, &'static str)> {
-    let mut items = vec![("/", "home"), ("/org", "my_org")];
+    let mut items = vec![("/", "home"), ("/search", "search"), ("/demands", "demands"), ("/my", "my_listings")];
+    if who.has(Role::TechManager) {
+        items.push(("/results/new", "new_result"));
+    }
+    if who.has(Role::EnterpriseMember) {
+        items.push(("/demands/new", "new_demand"));
+    }
+    items.push(("/org", "my_org"));
     if who.has(Role::TechManager) {
         items.push(("/registry", "my_registry"));
     }
@@ -126,7 +137,7 @@ pub fn menu(who: &Principal) -> Vec<(&'static str, &'static str)> {
     items
 }
 
-fn message_page(deps: &Deps, headers: &HeaderMap, status: StatusCode, key: &'static str) -> Response {
+pub(crate) fn message_page(deps: &Deps, headers: &HeaderMap, status: StatusCode, key: &'static str) -> Response {
     let lang = Lang::from_headers(headers);
     let who = session(deps, headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
@@ -373,9 +384,9 @@ async fn my_registry(State(deps): State<Deps>, headers: HeaderMap) -> Response {
 }
 
 /// Errors of a submitted form: the field they belong to ("" for the form as a whole) and the message.
-type FormErrors = Vec<(String, String)>;
+pub(crate) type FormErrors = Vec<(String, String)>;
 
-fn error_for<'a>(errors: &'a FormErrors, name: &str) -> Option<&'a str> {
+pub(crate) fn error_for<'a>(errors: &'a FormErrors, name: &str) -> Option<&'a str> {
     errors.iter().find(|(f, _)| f == name).map(|(_, m)| m.as_str())
 }
 
@@ -398,7 +409,7 @@ fn text_input(
     }
 }
 
-fn form_errors_banner(lang: Lang, errors: &FormErrors) -> Markup {
+pub(crate) fn form_errors_banner(lang: Lang, errors: &FormErrors) -> Markup {
     html! {
         @if !errors.is_empty() {
             div class="form-error" role="alert" {
@@ -410,7 +421,7 @@ fn form_errors_banner(lang: Lang, errors: &FormErrors) -> Markup {
 }
 
 /// A service's answer as form errors, in the page's language: a field's own message next to it, or one for the form.
-fn api_errors(lang: Lang, e: ApiError) -> FormErrors {
+pub(crate) fn api_errors(lang: Lang, e: ApiError) -> FormErrors {
     let field = e.field.unwrap_or_default();
     let message = match e.kind {
         "invalid-input" => lang.lookup(&format!("invalid.{field}")).map_or(e.detail, str::to_owned),
