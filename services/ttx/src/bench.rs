@@ -16,10 +16,10 @@ use uuid::Uuid;
 use crate::cli::BenchLogArgs;
 
 /// Latency summary of one measured operation.
-struct Latencies(Vec<Duration>);
+pub(crate) struct Latencies(pub(crate) Vec<Duration>);
 
 impl Latencies {
-    fn pct(&self, p: f64) -> Duration {
+    pub(crate) fn pct(&self, p: f64) -> Duration {
         if self.0.is_empty() {
             return Duration::ZERO;
         }
@@ -27,12 +27,12 @@ impl Latencies {
         self.0[i]
     }
 
-    fn sorted(mut v: Vec<Duration>) -> Self {
+    pub(crate) fn sorted(mut v: Vec<Duration>) -> Self {
         v.sort_unstable();
         Self(v)
     }
 
-    fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!(
             "p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
             ms(self.pct(0.5)),
@@ -60,7 +60,7 @@ fn thread_cpu(name: &str) -> Option<Duration> {
     None
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -163,7 +163,7 @@ fn baseline(path: &Path, rows: u64, record_len: usize, streams: u64, full_rows: 
     Ok(rate(position as u64, started.elapsed()))
 }
 
-fn bench_root(dir: Option<PathBuf>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+pub(crate) fn bench_root(dir: Option<PathBuf>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
     match dir {
         Some(d) => {
             if d.exists() && std::fs::read_dir(&d)?.next().is_some() {

@@ -93,6 +93,24 @@ pub enum LogCommand {
 pub enum BenchCommand {
     /// Append, replay and read throughput and latency of the embedded log, against a raw SQLite baseline.
     Log(BenchLogArgs),
+    /// Search over generated results: index rebuild time, query latency over a fixed query set, live indexing lag.
+    Search(BenchSearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSearchArgs {
+    /// Where to put the benchmark's log (must be empty or absent) [default: a temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Published results to generate and index.
+    #[arg(long, default_value_t = 100_000)]
+    pub results: u64,
+    /// Times the query set is run.
+    #[arg(long, default_value_t = 10)]
+    pub rounds: u64,
+    /// Results appended one at a time to measure the live indexing lag.
+    #[arg(long, default_value_t = 100)]
+    pub appends: u64,
 }
 
 #[derive(Debug, Args)]

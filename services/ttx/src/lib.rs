@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_search;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -92,6 +93,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Log(args) } => {
             runtime.block_on(bench::bench_log(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Search(args) } => {
+            runtime.block_on(bench_search::bench_search(args))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -160,6 +160,28 @@ fn bench_log_prints_every_figure() {
 }
 
 #[test]
+fn bench_search_prints_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "bench",
+        "search",
+        "--results",
+        "2000",
+        "--rounds",
+        "1",
+        "--appends",
+        "5",
+        "--data-dir",
+        dir.path().join("s").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for needle in ["rebuild: 2000 documents indexed", "search: 104 queries", "p99", "live indexing lag (5 appends"] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+}
+
+#[test]
 fn the_exchange_runs_on_nats_and_its_log_verifies_there() {
     let nats = ttx_nats::testing::NatsServer::start();
     let dir = tempfile::tempdir().unwrap();

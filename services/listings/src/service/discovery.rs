@@ -204,6 +204,12 @@ impl Service {
         }
     }
 
+    /// Waits until the search index holds everything up to log position `position`.
+    pub async fn indexed_up_to(&self, position: u64) {
+        let mut indexed = self.indexed.subscribe();
+        let _ = indexed.wait_for(|p| *p >= position).await;
+    }
+
     /// Waits until the index holds everything the log held when this was called.
     async fn index_caught_up(&self) -> Result<(), ReplyError> {
         let head = self.log.head().await.map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
