@@ -53,7 +53,7 @@ pub fn yuan(fen: i64) -> String {
     let whole = (fen / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -212,11 +212,7 @@ fn checkboxes<E: Copy>(
 }
 
 fn list_of(s: &str) -> Vec<String> {
-    s.split(|c| matches!(c, ',' | '，' | '、' | '\n' | ';' | '；'))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    s.split([',', '，', '、', '\n', ';', '；']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 fn lines_of(s: &str) -> Vec<String> {

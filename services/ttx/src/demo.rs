@@ -198,7 +198,7 @@ async fn seed_listings(
         u32,
         bool,
     );
-    let results: [DemoResult; 3] = [
+    let results: [DemoResult; 7] = [
         (
             "demo-r1",
             "高能量密度锂离子电池正极材料",
@@ -231,6 +231,50 @@ async fn seed_listings(
             lpb::PricingRoute::Auction,
             4,
             false,
+        ),
+        (
+            "demo-r4",
+            "钠离子电池层状氧化物正极材料",
+            "铜铁锰基层状氧化物正极，原料成本较磷酸铁锂低 30%，-20℃ 容量保持率 ≥ 88%，适用于储能与低速车。",
+            lpb::TechField::NewEnergy,
+            lpb::ResultForm::Material,
+            Some(80_000_000),
+            lpb::PricingRoute::Negotiated,
+            5,
+            true,
+        ),
+        (
+            "demo-r5",
+            "固态锂电池硫化物电解质制备工艺",
+            "硫化物固态电解质室温离子电导率 ≥ 10 mS/cm，干法成膜，可与高镍正极匹配，提升电池安全性。",
+            lpb::TechField::NewEnergy,
+            lpb::ResultForm::Process,
+            None,
+            lpb::PricingRoute::Auction,
+            4,
+            true,
+        ),
+        (
+            "demo-r6",
+            "耐盐碱水稻分子育种技术",
+            "利用基因编辑与分子标记辅助选择培育耐盐碱水稻，盐碱地亩产提高 15% 以上。",
+            lpb::TechField::Biomedicine,
+            lpb::ResultForm::Variety,
+            Some(200_000_000),
+            lpb::PricingRoute::Listed,
+            7,
+            true,
+        ),
+        (
+            "demo-r7",
+            "工业污水高效膜处理工艺",
+            "抗污染复合膜与两级膜工艺，COD 去除率 ≥ 95%，吨水处理成本降低 25%，已在化工园区示范运行。",
+            lpb::TechField::ResourcesEnvironment,
+            lpb::ResultForm::Process,
+            Some(150_000_000),
+            lpb::PricingRoute::Negotiated,
+            8,
+            true,
         ),
     ];
     for (id, title, summary, field, form, price, route, trl, publish) in results {
@@ -332,7 +376,10 @@ async fn seed_listings(
         };
         send(ls::POST_DEMAND, post.encode_to_vec()).await?;
     }
-    println!("listings: 2 published results (one under public notice), 1 awaiting review, 1 demand, 1 challenge");
+    println!(
+        "listings: 6 published results (one under public notice), 1 awaiting review, 1 demand, 1 challenge; \
+         try the search page with 锂电池"
+    );
     Ok(())
 }
 

@@ -248,9 +248,36 @@ fn demo_seeds_every_role_and_a_market_once() {
     for login in ["admin", "zhangwei", "liuyang", "zhaomin", "wufang"] {
         assert!(out.lines().any(|l| l.starts_with(login) && !l.contains("exists")), "{login} in\n{out}");
     }
-    assert!(out.contains("2 published results"), "{out}");
+    assert!(out.contains("6 published results"), "{out}");
     let second = run(&["demo", "--data-dir", data.to_str().unwrap()]);
     assert!(text(&second.stdout).contains("(exists; unchanged)"), "{}", text(&second.stdout));
+    // Served, the market is searchable in Chinese by anyone (the demo's results are listed as public), and the open
+    // demand has been matched with the results.
+    let mut cmd = ttx();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data);
+    let server = Server::start(cmd);
+    let (status, _, body) = server.get("/api/v1/search?q=%E9%94%82%E7%94%B5%E6%B1%A0");
+    assert_eq!(status, 200, "{body}");
+    let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = found["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"demo-r1") && ids.contains(&"demo-r5"), "锂电池 finds the lithium results: {ids:?}");
+    assert!(!ids.contains(&"demo-r4"), "and not the sodium one: {ids:?}");
+    let mut matched = false;
+    for _ in 0..100 {
+        let conn =
+            rusqlite::Connection::open_with_flags(data.join(DB_FILE), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let streams: i64 = conn
+            .query_row("SELECT count(*) FROM streams WHERE stream_id LIKE 'listings-match-%'", [], |r| r.get(0))
+            .unwrap();
+        if streams == 2 {
+            matched = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(server.terminate());
+    assert!(matched, "the demo's open demands were matched");
     let verify = run(&["log", "verify", "--data-dir", data.to_str().unwrap()]);
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
 }
