@@ -591,7 +591,7 @@ impl Decider for Results {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use ttx_kernel::testing::Scenario;
 
     use super::*;
@@ -624,7 +624,7 @@ mod tests {
         Timestamp::from_unix_micros(T0 + days * DAY_MICROS)
     }
 
-    fn listing() -> Listing {
+    pub(crate) fn listing() -> Listing {
         Listing {
             title: "高能量密度锂离子电池正极材料".into(),
             summary: "一种高镍三元正极材料的制备方法。".into(),

@@ -734,3 +734,43 @@ impl ttx_kernel::bus::Service for Service {
         Service::query(self, subject, payload).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tests::listing;
+
+    fn state(status: Status, visibility: Visibility) -> ResultState {
+        ResultState {
+            owner_org_id: "uni".into(),
+            status,
+            listing: Some(crate::domain::Listing { visibility, ..listing() }),
+            ..ResultState::default()
+        }
+    }
+
+    fn someone(org: &str, role: Role) -> Actor {
+        Actor { user_id: "u".into(), org_id: org.into(), role: role.into(), roles: vec![role.into()] }
+    }
+
+    #[test]
+    fn who_may_see_a_result_depends_on_its_status_and_audience() {
+        let anonymous = Actor::default();
+        let member = someone("firm", Role::EnterpriseMember);
+        let owner = someone("uni", Role::TechManager);
+        let regulator = someone("agency", Role::Regulator);
+        let cases = [
+            (Status::Draft, Visibility::Public, [false, false, true, true]),
+            (Status::Published, Visibility::Public, [true, true, true, true]),
+            (Status::Published, Visibility::RegisteredUsers, [false, true, true, true]),
+            (Status::Published, Visibility::UnderNda, [false, false, true, true]),
+            (Status::Transacted, Visibility::RegisteredUsers, [false, true, true, true]),
+            (Status::Withdrawn, Visibility::Public, [false, false, true, true]),
+        ];
+        for (status, visibility, want) in cases {
+            let s = state(status, visibility);
+            let got = [&anonymous, &member, &owner, &regulator].map(|a| may_see(a, &s));
+            assert_eq!(got, want, "{status:?} {visibility:?}");
+        }
+    }
+}
