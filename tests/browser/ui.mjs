@@ -4,9 +4,13 @@
 //                                         SCREENSHOTS: where page screenshots go, default target/ui-screenshots;
 //                                         CHROMIUM: the browser, default /usr/bin/chromium)
 //
-// An administrator registers a university and an enterprise and a user in each; each user logs in and sees only their
-// own menu; a wrong password and an invalid credit code show errors next to the fields; English works; the pages fit a
-// phone-sized screen. Every page visited is saved as a screenshot. Exits non-zero on the first failed check.
+// An administrator registers a university and an enterprise and users in each; each user logs in and sees only their
+// own menu; a wrong password and an invalid credit code show errors next to the fields. A technology manager creates
+// a result and submits it; the reviewer returns it with a reason; the manager edits and resubmits it; the reviewer
+// approves it; the manager publishes it and starts the public notice; an enterprise finds it by a Chinese search
+// (锂电池 for a title about 锂离子电池, highlighted, with facets), opens it, sees the notice counting down and objects.
+// English works; the pages fit a phone-sized screen. Every page visited is saved as a screenshot. Exits non-zero on
+// the first failed check.
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -187,11 +191,32 @@ try {
   await shot(page, "11-manager-result-submitted");
   await logout(page);
 
-  // The institution's reviewer finds it under "my listings" and approves it.
+  // The institution's reviewer finds it under "my listings" and returns it with a reason.
   await login(page, base, "wangfang", USER_PASSWORD);
   await page.goto(`${base}/my`);
   check((await page.textContent("#our-results"))?.includes("待审核"), "the reviewer sees the result awaiting review");
   await Promise.all([page.waitForLoadState("load"), page.click(`#our-results a:text("${TITLE}")`)]);
+  await page.fill("#reasons", "请补充第三方检测报告编号");
+  await Promise.all([page.waitForLoadState("load"), page.click("button[name=do][value=return]")]);
+  check((await page.textContent("#status")) === "已退回", "returned");
+  await logout(page);
+
+  // The manager sees the reason, edits the result and submits it again.
+  await login(page, base, "lilei", USER_PASSWORD);
+  await page.goto(resultUrl);
+  check((await page.textContent("main"))?.includes("请补充第三方检测报告编号"), "the reason is shown to the manager");
+  await Promise.all([page.waitForLoadState("load"), page.click("#edit")]);
+  check((await page.inputValue("#title")) === TITLE, "the edit form holds the stored listing");
+  await page.fill("#trl_evidence", "中试报告（检测报告编号 CMA-2026-0815）");
+  await Promise.all([page.waitForURL(resultUrl + "?done=1"), page.click("form.card button[type=submit]")]);
+  check((await page.textContent("dl.facts"))?.includes("CMA-2026-0815"), "the edit is saved");
+  await Promise.all([page.waitForLoadState("load"), page.click("button[name=do][value=submit]")]);
+  check((await page.textContent("#status")) === "待审核", "submitted again");
+  await logout(page);
+
+  // The reviewer approves it.
+  await login(page, base, "wangfang", USER_PASSWORD);
+  await page.goto(resultUrl);
   await Promise.all([page.waitForLoadState("load"), page.click("button[name=do][value=approve]")]);
   check((await page.textContent("#status")) === "已审核", "approved");
   await shot(page, "12-reviewer-approved");

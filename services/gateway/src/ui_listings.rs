@@ -35,6 +35,7 @@ pub fn routes() -> Router<Deps> {
         .route("/search", get(search_page))
         .route("/results/new", get(new_result_page).post(new_result_submit))
         .route("/results/{id}", get(result_page).post(result_action))
+        .route("/results/{id}/edit", get(edit_result_page).post(edit_result_submit))
         .route("/my", get(my_listings))
         .route("/demands", get(demands_page))
         .route("/demands/new", get(new_demand_page).post(new_demand_submit))
@@ -544,6 +545,7 @@ async fn result_view(
                 h2 id="actions-heading" { (lang.t("actions")) }
                 div class="actions" {
                     @if manager && matches!(status, "draft" | "returned") {
+                        a class="button secondary" id="edit" href={ "/results/" (id) "/edit" } { (lang.t("do.edit")) }
                         form method="post" action=(action) { (hidden) button type="submit" name="do" value="submit" { (lang.t("do.submit")) } }
                     }
                     @if reviewer && status == "submitted" {
@@ -686,19 +688,22 @@ async fn new_result_page(State(deps): State<Deps>, headers: HeaderMap) -> Respon
     for (k, v) in [("trl_level", "5"), ("secrecy", "public"), ("visibility", "public"), ("route", "negotiated")] {
         values.insert(k.into(), vec![v.into()]);
     }
-    new_result_view(&headers, &who, Vec::new(), &values)
+    result_form_view(&headers, &who, None, Vec::new(), &values)
 }
 
-fn new_result_view(
+/// The result form: a new result, or an edit of result `editing`.
+fn result_form_view(
     headers: &HeaderMap,
     who: &Principal,
+    editing: Option<&str>,
     errors: FormErrors,
     values: &HashMap<String, Vec<String>>,
 ) -> Response {
     let lang = Lang::from_headers(headers);
     let csrf = csrf_of(headers);
+    let action = editing.map_or_else(|| "/results/new".to_owned(), |id| format!("/results/{id}/edit"));
     let content = html! {
-        form method="post" action="/results/new" class="card wide" novalidate {
+        form method="post" action=(action) class="card wide" novalidate {
             input type="hidden" name="csrf" value=(csrf);
             (form_errors_banner(lang, &errors))
             @if let Some(general) = error_for(&errors, "") { p class="field-error" { (general) } }
@@ -729,11 +734,95 @@ fn new_result_view(
             (input(lang, &errors, values, "price_yuan", "text"))
             (select(lang, &errors, values, "route", "route", ROUTES))
             (select(lang, &errors, values, "visibility", "visibility", VISIBILITY))
-            button type="submit" { (lang.t("create_draft")) }
+            button type="submit" { (lang.t(if editing.is_some() { "save" } else { "create_draft" })) }
         }
     };
     let code = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    html_response(code, page(lang, lang.t("new_result"), Some(who), &csrf, content))
+    let title = lang.t(if editing.is_some() { "edit_result" } else { "new_result" });
+    html_response(code, page(lang, title, Some(who), &csrf, content))
+}
+
+/// The listing a result form describes; `holders` are kept from the stored listing when editing.
+fn listing_from_form(f: &HashMap<String, Vec<String>>, holders: Vec<HolderBody>) -> Result<pb::Listing, ApiError> {
+    let price = field(f, "price_yuan").trim();
+    let asking_price_fen = if price.is_empty() {
+        None
+    } else {
+        Some(parse_yuan(price).ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?)
+    };
+    let level = field(f, "trl_level").trim().parse().map_err(|_| ApiError::invalid("trl_level", "1 to 9"))?;
+    let number = field(f, "ip_number").trim();
+    let body = ListingBody {
+        title: field(f, "title").to_owned(),
+        summary: field(f, "summary").to_owned(),
+        field: field(f, "field").to_owned(),
+        industry: field(f, "industry").to_owned(),
+        keywords: list_of(field(f, "keywords")),
+        innovations: lines_of(field(f, "innovations")),
+        indicators: field(f, "indicators").to_owned(),
+        trl: TrlBody {
+            level,
+            assessor: field(f, "trl_assessor").to_owned(),
+            assessed_on: field(f, "trl_assessed_on").to_owned(),
+            evidence: field(f, "trl_evidence").to_owned(),
+        },
+        form: field(f, "form").to_owned(),
+        ip_rights: if number.is_empty() {
+            Vec::new()
+        } else {
+            vec![IpRightBody {
+                kind: field(f, "ip_kind").to_owned(),
+                number: number.to_owned(),
+                legal_status: field(f, "ip_status").to_owned(),
+                licences_granted: 0,
+                exclusive_licence_granted: false,
+            }]
+        },
+        holders,
+        inventors: list_of(field(f, "inventors")),
+        secrecy: field(f, "secrecy").to_owned(),
+        modes: f.get("modes").cloned().unwrap_or_default(),
+        asking_price_fen,
+        route: field(f, "route").to_owned(),
+        visibility: field(f, "visibility").to_owned(),
+    };
+    if body.modes.is_empty() {
+        return Err(ApiError::invalid("modes", "at least one"));
+    }
+    body.to_pb()
+}
+
+/// A stored listing as the result form's values.
+fn form_from_listing(l: &pb::Listing) -> HashMap<String, Vec<String>> {
+    let trl = l.trl.clone().unwrap_or_default();
+    let ip = l.ip_rights.first().cloned().unwrap_or_default();
+    let mut v: HashMap<String, Vec<String>> = [
+        ("title", l.title.clone()),
+        ("summary", l.summary.clone()),
+        ("field", to_name(FIELDS, l.field).to_owned()),
+        ("industry", l.industry.clone()),
+        ("keywords", l.keywords.join("，")),
+        ("innovations", l.innovations.join("\n")),
+        ("indicators", l.indicators.clone()),
+        ("trl_level", trl.level.to_string()),
+        ("trl_assessor", trl.assessor),
+        ("trl_assessed_on", trl.assessed_on),
+        ("trl_evidence", trl.evidence),
+        ("form", to_name(FORMS, l.form).to_owned()),
+        ("ip_kind", to_name(IP_KINDS, ip.kind).to_owned()),
+        ("ip_number", ip.number),
+        ("ip_status", ip.legal_status),
+        ("inventors", l.inventors.join("，")),
+        ("secrecy", to_name(SECRECY, l.secrecy).to_owned()),
+        ("price_yuan", l.asking_price_fen.map(|f| yuan(f).trim_start_matches('¥').to_owned()).unwrap_or_default()),
+        ("route", to_name(ROUTES, l.route).to_owned()),
+        ("visibility", to_name(VISIBILITY, l.visibility).to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), vec![v]))
+    .collect();
+    v.insert("modes".into(), l.modes.iter().map(|m| to_name(MODES, *m).to_owned()).collect());
+    v
 }
 
 async fn new_result_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes) -> Response {
@@ -745,59 +834,64 @@ async fn new_result_submit(State(deps): State<Deps>, headers: HeaderMap, body: B
     let lang = Lang::from_headers(&headers);
     let id = uuid::Uuid::now_v7().to_string();
     let outcome = async {
-        let price = field(&f, "price_yuan").trim();
-        let asking_price_fen = if price.is_empty() {
-            None
-        } else {
-            Some(parse_yuan(price).ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?)
-        };
-        let level = field(&f, "trl_level").trim().parse().map_err(|_| ApiError::invalid("trl_level", "1 to 9"))?;
-        let number = field(&f, "ip_number").trim();
-        let body = ListingBody {
-            title: field(&f, "title").to_owned(),
-            summary: field(&f, "summary").to_owned(),
-            field: field(&f, "field").to_owned(),
-            industry: field(&f, "industry").to_owned(),
-            keywords: list_of(field(&f, "keywords")),
-            innovations: lines_of(field(&f, "innovations")),
-            indicators: field(&f, "indicators").to_owned(),
-            trl: TrlBody {
-                level,
-                assessor: field(&f, "trl_assessor").to_owned(),
-                assessed_on: field(&f, "trl_assessed_on").to_owned(),
-                evidence: field(&f, "trl_evidence").to_owned(),
-            },
-            form: field(&f, "form").to_owned(),
-            ip_rights: if number.is_empty() {
-                Vec::new()
-            } else {
-                vec![IpRightBody {
-                    kind: field(&f, "ip_kind").to_owned(),
-                    number: number.to_owned(),
-                    legal_status: field(&f, "ip_status").to_owned(),
-                    licences_granted: 0,
-                    exclusive_licence_granted: false,
-                }]
-            },
-            holders: vec![HolderBody { org_id: who.org_id.clone(), share_bp: 10_000 }],
-            inventors: list_of(field(&f, "inventors")),
-            secrecy: field(&f, "secrecy").to_owned(),
-            modes: f.get("modes").cloned().unwrap_or_default(),
-            asking_price_fen,
-            route: field(&f, "route").to_owned(),
-            visibility: field(&f, "visibility").to_owned(),
-        };
-        if body.modes.is_empty() {
-            return Err(ApiError::invalid("modes", "at least one"));
-        }
+        let holders = vec![HolderBody { org_id: who.org_id.clone(), share_bp: 10_000 }];
+        let listing = listing_from_form(&f, holders)?;
         let command =
-            pb::CreateResult { context: command_context(&who), result_id: id.clone(), listing: Some(body.to_pb()?) };
+            pb::CreateResult { context: command_context(&who), result_id: id.clone(), listing: Some(listing) };
         ask::<pb::CommandAccepted>(&deps, subjects::CREATE_RESULT, command).await
     }
     .await;
     match outcome {
         Ok(_) => see_other(format!("/results/{id}")),
-        Err(e) => new_result_view(&headers, &who, errors_of(lang, e), &f),
+        Err(e) => result_form_view(&headers, &who, None, errors_of(lang, e), &f),
+    }
+}
+
+async fn stored_listing(deps: &Deps, who: &Principal, id: &str) -> Result<pb::ResultView, ApiError> {
+    ask(deps, subjects::GET_RESULT, pb::GetResult { asker: Some(who.actor()), result_id: id.to_owned() }).await
+}
+
+async fn edit_result_page(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let Some(who) = session(&deps, &headers) else { return to_login() };
+    let Ok(view) = stored_listing(&deps, &who, &id).await else {
+        return message_page(&deps, &headers, StatusCode::NOT_FOUND, "not_found");
+    };
+    if !who.has(Role::TechManager) || who.org_id != view.owner_org_id {
+        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let values = form_from_listing(&view.listing.unwrap_or_default());
+    result_form_view(&headers, &who, Some(&id), Vec::new(), &values)
+}
+
+async fn edit_result_submit(
+    State(deps): State<Deps>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(who) = session(&deps, &headers) else { return to_login() };
+    let f = form(&body);
+    if !who.has(Role::TechManager) || !csrf_ok(&headers, &f) {
+        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let lang = Lang::from_headers(&headers);
+    let outcome = async {
+        let view = stored_listing(&deps, &who, &id).await?;
+        let holders = view
+            .listing
+            .unwrap_or_default()
+            .holders
+            .iter()
+            .map(|h| HolderBody { org_id: h.org_id.clone(), share_bp: h.share_bp })
+            .collect();
+        let listing = listing_from_form(&f, holders)?;
+        let command = pb::EditResult { context: command_context(&who), result_id: id.clone(), listing: Some(listing) };
+        ask::<pb::CommandAccepted>(&deps, subjects::EDIT_RESULT, command).await
+    }
+    .await;
+    match outcome {
+        Ok(_) => see_other(format!("/results/{id}?done=1")),
+        Err(e) => result_form_view(&headers, &who, Some(&id), errors_of(lang, e), &f),
     }
 }
 

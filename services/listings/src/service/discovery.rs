@@ -188,15 +188,24 @@ impl Service {
                 (std::mem::take(&mut p.keys), p.seen)
             };
             if !keys.is_empty() {
+                let retry = keys.clone();
                 let changes: Vec<(String, Option<IndexDoc>)> = {
                     let directory = self.directory.read().await;
                     keys.into_iter().map(|k| (format!("{}:{}", k.0.name(), k.1), searchable(&directory, &k))).collect()
                 };
                 let index = self.search.clone();
-                match tokio::task::spawn_blocking(move || index.apply(changes)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!(error = %e, "could not index listings"),
-                    Err(e) => tracing::error!(error = %e, "the indexer failed"),
+                let failed = match tokio::task::spawn_blocking(move || index.apply(changes)).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(error) = failed {
+                    // Nothing is lost: the documents go back to the queue and the index does not claim the position.
+                    tracing::error!(%error, "could not index listings; retrying");
+                    super::lock(&self.pending).keys.extend(retry);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    self.wake.notify_one();
+                    continue;
                 }
             }
             self.indexed.send_replace(upto);
