@@ -82,3 +82,52 @@ async fn an_administrator_form_error_is_shown_next_to_its_field_and_nothing_is_w
     let (status, _, _) = x.post_form("/admin/organisations", "ttx_session=nonsense; ttx_csrf=abc", form).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "no valid session: to the login page");
 }
+
+#[tokio::test]
+async fn the_listings_pages_serve_each_role() {
+    let x = Exchange::start().await;
+    // Anyone: search with highlights and facets, and a public result with its notice and objection.
+    let (status, _, page) = x.get_page("/search?q=%E9%94%82%E7%94%B5%E6%B1%A0", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"href="/results/r-seed""#) && page.contains("<mark>锂</mark>"), "{page}");
+    assert!(page.contains("新能源与节能") && page.contains(r#"class="facets""#), "{page}");
+    let (status, _, page) = x.get_page("/search?trl_min=12", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("form-error"), "{page}");
+    let (status, _, page) = x.get_page("/results/r-seed", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"id="countdown""#) && page.contains("价格偏低"), "{page}");
+    assert!(!page.contains(r#"name="do""#), "no actions for an anonymous visitor");
+
+    // The holder's manager: actions on the result, the objection to answer, and their listings.
+    let cookies = format!("ttx_session={}; ttx_csrf=abc", x.login("lilei").await);
+    let (_, _, page) = x.get_page("/results/r-seed", &cookies).await;
+    assert!(page.contains(r#"name="answer""#) && page.contains(r#"value="withdraw""#), "{page}");
+    let (status, _, page) = x.get_page("/my", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"href="/results/r-seed""#) && page.contains("匹配通知"), "{page}");
+
+    // A new result with no title: the error is next to the field and nothing is written.
+    let head = x.head().await;
+    let form = "csrf=abc&title=&summary=x&field=new_energy&trl_level=5&trl_assessor=a&trl_assessed_on=2026-01-01\
+                &trl_evidence=e&form=process&inventors=a&secrecy=public&modes=assignment&route=negotiated\
+                &visibility=public";
+    let (status, _, page) = x.post_form("/results/new", &cookies, form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains(r#"id="title-error""#), "{page}");
+    assert_eq!(x.head().await, head);
+
+    // The demand's poster: the challenge's application, shortlisted from the page, and the matches.
+    let cookies = format!("ttx_session={}; ttx_csrf=abc", x.login("zhaoqiang").await);
+    let (_, _, page) = x.get_page("/demands", &cookies).await;
+    assert!(page.contains(r#"href="/demands/d-seed""#), "{page}");
+    let (_, _, page) = x.get_page("/demands/d-seed", &cookies).await;
+    assert!(page.contains(r#"value="shortlist""#) && page.contains(r#"id="matches-heading""#), "{page}");
+    let (status, headers, _) =
+        x.post_form("/demands/d-seed", &cookies, "csrf=abc&do=shortlist&application_id=a-seed").await;
+    assert_eq!((status, headers["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/demands/d-seed"));
+    let (_, _, page) = x.get_page("/demands/d-seed", &cookies).await;
+    assert!(page.contains("已入围") && page.contains(r#"value="award""#), "{page}");
+    let (status, _, _) = x.post_form("/demands/d-seed", &cookies, "csrf=wrong&do=award&application_id=a-seed").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "forms need the CSRF token");
+}
