@@ -390,6 +390,25 @@ pub(crate) fn error_for<'a>(errors: &'a FormErrors, name: &str) -> Option<&'a st
     errors.iter().find(|(f, _)| f == name).map(|(_, m)| m.as_str())
 }
 
+/// A labelled form control with its error, if any, next to it. `control` is given the values of its
+/// `aria-invalid` and `aria-describedby` attributes (both absent when the field is fine).
+pub(crate) fn labelled(
+    lang: Lang,
+    errors: &FormErrors,
+    name: &'static str,
+    control: impl FnOnce(Option<&str>, Option<&str>) -> Markup,
+) -> Markup {
+    let error = error_for(errors, name);
+    let error_id = format!("{name}-error");
+    html! {
+        div class="field" {
+            label for=(name) { (lang.t(name)) }
+            (control(error.map(|_| "true"), error.map(|_| error_id.as_str())))
+            @if let Some(e) = error { p class="field-error" id=(error_id) { (e) } }
+        }
+    }
+}
+
 fn text_input(
     lang: Lang,
     errors: &FormErrors,
@@ -397,16 +416,10 @@ fn text_input(
     name: &'static str,
     kind: &str,
 ) -> Markup {
-    let error = error_for(errors, name);
-    let error_id = format!("{name}-error");
-    html! {
-        div class="field" {
-            label for=(name) { (lang.t(name)) }
-            input id=(name) name=(name) type=(kind) required value=(if kind == "password" { "" } else { field(values, name) })
-                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())];
-            @if let Some(e) = error { p class="field-error" id=(error_id) { (e) } }
-        }
-    }
+    let value = if kind == "password" { "" } else { field(values, name) };
+    labelled(lang, errors, name, |invalid, described| {
+        html! { input id=(name) name=(name) type=(kind) required value=(value) aria-invalid=[invalid] aria-describedby=[described]; }
+    })
 }
 
 pub(crate) fn form_errors_banner(lang: Lang, errors: &FormErrors) -> Markup {

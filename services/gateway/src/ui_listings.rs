@@ -26,8 +26,8 @@ use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
 use crate::ui::{
-    FormErrors, api_errors, csrf_ok, error_for, field, form, form_errors_banner, html_response, message_page, page,
-    session, to_login,
+    FormErrors, api_errors, csrf_ok, error_for, field, form, form_errors_banner, html_response, labelled, message_page,
+    page, session, to_login,
 };
 
 pub fn routes() -> Router<Deps> {
@@ -145,29 +145,15 @@ fn input(
     name: &'static str,
     kind: &str,
 ) -> Markup {
-    let error = error_for(errors, name);
-    let error_id = format!("{name}-error");
-    html! {
-        div class="field" {
-            label for=(name) { (lang.t(name)) }
-            input id=(name) name=(name) type=(kind) value=(field(values, name))
-                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())];
-            @if let Some(e) = error { p class="field-error" id=(error_id) { (e) } }
-        }
-    }
+    labelled(lang, errors, name, |invalid, described| {
+        html! { input id=(name) name=(name) type=(kind) value=(field(values, name)) aria-invalid=[invalid] aria-describedby=[described]; }
+    })
 }
 
 fn textarea(lang: Lang, errors: &FormErrors, values: &HashMap<String, Vec<String>>, name: &'static str) -> Markup {
-    let error = error_for(errors, name);
-    let error_id = format!("{name}-error");
-    html! {
-        div class="field" {
-            label for=(name) { (lang.t(name)) }
-            textarea id=(name) name=(name) rows="4"
-                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] { (field(values, name)) }
-            @if let Some(e) = error { p class="field-error" id=(error_id) { (e) } }
-        }
-    }
+    labelled(lang, errors, name, |invalid, described| {
+        html! { textarea id=(name) name=(name) rows="4" aria-invalid=[invalid] aria-describedby=[described] { (field(values, name)) } }
+    })
 }
 
 fn select<E: Copy>(
@@ -178,17 +164,13 @@ fn select<E: Copy>(
     prefix: &str,
     table: &[(&'static str, E)],
 ) -> Markup {
-    let error = error_for(errors, name);
-    let error_id = format!("{name}-error");
-    html! {
-        div class="field" {
-            label for=(name) { (lang.t(name)) }
-            select id=(name) name=(name) aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] {
+    labelled(lang, errors, name, |invalid, described| {
+        html! {
+            select id=(name) name=(name) aria-invalid=[invalid] aria-describedby=[described] {
                 @for (n, _) in table { option value=(n) selected[field(values, name) == *n] { (label(lang, prefix, n)) } }
             }
-            @if let Some(e) = error { p class="field-error" id=(error_id) { (e) } }
         }
-    }
+    })
 }
 
 fn checkboxes<E: Copy>(
