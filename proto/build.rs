@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ttx/listings/v1/results.proto",
         "ttx/listings/v1/demands.proto",
         "ttx/listings/v1/search.proto",
+        "ttx/negotiation/v1/negotiation.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

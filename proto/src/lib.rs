@@ -91,6 +91,12 @@ pub mod identity {
     }
 }
 
+pub mod negotiation {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/ttx.negotiation.v1.rs"));
+    }
+}
+
 pub mod listings {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.listings.v1.rs"));

@@ -18,6 +18,7 @@
 //! The kernel has no storage, network or HTTP dependency: implementations live in their own crates.
 
 pub mod bus;
+pub mod calendar;
 pub mod chain;
 pub mod decider;
 pub mod error;

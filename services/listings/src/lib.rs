@@ -12,11 +12,11 @@
 //!   poster's declared related parties are refused.
 //! - [`values`]: checks a listing as it arrives, naming the field at fault.
 //! - [`codec`]: result events ↔ `ttx.listings.v1` messages.
-//! - [`calendar`]: working days with the State Council's holiday schedule as data (2025–2026).
+//! - [`calendar`]: working days with the State Council's holiday schedule as data (2025–2026), from the kernel.
 //! - [`service`]: command and query handlers, the results directory, the notice timer.
 //! - [`run`]: serves the subjects until shutdown.
 
-pub mod calendar;
+pub use ttx_kernel::calendar;
 pub mod codec;
 pub mod demand;
 pub mod domain;

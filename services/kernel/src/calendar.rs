@@ -53,12 +53,12 @@ impl Date {
 
     /// Days since 1970-01-01 (negative before).
     pub fn days_since_epoch(self) -> i64 {
-        ttx_kernel::time::days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day))
+        crate::time::days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day))
     }
 
     /// The date `days` after 1970-01-01.
     pub fn from_days_since_epoch(days: i64) -> Self {
-        let (y, m, d) = ttx_kernel::time::civil_from_days(days);
+        let (y, m, d) = crate::time::civil_from_days(days);
         Self { year: y as i32, month: m as u8, day: d as u8 }
     }
 

@@ -1,0 +1,362 @@
+//! The listed-price sale (挂牌), stream `negotiation-listing-<id>`.
+//!
+//! The seller lists a published result whose route is the listed price, at a price, for a disclosure period.
+//! Enterprise members of other organisations register their intent meanwhile. When the period ends (the service's
+//! timer): one registrant buys at the listed price (`DealAgreed`); two or more go to a bidding session the service then
+//! opens for them alone (`ListingEnded { outcome: "to_auction", session_id }`); none, and the listing lapses, until the
+//! seller relists it.
+
+use std::collections::BTreeMap;
+
+use ttx_kernel::{Ctx, Decider, Timestamp};
+use ttx_proto::common::v1::Role;
+
+use crate::deadline::deal_agreed;
+use crate::events::wire_events;
+use crate::pb;
+
+wire_events!(ListingEvent {
+    Opened(ListingOpened),
+    IntentRegistered(IntentRegistered),
+    Ended(ListingEnded),
+    Relisted(ListingRelisted),
+    Agreed(DealAgreed),
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListingStatus {
+    #[default]
+    None,
+    Open,
+    Sold,
+    ToAuction,
+    Lapsed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListingState {
+    pub id: String,
+    pub result_id: String,
+    pub seller_org_id: String,
+    pub price_fen: i64,
+    pub terms: pb::TermSheet,
+    pub disclosure_ends: Option<Timestamp>,
+    pub status: ListingStatus,
+    /// Organisation → the user who registered.
+    pub registrants: BTreeMap<String, String>,
+}
+
+/// The id of the bidding session a listing with several registrants turns into.
+pub fn session_id_for(listing_id: &str) -> String {
+    format!("{listing_id}-auction")
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListingCommand {
+    Open {
+        id: String,
+        result_id: String,
+        published: bool,
+        listed_route: bool,
+        terms: pb::TermSheet,
+        disclosure_ends: Timestamp,
+    },
+    RegisterIntent,
+    /// By the timer, at or after the end of the disclosure period.
+    End,
+    Relist {
+        disclosure_ends: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListingRejection {
+    #[error("the listing exists already")]
+    Exists,
+    #[error("no such listing")]
+    NoSuchListing,
+    #[error("only a technology manager of the seller lists or relists a result")]
+    NotTheSeller,
+    #[error("the result is not published")]
+    NotPublished,
+    #[error("the result is not priced by listing")]
+    NotListedRoute,
+    #[error("a listed price is positive")]
+    BadPrice,
+    #[error("the disclosure period must end in the future")]
+    BadPeriod,
+    #[error("only an enterprise member of another organisation registers")]
+    NotABuyer,
+    #[error("the disclosure period is over")]
+    PeriodOver,
+    #[error("already registered")]
+    AlreadyRegistered,
+    #[error("not yet: the period ends at {0}")]
+    NotYet(Timestamp),
+    #[error("only the exchange's timer ends a listing")]
+    NotTheTimer,
+    #[error("only a lapsed listing is relisted")]
+    NotLapsed,
+}
+
+/// The listed-price decider.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Listings;
+
+impl Decider for Listings {
+    type State = ListingState;
+    type Command = ListingCommand;
+    type Event = ListingEvent;
+    type Rejection = ListingRejection;
+
+    fn decide(
+        &self,
+        s: &ListingState,
+        command: &ListingCommand,
+        ctx: &Ctx,
+    ) -> Result<Vec<ListingEvent>, ListingRejection> {
+        use ListingRejection as R;
+        let actor = &ctx.actor;
+        let seller_manager = actor.has_role(Role::TechManager) && actor.org_id == s.seller_org_id;
+        match command {
+            ListingCommand::Open { id, result_id, published, listed_route, terms, disclosure_ends } => {
+                if s.status != ListingStatus::None {
+                    return Err(R::Exists);
+                }
+                if !actor.has_role(Role::TechManager) {
+                    return Err(R::NotTheSeller);
+                }
+                if !published {
+                    return Err(R::NotPublished);
+                }
+                if !listed_route {
+                    return Err(R::NotListedRoute);
+                }
+                if terms.price_fen <= 0 {
+                    return Err(R::BadPrice);
+                }
+                if *disclosure_ends <= ctx.now {
+                    return Err(R::BadPeriod);
+                }
+                Ok(vec![ListingEvent::Opened(pb::ListingOpened {
+                    listing_id: id.clone(),
+                    result_id: result_id.clone(),
+                    seller_org_id: actor.org_id.clone(),
+                    price_fen: terms.price_fen,
+                    disclosure_ends: Some(disclosure_ends.to_proto()),
+                    terms: Some(terms.clone()),
+                })])
+            }
+            _ if s.status == ListingStatus::None => Err(R::NoSuchListing),
+            // (An `Open` of an existing listing was refused above.)
+            ListingCommand::RegisterIntent => {
+                if !actor.has_role(Role::EnterpriseMember) || actor.org_id == s.seller_org_id {
+                    return Err(R::NotABuyer);
+                }
+                if s.status != ListingStatus::Open || s.disclosure_ends.is_none_or(|e| ctx.now >= e) {
+                    return Err(R::PeriodOver);
+                }
+                if s.registrants.contains_key(&actor.org_id) {
+                    return Err(R::AlreadyRegistered);
+                }
+                Ok(vec![ListingEvent::IntentRegistered(pb::IntentRegistered {
+                    buyer_org_id: actor.org_id.clone(),
+                    user_id: actor.user_id.clone(),
+                })])
+            }
+            ListingCommand::End => {
+                if !(actor.has_role(Role::System) || actor.has_role(Role::Admin)) {
+                    return Err(R::NotTheTimer);
+                }
+                if s.status != ListingStatus::Open {
+                    return Err(R::PeriodOver);
+                }
+                let ends = s.disclosure_ends.unwrap_or(ctx.now);
+                if ctx.now < ends {
+                    return Err(R::NotYet(ends));
+                }
+                let registrants: Vec<String> = s.registrants.keys().cloned().collect();
+                let ended = |outcome: &str, session_id: String| {
+                    ListingEvent::Ended(pb::ListingEnded {
+                        outcome: outcome.into(),
+                        registrants: registrants.clone(),
+                        session_id,
+                    })
+                };
+                Ok(match registrants.as_slice() {
+                    [] => vec![ended("lapsed", String::new())],
+                    [buyer] => vec![
+                        ended("sold", String::new()),
+                        ListingEvent::Agreed(deal_agreed(
+                            &s.id,
+                            &s.result_id,
+                            &s.seller_org_id,
+                            buyer,
+                            "listed",
+                            s.terms.clone(),
+                            ctx.now,
+                        )),
+                    ],
+                    _ => vec![ended("to_auction", session_id_for(&s.id))],
+                })
+            }
+            ListingCommand::Relist { disclosure_ends } => {
+                if !seller_manager {
+                    return Err(R::NotTheSeller);
+                }
+                if s.status != ListingStatus::Lapsed {
+                    return Err(R::NotLapsed);
+                }
+                if *disclosure_ends <= ctx.now {
+                    return Err(R::BadPeriod);
+                }
+                Ok(vec![ListingEvent::Relisted(pb::ListingRelisted {
+                    disclosure_ends: Some(disclosure_ends.to_proto()),
+                })])
+            }
+        }
+    }
+
+    fn evolve(&self, mut s: ListingState, event: &ListingEvent) -> ListingState {
+        match event {
+            ListingEvent::Opened(e) => {
+                s.id = e.listing_id.clone();
+                s.result_id = e.result_id.clone();
+                s.seller_org_id = e.seller_org_id.clone();
+                s.price_fen = e.price_fen;
+                s.terms = e.terms.clone().unwrap_or_default();
+                s.disclosure_ends = e.disclosure_ends.as_ref().map(Timestamp::from_proto);
+                s.status = ListingStatus::Open;
+            }
+            ListingEvent::IntentRegistered(e) => {
+                s.registrants.insert(e.buyer_org_id.clone(), e.user_id.clone());
+            }
+            ListingEvent::Ended(e) => {
+                s.status = match e.outcome.as_str() {
+                    "sold" => ListingStatus::Sold,
+                    "to_auction" => ListingStatus::ToAuction,
+                    _ => ListingStatus::Lapsed,
+                }
+            }
+            ListingEvent::Relisted(e) => {
+                s.status = ListingStatus::Open;
+                s.registrants.clear();
+                s.disclosure_ends = e.disclosure_ends.as_ref().map(Timestamp::from_proto);
+            }
+            ListingEvent::Agreed(_) => {}
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ttx_kernel::testing::Scenario;
+    use ttx_proto::common::v1::Actor;
+
+    const NOW: i64 = 1_790_000_000_000_000;
+    const DAY: i64 = 86_400_000_000;
+
+    fn who(user: &str, org: &str, role: Role) -> Actor {
+        Actor { user_id: user.into(), org_id: org.into(), role: role.into(), roles: vec![role.into()] }
+    }
+    fn at(days: i64) -> Timestamp {
+        Timestamp::from_unix_micros(NOW + days * DAY)
+    }
+    fn sc(by: Actor, days: i64) -> Scenario<Listings> {
+        Scenario::new(Listings).at(at(days)).by(by)
+    }
+    fn seller() -> Actor {
+        who("zhangwei", "uni", Role::TechManager)
+    }
+    fn timer() -> Actor {
+        who("system", "", Role::System)
+    }
+    fn terms() -> pb::TermSheet {
+        pb::TermSheet { mode: 1, price_fen: 2_000_000, ..Default::default() }
+    }
+    fn opened() -> ListingEvent {
+        ListingEvent::Opened(pb::ListingOpened {
+            listing_id: "l1".into(),
+            result_id: "r1".into(),
+            seller_org_id: "uni".into(),
+            price_fen: 2_000_000,
+            disclosure_ends: Some(at(20).to_proto()),
+            terms: Some(terms()),
+        })
+    }
+    fn intent(org: &str) -> ListingEvent {
+        ListingEvent::IntentRegistered(pb::IntentRegistered {
+            buyer_org_id: org.into(),
+            user_id: if org == "firm" { "zhaomin" } else { "u" }.into(),
+        })
+    }
+    fn ended(outcome: &str, registrants: &[&str], session: &str) -> ListingEvent {
+        ListingEvent::Ended(pb::ListingEnded {
+            outcome: outcome.into(),
+            registrants: registrants.iter().map(|r| (*r).to_owned()).collect(),
+            session_id: session.into(),
+        })
+    }
+
+    #[test]
+    fn a_seller_lists_a_published_listed_route_result_for_a_future_period() {
+        let open = |published, listed_route, ends| ListingCommand::Open {
+            id: "l1".into(),
+            result_id: "r1".into(),
+            published,
+            listed_route,
+            terms: terms(),
+            disclosure_ends: ends,
+        };
+        sc(seller(), 0).given([]).when(open(true, true, at(20))).then([opened()]);
+        sc(seller(), 0).given([]).when(open(false, true, at(20))).then_rejected(ListingRejection::NotPublished);
+        sc(seller(), 0).given([]).when(open(true, false, at(20))).then_rejected(ListingRejection::NotListedRoute);
+        sc(seller(), 0).given([]).when(open(true, true, at(0))).then_rejected(ListingRejection::BadPeriod);
+        let buyer = who("zhaomin", "firm", Role::EnterpriseMember);
+        sc(buyer, 0).given([]).when(open(true, true, at(20))).then_rejected(ListingRejection::NotTheSeller);
+    }
+
+    #[test]
+    fn enterprises_register_during_the_period_once_each() {
+        let firm = who("zhaomin", "firm", Role::EnterpriseMember);
+        sc(firm.clone(), 1).given([opened()]).when(ListingCommand::RegisterIntent).then([intent("firm")]);
+        sc(firm.clone(), 2)
+            .given([opened(), intent("firm")])
+            .when(ListingCommand::RegisterIntent)
+            .then_rejected(ListingRejection::AlreadyRegistered);
+        sc(firm, 20).given([opened()]).when(ListingCommand::RegisterIntent).then_rejected(ListingRejection::PeriodOver);
+        let own = who("x", "uni", Role::EnterpriseMember);
+        sc(own, 1).given([opened()]).when(ListingCommand::RegisterIntent).then_rejected(ListingRejection::NotABuyer);
+    }
+
+    #[test]
+    fn the_end_sells_to_one_sends_several_to_auction_and_lapses_with_none() {
+        sc(timer(), 19).given([opened()]).when(ListingCommand::End).then_rejected(ListingRejection::NotYet(at(20)));
+        sc(timer(), 20).given([opened()]).when(ListingCommand::End).then([ended("lapsed", &[], "")]);
+        sc(timer(), 20).given([opened(), intent("a"), intent("b")]).when(ListingCommand::End).then([ended(
+            "to_auction",
+            &["a", "b"],
+            "l1-auction",
+        )]);
+        let one = Listings.fold(&[opened(), intent("a")]);
+        let ctx = ttx_kernel::Ctx::new(at(20), timer(), ttx_kernel::CommandId::parse("c").unwrap());
+        let events = Listings.decide(&one, &ListingCommand::End, &ctx).unwrap();
+        assert_eq!(events[0], ended("sold", &["a"], ""));
+        let ListingEvent::Agreed(d) = &events[1] else { panic!("{events:?}") };
+        assert_eq!((d.route.as_str(), d.price_fen, d.buyer_org_id.as_str()), ("listed", 2_000_000, "a"));
+        let buyer = who("zhaomin", "firm", Role::EnterpriseMember);
+        sc(buyer, 20).given([opened()]).when(ListingCommand::End).then_rejected(ListingRejection::NotTheTimer);
+    }
+
+    #[test]
+    fn a_lapsed_listing_is_relisted_by_its_seller() {
+        let lapsed = || [opened(), ended("lapsed", &[], "")];
+        let relist = ListingCommand::Relist { disclosure_ends: at(40) };
+        let relisted = ListingEvent::Relisted(pb::ListingRelisted { disclosure_ends: Some(at(40).to_proto()) });
+        let state = sc(seller(), 21).given(lapsed()).when(relist.clone()).then([relisted]);
+        assert_eq!(state.status, ListingStatus::Open);
+        sc(seller(), 10).given([opened()]).when(relist).then_rejected(ListingRejection::NotLapsed);
+    }
+}

@@ -1,0 +1,680 @@
+//! The bidding session (竞价), stream `negotiation-session-<id>`.
+//!
+//! Rules (DOMAIN.md, online bidding), each a rejection when broken:
+//! - Bidders register before registration closes (only the invited ones when a listed-price sale opened the session;
+//!   never the seller), and bid only once an administrator or a settlement integration has confirmed their deposit.
+//! - Open sessions: the first bid is at least the start price, on the increment grid from it; every later bid beats
+//!   the high by a whole number of increments; the high bidder does not bid against itself. Bids are accepted from
+//!   `bidding_opens` until the session's end, which the anti-sniping rule moves: *extension* (a bid in the last N
+//!   seconds moves the end to N seconds after it) or *period reset* (after the free window a period runs; each bid
+//!   starts a new one; a period without a bid ends the session).
+//! - The session closes by its timer, not by a clock reading inside a bid: `Close` at or after the end. The highest
+//!   bid wins (ties cannot happen: each bid must beat the last); below a hidden reserve there is no sale.
+//! - Sealed sessions: one commitment per bidder during the window; `Close` at the window's end records
+//!   `BiddingClosed` and opens the reveal phase; a reveal must match its commitment; at the reveal deadline `Close`
+//!   picks the winner from revealed bids only (ties: the earlier commitment), and every unrevealed commitment forfeits
+//!   its deposit.
+//! - A sale is `DealAgreed` with the contract due in 5 working days; every other confirmed deposit is due back. A
+//!   winner who defaults forfeits the deposit, recorded by an administrator.
+
+use std::collections::BTreeMap;
+
+use ttx_kernel::{Ctx, Decider, Timestamp};
+use ttx_proto::common::v1::Role;
+
+use crate::events::wire_events;
+use crate::pb;
+use crate::seal;
+
+/// How the end of an open session moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AntiSniping {
+    /// A bid within the last `window` microseconds moves the end to `window` after the bid.
+    Extension { window_us: i64 },
+    /// After the free window, a period of `window` runs; each bid starts a new one.
+    PeriodReset { window_us: i64 },
+}
+
+/// A session's rules, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    pub start_price_fen: i64,
+    pub increment_fen: i64,
+    pub deposit_fen: i64,
+    pub registration_closes: Timestamp,
+    pub bidding_opens: Timestamp,
+    pub bidding_closes: Timestamp,
+    pub anti_sniping: AntiSniping,
+    pub reserve_fen: Option<i64>,
+    pub sealed: bool,
+    pub reveal_closes: Timestamp,
+    pub version: String,
+}
+
+/// The rules in force for new sessions.
+pub const RULES_VERSION: &str = "session-2026.1";
+const SECOND_US: i64 = 1_000_000;
+
+fn time(t: &Option<prost_types::Timestamp>) -> Option<Timestamp> {
+    t.as_ref().map(Timestamp::from_proto)
+}
+
+impl Rules {
+    /// Checks wire rules: positive money, a sane window, times in order.
+    pub fn from_pb(r: &pb::SessionRules) -> Result<Self, SessionRejection> {
+        let bad = |why: &'static str| SessionRejection::BadRules(why);
+        let window = r.window_seconds;
+        if !(60..=3_600).contains(&window) {
+            return Err(bad("the anti-sniping window is 60 to 3600 seconds"));
+        }
+        let anti_sniping = match r.anti_sniping.as_str() {
+            "extension" => AntiSniping::Extension { window_us: window * SECOND_US },
+            "period_reset" => AntiSniping::PeriodReset { window_us: window * SECOND_US },
+            _ => return Err(bad("anti-sniping is extension or period_reset")),
+        };
+        let rules = Rules {
+            start_price_fen: r.start_price_fen,
+            increment_fen: r.increment_fen,
+            deposit_fen: r.deposit_fen,
+            registration_closes: time(&r.registration_closes).ok_or(bad("registration_closes is missing"))?,
+            bidding_opens: time(&r.bidding_opens).ok_or(bad("bidding_opens is missing"))?,
+            bidding_closes: time(&r.bidding_closes).ok_or(bad("bidding_closes is missing"))?,
+            anti_sniping,
+            reserve_fen: r.reserve_fen,
+            sealed: r.sealed,
+            reveal_closes: time(&r.reveal_closes).unwrap_or(Timestamp::from_unix_micros(0)),
+            version: if r.version.is_empty() { RULES_VERSION.to_owned() } else { r.version.clone() },
+        };
+        if rules.start_price_fen <= 0 || rules.increment_fen <= 0 || rules.deposit_fen < 0 {
+            return Err(bad("the start price and the increment are positive, the deposit is not negative"));
+        }
+        if rules.reserve_fen.is_some_and(|r| r < rules.start_price_fen) {
+            return Err(bad("a reserve is at least the start price"));
+        }
+        if rules.bidding_opens >= rules.bidding_closes || rules.registration_closes > rules.bidding_closes {
+            return Err(bad("bidding opens before it closes, and registration closes by then"));
+        }
+        if rules.sealed && rules.reveal_closes <= rules.bidding_closes {
+            return Err(bad("a sealed session's reveals close after its bidding"));
+        }
+        Ok(rules)
+    }
+
+    pub fn to_pb(&self) -> pb::SessionRules {
+        let (name, window_us) = match self.anti_sniping {
+            AntiSniping::Extension { window_us } => ("extension", window_us),
+            AntiSniping::PeriodReset { window_us } => ("period_reset", window_us),
+        };
+        pb::SessionRules {
+            start_price_fen: self.start_price_fen,
+            increment_fen: self.increment_fen,
+            deposit_fen: self.deposit_fen,
+            registration_closes: Some(self.registration_closes.to_proto()),
+            bidding_opens: Some(self.bidding_opens.to_proto()),
+            bidding_closes: Some(self.bidding_closes.to_proto()),
+            anti_sniping: name.into(),
+            window_seconds: window_us / SECOND_US,
+            reserve_fen: self.reserve_fen,
+            sealed: self.sealed,
+            reveal_closes: self.sealed.then(|| self.reveal_closes.to_proto()),
+            version: self.version.clone(),
+        }
+    }
+
+    /// Where an open session ends before any bid.
+    fn first_end(&self) -> Timestamp {
+        match self.anti_sniping {
+            AntiSniping::Extension { .. } => self.bidding_closes,
+            AntiSniping::PeriodReset { window_us } => {
+                Timestamp::from_unix_micros(self.bidding_closes.unix_micros() + window_us)
+            }
+        }
+    }
+
+    /// Where the session ends after a bid at `now`, given the end before it.
+    fn end_after_bid(&self, now: Timestamp, ends_at: Timestamp) -> Timestamp {
+        match self.anti_sniping {
+            AntiSniping::Extension { window_us } if ends_at.unix_micros() - now.unix_micros() <= window_us => {
+                Timestamp::from_unix_micros(now.unix_micros() + window_us)
+            }
+            AntiSniping::PeriodReset { window_us } if now >= self.bidding_closes => {
+                Timestamp::from_unix_micros(now.unix_micros() + window_us)
+            }
+            _ => ends_at,
+        }
+    }
+}
+
+wire_events!(SessionEvent {
+    Opened(SessionOpened),
+    Registered(BidderRegistered),
+    DepositConfirmed(DepositConfirmed),
+    DepositRefunded(DepositRefunded),
+    DepositForfeited(DepositForfeited),
+    BidPlaced(BidPlaced),
+    BidCommitted(BidCommitted),
+    BiddingClosed(BiddingClosed),
+    BidRevealed(BidRevealed),
+    Closed(SessionClosed),
+    DealAgreed(DealAgreed),
+    WinnerDefaulted(WinnerDefaulted),
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    None,
+    /// Registration and bidding (or committing), as the clock allows.
+    Open,
+    /// Sealed: commitments closed, reveals accepted.
+    Revealing,
+    Closed,
+    /// The winner defaulted after the close.
+    Defaulted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deposit {
+    Unpaid,
+    Confirmed,
+    Refunded,
+    Forfeited,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bidder {
+    pub user_id: String,
+    pub deposit: Deposit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bid {
+    pub seq: u32,
+    pub bidder: String,
+    pub amount_fen: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionState {
+    pub id: String,
+    pub result_id: String,
+    pub seller_org_id: String,
+    pub invited: Vec<String>,
+    pub rules: Option<Rules>,
+    pub phase: Phase,
+    pub bidders: BTreeMap<String, Bidder>,
+    pub bids: Vec<Bid>,
+    pub ends_at: Option<Timestamp>,
+    /// Sealed: bidder → (commitment, order of commitment).
+    pub commitments: BTreeMap<String, ([u8; 32], u32)>,
+    pub reveals: BTreeMap<String, i64>,
+    pub winner: Option<(String, i64)>,
+    pub refunds_due: Vec<String>,
+}
+
+impl SessionState {
+    /// The highest accepted bid of an open session.
+    pub fn high(&self) -> Option<&Bid> {
+        self.bids.last()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionCommand {
+    Open {
+        id: String,
+        result_id: String,
+        rules: pb::SessionRules,
+        listing_id: String,
+        invited: Vec<String>,
+    },
+    Register,
+    ConfirmDeposit {
+        bidder: String,
+        amount_fen: i64,
+        reference: String,
+    },
+    RefundDeposit {
+        bidder: String,
+        reference: String,
+    },
+    Bid {
+        amount_fen: i64,
+    },
+    Commit {
+        commitment: [u8; 32],
+    },
+    Reveal {
+        amount_fen: i64,
+        nonce: [u8; 32],
+    },
+    /// By the timer: ends the bidding (or the reveals) when their time has come.
+    Close,
+    RecordDefault {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionRejection {
+    #[error("the session exists already")]
+    Exists,
+    #[error("no such session")]
+    NoSuchSession,
+    #[error("invalid rules: {0}")]
+    BadRules(&'static str),
+    #[error("only a technology manager of the seller may open a session")]
+    NotTheSeller,
+    #[error("only an enterprise member may register or bid")]
+    NotABuyer,
+    #[error("the seller may not bid on its own result")]
+    OwnResult,
+    #[error("only an administrator (or the settlement integration) records deposits and defaults")]
+    NotAnAdministrator,
+    #[error("only the exchange's timer closes a session")]
+    NotTheTimer,
+    #[error("registration is closed")]
+    RegistrationClosed,
+    #[error("only the registrants of the listed-price sale may register")]
+    NotInvited,
+    #[error("already registered")]
+    AlreadyRegistered,
+    #[error("not registered for this session")]
+    NotRegistered,
+    #[error("the deposit is not confirmed")]
+    NoDeposit,
+    #[error("the deposit must be at least {0} fen")]
+    DepositTooSmall(i64),
+    #[error("the deposit is already {0:?}")]
+    DepositSettled(Deposit),
+    #[error("bidding has not opened yet")]
+    NotOpenYet,
+    #[error("bidding is closed")]
+    BiddingClosed,
+    #[error("a first bid is at least the start price, {0} fen")]
+    BelowStart(i64),
+    #[error("a bid must beat the high of {high} fen by a whole number of increments of {increment} fen")]
+    NotOnIncrement { high: i64, increment: i64 },
+    #[error("you hold the highest bid already")]
+    AlreadyHighest,
+    #[error("this session takes sealed bids")]
+    Sealed,
+    #[error("this session takes open bids")]
+    NotSealed,
+    #[error("one commitment per bidder")]
+    AlreadyCommitted,
+    #[error("the reveal phase is not open")]
+    NotRevealing,
+    #[error("no commitment to reveal")]
+    NothingToReveal,
+    #[error("already revealed")]
+    AlreadyRevealed,
+    #[error("the amount and nonce do not match the commitment")]
+    RevealMismatch,
+    #[error("not yet: the session ends at {0}")]
+    NotYet(Timestamp),
+    #[error("the session is closed")]
+    Closed,
+    #[error("there is no winner to default")]
+    NoWinner,
+    #[error("a refund is due only after the close, and never to the winner or a forfeited deposit")]
+    NoRefundDue,
+}
+
+/// The bidding-session decider.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sessions;
+
+fn is_admin(ctx: &Ctx) -> bool {
+    ctx.actor.has_role(Role::Admin) || ctx.actor.has_role(Role::System)
+}
+
+fn deal(state: &SessionState, winner: &str, price: i64, now: Timestamp) -> pb::DealAgreed {
+    crate::deadline::deal_agreed(
+        &state.id,
+        &state.result_id,
+        &state.seller_org_id,
+        winner,
+        "auction",
+        pb::TermSheet { price_fen: price, ..pb::TermSheet::default() },
+        now,
+    )
+}
+
+/// The outcome of a close: the winner if any, the reason if not, every deposit due back, the forfeits.
+fn settle(
+    state: &SessionState,
+    rules: &Rules,
+    best: Option<(String, i64)>,
+    forfeited: &[String],
+    now: Timestamp,
+) -> Vec<SessionEvent> {
+    let mut events: Vec<SessionEvent> = forfeited
+        .iter()
+        .map(|b| {
+            SessionEvent::DepositForfeited(pb::DepositForfeited {
+                bidder_org_id: b.clone(),
+                reason: "unrevealed".into(),
+            })
+        })
+        .collect();
+    let sold = best.filter(|(_, p)| rules.reserve_fen.is_none_or(|r| *p >= r));
+    let reason = match (&sold, state.bids.is_empty() && state.reveals.is_empty()) {
+        (Some(_), _) => "",
+        (None, true) => "no_bids",
+        (None, false) => "reserve_not_met",
+    };
+    let refunds_due: Vec<String> = state
+        .bidders
+        .iter()
+        .filter(|(b, info)| info.deposit == Deposit::Confirmed && !forfeited.contains(b))
+        .filter(|(b, _)| sold.as_ref().is_none_or(|(w, _)| w != *b))
+        .map(|(b, _)| b.clone())
+        .collect();
+    events.push(SessionEvent::Closed(pb::SessionClosed {
+        sold: sold.is_some(),
+        winner_org_id: sold.as_ref().map(|(w, _)| w.clone()).unwrap_or_default(),
+        price_fen: sold.as_ref().map_or(0, |(_, p)| *p),
+        reason: reason.into(),
+        refunds_due,
+    }));
+    if let Some((winner, price)) = sold {
+        events.push(SessionEvent::DealAgreed(deal(state, &winner, price, now)));
+    }
+    events
+}
+
+impl Decider for Sessions {
+    type State = SessionState;
+    type Command = SessionCommand;
+    type Event = SessionEvent;
+    type Rejection = SessionRejection;
+
+    fn decide(
+        &self,
+        s: &SessionState,
+        command: &SessionCommand,
+        ctx: &Ctx,
+    ) -> Result<Vec<SessionEvent>, SessionRejection> {
+        use SessionRejection as R;
+        let now = ctx.now;
+        let actor = &ctx.actor;
+        if let SessionCommand::Open { id, result_id, rules, listing_id, invited } = command {
+            if s.phase != Phase::None {
+                return Err(R::Exists);
+            }
+            // A technology manager of the seller, or the system when a listed-price sale turns into a session.
+            if !(actor.has_role(Role::TechManager) || actor.has_role(Role::System)) {
+                return Err(R::NotTheSeller);
+            }
+            let checked = Rules::from_pb(rules)?;
+            if checked.bidding_closes <= now {
+                return Err(R::BadRules("bidding must close in the future"));
+            }
+            return Ok(vec![SessionEvent::Opened(pb::SessionOpened {
+                session_id: id.clone(),
+                result_id: result_id.clone(),
+                seller_org_id: actor.org_id.clone(),
+                rules: Some(checked.to_pb()),
+                listing_id: listing_id.clone(),
+                invited_org_ids: invited.clone(),
+            })]);
+        }
+        let Some(rules) = &s.rules else { return Err(R::NoSuchSession) };
+        let org = actor.org_id.clone();
+        match command {
+            SessionCommand::Open { .. } => Err(R::Exists),
+            SessionCommand::Register => {
+                if s.phase != Phase::Open || now >= rules.registration_closes {
+                    return Err(R::RegistrationClosed);
+                }
+                if !actor.has_role(Role::EnterpriseMember) {
+                    return Err(R::NotABuyer);
+                }
+                if org == s.seller_org_id {
+                    return Err(R::OwnResult);
+                }
+                if !s.invited.is_empty() && !s.invited.contains(&org) {
+                    return Err(R::NotInvited);
+                }
+                if s.bidders.contains_key(&org) {
+                    return Err(R::AlreadyRegistered);
+                }
+                Ok(vec![SessionEvent::Registered(pb::BidderRegistered {
+                    bidder_org_id: org,
+                    user_id: actor.user_id.clone(),
+                })])
+            }
+            SessionCommand::ConfirmDeposit { bidder, amount_fen, reference } => {
+                if !is_admin(ctx) {
+                    return Err(R::NotAnAdministrator);
+                }
+                let b = s.bidders.get(bidder).ok_or(R::NotRegistered)?;
+                if b.deposit != Deposit::Unpaid {
+                    return Err(R::DepositSettled(b.deposit));
+                }
+                if s.phase != Phase::Open {
+                    return Err(R::Closed);
+                }
+                if *amount_fen < rules.deposit_fen {
+                    return Err(R::DepositTooSmall(rules.deposit_fen));
+                }
+                Ok(vec![SessionEvent::DepositConfirmed(pb::DepositConfirmed {
+                    bidder_org_id: bidder.clone(),
+                    amount_fen: *amount_fen,
+                    reference: reference.clone(),
+                })])
+            }
+            SessionCommand::RefundDeposit { bidder, reference } => {
+                if !is_admin(ctx) {
+                    return Err(R::NotAnAdministrator);
+                }
+                if !matches!(s.phase, Phase::Closed | Phase::Defaulted) || !s.refunds_due.contains(bidder) {
+                    return Err(R::NoRefundDue);
+                }
+                match s.bidders.get(bidder).map(|b| b.deposit) {
+                    Some(Deposit::Confirmed) => Ok(vec![SessionEvent::DepositRefunded(pb::DepositRefunded {
+                        bidder_org_id: bidder.clone(),
+                        reference: reference.clone(),
+                    })]),
+                    Some(d) => Err(R::DepositSettled(d)),
+                    None => Err(R::NotRegistered),
+                }
+            }
+            SessionCommand::Bid { amount_fen } => {
+                if rules.sealed {
+                    return Err(R::Sealed);
+                }
+                let bidder = s.bidders.get(&org).ok_or(R::NotRegistered)?;
+                if !actor.has_role(Role::EnterpriseMember) {
+                    return Err(R::NotABuyer);
+                }
+                if s.phase != Phase::Open {
+                    return Err(R::BiddingClosed);
+                }
+                if now < rules.bidding_opens {
+                    return Err(R::NotOpenYet);
+                }
+                let ends_at = s.ends_at.unwrap_or(rules.bidding_closes);
+                if now >= ends_at {
+                    return Err(R::BiddingClosed);
+                }
+                if bidder.deposit != Deposit::Confirmed {
+                    return Err(R::NoDeposit);
+                }
+                match s.high() {
+                    None => {
+                        if *amount_fen < rules.start_price_fen {
+                            return Err(R::BelowStart(rules.start_price_fen));
+                        }
+                        if (amount_fen - rules.start_price_fen) % rules.increment_fen != 0 {
+                            return Err(R::NotOnIncrement {
+                                high: rules.start_price_fen,
+                                increment: rules.increment_fen,
+                            });
+                        }
+                    }
+                    Some(high) => {
+                        if high.bidder == org {
+                            return Err(R::AlreadyHighest);
+                        }
+                        let above = amount_fen - high.amount_fen;
+                        if above <= 0 || above % rules.increment_fen != 0 {
+                            return Err(R::NotOnIncrement { high: high.amount_fen, increment: rules.increment_fen });
+                        }
+                    }
+                }
+                Ok(vec![SessionEvent::BidPlaced(pb::BidPlaced {
+                    seq: s.bids.len() as u32 + 1,
+                    bidder_org_id: org,
+                    user_id: actor.user_id.clone(),
+                    amount_fen: *amount_fen,
+                    ends_at: Some(rules.end_after_bid(now, ends_at).to_proto()),
+                })])
+            }
+            SessionCommand::Commit { commitment } => {
+                if !rules.sealed {
+                    return Err(R::NotSealed);
+                }
+                let bidder = s.bidders.get(&org).ok_or(R::NotRegistered)?;
+                if s.phase != Phase::Open || now >= rules.bidding_closes {
+                    return Err(R::BiddingClosed);
+                }
+                if now < rules.bidding_opens {
+                    return Err(R::NotOpenYet);
+                }
+                if bidder.deposit != Deposit::Confirmed {
+                    return Err(R::NoDeposit);
+                }
+                if s.commitments.contains_key(&org) {
+                    return Err(R::AlreadyCommitted);
+                }
+                Ok(vec![SessionEvent::BidCommitted(pb::BidCommitted {
+                    bidder_org_id: org,
+                    user_id: actor.user_id.clone(),
+                    commitment: hex::encode(commitment),
+                })])
+            }
+            SessionCommand::Reveal { amount_fen, nonce } => {
+                if s.phase != Phase::Revealing || now >= rules.reveal_closes {
+                    return Err(R::NotRevealing);
+                }
+                let (committed, _) = s.commitments.get(&org).ok_or(R::NothingToReveal)?;
+                if s.reveals.contains_key(&org) {
+                    return Err(R::AlreadyRevealed);
+                }
+                if seal::commitment(&s.id, &org, *amount_fen, nonce) != *committed {
+                    return Err(R::RevealMismatch);
+                }
+                if *amount_fen < rules.start_price_fen {
+                    return Err(R::BelowStart(rules.start_price_fen));
+                }
+                Ok(vec![SessionEvent::BidRevealed(pb::BidRevealed { bidder_org_id: org, amount_fen: *amount_fen })])
+            }
+            SessionCommand::Close => {
+                if !is_admin(ctx) {
+                    return Err(R::NotTheTimer);
+                }
+                match s.phase {
+                    Phase::Open if rules.sealed => {
+                        if now < rules.bidding_closes {
+                            return Err(R::NotYet(rules.bidding_closes));
+                        }
+                        Ok(vec![SessionEvent::BiddingClosed(pb::BiddingClosed {
+                            reveal_closes: Some(rules.reveal_closes.to_proto()),
+                        })])
+                    }
+                    Phase::Open => {
+                        let ends_at = s.ends_at.unwrap_or(rules.bidding_closes);
+                        if now < ends_at {
+                            return Err(R::NotYet(ends_at));
+                        }
+                        let best = s.high().map(|b| (b.bidder.clone(), b.amount_fen));
+                        Ok(settle(s, rules, best, &[], now))
+                    }
+                    Phase::Revealing => {
+                        if now < rules.reveal_closes {
+                            return Err(R::NotYet(rules.reveal_closes));
+                        }
+                        // Highest revealed amount; ties go to the earlier commitment.
+                        let best = s
+                            .reveals
+                            .iter()
+                            .map(|(b, amount)| (b.clone(), *amount, s.commitments.get(b).map_or(u32::MAX, |c| c.1)))
+                            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
+                            .map(|(b, amount, _)| (b, amount));
+                        let unrevealed: Vec<String> =
+                            s.commitments.keys().filter(|b| !s.reveals.contains_key(*b)).cloned().collect();
+                        Ok(settle(s, rules, best, &unrevealed, now))
+                    }
+                    Phase::Closed | Phase::Defaulted | Phase::None => Err(R::Closed),
+                }
+            }
+            SessionCommand::RecordDefault { reason } => {
+                if !is_admin(ctx) {
+                    return Err(R::NotAnAdministrator);
+                }
+                let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
+                Ok(vec![
+                    SessionEvent::WinnerDefaulted(pb::WinnerDefaulted {
+                        winner_org_id: winner.clone(),
+                        reason: reason.clone(),
+                    }),
+                    SessionEvent::DepositForfeited(pb::DepositForfeited {
+                        bidder_org_id: winner.clone(),
+                        reason: "defaulted".into(),
+                    }),
+                ])
+            }
+        }
+    }
+
+    fn evolve(&self, mut s: SessionState, event: &SessionEvent) -> SessionState {
+        match event {
+            SessionEvent::Opened(e) => {
+                s.id = e.session_id.clone();
+                s.result_id = e.result_id.clone();
+                s.seller_org_id = e.seller_org_id.clone();
+                s.invited = e.invited_org_ids.clone();
+                s.rules = e.rules.as_ref().and_then(|r| Rules::from_pb(r).ok());
+                s.ends_at = s.rules.as_ref().map(Rules::first_end);
+                s.phase = Phase::Open;
+            }
+            SessionEvent::Registered(e) => {
+                s.bidders
+                    .insert(e.bidder_org_id.clone(), Bidder { user_id: e.user_id.clone(), deposit: Deposit::Unpaid });
+            }
+            SessionEvent::DepositConfirmed(e) => set_deposit(&mut s, &e.bidder_org_id, Deposit::Confirmed),
+            SessionEvent::DepositRefunded(e) => set_deposit(&mut s, &e.bidder_org_id, Deposit::Refunded),
+            SessionEvent::DepositForfeited(e) => set_deposit(&mut s, &e.bidder_org_id, Deposit::Forfeited),
+            SessionEvent::BidPlaced(e) => {
+                s.bids.push(Bid { seq: e.seq, bidder: e.bidder_org_id.clone(), amount_fen: e.amount_fen });
+                s.ends_at = time(&e.ends_at).or(s.ends_at);
+            }
+            SessionEvent::BidCommitted(e) => {
+                let order = s.commitments.len() as u32;
+                if let Some(c) = seal::parse_hex32(&e.commitment) {
+                    s.commitments.insert(e.bidder_org_id.clone(), (c, order));
+                }
+            }
+            SessionEvent::BiddingClosed(_) => s.phase = Phase::Revealing,
+            SessionEvent::BidRevealed(e) => {
+                s.reveals.insert(e.bidder_org_id.clone(), e.amount_fen);
+            }
+            SessionEvent::Closed(e) => {
+                s.phase = Phase::Closed;
+                s.winner = e.sold.then(|| (e.winner_org_id.clone(), e.price_fen));
+                s.refunds_due = e.refunds_due.clone();
+            }
+            SessionEvent::DealAgreed(_) => {}
+            SessionEvent::WinnerDefaulted(_) => s.phase = Phase::Defaulted,
+        }
+        s
+    }
+}
+
+fn set_deposit(s: &mut SessionState, bidder: &str, deposit: Deposit) {
+    if let Some(b) = s.bidders.get_mut(bidder) {
+        b.deposit = deposit;
+    }
+}
