@@ -224,7 +224,7 @@ pub enum SessionCommand {
     Open {
         id: String,
         result_id: String,
-        rules: pb::SessionRules,
+        rules: Box<pb::SessionRules>,
         listing_id: String,
         invited: Vec<String>,
     },
