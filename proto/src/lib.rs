@@ -94,6 +94,36 @@ pub mod identity {
 pub mod negotiation {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.negotiation.v1.rs"));
+
+        pub use crate::common::v1::{CommandAccepted, CommandContext};
+
+        /// The subjects the negotiation service answers on, and its queue group.
+        pub mod subjects {
+            pub const QUEUE_GROUP: &str = "negotiation";
+            pub const COMMANDS: &str = "ttx.negotiation.cmd.*";
+            pub const QUERIES: &str = "ttx.negotiation.qry.*";
+            pub const OPEN_NEGOTIATION: &str = "ttx.negotiation.cmd.open-negotiation";
+            pub const MAKE_OFFER: &str = "ttx.negotiation.cmd.make-offer";
+            pub const ACCEPT_OFFER: &str = "ttx.negotiation.cmd.accept-offer";
+            pub const ABANDON_NEGOTIATION: &str = "ttx.negotiation.cmd.abandon-negotiation";
+            pub const OPEN_LISTING: &str = "ttx.negotiation.cmd.open-listing";
+            pub const REGISTER_INTENT: &str = "ttx.negotiation.cmd.register-intent";
+            pub const RELIST: &str = "ttx.negotiation.cmd.relist";
+            pub const OPEN_SESSION: &str = "ttx.negotiation.cmd.open-session";
+            pub const REGISTER_BIDDER: &str = "ttx.negotiation.cmd.register-bidder";
+            pub const CONFIRM_DEPOSIT: &str = "ttx.negotiation.cmd.confirm-deposit";
+            pub const REFUND_DEPOSIT: &str = "ttx.negotiation.cmd.refund-deposit";
+            pub const PLACE_BID: &str = "ttx.negotiation.cmd.place-bid";
+            pub const COMMIT_BID: &str = "ttx.negotiation.cmd.commit-bid";
+            pub const REVEAL_BID: &str = "ttx.negotiation.cmd.reveal-bid";
+            pub const RECORD_DEFAULT: &str = "ttx.negotiation.cmd.record-default";
+            pub const GET_NEGOTIATION: &str = "ttx.negotiation.qry.get-negotiation";
+            pub const LIST_NEGOTIATIONS: &str = "ttx.negotiation.qry.list-negotiations";
+            pub const GET_LISTING: &str = "ttx.negotiation.qry.get-listing";
+            pub const LIST_LISTINGS: &str = "ttx.negotiation.qry.list-listings";
+            pub const GET_SESSION: &str = "ttx.negotiation.qry.get-session";
+            pub const LIST_SESSIONS: &str = "ttx.negotiation.qry.list-sessions";
+        }
     }
 }
 

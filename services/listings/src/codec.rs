@@ -220,6 +220,7 @@ const OBJECTION_ANSWERED: &str = "ttx.listings.v1.ObjectionAnswered";
 const OBJECTION_RESOLVED: &str = "ttx.listings.v1.ObjectionResolved";
 const NOTICE_ENDED: &str = "ttx.listings.v1.NoticeEnded";
 const WITHDRAWN: &str = "ttx.listings.v1.ResultWithdrawn";
+const UNDER_CONTRACT: &str = "ttx.listings.v1.ResultUnderContract";
 
 fn malformed(event_type: &str, reason: impl ToString) -> DecodeError {
     DecodeError::Malformed { event_type: event_type.to_owned(), reason: reason.to_string() }
@@ -244,6 +245,7 @@ impl DomainEvent for ResultEvent {
             Self::ObjectionResolved { .. } => OBJECTION_RESOLVED,
             Self::NoticeEnded { .. } => NOTICE_ENDED,
             Self::Withdrawn { .. } => WITHDRAWN,
+            Self::UnderContract { .. } => UNDER_CONTRACT,
         }
     }
 
@@ -285,6 +287,9 @@ impl DomainEvent for ResultEvent {
             }
             Self::NoticeEnded { clean } => pb::NoticeEnded { clean }.encode_to_vec(),
             Self::Withdrawn { reason } => pb::ResultWithdrawn { reason }.encode_to_vec(),
+            Self::UnderContract { deal_id, buyer_org_id } => {
+                pb::ResultUnderContract { deal_id, buyer_org_id }.encode_to_vec()
+            }
         };
         bytes.into()
     }
@@ -334,6 +339,10 @@ impl DomainEvent for ResultEvent {
             }
             NOTICE_ENDED => Self::NoticeEnded { clean: decode_pb::<pb::NoticeEnded>(event_type, payload)?.clean },
             WITHDRAWN => Self::Withdrawn { reason: decode_pb::<pb::ResultWithdrawn>(event_type, payload)?.reason },
+            UNDER_CONTRACT => {
+                let p: pb::ResultUnderContract = decode_pb(event_type, payload)?;
+                Self::UnderContract { deal_id: p.deal_id, buyer_org_id: p.buyer_org_id }
+            }
             _ => return Err(DecodeError::UnknownType { event_type: event_type.to_owned(), schema_version }),
         })
     }

@@ -188,6 +188,8 @@ pub struct ResultState {
     pub submitted_by: String,
     pub return_reasons: Vec<String>,
     pub notice: Option<Notice>,
+    /// The deal that put it under contract.
+    pub deal_id: Option<String>,
 }
 
 /// Why a negotiated deal on the result cannot close now.
@@ -233,18 +235,45 @@ pub const RULES_2026: Rules = Rules { version: "listings-2026.1", notice_min_day
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultCommand {
-    Create { id: String, listing: Listing },
-    Edit { listing: Listing },
+    Create {
+        id: String,
+        listing: Listing,
+    },
+    Edit {
+        listing: Listing,
+    },
     Submit,
     Approve,
-    Return { reasons: Vec<String> },
+    Return {
+        reasons: Vec<String>,
+    },
     Publish,
-    StartNotice { price_fen: i64, days: u32 },
-    RaiseObjection { objection_id: String, text: String },
-    AnswerObjection { objection_id: String, answer: String },
-    ResolveObjection { objection_id: String, upheld: bool, note: String },
+    StartNotice {
+        price_fen: i64,
+        days: u32,
+    },
+    RaiseObjection {
+        objection_id: String,
+        text: String,
+    },
+    AnswerObjection {
+        objection_id: String,
+        answer: String,
+    },
+    ResolveObjection {
+        objection_id: String,
+        upheld: bool,
+        note: String,
+    },
     EndNotice,
-    Withdraw { reason: String },
+    Withdraw {
+        reason: String,
+    },
+    /// A deal was agreed in negotiation (a reaction to `ttx.negotiation.v1.DealAgreed`, by the system).
+    MarkUnderContract {
+        deal_id: String,
+        buyer_org_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +290,7 @@ pub enum ResultEvent {
     ObjectionResolved { objection_id: String, upheld: bool, note: String },
     NoticeEnded { clean: bool },
     Withdrawn { reason: String },
+    UnderContract { deal_id: String, buyer_org_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -277,6 +307,8 @@ pub enum Rejection {
     Exists,
     #[error("no such result")]
     NoSuchResult,
+    #[error("only the exchange itself records this")]
+    NotTheSystem,
     #[error("not allowed while the result is {0:?}")]
     WrongStatus(Status),
     #[error("a classified result is never published")]
@@ -523,6 +555,19 @@ impl Decider for Results {
                 let clean = notice.open_objections() == 0 && !notice.any_upheld();
                 Ok(vec![ResultEvent::NoticeEnded { clean }])
             }
+            ResultCommand::MarkUnderContract { deal_id, buyer_org_id } => {
+                if !actor.has_role(Role::System) {
+                    return Err(Rejection::NotTheSystem);
+                }
+                if state.deal_id.as_deref() == Some(deal_id.as_str()) {
+                    // Redelivered: already recorded.
+                    return Ok(Vec::new());
+                }
+                if status != Status::Published {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                Ok(vec![ResultEvent::UnderContract { deal_id: deal_id.clone(), buyer_org_id: buyer_org_id.clone() }])
+            }
             ResultCommand::Withdraw { reason } => {
                 manager_of_owner(state, actor)?;
                 if matches!(status, Status::Transacted | Status::Withdrawn | Status::UnderContract) {
@@ -585,6 +630,10 @@ impl Decider for Results {
                 }
             }
             ResultEvent::Withdrawn { .. } => state.status = Status::Withdrawn,
+            ResultEvent::UnderContract { deal_id, .. } => {
+                state.status = Status::UnderContract;
+                state.deal_id = Some(deal_id.clone());
+            }
         }
         state
     }
@@ -919,6 +968,24 @@ pub(crate) mod tests {
             .given(raised)
             .when(ResultCommand::AnswerObjection { objection_id: "nope".into(), answer: "x".into() })
             .then_rejected(Rejection::NoSuchObjection);
+    }
+
+    #[test]
+    fn a_deal_puts_a_published_result_under_contract_once() {
+        let timer = actor("system", "", &[Role::System]);
+        let mark = || ResultCommand::MarkUnderContract { deal_id: "d1".into(), buyer_org_id: "firm".into() };
+        let under = ResultEvent::UnderContract { deal_id: "d1".into(), buyer_org_id: "firm".into() };
+        let state = results().by(timer.clone()).given(published()).when(mark()).then([under.clone()]);
+        assert_eq!(state.status, Status::UnderContract);
+        // Redelivered: nothing more.
+        results().by(timer.clone()).given(with(published(), [under.clone()])).when(mark()).then([]);
+        // A second deal on the same result is refused.
+        results()
+            .by(timer.clone())
+            .given(with(published(), [under]))
+            .when(ResultCommand::MarkUnderContract { deal_id: "d2".into(), buyer_org_id: "x".into() })
+            .then_rejected(Rejection::WrongStatus(Status::UnderContract));
+        results().by(manager()).given(published()).when(mark()).then_rejected(Rejection::NotTheSystem);
     }
 
     #[test]

@@ -150,6 +150,8 @@ struct Directory {
     matched: BTreeSet<String>,
     /// Organisation → the match notices for its results, oldest first.
     notifications: BTreeMap<String, Vec<pb::Notification>>,
+    /// Deals agreed in negotiation that the results do not record yet: (causing event id, deal).
+    deals_pending: Vec<(String, ttx_proto::negotiation::v1::DealAgreed)>,
 }
 
 impl Directory {
@@ -239,6 +241,18 @@ impl Service {
             }
             entry.state = Demands.evolve(std::mem::take(&mut entry.state), &e);
             entry.version = event.version();
+        } else if stream.starts_with("negotiation-") {
+            if event.event_type() == "ttx.negotiation.v1.DealAgreed" {
+                let deal = ttx_proto::negotiation::v1::DealAgreed::decode(event.payload().clone()).map_err(|e| {
+                    ttx_kernel::DecodeError::Malformed {
+                        event_type: event.event_type().to_owned(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                let cause =
+                    event.event_id().map_or_else(|| format!("position-{}", event.position()), |u| u.to_string());
+                directory.deals_pending.push((cause, deal));
+            }
         } else if stream.starts_with("listings-match-") {
             let MatchEvent::Matched(m) = decode_event(event)?;
             directory.matched.insert(m.demand_id.clone());
@@ -311,10 +325,47 @@ impl Service {
         }
     }
 
-    /// Runs the notice timer until the task is dropped.
+    /// Records each deal agreed in negotiation on its result (the result goes under contract). The command id is
+    /// derived from the causing event, so a redelivered or replayed deal changes nothing.
+    pub async fn record_deals(&self) {
+        let pending: Vec<(String, ttx_proto::negotiation::v1::DealAgreed)> = {
+            let mut directory = self.directory.write().await;
+            let pending = std::mem::take(&mut directory.deals_pending);
+            pending
+                .into_iter()
+                .filter(|(_, d)| {
+                    directory.results.get(&d.result_id).is_none_or(|e| e.state.deal_id.as_deref() != Some(&d.deal_id))
+                })
+                .collect()
+        };
+        for (cause, deal) in pending {
+            let (Ok(stream), Ok(command_id)) =
+                (result_stream(&deal.result_id), CommandId::parse(format!("reaction:{cause}")))
+            else {
+                continue;
+            };
+            let command =
+                ResultCommand::MarkUnderContract { deal_id: deal.deal_id.clone(), buyer_org_id: deal.buyer_org_id };
+            let meta = CommandMeta::new(command_id, system_actor());
+            match self.results.handle(&stream, &command, &meta).await {
+                Ok(_) => tracing::info!(result = %deal.result_id, deal = %deal.deal_id, "result under contract"),
+                Err(ttx_kernel::CommandError::Rejected(e)) => {
+                    tracing::warn!(result = %deal.result_id, deal = %deal.deal_id, error = %e, "a deal does not fit its result")
+                }
+                Err(e) => {
+                    // The log was unavailable or busy: try again on the next tick.
+                    tracing::warn!(result = %deal.result_id, error = %e, "could not record a deal yet");
+                    self.directory.write().await.deals_pending.push((cause, deal));
+                }
+            }
+        }
+    }
+
+    /// Runs the notice timer and the deal reaction until the task is dropped.
     pub async fn timers(self: Arc<Self>) {
         loop {
             self.end_due_notices().await;
+            self.record_deals().await;
             tokio::time::sleep(TIMER_TICK).await;
         }
     }
