@@ -344,8 +344,10 @@ impl Service {
             else {
                 continue;
             };
-            let command =
-                ResultCommand::MarkUnderContract { deal_id: deal.deal_id.clone(), buyer_org_id: deal.buyer_org_id };
+            let command = ResultCommand::MarkUnderContract {
+                deal_id: deal.deal_id.clone(),
+                buyer_org_id: deal.buyer_org_id.clone(),
+            };
             let meta = CommandMeta::new(command_id, system_actor());
             match self.results.handle(&stream, &command, &meta).await {
                 Ok(_) => tracing::info!(result = %deal.result_id, deal = %deal.deal_id, "result under contract"),
