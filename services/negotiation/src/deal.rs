@@ -61,6 +61,7 @@ pub struct DealState {
     pub status: DealStatus,
     /// Every version, in order: (version, by organisation, terms).
     pub offers: Vec<(u32, String, pb::TermSheet)>,
+    pub deal: Option<pb::DealAgreed>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -225,7 +226,10 @@ impl Decider for Deals {
                 s.offers.push((e.version, e.by_org_id.clone(), e.terms.clone().unwrap_or_default()))
             }
             DealEvent::Abandoned(_) => s.status = DealStatus::Abandoned,
-            DealEvent::Agreed(_) => s.status = DealStatus::Agreed,
+            DealEvent::Agreed(d) => {
+                s.status = DealStatus::Agreed;
+                s.deal = Some(d.clone());
+            }
         }
         s
     }

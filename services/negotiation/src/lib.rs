@@ -14,8 +14,45 @@
 pub mod deadline;
 pub mod deal;
 pub mod events;
+pub mod facts;
 pub mod listed;
 pub mod seal;
+pub mod service;
 pub mod session;
 
+use std::future::Future;
+use std::sync::Arc;
+
+use ttx_kernel::bus::serve_service;
+use ttx_kernel::{Bus, BusError, Clock, EventLog};
 pub use ttx_proto::negotiation::v1 as pb;
+
+pub use service::Service;
+
+/// What the negotiation service needs.
+#[derive(Clone)]
+pub struct Deps {
+    pub log: Arc<dyn EventLog>,
+    pub bus: Arc<dyn Bus>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("negotiation::Deps").finish_non_exhaustive()
+    }
+}
+
+/// Serves negotiation commands and queries, and runs its timers, until `shutdown` resolves.
+pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
+    let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
+    let projection = tokio::spawn(service.clone().project());
+    let timers = tokio::spawn(service.clone().timers());
+    let [commands, queries] = serve_service(deps.bus.as_ref(), "negotiation", service).await?;
+    tracing::info!("negotiation service serving");
+    shutdown.await;
+    for task in [commands, queries, projection, timers] {
+        task.abort();
+    }
+    Ok(())
+}

@@ -44,6 +44,7 @@ pub struct ListingState {
     pub status: ListingStatus,
     /// Organisation → the user who registered.
     pub registrants: BTreeMap<String, String>,
+    pub deal: Option<pb::DealAgreed>,
 }
 
 /// The id of the bidding session a listing with several registrants turns into.
@@ -243,7 +244,7 @@ impl Decider for Listings {
                 s.registrants.clear();
                 s.disclosure_ends = e.disclosure_ends.as_ref().map(Timestamp::from_proto);
             }
-            ListingEvent::Agreed(_) => {}
+            ListingEvent::Agreed(d) => s.deal = Some(d.clone()),
         }
         s
     }

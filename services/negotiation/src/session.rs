@@ -194,11 +194,13 @@ pub struct Bid {
     pub amount_fen: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionState {
     pub id: String,
     pub result_id: String,
     pub seller_org_id: String,
+    /// The listed-price sale that opened it, if any.
+    pub listing_id: String,
     pub invited: Vec<String>,
     pub rules: Option<Rules>,
     pub phase: Phase,
@@ -210,6 +212,8 @@ pub struct SessionState {
     pub reveals: BTreeMap<String, i64>,
     pub winner: Option<(String, i64)>,
     pub refunds_due: Vec<String>,
+    pub outcome: Option<pb::SessionClosed>,
+    pub deal: Option<pb::DealAgreed>,
 }
 
 impl SessionState {
@@ -636,6 +640,7 @@ impl Decider for Sessions {
                 s.result_id = e.result_id.clone();
                 s.seller_org_id = e.seller_org_id.clone();
                 s.invited = e.invited_org_ids.clone();
+                s.listing_id = e.listing_id.clone();
                 s.rules = e.rules.as_ref().and_then(|r| Rules::from_pb(r).ok());
                 s.ends_at = s.rules.as_ref().map(Rules::first_end);
                 s.phase = Phase::Open;
@@ -665,8 +670,9 @@ impl Decider for Sessions {
                 s.phase = Phase::Closed;
                 s.winner = e.sold.then(|| (e.winner_org_id.clone(), e.price_fen));
                 s.refunds_due = e.refunds_due.clone();
+                s.outcome = Some(e.clone());
             }
-            SessionEvent::DealAgreed(_) => {}
+            SessionEvent::DealAgreed(d) => s.deal = Some(d.clone()),
             SessionEvent::WinnerDefaulted(_) => s.phase = Phase::Defaulted,
         }
         s

@@ -1,0 +1,768 @@
+//! The negotiation service's shell: commands and queries on the bus, the directory folded from the log (its own
+//! streams and listings' result events), and the timers that close sessions and end listed-price sales.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message;
+use tokio::sync::RwLock;
+use ttx_kernel::bus::ReplyError;
+use ttx_kernel::handler::decode_event;
+use ttx_kernel::projection::Progress;
+use ttx_kernel::{
+    Clock, CommandError, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId, Timestamp,
+};
+use ttx_proto::common::v1::{Actor, Role};
+
+use crate::deal::{DealCommand, DealRejection, DealState, DealStatus, Deals};
+use crate::facts::Results;
+use crate::listed::{ListingCommand, ListingRejection, ListingState, ListingStatus, Listings};
+use crate::pb::{self, subjects};
+use crate::seal::parse_hex32;
+use crate::session::{Deposit, Phase, SessionCommand, SessionRejection, SessionState, Sessions};
+
+const TIMER_TICK: Duration = Duration::from_millis(200);
+const CATCH_UP: Duration = Duration::from_secs(5);
+const DAY_US: i64 = 86_400_000_000;
+
+fn stream(kind: &str, id: &str, field: &str) -> Result<StreamId, ReplyError> {
+    StreamId::new("negotiation", kind, id).map_err(|e| ReplyError::invalid(field, e.to_string()))
+}
+
+fn bad_request(what: &str) -> ReplyError {
+    ReplyError::new("bad_request", format!("the request is not a valid {what}"))
+}
+
+fn code_of(forbidden: bool, not_found: bool, conflict: bool) -> &'static str {
+    if forbidden {
+        "forbidden"
+    } else if not_found {
+        "not_found"
+    } else if conflict {
+        "conflict"
+    } else {
+        "rejected"
+    }
+}
+
+fn deal_rejected(r: &DealRejection) -> ReplyError {
+    use DealRejection as R;
+    let code =
+        code_of(matches!(r, R::NotABuyer | R::NotAParty), matches!(r, R::NoSuchNegotiation), matches!(r, R::Exists));
+    ReplyError::new(code, r.to_string())
+}
+
+fn listing_rejected(r: &ListingRejection) -> ReplyError {
+    use ListingRejection as R;
+    let code = code_of(
+        matches!(r, R::NotTheSeller | R::NotABuyer | R::NotTheTimer),
+        matches!(r, R::NoSuchListing),
+        matches!(r, R::Exists | R::AlreadyRegistered),
+    );
+    ReplyError::new(code, r.to_string())
+}
+
+fn session_rejected(r: &SessionRejection) -> ReplyError {
+    use SessionRejection as R;
+    let code = code_of(
+        matches!(r, R::NotTheSeller | R::NotABuyer | R::NotAnAdministrator | R::NotTheTimer | R::NotInvited),
+        matches!(r, R::NoSuchSession | R::NotRegistered),
+        matches!(r, R::Exists | R::AlreadyRegistered | R::AlreadyCommitted | R::AlreadyRevealed),
+    );
+    ReplyError::new(code, r.to_string())
+}
+
+/// One aggregate as the directory holds it.
+#[derive(Debug, Clone, Default)]
+struct Entry<S> {
+    state: S,
+    version: u64,
+    created_position: u64,
+}
+
+#[derive(Debug, Default)]
+struct Directory {
+    results: Results,
+    deals: BTreeMap<String, Entry<DealState>>,
+    listings: BTreeMap<String, Entry<ListingState>>,
+    sessions: BTreeMap<String, Entry<SessionState>>,
+}
+
+fn fold<D: Decider>(
+    decider: &D,
+    map: &mut BTreeMap<String, Entry<D::State>>,
+    id: &str,
+    event: &RecordedEvent,
+) -> Result<(), ttx_kernel::DecodeError> {
+    let e: D::Event = decode_event(event)?;
+    let entry = map.entry(id.to_owned()).or_insert_with(|| Entry {
+        state: D::State::default(),
+        version: 0,
+        created_position: event.position(),
+    });
+    entry.state = decider.evolve(std::mem::take(&mut entry.state), &e);
+    entry.version = event.version();
+    Ok(())
+}
+
+fn supervisor(a: &Actor) -> bool {
+    a.has_role(Role::Admin) || a.has_role(Role::Regulator)
+}
+
+/// The actor timers and reactions act as, on behalf of `org`.
+fn system(org: &str) -> Actor {
+    Actor { user_id: "system".into(), org_id: org.into(), role: Role::System.into(), roles: vec![Role::System.into()] }
+}
+
+/// The negotiation service.
+pub struct Service {
+    log: Arc<dyn EventLog>,
+    clock: Arc<dyn Clock>,
+    deals: CommandHandler<Deals>,
+    listings: CommandHandler<Listings>,
+    sessions: CommandHandler<Sessions>,
+    directory: RwLock<Directory>,
+    progress: Progress,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("negotiation::Service").finish_non_exhaustive()
+    }
+}
+
+fn time(t: &Option<prost_types::Timestamp>, field: &str) -> Result<Timestamp, ReplyError> {
+    t.as_ref().map(Timestamp::from_proto).ok_or_else(|| ReplyError::invalid(field, "a time is required"))
+}
+
+fn text(field: &str, s: &str, max: usize) -> Result<String, ReplyError> {
+    let t = s.trim();
+    if t.chars().count() > max {
+        return Err(ReplyError::invalid(field, format!("at most {max} characters")));
+    }
+    Ok(t.to_owned())
+}
+
+fn terms(t: Option<pb::TermSheet>) -> Result<pb::TermSheet, ReplyError> {
+    let t = t.ok_or_else(|| ReplyError::invalid("terms", "the terms are missing"))?;
+    text("terms.territory", &t.territory, 200)?;
+    text("terms.field_of_use", &t.field_of_use, 500)?;
+    if t.payments.len() > 24 {
+        return Err(ReplyError::invalid("terms.payments", "at most 24 payments"));
+    }
+    for (i, p) in t.payments.iter().enumerate() {
+        text(&format!("terms.payments[{i}].due"), &p.due, 100)?;
+    }
+    if t.price_fen <= 0 {
+        return Err(ReplyError::invalid("terms.price_fen", "a price is a positive amount of fen"));
+    }
+    Ok(t)
+}
+
+impl Service {
+    pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            deals: CommandHandler::new(Deals, log.clone(), clock.clone()),
+            listings: CommandHandler::new(Listings, log.clone(), clock.clone()),
+            sessions: CommandHandler::new(Sessions, log.clone(), clock.clone())
+                .with_rule_version(crate::session::RULES_VERSION),
+            log,
+            clock,
+            directory: RwLock::default(),
+            progress: Progress::default(),
+        }
+    }
+
+    fn fold_into(d: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
+        let stream = event.stream_id();
+        if let Some(id) = stream.strip_prefix("negotiation-deal-") {
+            fold(&Deals, &mut d.deals, id, event)
+        } else if let Some(id) = stream.strip_prefix("negotiation-listing-") {
+            fold(&Listings, &mut d.listings, id, event)
+        } else if let Some(id) = stream.strip_prefix("negotiation-session-") {
+            fold(&Sessions, &mut d.sessions, id, event)
+        } else if stream.starts_with("listings-result-") {
+            d.results.apply(stream, event.event_type(), event.payload()).map_err(|e| {
+                ttx_kernel::DecodeError::Malformed { event_type: event.event_type().to_owned(), reason: e.to_string() }
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Folds the log into the directory, from the start, then live.
+    pub async fn project(self: Arc<Self>) {
+        self.progress.follow(self.log.clone(), self.as_ref()).await;
+    }
+
+    async fn caught_up(&self) -> Result<(), ReplyError> {
+        self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
+    }
+
+    /// Runs the timers until the task is dropped.
+    pub async fn timers(self: Arc<Self>) {
+        loop {
+            self.fire_due().await;
+            tokio::time::sleep(TIMER_TICK).await;
+        }
+    }
+
+    /// Closes the sessions and ends the listings whose time has come, and opens the session a listing went to. Each
+    /// firing is a command whose id is derived from what it fires, so instances and restarts fire it once.
+    pub async fn fire_due(&self) {
+        let now = self.clock.now();
+        let (closes, ends, auctions) = {
+            let d = self.directory.read().await;
+            let closes: Vec<(String, String)> = d
+                .sessions
+                .iter()
+                .filter_map(|(id, e)| {
+                    let rules = e.state.rules.as_ref()?;
+                    let key = match e.state.phase {
+                        Phase::Open if rules.sealed && rules.bidding_closes <= now => "bidding".to_owned(),
+                        Phase::Open if !rules.sealed => {
+                            let ends = e.state.ends_at.unwrap_or(rules.bidding_closes);
+                            if ends > now {
+                                return None;
+                            }
+                            ends.unix_micros().to_string()
+                        }
+                        Phase::Revealing if rules.reveal_closes <= now => "reveal".to_owned(),
+                        _ => return None,
+                    };
+                    Some((id.clone(), key))
+                })
+                .collect();
+            let ends: Vec<(String, i64)> = d
+                .listings
+                .iter()
+                .filter(|(_, e)| e.state.status == ListingStatus::Open)
+                .filter_map(|(id, e)| {
+                    e.state.disclosure_ends.filter(|t| *t <= now).map(|t| (id.clone(), t.unix_micros()))
+                })
+                .collect();
+            let auctions: Vec<ListingState> = d
+                .listings
+                .values()
+                .filter(|e| e.state.status == ListingStatus::ToAuction)
+                .filter(|e| !d.sessions.contains_key(&crate::listed::session_id_for(&e.state.id)))
+                .map(|e| e.state.clone())
+                .collect();
+            (closes, ends, auctions)
+        };
+        for (id, key) in closes {
+            let (Ok(s), Ok(command_id)) =
+                (stream("session", &id, "session_id"), CommandId::parse(format!("close:{id}:{key}")))
+            else {
+                continue;
+            };
+            match self.sessions.handle(&s, &SessionCommand::Close, &CommandMeta::new(command_id, system(""))).await {
+                Ok(_) => tracing::info!(session = %id, "session closed ({key})"),
+                Err(e) => tracing::debug!(session = %id, error = %e, "a session did not close"),
+            }
+        }
+        for (id, at) in ends {
+            let (Ok(s), Ok(command_id)) =
+                (stream("listing", &id, "listing_id"), CommandId::parse(format!("end:{id}:{at}")))
+            else {
+                continue;
+            };
+            match self.listings.handle(&s, &ListingCommand::End, &CommandMeta::new(command_id, system(""))).await {
+                Ok(_) => tracing::info!(listing = %id, "listed-price disclosure ended"),
+                Err(e) => tracing::debug!(listing = %id, error = %e, "a listing did not end"),
+            }
+        }
+        for listing in auctions {
+            let session_id = crate::listed::session_id_for(&listing.id);
+            let rules = auction_rules(listing.price_fen, now);
+            let command = SessionCommand::Open {
+                id: session_id.clone(),
+                result_id: listing.result_id.clone(),
+                rules: Box::new(rules),
+                listing_id: listing.id.clone(),
+                invited: listing.registrants.keys().cloned().collect(),
+            };
+            let (Ok(s), Ok(command_id)) =
+                (stream("session", &session_id, "session_id"), CommandId::parse(format!("auction-of:{}", listing.id)))
+            else {
+                continue;
+            };
+            let meta = CommandMeta::new(command_id, system(&listing.seller_org_id));
+            match self.sessions.handle(&s, &command, &meta).await {
+                Ok(_) => tracing::info!(listing = %listing.id, session = %session_id, "bidding session opened"),
+                Err(e) => tracing::warn!(listing = %listing.id, error = %e, "could not open the bidding session"),
+            }
+        }
+    }
+
+    async fn run<D: Decider>(
+        &self,
+        handler: &CommandHandler<D>,
+        stream: StreamId,
+        command: D::Command,
+        meta: &CommandMeta,
+        rejected: fn(&D::Rejection) -> ReplyError,
+    ) -> Result<Bytes, ReplyError> {
+        let handled = handler
+            .handle(&stream, &command, meta)
+            .await
+            .map_err(|e: CommandError<D::Rejection>| e.into_reply(rejected))?;
+        Ok(handled.accepted())
+    }
+
+    /// Carries out one command.
+    pub async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        match subject {
+            subjects::OPEN_NEGOTIATION => {
+                let c = pb::OpenNegotiation::decode(payload).map_err(|_| bad_request("OpenNegotiation"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                self.caught_up().await?;
+                let facts = self.facts(&c.result_id).await?;
+                let command = DealCommand::Open { id: c.negotiation_id.clone(), result_id: c.result_id, facts };
+                self.run(
+                    &self.deals,
+                    stream("deal", &c.negotiation_id, "negotiation_id")?,
+                    command,
+                    &meta,
+                    deal_rejected,
+                )
+                .await
+            }
+            subjects::MAKE_OFFER => {
+                let c = pb::MakeOffer::decode(payload).map_err(|_| bad_request("MakeOffer"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let command = DealCommand::Offer { terms: terms(c.terms)? };
+                self.run(
+                    &self.deals,
+                    stream("deal", &c.negotiation_id, "negotiation_id")?,
+                    command,
+                    &meta,
+                    deal_rejected,
+                )
+                .await
+            }
+            subjects::ACCEPT_OFFER => {
+                let c = pb::AcceptOffer::decode(payload).map_err(|_| bad_request("AcceptOffer"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                // The notice as of now: the directory first catches up with the log.
+                self.caught_up().await?;
+                let result_id = self
+                    .directory
+                    .read()
+                    .await
+                    .deals
+                    .get(&c.negotiation_id)
+                    .map(|e| e.state.result_id.clone())
+                    .ok_or_else(|| ReplyError::new("not_found", "no such negotiation"))?;
+                let facts = self.facts(&result_id).await?;
+                let command = DealCommand::Accept { version: c.version, facts };
+                self.run(
+                    &self.deals,
+                    stream("deal", &c.negotiation_id, "negotiation_id")?,
+                    command,
+                    &meta,
+                    deal_rejected,
+                )
+                .await
+            }
+            subjects::ABANDON_NEGOTIATION => {
+                let c = pb::AbandonNegotiation::decode(payload).map_err(|_| bad_request("AbandonNegotiation"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let command = DealCommand::Abandon { reason: text("reason", &c.reason, 500)? };
+                self.run(
+                    &self.deals,
+                    stream("deal", &c.negotiation_id, "negotiation_id")?,
+                    command,
+                    &meta,
+                    deal_rejected,
+                )
+                .await
+            }
+            subjects::OPEN_LISTING => {
+                let c = pb::OpenListing::decode(payload).map_err(|_| bad_request("OpenListing"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                self.caught_up().await?;
+                let entry = self.result_entry(&c.result_id).await?;
+                if entry.owner_org_id != meta.actor.org_id {
+                    return Err(ReplyError::new("forbidden", "only the holder lists its result"));
+                }
+                let command = ListingCommand::Open {
+                    id: c.listing_id.clone(),
+                    result_id: c.result_id,
+                    published: entry.availability == crate::facts::Availability::Published,
+                    listed_route: entry.route == ttx_proto::listings::v1::PricingRoute::Listed as i32,
+                    terms: terms(c.terms)?,
+                    disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")?,
+                };
+                self.run(
+                    &self.listings,
+                    stream("listing", &c.listing_id, "listing_id")?,
+                    command,
+                    &meta,
+                    listing_rejected,
+                )
+                .await
+            }
+            subjects::REGISTER_INTENT | subjects::RELIST => {
+                let c = pb::ListingAction::decode(payload).map_err(|_| bad_request("ListingAction"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let command = if subject == subjects::RELIST {
+                    ListingCommand::Relist { disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")? }
+                } else {
+                    ListingCommand::RegisterIntent
+                };
+                self.run(
+                    &self.listings,
+                    stream("listing", &c.listing_id, "listing_id")?,
+                    command,
+                    &meta,
+                    listing_rejected,
+                )
+                .await
+            }
+            subjects::OPEN_SESSION => {
+                let c = pb::OpenSession::decode(payload).map_err(|_| bad_request("OpenSession"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                self.caught_up().await?;
+                let entry = self.result_entry(&c.result_id).await?;
+                if entry.owner_org_id != meta.actor.org_id {
+                    return Err(ReplyError::new("forbidden", "only the holder auctions its result"));
+                }
+                if entry.availability != crate::facts::Availability::Published {
+                    return Err(ReplyError::new("rejected", "the result is not published"));
+                }
+                if entry.route != ttx_proto::listings::v1::PricingRoute::Auction as i32 {
+                    return Err(ReplyError::new("rejected", "the result is not priced by auction"));
+                }
+                let rules = c.rules.ok_or_else(|| ReplyError::invalid("rules", "the rules are missing"))?;
+                let command = SessionCommand::Open {
+                    id: c.session_id.clone(),
+                    result_id: c.result_id,
+                    rules: Box::new(rules),
+                    listing_id: String::new(),
+                    invited: Vec::new(),
+                };
+                self.run(
+                    &self.sessions,
+                    stream("session", &c.session_id, "session_id")?,
+                    command,
+                    &meta,
+                    session_rejected,
+                )
+                .await
+            }
+            subjects::REGISTER_BIDDER => {
+                let c = pb::SessionAction::decode(payload).map_err(|_| bad_request("SessionAction"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let s = stream("session", &c.session_id, "session_id")?;
+                self.run(&self.sessions, s, SessionCommand::Register, &meta, session_rejected).await
+            }
+            subjects::CONFIRM_DEPOSIT | subjects::REFUND_DEPOSIT => {
+                let c = pb::SettleDeposit::decode(payload).map_err(|_| bad_request("SettleDeposit"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let reference = text("reference", &c.reference, 100)?;
+                let command = if subject == subjects::CONFIRM_DEPOSIT {
+                    SessionCommand::ConfirmDeposit { bidder: c.bidder_org_id, amount_fen: c.amount_fen, reference }
+                } else {
+                    SessionCommand::RefundDeposit { bidder: c.bidder_org_id, reference }
+                };
+                let s = stream("session", &c.session_id, "session_id")?;
+                self.run(&self.sessions, s, command, &meta, session_rejected).await
+            }
+            subjects::PLACE_BID => {
+                let c = pb::PlaceBid::decode(payload).map_err(|_| bad_request("PlaceBid"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let s = stream("session", &c.session_id, "session_id")?;
+                self.run(&self.sessions, s, SessionCommand::Bid { amount_fen: c.amount_fen }, &meta, session_rejected)
+                    .await
+            }
+            subjects::COMMIT_BID => {
+                let c = pb::CommitBid::decode(payload).map_err(|_| bad_request("CommitBid"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let commitment =
+                    parse_hex32(&c.commitment).ok_or_else(|| ReplyError::invalid("commitment", "64 hex digits"))?;
+                let s = stream("session", &c.session_id, "session_id")?;
+                self.run(&self.sessions, s, SessionCommand::Commit { commitment }, &meta, session_rejected).await
+            }
+            subjects::REVEAL_BID => {
+                let c = pb::RevealBid::decode(payload).map_err(|_| bad_request("RevealBid"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let nonce = parse_hex32(&c.nonce).ok_or_else(|| ReplyError::invalid("nonce", "64 hex digits"))?;
+                let s = stream("session", &c.session_id, "session_id")?;
+                let command = SessionCommand::Reveal { amount_fen: c.amount_fen, nonce };
+                self.run(&self.sessions, s, command, &meta, session_rejected).await
+            }
+            subjects::RECORD_DEFAULT => {
+                let c = pb::RecordDefault::decode(payload).map_err(|_| bad_request("RecordDefault"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let s = stream("session", &c.session_id, "session_id")?;
+                let command = SessionCommand::RecordDefault { reason: text("reason", &c.reason, 500)? };
+                self.run(&self.sessions, s, command, &meta, session_rejected).await
+            }
+            other => Err(ReplyError::new("unknown_command", format!("the negotiation service has no command {other}"))),
+        }
+    }
+
+    async fn result_entry(&self, result_id: &str) -> Result<crate::facts::ResultEntry, ReplyError> {
+        self.directory
+            .read()
+            .await
+            .results
+            .get(result_id)
+            .filter(|e| !e.owner_org_id.is_empty())
+            .cloned()
+            .ok_or_else(|| ReplyError::new("not_found", "no such result"))
+    }
+
+    async fn facts(&self, result_id: &str) -> Result<crate::deal::ResultFacts, ReplyError> {
+        Ok(self.result_entry(result_id).await?.facts())
+    }
+
+    /// Answers one query.
+    pub async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        match subject {
+            subjects::GET_NEGOTIATION => {
+                let q = pb::GetNegotiation::decode(payload).map_err(|_| bad_request("GetNegotiation"))?;
+                let asker = q.asker.unwrap_or_default();
+                let (state, version) = self.load_deal(&q.negotiation_id).await?;
+                if !(supervisor(&asker) || asker.org_id == state.buyer_org_id || asker.org_id == state.seller_org_id) {
+                    return Err(ReplyError::new("not_found", "no such negotiation"));
+                }
+                Ok(negotiation_view(&state, version).encode_to_vec().into())
+            }
+            subjects::LIST_NEGOTIATIONS => {
+                let q = pb::ListNegotiations::decode(payload).map_err(|_| bad_request("ListNegotiations"))?;
+                let asker = q.asker.unwrap_or_default();
+                self.caught_up().await?;
+                let d = self.directory.read().await;
+                let mut entries: Vec<&Entry<DealState>> = d
+                    .deals
+                    .values()
+                    .filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id)
+                    .filter(|e| {
+                        supervisor(&asker)
+                            || asker.org_id == e.state.buyer_org_id
+                            || asker.org_id == e.state.seller_org_id
+                    })
+                    .collect();
+                entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+                let negotiations = entries.into_iter().map(|e| negotiation_view(&e.state, e.version)).collect();
+                Ok(pb::NegotiationList { negotiations }.encode_to_vec().into())
+            }
+            subjects::GET_LISTING => {
+                let q = pb::GetListing::decode(payload).map_err(|_| bad_request("GetListing"))?;
+                let asker = q.asker.unwrap_or_default();
+                let (state, version, _) = self
+                    .listings
+                    .load(&stream("listing", &q.listing_id, "listing_id")?)
+                    .await
+                    .map_err(|e| e.into_reply(listing_rejected))?;
+                if state.status == ListingStatus::None || asker.user_id.is_empty() {
+                    return Err(ReplyError::new("not_found", "no such listing"));
+                }
+                Ok(listing_view(&state, version, &asker).encode_to_vec().into())
+            }
+            subjects::LIST_LISTINGS => {
+                let q = pb::ListListings::decode(payload).map_err(|_| bad_request("ListListings"))?;
+                let asker = q.asker.unwrap_or_default();
+                self.caught_up().await?;
+                let d = self.directory.read().await;
+                let mut entries: Vec<&Entry<ListingState>> = d.listings.values().collect();
+                entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+                let listings = entries.into_iter().map(|e| listing_view(&e.state, e.version, &asker)).collect();
+                Ok(pb::ListingList { listings }.encode_to_vec().into())
+            }
+            subjects::GET_SESSION => {
+                let q = pb::GetSession::decode(payload).map_err(|_| bad_request("GetSession"))?;
+                let asker = q.asker.unwrap_or_default();
+                let (state, version, _) = self
+                    .sessions
+                    .load(&stream("session", &q.session_id, "session_id")?)
+                    .await
+                    .map_err(|e| e.into_reply(session_rejected))?;
+                if state.phase == Phase::None || asker.user_id.is_empty() {
+                    return Err(ReplyError::new("not_found", "no such session"));
+                }
+                Ok(session_view(&state, version, &asker, self.clock.now()).encode_to_vec().into())
+            }
+            subjects::LIST_SESSIONS => {
+                let q = pb::ListSessions::decode(payload).map_err(|_| bad_request("ListSessions"))?;
+                let asker = q.asker.unwrap_or_default();
+                self.caught_up().await?;
+                let d = self.directory.read().await;
+                let mut entries: Vec<&Entry<SessionState>> = d.sessions.values().collect();
+                entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+                let now = self.clock.now();
+                let sessions = entries.into_iter().map(|e| session_view(&e.state, e.version, &asker, now)).collect();
+                Ok(pb::SessionList { sessions }.encode_to_vec().into())
+            }
+            other => Err(ReplyError::new("unknown_query", format!("the negotiation service has no query {other}"))),
+        }
+    }
+
+    async fn load_deal(&self, id: &str) -> Result<(DealState, u64), ReplyError> {
+        let (state, version, _) =
+            self.deals.load(&stream("deal", id, "negotiation_id")?).await.map_err(|e| e.into_reply(deal_rejected))?;
+        if state.status == DealStatus::None {
+            return Err(ReplyError::new("not_found", "no such negotiation"));
+        }
+        Ok((state, version))
+    }
+}
+
+/// The rules of a session a listed-price sale with several registrants turns into: the listed price to start, 1 % of
+/// it as the increment (at least ¥100), 10 % as the deposit, a day to pay the deposit, then a day of bidding with a
+/// five-minute extension.
+pub fn auction_rules(price_fen: i64, now: Timestamp) -> pb::SessionRules {
+    let at = |days: i64| Some(Timestamp::from_unix_micros(now.unix_micros() + days * DAY_US).to_proto());
+    pb::SessionRules {
+        start_price_fen: price_fen,
+        increment_fen: (price_fen / 100 / 10_000 * 10_000).max(10_000),
+        deposit_fen: price_fen / 10,
+        registration_closes: at(1),
+        bidding_opens: at(1),
+        bidding_closes: at(2),
+        anti_sniping: "extension".into(),
+        window_seconds: 300,
+        reserve_fen: None,
+        sealed: false,
+        reveal_closes: None,
+        version: crate::session::RULES_VERSION.into(),
+    }
+}
+
+fn negotiation_view(s: &DealState, version: u64) -> pb::NegotiationView {
+    pb::NegotiationView {
+        negotiation_id: s.id.clone(),
+        result_id: s.result_id.clone(),
+        seller_org_id: s.seller_org_id.clone(),
+        buyer_org_id: s.buyer_org_id.clone(),
+        status: match s.status {
+            DealStatus::Open | DealStatus::None => "open",
+            DealStatus::Agreed => "agreed",
+            DealStatus::Abandoned => "abandoned",
+        }
+        .into(),
+        offers: s
+            .offers
+            .iter()
+            .map(|(v, by, t)| pb::OfferMade {
+                version: *v,
+                by_org_id: by.clone(),
+                by_user_id: String::new(),
+                terms: Some(t.clone()),
+            })
+            .collect(),
+        deal: s.deal.clone(),
+        version,
+    }
+}
+
+fn listing_view(s: &ListingState, version: u64, asker: &Actor) -> pb::ListingView {
+    let insider = supervisor(asker) || asker.org_id == s.seller_org_id;
+    pb::ListingView {
+        listing_id: s.id.clone(),
+        result_id: s.result_id.clone(),
+        seller_org_id: s.seller_org_id.clone(),
+        price_fen: s.price_fen,
+        disclosure_ends: s.disclosure_ends.map(Timestamp::to_proto),
+        status: match s.status {
+            ListingStatus::Open | ListingStatus::None => "open",
+            ListingStatus::Sold => "sold",
+            ListingStatus::ToAuction => "to_auction",
+            ListingStatus::Lapsed => "lapsed",
+        }
+        .into(),
+        registrants: s.registrants.len() as u32,
+        registered: s.registrants.contains_key(&asker.org_id),
+        registrant_org_ids: if insider { s.registrants.keys().cloned().collect() } else { Vec::new() },
+        session_id: (s.status == ListingStatus::ToAuction)
+            .then(|| crate::listed::session_id_for(&s.id))
+            .unwrap_or_default(),
+        deal: s.deal.clone(),
+        terms: Some(s.terms.clone()),
+        version,
+    }
+}
+
+fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp) -> pb::SessionView {
+    let insider = supervisor(asker) || asker.org_id == s.seller_org_id;
+    let pseudonym = |org: &str| -> String {
+        if insider || org == asker.org_id {
+            org.to_owned()
+        } else {
+            let n = s.bidders.keys().position(|b| b == org).map_or(0, |i| i + 1);
+            format!("竞买人 {n}")
+        }
+    };
+    let mut rules = s.rules.as_ref().map(crate::session::Rules::to_pb);
+    if let Some(r) = &mut rules {
+        if !insider {
+            r.reserve_fen = None;
+        }
+    }
+    pb::SessionView {
+        session_id: s.id.clone(),
+        result_id: s.result_id.clone(),
+        seller_org_id: s.seller_org_id.clone(),
+        rules,
+        phase: match s.phase {
+            Phase::Open | Phase::None => "open",
+            Phase::Revealing => "revealing",
+            Phase::Closed => "closed",
+            Phase::Defaulted => "defaulted",
+        }
+        .into(),
+        ends_at: s.ends_at.map(Timestamp::to_proto),
+        bids: s
+            .bids
+            .iter()
+            .map(|b| pb::BidView {
+                seq: b.seq,
+                bidder: pseudonym(&b.bidder),
+                amount_fen: b.amount_fen,
+                mine: b.bidder == asker.org_id,
+            })
+            .collect(),
+        bidders: s.bidders.len() as u32,
+        registered: s.bidders.contains_key(&asker.org_id),
+        my_deposit: s
+            .bidders
+            .get(&asker.org_id)
+            .map(|b| match b.deposit {
+                Deposit::Unpaid => "unpaid",
+                Deposit::Confirmed => "confirmed",
+                Deposit::Refunded => "refunded",
+                Deposit::Forfeited => "forfeited",
+            })
+            .unwrap_or_default()
+            .into(),
+        commitments: s.commitments.len() as u32,
+        committed: s.commitments.contains_key(&asker.org_id),
+        outcome: s.outcome.clone(),
+        deal: s.deal.clone(),
+        server_time: Some(now.to_proto()),
+        version,
+        listing_id: s.listing_id.clone(),
+    }
+}
+
+impl ttx_kernel::projection::ReadModel for Service {
+    async fn apply(&self, event: &RecordedEvent) {
+        if let Err(e) = Self::fold_into(&mut *self.directory.write().await, event) {
+            tracing::error!(position = event.position(), error = %e, "an event negotiation reads does not decode");
+        }
+    }
+}
+
+impl ttx_kernel::bus::Service for Service {
+    async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        Service::command(self, subject, payload).await
+    }
+
+    async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
+        Service::query(self, subject, payload).await
+    }
+}
