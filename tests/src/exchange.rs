@@ -28,22 +28,24 @@ pub enum Mode {
 pub const PASSWORD: &str = "a long test password";
 
 /// Organisations every exchange starts with: (first 17 characters of the credit code, kind, name).
-pub const ORGS: [(&str, pb::OrgKind, &str); 5] = [
+pub const ORGS: [(&str, pb::OrgKind, &str); 6] = [
     ("91310000MA1FL4KX3", pb::OrgKind::ServiceInstitution, "浦江技术交易所"),
     ("12100000400000624", pb::OrgKind::University, "华东理工示范大学"),
     ("91350100M000100Y4", pb::OrgKind::Enterprise, "闽江新能源科技有限公司"),
     ("11310000002420045", pb::OrgKind::RegulatorAgency, "市科学技术委员会"),
     ("12100000400011029", pb::OrgKind::Institute, "先进材料研究院"),
+    ("91440300MA5G2P8X1", pb::OrgKind::Enterprise, "鹏城储能科技有限公司"),
 ];
 
 /// Users every exchange starts with: (login, organisation index, role).
-pub const USERS: [(&str, usize, Role); 6] = [
+pub const USERS: [(&str, usize, Role); 7] = [
     ("root", 0, Role::Admin),
     ("zhangwei", 1, Role::TechManager),
     ("liuyang", 1, Role::Reviewer),
     ("zhaomin", 2, Role::EnterpriseMember),
     ("wufang", 3, Role::Regulator),
     ("wangqiang", 4, Role::TechManager),
+    ("sunli", 5, Role::EnterpriseMember),
 ];
 
 pub fn org_id(index: usize) -> String {

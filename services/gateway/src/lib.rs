@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod api_demands;
+pub mod api_negotiation;
 pub mod api_results;
 pub mod api_search;
 pub mod auth;
@@ -86,16 +87,20 @@ async fn readyz(State(deps): State<Deps>) -> Response {
     let bus = deps.bus.as_ref();
     let identity_probe = ttx_proto::identity::v1::GetUser { user_id: "system".into() }.encode_to_vec();
     let listings_probe = ttx_proto::listings::v1::GetResult { asker: None, result_id: "probe".into() }.encode_to_vec();
-    let (audit, identity, listings) = tokio::join!(
+    let negotiation_probe =
+        ttx_proto::negotiation::v1::GetSession { asker: None, session_id: "probe".into() }.encode_to_vec();
+    let (audit, identity, listings, negotiation) = tokio::join!(
         probe(bus, subjects::STATUS, StatusRequest {}.encode_to_vec()),
         probe(bus, ttx_proto::identity::v1::subjects::GET_USER, identity_probe),
         probe(bus, ttx_proto::listings::v1::subjects::GET_RESULT, listings_probe),
+        probe(bus, ttx_proto::negotiation::v1::subjects::GET_SESSION, negotiation_probe),
     );
     let log_head = audit.as_ref().ok().and_then(|b| StatusReply::decode(b.clone()).ok()).map(|s| s.log_head);
     let states = [
         ("audit", audit.is_ok() && log_head.is_some()),
         ("identity", identity.is_ok()),
         ("listings", listings.is_ok()),
+        ("negotiation", negotiation.is_ok()),
     ];
     let services: serde_json::Map<String, serde_json::Value> =
         states.iter().map(|(name, ok)| ((*name).to_owned(), json!(if *ok { "ok" } else { "unavailable" }))).collect();
@@ -211,6 +216,24 @@ pub fn router(deps: Deps) -> Router {
         .route("/results/{result_id}/matches", get(api_search::result_matches))
         .route("/search", get(api_search::search))
         .route("/notifications", get(api_search::notifications))
+        .route("/negotiations", get(api_negotiation::list_negotiations).post(api_negotiation::open_negotiation))
+        .route("/negotiations/{negotiation_id}", get(api_negotiation::get_negotiation))
+        .route("/negotiations/{negotiation_id}/offers", post(api_negotiation::make_offer))
+        .route("/negotiations/{negotiation_id}/accept", post(api_negotiation::accept_offer))
+        .route("/negotiations/{negotiation_id}/abandon", post(api_negotiation::abandon))
+        .route("/listed-sales", get(api_negotiation::list_listings).post(api_negotiation::open_listing))
+        .route("/listed-sales/{listing_id}", get(api_negotiation::get_listing))
+        .route("/listed-sales/{listing_id}/register", post(api_negotiation::register_intent))
+        .route("/listed-sales/{listing_id}/relist", post(api_negotiation::relist))
+        .route("/sessions", get(api_negotiation::list_sessions).post(api_negotiation::open_session))
+        .route("/sessions/{session_id}", get(api_negotiation::get_session))
+        .route("/sessions/{session_id}/register", post(api_negotiation::register_bidder))
+        .route("/sessions/{session_id}/deposits", post(api_negotiation::confirm_deposit))
+        .route("/sessions/{session_id}/refunds", post(api_negotiation::refund_deposit))
+        .route("/sessions/{session_id}/bids", post(api_negotiation::place_bid))
+        .route("/sessions/{session_id}/commitments", post(api_negotiation::commit_bid))
+        .route("/sessions/{session_id}/reveals", post(api_negotiation::reveal_bid))
+        .route("/sessions/{session_id}/default", post(api_negotiation::record_default))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))

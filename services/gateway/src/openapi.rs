@@ -7,7 +7,7 @@ use maud::{DOCTYPE, html};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, api_demands, api_results, api_search};
+use crate::{api, api_demands, api_negotiation, api_results, api_search};
 
 #[derive(Debug)]
 struct Bearer;
@@ -68,6 +68,27 @@ impl Modify for Bearer {
         api_search::demand_matches,
         api_search::result_matches,
         api_search::notifications,
+        api_negotiation::open_negotiation,
+        api_negotiation::list_negotiations,
+        api_negotiation::get_negotiation,
+        api_negotiation::make_offer,
+        api_negotiation::accept_offer,
+        api_negotiation::abandon,
+        api_negotiation::open_listing,
+        api_negotiation::list_listings,
+        api_negotiation::get_listing,
+        api_negotiation::register_intent,
+        api_negotiation::relist,
+        api_negotiation::open_session,
+        api_negotiation::list_sessions,
+        api_negotiation::get_session,
+        api_negotiation::register_bidder,
+        api_negotiation::confirm_deposit,
+        api_negotiation::refund_deposit,
+        api_negotiation::place_bid,
+        api_negotiation::commit_bid,
+        api_negotiation::reveal_bid,
+        api_negotiation::record_default,
     ),
     modifiers(&Bearer),
     tags(
@@ -77,6 +98,7 @@ impl Modify for Bearer {
         (name = "results", description = "Research results, their review and public notice"),
         (name = "demands", description = "Technology demands and open challenges (揭榜挂帅)"),
         (name = "search", description = "Search, matching and match notices"),
+        (name = "negotiation", description = "Negotiated deals, listed-price sales and bidding sessions"),
     )
 )]
 pub struct ApiDoc;

@@ -678,9 +678,11 @@ fn listing_view(s: &ListingState, version: u64, asker: &Actor) -> pb::ListingVie
         registrants: s.registrants.len() as u32,
         registered: s.registrants.contains_key(&asker.org_id),
         registrant_org_ids: if insider { s.registrants.keys().cloned().collect() } else { Vec::new() },
-        session_id: (s.status == ListingStatus::ToAuction)
-            .then(|| crate::listed::session_id_for(&s.id))
-            .unwrap_or_default(),
+        session_id: if s.status == ListingStatus::ToAuction {
+            crate::listed::session_id_for(&s.id)
+        } else {
+            String::new()
+        },
         deal: s.deal.clone(),
         terms: Some(s.terms.clone()),
         version,
@@ -698,10 +700,8 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp) -
         }
     };
     let mut rules = s.rules.as_ref().map(crate::session::Rules::to_pb);
-    if let Some(r) = &mut rules {
-        if !insider {
-            r.reserve_fen = None;
-        }
+    if let (Some(r), false) = (&mut rules, insider) {
+        r.reserve_fen = None;
     }
     pb::SessionView {
         session_id: s.id.clone(),

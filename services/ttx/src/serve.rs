@@ -28,12 +28,14 @@ pub enum ServiceName {
     Audit,
     /// Organisations, users, roles, the technology-manager registry.
     Identity,
-    /// Research results, their review and public notice.
+    /// Research results, their review and public notice; demands, challenges, search and matching.
     Listings,
+    /// Negotiated deals, listed-price sales and bidding sessions.
+    Negotiation,
 }
 
 impl ServiceName {
-    pub const ALL: [Self; 4] = [Self::Gateway, Self::Audit, Self::Identity, Self::Listings];
+    pub const ALL: [Self; 5] = [Self::Gateway, Self::Audit, Self::Identity, Self::Listings, Self::Negotiation];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,11 +43,12 @@ impl ServiceName {
             Self::Audit => "audit",
             Self::Identity => "identity",
             Self::Listings => "listings",
+            Self::Negotiation => "negotiation",
         }
     }
 
     fn needs_log(self) -> bool {
-        matches!(self, Self::Audit | Self::Identity | Self::Listings)
+        matches!(self, Self::Audit | Self::Identity | Self::Listings | Self::Negotiation)
     }
 }
 
@@ -196,6 +199,14 @@ pub async fn serve_wired(
         let probe = ttx_proto::listings::v1::GetResult { asker: None, result_id: "probe".into() };
         let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
         answers(bus.as_ref(), "listings", ttx_proto::listings::v1::subjects::GET_RESULT, payload).await?;
+    }
+    if let (true, Some(log)) = (services.contains(&ServiceName::Negotiation), &log) {
+        let deps = ttx_negotiation::Deps { log: log.clone(), bus: bus.clone(), clock: wiring.clock.clone() };
+        let until = stopped();
+        tasks.spawn(async move { ttx_negotiation::run(deps, until).await.context("negotiation service") });
+        let probe = ttx_proto::negotiation::v1::GetSession { asker: None, session_id: "probe".into() };
+        let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
+        answers(bus.as_ref(), "negotiation", ttx_proto::negotiation::v1::subjects::GET_SESSION, payload).await?;
     }
     if services.contains(&ServiceName::Gateway) {
         let auth = gateway_auth(&config, wiring.clock.clone())?;

@@ -97,10 +97,21 @@ fn a_gateway_and_audit_services_in_separate_processes_form_one_exchange_with_one
 
     let mut audit = Process::start(serve(&nats.url(), "audit", &collector.url, data));
     assert!(audit.first_line.starts_with("ttx serving audit over nats://"), "{}", audit.first_line);
-    // The gateway is ready only when every service answers: identity and listings run in a third process.
+    // The gateway is ready only when every service answers: identity, listings and negotiation run in a third process.
     let mut others = ttx();
     others
-        .args(["serve", "--nats", &nats.url(), "--service", "identity", "--service", "listings", "--data-dir"])
+        .args([
+            "serve",
+            "--nats",
+            &nats.url(),
+            "--service",
+            "identity",
+            "--service",
+            "listings",
+            "--service",
+            "negotiation",
+        ])
+        .arg("--data-dir")
         .arg(data);
     let _others = Process::start(others);
     let gateway = Server::start(serve(&nats.url(), "gateway", &collector.url, data));

@@ -1,0 +1,858 @@
+//! The JSON API for negotiation: negotiated deals (协议定价), listed-price sales (挂牌) and bidding sessions (竞价,
+//! open or sealed). Roles are checked here and again by the negotiation service's deciders.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use ttx_kernel::Timestamp;
+use ttx_proto::common::v1::Role;
+use ttx_proto::negotiation::v1::{self as pb, subjects};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::Deps;
+use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
+use crate::api_results::{MODES, to_name, to_wire};
+use crate::auth::Principal;
+use crate::problem::ApiError;
+
+fn time(field: &str, s: &str) -> Result<prost_types::Timestamp, ApiError> {
+    Timestamp::parse_rfc3339(s)
+        .map(Timestamp::to_proto)
+        .ok_or_else(|| ApiError::invalid(field, "an RFC 3339 time in UTC, e.g. 2026-12-31T16:00:00Z"))
+}
+
+fn show(t: &Option<prost_types::Timestamp>) -> Option<String> {
+    t.as_ref().map(|t| Timestamp::from_proto(t).to_string())
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentBody {
+    /// When it is due, as agreed ("签约后 10 个工作日内", "2027-06-30").
+    pub due: String,
+    pub amount_fen: i64,
+}
+
+/// A version of the terms. Money is integer fen.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TermsBody {
+    /// assignment, exclusive_licence, sole_licence, non_exclusive_licence, equity, open_licence.
+    pub mode: String,
+    pub price_fen: i64,
+    /// Optional; when given they add up to the price.
+    #[serde(default)]
+    pub payments: Vec<PaymentBody>,
+    #[serde(default)]
+    pub territory: String,
+    #[serde(default)]
+    pub term_months: u32,
+    #[serde(default)]
+    pub field_of_use: String,
+    #[serde(default)]
+    pub exclusive: bool,
+}
+
+impl TermsBody {
+    fn to_pb(&self, prefix: &str) -> Result<pb::TermSheet, ApiError> {
+        Ok(pb::TermSheet {
+            mode: to_wire(MODES, &format!("{prefix}mode"), &self.mode)?,
+            price_fen: self.price_fen,
+            payments: self
+                .payments
+                .iter()
+                .map(|p| pb::Payment { due: p.due.clone(), amount_fen: p.amount_fen })
+                .collect(),
+            territory: self.territory.clone(),
+            term_months: self.term_months,
+            field_of_use: self.field_of_use.clone(),
+            exclusive: self.exclusive,
+        })
+    }
+
+    fn from_pb(t: &pb::TermSheet) -> Self {
+        Self {
+            mode: to_name(MODES, t.mode).into(),
+            price_fen: t.price_fen,
+            payments: t.payments.iter().map(|p| PaymentBody { due: p.due.clone(), amount_fen: p.amount_fen }).collect(),
+            territory: t.territory.clone(),
+            term_months: t.term_months,
+            field_of_use: t.field_of_use.clone(),
+            exclusive: t.exclusive,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DealView {
+    pub deal_id: String,
+    pub result_id: String,
+    pub seller_org_id: String,
+    pub buyer_org_id: String,
+    /// negotiated, listed, auction.
+    pub route: String,
+    pub price_fen: i64,
+    pub terms: Option<TermsBody>,
+    /// RFC 3339: the contract is due by then (5 PRC working days).
+    pub contract_due: Option<String>,
+    /// prc_calendar, or weekdays_only when the year's holiday schedule is not in the data yet.
+    pub contract_due_basis: String,
+}
+
+fn deal_view(d: &Option<pb::DealAgreed>) -> Option<DealView> {
+    d.as_ref().map(|d| DealView {
+        deal_id: d.deal_id.clone(),
+        result_id: d.result_id.clone(),
+        seller_org_id: d.seller_org_id.clone(),
+        buyer_org_id: d.buyer_org_id.clone(),
+        route: d.route.clone(),
+        price_fen: d.price_fen,
+        terms: d.terms.as_ref().map(TermsBody::from_pb),
+        contract_due: show(&d.contract_due),
+        contract_due_basis: d.contract_due_basis.clone(),
+    })
+}
+
+// ---- negotiated deals ----
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenNegotiationBody {
+    pub result_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OfferView {
+    pub version: u32,
+    pub by_org_id: String,
+    pub terms: Option<TermsBody>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NegotiationView {
+    pub negotiation_id: String,
+    pub result_id: String,
+    pub seller_org_id: String,
+    pub buyer_org_id: String,
+    /// open, agreed, abandoned.
+    pub status: String,
+    /// Every version of the terms, oldest first.
+    pub offers: Vec<OfferView>,
+    pub deal: Option<DealView>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NegotiationList {
+    pub negotiations: Vec<NegotiationView>,
+}
+
+fn negotiation_view(v: &pb::NegotiationView) -> NegotiationView {
+    NegotiationView {
+        negotiation_id: v.negotiation_id.clone(),
+        result_id: v.result_id.clone(),
+        seller_org_id: v.seller_org_id.clone(),
+        buyer_org_id: v.buyer_org_id.clone(),
+        status: v.status.clone(),
+        offers: v
+            .offers
+            .iter()
+            .map(|o| OfferView {
+                version: o.version,
+                by_org_id: o.by_org_id.clone(),
+                terms: o.terms.as_ref().map(TermsBody::from_pb),
+            })
+            .collect(),
+        deal: deal_view(&v.deal),
+        version: v.version,
+    }
+}
+
+/// Open a negotiation on a published result priced by negotiation (enterprise members).
+#[utoipa::path(post, path = "/api/v1/negotiations", tag = "negotiation", security(("bearer" = [])),
+    request_body = OpenNegotiationBody, responses(
+    (status = 201, description = "Opened; `id` is the negotiation's", body = Accepted),
+    (status = 403, description = "Not an enterprise member", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Not published, not negotiated, or the buyer's own result", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn open_negotiation(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Body(body): Body<OpenNegotiationBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember])?;
+    let (context, id) = context_with_new_id(&headers, &principal)?;
+    let command = pb::OpenNegotiation { context, negotiation_id: id.clone(), result_id: body.result_id };
+    let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_NEGOTIATION, command).await?;
+    Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/negotiations/{id}")), Some(id), &done))
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NegotiationQuery {
+    /// Only this result's.
+    pub result_id: Option<String>,
+}
+
+/// The caller's organisation's negotiations (all of them for administrators and regulators), newest first.
+#[utoipa::path(get, path = "/api/v1/negotiations", tag = "negotiation", security(("bearer" = [])),
+    params(NegotiationQuery), responses((status = 200, description = "Newest first", body = NegotiationList)))]
+pub async fn list_negotiations(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Query(q): Query<NegotiationQuery>,
+) -> Result<Json<NegotiationList>, ApiError> {
+    let list: pb::NegotiationList = ask(
+        &deps,
+        subjects::LIST_NEGOTIATIONS,
+        pb::ListNegotiations { asker: Some(principal.actor()), result_id: q.result_id.unwrap_or_default() },
+    )
+    .await?;
+    Ok(Json(NegotiationList { negotiations: list.negotiations.iter().map(negotiation_view).collect() }))
+}
+
+/// One negotiation, with every version of its terms (the parties, administrators and regulators).
+#[utoipa::path(get, path = "/api/v1/negotiations/{negotiation_id}", tag = "negotiation", security(("bearer" = [])),
+    params(("negotiation_id" = String, Path)), responses(
+    (status = 200, description = "The negotiation", body = NegotiationView),
+    (status = 404, description = "No such negotiation that you take part in", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn get_negotiation(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Path(negotiation_id): Path<String>,
+) -> Result<Json<NegotiationView>, ApiError> {
+    let v: pb::NegotiationView =
+        ask(&deps, subjects::GET_NEGOTIATION, pb::GetNegotiation { asker: Some(principal.actor()), negotiation_id })
+            .await?;
+    Ok(Json(negotiation_view(&v)))
+}
+
+/// Offer a new version of the terms (either party).
+#[utoipa::path(post, path = "/api/v1/negotiations/{negotiation_id}/offers", tag = "negotiation",
+    security(("bearer" = [])), request_body = TermsBody, params(("negotiation_id" = String, Path)), responses(
+    (status = 201, description = "Offered; `version` is the log's", body = Accepted),
+    (status = 403, description = "Not a party", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn make_offer(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(negotiation_id): Path<String>,
+    Body(body): Body<TermsBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
+    let command =
+        pb::MakeOffer { context: context(&headers, &principal)?, negotiation_id, terms: Some(body.to_pb("")?) };
+    let done: pb::CommandAccepted = ask(&deps, subjects::MAKE_OFFER, command).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptBody {
+    /// The other side's latest version.
+    pub version: u32,
+}
+
+/// Accept the other side's latest version: a deal, if the result's public notice ended cleanly at that price.
+#[utoipa::path(post, path = "/api/v1/negotiations/{negotiation_id}/accept", tag = "negotiation",
+    security(("bearer" = [])), request_body = AcceptBody, params(("negotiation_id" = String, Path)), responses(
+    (status = 200, description = "Agreed", body = Accepted),
+    (status = 422, description = "Not the latest version, or the notice does not allow it yet", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn accept_offer(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(negotiation_id): Path<String>,
+    Body(body): Body<AcceptBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
+    let command = pb::AcceptOffer { context: context(&headers, &principal)?, negotiation_id, version: body.version };
+    let done: pb::CommandAccepted = ask(&deps, subjects::ACCEPT_OFFER, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+/// Abandon the negotiation (either party).
+#[utoipa::path(post, path = "/api/v1/negotiations/{negotiation_id}/abandon", tag = "negotiation",
+    security(("bearer" = [])), request_body = ReasonBody, params(("negotiation_id" = String, Path)), responses(
+    (status = 200, description = "Abandoned", body = Accepted),
+    (status = 403, description = "Not a party", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn abandon(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(negotiation_id): Path<String>,
+    Body(body): Body<ReasonBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
+    let command =
+        pb::AbandonNegotiation { context: context(&headers, &principal)?, negotiation_id, reason: body.reason };
+    let done: pb::CommandAccepted = ask(&deps, subjects::ABANDON_NEGOTIATION, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+// ---- listed-price sales ----
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenListingBody {
+    pub result_id: String,
+    /// The listed price is `terms.price_fen`.
+    pub terms: TermsBody,
+    /// RFC 3339 in UTC: the end of the disclosure period.
+    pub disclosure_ends: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListedSaleView {
+    pub listing_id: String,
+    pub result_id: String,
+    pub seller_org_id: String,
+    pub price_fen: i64,
+    pub disclosure_ends: Option<String>,
+    /// open, sold, to_auction, lapsed.
+    pub status: String,
+    pub registrants: u32,
+    /// Whether the caller's organisation registered.
+    pub registered: bool,
+    /// For the seller, administrators and regulators.
+    pub registrant_org_ids: Vec<String>,
+    /// The bidding session two or more registrants went to.
+    pub session_id: Option<String>,
+    pub deal: Option<DealView>,
+    pub terms: Option<TermsBody>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListedSaleList {
+    pub listed_sales: Vec<ListedSaleView>,
+}
+
+fn listing_view(v: &pb::ListingView) -> ListedSaleView {
+    ListedSaleView {
+        listing_id: v.listing_id.clone(),
+        result_id: v.result_id.clone(),
+        seller_org_id: v.seller_org_id.clone(),
+        price_fen: v.price_fen,
+        disclosure_ends: show(&v.disclosure_ends),
+        status: v.status.clone(),
+        registrants: v.registrants,
+        registered: v.registered,
+        registrant_org_ids: v.registrant_org_ids.clone(),
+        session_id: (!v.session_id.is_empty()).then(|| v.session_id.clone()),
+        deal: deal_view(&v.deal),
+        terms: v.terms.as_ref().map(TermsBody::from_pb),
+        version: v.version,
+    }
+}
+
+/// List a published result priced by listing, at a price, for a disclosure period (the holder's technology managers).
+#[utoipa::path(post, path = "/api/v1/listed-sales", tag = "negotiation", security(("bearer" = [])),
+    request_body = OpenListingBody, responses(
+    (status = 201, description = "Listed; `id` is the sale's", body = Accepted),
+    (status = 403, description = "Not the holder's technology manager", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn open_listing(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Body(body): Body<OpenListingBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::TechManager])?;
+    let (context, id) = context_with_new_id(&headers, &principal)?;
+    let command = pb::OpenListing {
+        context,
+        listing_id: id.clone(),
+        result_id: body.result_id,
+        terms: Some(body.terms.to_pb("terms.")?),
+        disclosure_ends: Some(time("disclosure_ends", &body.disclosure_ends)?),
+    };
+    let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_LISTING, command).await?;
+    Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/listed-sales/{id}")), Some(id), &done))
+}
+
+/// Every listed-price sale, newest first.
+#[utoipa::path(get, path = "/api/v1/listed-sales", tag = "negotiation", security(("bearer" = [])),
+    responses((status = 200, description = "Newest first", body = ListedSaleList)))]
+pub async fn list_listings(State(deps): State<Deps>, principal: Principal) -> Result<Json<ListedSaleList>, ApiError> {
+    let list: pb::ListingList =
+        ask(&deps, subjects::LIST_LISTINGS, pb::ListListings { asker: Some(principal.actor()) }).await?;
+    Ok(Json(ListedSaleList { listed_sales: list.listings.iter().map(listing_view).collect() }))
+}
+
+/// One listed-price sale.
+#[utoipa::path(get, path = "/api/v1/listed-sales/{listing_id}", tag = "negotiation", security(("bearer" = [])),
+    params(("listing_id" = String, Path)), responses(
+    (status = 200, description = "The sale", body = ListedSaleView),
+    (status = 404, description = "No such sale", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn get_listing(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Path(listing_id): Path<String>,
+) -> Result<Json<ListedSaleView>, ApiError> {
+    let v: pb::ListingView =
+        ask(&deps, subjects::GET_LISTING, pb::GetListing { asker: Some(principal.actor()), listing_id }).await?;
+    Ok(Json(listing_view(&v)))
+}
+
+/// Register the intent to buy at the listed price (enterprise members, during the disclosure period).
+#[utoipa::path(post, path = "/api/v1/listed-sales/{listing_id}/register", tag = "negotiation",
+    security(("bearer" = [])), params(("listing_id" = String, Path)), responses(
+    (status = 200, description = "Registered", body = Accepted),
+    (status = 403, description = "Not an enterprise member", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn register_intent(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(listing_id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember])?;
+    let command = pb::ListingAction { context: context(&headers, &principal)?, listing_id, disclosure_ends: None };
+    let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_INTENT, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelistBody {
+    /// RFC 3339 in UTC.
+    pub disclosure_ends: String,
+}
+
+/// Relist a lapsed sale for a new disclosure period (the seller's technology managers).
+#[utoipa::path(post, path = "/api/v1/listed-sales/{listing_id}/relist", tag = "negotiation",
+    security(("bearer" = [])), request_body = RelistBody, params(("listing_id" = String, Path)), responses(
+    (status = 200, description = "Relisted", body = Accepted),
+    (status = 422, description = "Not lapsed", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn relist(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(listing_id): Path<String>,
+    Body(body): Body<RelistBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::TechManager])?;
+    let command = pb::ListingAction {
+        context: context(&headers, &principal)?,
+        listing_id,
+        disclosure_ends: Some(time("disclosure_ends", &body.disclosure_ends)?),
+    };
+    let done: pb::CommandAccepted = ask(&deps, subjects::RELIST, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+// ---- bidding sessions ----
+
+/// A session's rules. Times are RFC 3339 in UTC; money is integer fen.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesBody {
+    pub start_price_fen: i64,
+    pub increment_fen: i64,
+    pub deposit_fen: i64,
+    pub registration_closes: String,
+    pub bidding_opens: String,
+    /// The end of the free-bid window (or of commitments, when sealed).
+    pub bidding_closes: String,
+    /// extension (a bid in the last window moves the end) or period_reset (each bid after the free window starts
+    /// a new period).
+    pub anti_sniping: String,
+    /// 60–3600.
+    pub window_seconds: i64,
+    /// Hidden from bidders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_fen: Option<i64>,
+    #[serde(default)]
+    pub sealed: bool,
+    /// Sealed sessions: reveals close then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reveal_closes: Option<String>,
+    /// Read only: the version of the session rules.
+    #[serde(default, skip_deserializing)]
+    pub version: String,
+}
+
+impl RulesBody {
+    fn to_pb(&self) -> Result<pb::SessionRules, ApiError> {
+        Ok(pb::SessionRules {
+            start_price_fen: self.start_price_fen,
+            increment_fen: self.increment_fen,
+            deposit_fen: self.deposit_fen,
+            registration_closes: Some(time("rules.registration_closes", &self.registration_closes)?),
+            bidding_opens: Some(time("rules.bidding_opens", &self.bidding_opens)?),
+            bidding_closes: Some(time("rules.bidding_closes", &self.bidding_closes)?),
+            anti_sniping: self.anti_sniping.clone(),
+            window_seconds: self.window_seconds,
+            reserve_fen: self.reserve_fen,
+            sealed: self.sealed,
+            reveal_closes: self.reveal_closes.as_deref().map(|t| time("rules.reveal_closes", t)).transpose()?,
+            version: String::new(),
+        })
+    }
+
+    fn from_pb(r: &pb::SessionRules) -> Self {
+        Self {
+            start_price_fen: r.start_price_fen,
+            increment_fen: r.increment_fen,
+            deposit_fen: r.deposit_fen,
+            registration_closes: show(&r.registration_closes).unwrap_or_default(),
+            bidding_opens: show(&r.bidding_opens).unwrap_or_default(),
+            bidding_closes: show(&r.bidding_closes).unwrap_or_default(),
+            anti_sniping: r.anti_sniping.clone(),
+            window_seconds: r.window_seconds,
+            reserve_fen: r.reserve_fen,
+            sealed: r.sealed,
+            reveal_closes: show(&r.reveal_closes),
+            version: r.version.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenSessionBody {
+    pub result_id: String,
+    pub rules: RulesBody,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BidView {
+    pub seq: u32,
+    /// The bidder's organisation for the seller, supervisors and the bidder itself; "竞买人 N" for others.
+    pub bidder: String,
+    pub amount_fen: i64,
+    pub mine: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutcomeView {
+    pub sold: bool,
+    pub winner_org_id: Option<String>,
+    pub price_fen: i64,
+    /// When not sold: no_bids, reserve_not_met.
+    pub reason: Option<String>,
+    pub refunds_due: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionView {
+    pub session_id: String,
+    pub result_id: String,
+    pub seller_org_id: String,
+    /// The reserve is shown to the seller, administrators and regulators only.
+    pub rules: Option<RulesBody>,
+    /// open, revealing, closed, defaulted.
+    pub phase: String,
+    /// When the session ends now (moved by the anti-sniping rule).
+    pub ends_at: Option<String>,
+    pub bids: Vec<BidView>,
+    pub bidders: u32,
+    pub registered: bool,
+    /// unpaid, confirmed, refunded, forfeited; absent when not registered.
+    pub my_deposit: Option<String>,
+    /// Sealed sessions: how many committed (never an amount before the reveals).
+    pub commitments: u32,
+    pub committed: bool,
+    pub outcome: Option<OutcomeView>,
+    pub deal: Option<DealView>,
+    /// The server's clock, for countdowns.
+    pub server_time: Option<String>,
+    pub listing_id: Option<String>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+pub fn session_view(v: &pb::SessionView) -> SessionView {
+    SessionView {
+        session_id: v.session_id.clone(),
+        result_id: v.result_id.clone(),
+        seller_org_id: v.seller_org_id.clone(),
+        rules: v.rules.as_ref().map(RulesBody::from_pb),
+        phase: v.phase.clone(),
+        ends_at: show(&v.ends_at),
+        bids: v
+            .bids
+            .iter()
+            .map(|b| BidView { seq: b.seq, bidder: b.bidder.clone(), amount_fen: b.amount_fen, mine: b.mine })
+            .collect(),
+        bidders: v.bidders,
+        registered: v.registered,
+        my_deposit: (!v.my_deposit.is_empty()).then(|| v.my_deposit.clone()),
+        commitments: v.commitments,
+        committed: v.committed,
+        outcome: v.outcome.as_ref().map(|o| OutcomeView {
+            sold: o.sold,
+            winner_org_id: (!o.winner_org_id.is_empty()).then(|| o.winner_org_id.clone()),
+            price_fen: o.price_fen,
+            reason: (!o.reason.is_empty()).then(|| o.reason.clone()),
+            refunds_due: o.refunds_due.clone(),
+        }),
+        deal: deal_view(&v.deal),
+        server_time: show(&v.server_time),
+        listing_id: (!v.listing_id.is_empty()).then(|| v.listing_id.clone()),
+        version: v.version,
+    }
+}
+
+/// Open a bidding session on a published result priced by auction (the holder's technology managers).
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "negotiation", security(("bearer" = [])),
+    request_body = OpenSessionBody, responses(
+    (status = 201, description = "Opened; `id` is the session's", body = Accepted),
+    (status = 403, description = "Not the holder's technology manager", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid rules, or the result is not for auction", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn open_session(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Body(body): Body<OpenSessionBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::TechManager])?;
+    let (context, id) = context_with_new_id(&headers, &principal)?;
+    let command = pb::OpenSession {
+        context,
+        session_id: id.clone(),
+        result_id: body.result_id,
+        rules: Some(body.rules.to_pb()?),
+    };
+    let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_SESSION, command).await?;
+    Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/sessions/{id}")), Some(id), &done))
+}
+
+/// Every bidding session, newest first.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "negotiation", security(("bearer" = [])),
+    responses((status = 200, description = "Newest first", body = SessionList)))]
+pub async fn list_sessions(State(deps): State<Deps>, principal: Principal) -> Result<Json<SessionList>, ApiError> {
+    let list: pb::SessionList =
+        ask(&deps, subjects::LIST_SESSIONS, pb::ListSessions { asker: Some(principal.actor()) }).await?;
+    Ok(Json(SessionList { sessions: list.sessions.iter().map(session_view).collect() }))
+}
+
+/// Fetches a session as the caller may see it.
+pub async fn fetch_session(
+    deps: &Deps,
+    principal: &Principal,
+    session_id: String,
+) -> Result<pb::SessionView, ApiError> {
+    ask(deps, subjects::GET_SESSION, pb::GetSession { asker: Some(principal.actor()), session_id }).await
+}
+
+/// One session: its rules (the reserve hidden from bidders), bids, the caller's registration and deposit, the
+/// outcome, and the server's time.
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "negotiation", security(("bearer" = [])),
+    params(("session_id" = String, Path)), responses(
+    (status = 200, description = "The session", body = SessionView),
+    (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn get_session(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Path(session_id): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(session_view(&fetch_session(&deps, &principal, session_id).await?)))
+}
+
+/// Register as a bidder (enterprise members, before registration closes).
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/register", tag = "negotiation", security(("bearer" = [])),
+    params(("session_id" = String, Path)), responses(
+    (status = 200, description = "Registered", body = Accepted),
+    (status = 403, description = "Not an enterprise member", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn register_bidder(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember])?;
+    let command = pb::SessionAction { context: context(&headers, &principal)?, session_id };
+    let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_BIDDER, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepositBody {
+    pub bidder_org_id: String,
+    /// For a confirmation: the amount received.
+    #[serde(default)]
+    pub amount_fen: i64,
+    /// The payment's reference (bank, settlement system).
+    pub reference: String,
+}
+
+async fn settle(
+    deps: &Deps,
+    principal: &Principal,
+    headers: &HeaderMap,
+    subject: &str,
+    session_id: String,
+    body: DepositBody,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let command = pb::SettleDeposit {
+        context: context(headers, principal)?,
+        session_id,
+        bidder_org_id: body.bidder_org_id,
+        amount_fen: body.amount_fen,
+        reference: body.reference,
+    };
+    let done: pb::CommandAccepted = ask(deps, subject, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+/// Record a bidder's deposit as received (administrators, or the settlement integration's account).
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/deposits", tag = "negotiation", security(("bearer" = [])),
+    request_body = DepositBody, params(("session_id" = String, Path)), responses(
+    (status = 200, description = "Confirmed", body = Accepted),
+    (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn confirm_deposit(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Body(body): Body<DepositBody>,
+) -> Result<Response, ApiError> {
+    settle(&deps, &principal, &headers, subjects::CONFIRM_DEPOSIT, session_id, body).await
+}
+
+/// Record a deposit as refunded, once it is due back after the close (administrators).
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/refunds", tag = "negotiation", security(("bearer" = [])),
+    request_body = DepositBody, params(("session_id" = String, Path)), responses(
+    (status = 200, description = "Refunded", body = Accepted),
+    (status = 422, description = "No refund is due", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn refund_deposit(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Body(body): Body<DepositBody>,
+) -> Result<Response, ApiError> {
+    settle(&deps, &principal, &headers, subjects::REFUND_DEPOSIT, session_id, body).await
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BidBody {
+    pub amount_fen: i64,
+}
+
+/// Bid (registered enterprise members with a confirmed deposit): at least the start price, then the high plus a
+/// whole number of increments.
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/bids", tag = "negotiation", security(("bearer" = [])),
+    request_body = BidBody, params(("session_id" = String, Path)), responses(
+    (status = 201, description = "Accepted", body = Accepted),
+    (status = 422, description = "Refused by the rules (increment, window, deposit)", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn place_bid(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Body(body): Body<BidBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember])?;
+    let command = pb::PlaceBid { context: context(&headers, &principal)?, session_id, amount_fen: body.amount_fen };
+    let done: pb::CommandAccepted = ask(&deps, subjects::PLACE_BID, command).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBody {
+    /// 64 hex digits: SHA-256 over the tag, the session, the bidder, the amount and a nonce (docs/api.md).
+    pub commitment: String,
+}
+
+/// Commit to a sealed bid (registered enterprise members with a confirmed deposit, during the bid window). The
+/// answer's `version` and the log's record are the receipt.
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/commitments", tag = "negotiation",
+    security(("bearer" = [])), request_body = CommitBody, params(("session_id" = String, Path)), responses(
+    (status = 201, description = "Committed", body = Accepted),
+    (status = 422, description = "Refused by the rules", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn commit_bid(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Body(body): Body<CommitBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember])?;
+    let command = pb::CommitBid { context: context(&headers, &principal)?, session_id, commitment: body.commitment };
+    let done: pb::CommandAccepted = ask(&deps, subjects::COMMIT_BID, command).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealBody {
+    pub amount_fen: i64,
+    /// 64 hex digits.
+    pub nonce: String,
+}
+
+/// Reveal a sealed bid after the commitments closed: it must match the commitment.
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/reveals", tag = "negotiation", security(("bearer" = [])),
+    request_body = RevealBody, params(("session_id" = String, Path)), responses(
+    (status = 200, description = "Revealed", body = Accepted),
+    (status = 422, description = "Does not match, or not the reveal phase", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn reveal_bid(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Body(body): Body<RevealBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::EnterpriseMember])?;
+    let command = pb::RevealBid {
+        context: context(&headers, &principal)?,
+        session_id,
+        amount_fen: body.amount_fen,
+        nonce: body.nonce,
+    };
+    let done: pb::CommandAccepted = ask(&deps, subjects::REVEAL_BID, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+/// Record that the winner did not sign: the deposit is forfeited (administrators).
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/default", tag = "negotiation", security(("bearer" = [])),
+    request_body = ReasonBody, params(("session_id" = String, Path)), responses(
+    (status = 200, description = "Recorded", body = Accepted),
+    (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn record_default(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Body(body): Body<ReasonBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let command = pb::RecordDefault { context: context(&headers, &principal)?, session_id, reason: body.reason };
+    let done: pb::CommandAccepted = ask(&deps, subjects::RECORD_DEFAULT, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}

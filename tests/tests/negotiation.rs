@@ -1,0 +1,304 @@
+//! Negotiation flows through HTTP, the same in both deployments: a negotiated deal blocked by an open objection and
+//! then agreed; a listed-price sale whose two registrants go to a bidding session won under the anti-sniping rule; a
+//! sealed-bid session in which one bidder fails to reveal.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use ttx_tests::exchange::{Answer, Mode, TestExchange, org_id};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn ok(a: &Answer, want: u16) {
+    assert_eq!(a.status, want, "{}", a.body);
+}
+
+fn listing(route: &str) -> Value {
+    json!({
+        "title": "高能量密度锂离子电池正极材料",
+        "summary": "一种高镍三元正极材料的制备方法，循环寿命显著提升。",
+        "field": "new_energy",
+        "trl": { "level": 6, "assessor": "第三方评价机构", "assessed_on": "2026-03-01", "evidence": "中试报告" },
+        "form": "material",
+        "holders": [{ "org_id": org_id(1), "share_bp": 10000 }],
+        "inventors": ["王教授"],
+        "secrecy": "public",
+        "modes": ["assignment"],
+        "asking_price_fen": 500000000,
+        "route": route,
+        "visibility": "public"
+    })
+}
+
+/// Logs in the users again (tokens expire as the test clock moves on) and keeps them by name.
+struct People<'a> {
+    x: &'a TestExchange,
+    tokens: std::collections::HashMap<&'static str, String>,
+}
+
+impl<'a> People<'a> {
+    async fn new(x: &'a TestExchange) -> Self {
+        let mut p = Self { x, tokens: Default::default() };
+        p.refresh().await;
+        p
+    }
+
+    async fn refresh(&mut self) {
+        for user in ["root", "zhangwei", "liuyang", "zhaomin", "sunli"] {
+            self.tokens.insert(user, self.x.login(user).await.unwrap());
+        }
+    }
+
+    async fn advance(&mut self, d: Duration) {
+        self.x.advance(d);
+        self.refresh().await;
+    }
+
+    async fn call(&self, who: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.x.request(method, path, Some(&self.tokens[who]), body.as_ref()).await.unwrap()
+    }
+
+    /// Polls `path` as `who` until `done` holds (timers and reactions run on their own).
+    async fn wait(&self, who: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let a = self.call(who, "GET", path, None).await;
+            if a.status == 200 && done(&a.body) {
+                return a.body;
+            }
+            last = a.body;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never got there: {last}");
+    }
+
+    /// A result created, reviewed and published by the university.
+    async fn published(&self, route: &str) -> String {
+        let a = self.call("zhangwei", "POST", "/api/v1/results", Some(listing(route))).await;
+        ok(&a, 201);
+        let id = a.body["id"].as_str().unwrap().to_owned();
+        for (who, step) in [("zhangwei", "submit"), ("liuyang", "approve"), ("zhangwei", "publish")] {
+            ok(&self.call(who, "POST", &format!("/api/v1/results/{id}/{step}"), None).await, 200);
+        }
+        id
+    }
+
+    fn now(&self) -> ttx_kernel::Timestamp {
+        use ttx_kernel::Clock;
+        self.x.clock.now()
+    }
+
+    fn at(&self, d: Duration) -> String {
+        ttx_kernel::Timestamp::from_unix_micros(self.now().unix_micros() + d.as_micros() as i64).to_string()
+    }
+}
+
+async fn a_negotiated_deal_waits_for_the_objection_then_closes(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut p = People::new(&x).await;
+    let result = p.published("negotiated").await;
+    let notice = json!({ "price_fen": 480000000, "days": 15 });
+    ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{result}/notice"), Some(notice)).await, 201);
+
+    let a = p.call("zhaomin", "POST", "/api/v1/negotiations", Some(json!({ "result_id": result }))).await;
+    ok(&a, 201);
+    let n = a.body["id"].as_str().unwrap().to_owned();
+    let path = |tail: &str| format!("/api/v1/negotiations/{n}{tail}");
+    let terms =
+        |price: i64| json!({ "mode": "assignment", "price_fen": price, "territory": "中国大陆", "term_months": 0 });
+    ok(&p.call("zhaomin", "POST", &path("/offers"), Some(terms(450000000))).await, 201);
+    ok(&p.call("zhangwei", "POST", &path("/offers"), Some(terms(480000000))).await, 201);
+    // The buyer accepts the seller's version 2, but the notice runs.
+    let accept = json!({ "version": 2 });
+    let a = p.call("zhaomin", "POST", &path("/accept"), Some(accept.clone())).await;
+    ok(&a, 422);
+    assert!(a.body["detail"].as_str().unwrap().contains("still running"), "{}", a.body);
+    // The buyer objects; the notice ends by the clock with the objection open.
+    let a = p
+        .call("zhaomin", "POST", &format!("/api/v1/results/{result}/objections"), Some(json!({ "text": "价格偏低" })))
+        .await;
+    ok(&a, 201);
+    let objection = a.body["id"].as_str().unwrap().to_owned();
+    p.advance(15 * DAY).await;
+    p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["notice"]["ended"] == true).await;
+    let a = p.call("zhaomin", "POST", &path("/accept"), Some(accept.clone())).await;
+    ok(&a, 422);
+    assert!(a.body["detail"].as_str().unwrap().contains("objection"), "{}", a.body);
+    // The holder answers and the reviewer dismisses it; now the deal closes at the noticed price.
+    let answer_path = format!("/api/v1/results/{result}/objections/{objection}/answer");
+    ok(&p.call("zhangwei", "POST", &answer_path, Some(json!({ "answer": "价格经第三方评估" }))).await, 200);
+    let resolution = json!({ "upheld": false, "note": "评估报告充分" });
+    let objection_path = format!("/api/v1/results/{result}/objections/{objection}/resolution");
+    ok(&p.call("liuyang", "POST", &objection_path, Some(resolution)).await, 200);
+    let deal = p.wait("zhaomin", &path(""), |v| v["status"] == "open").await;
+    assert_eq!(deal["offers"].as_array().unwrap().len(), 2);
+    let mut agreed = Answer { status: 0, body: Value::Null };
+    for _ in 0..100 {
+        agreed = p.call("zhaomin", "POST", &path("/accept"), Some(accept.clone())).await;
+        if agreed.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ok(&agreed, 200);
+    let v = p.call("zhangwei", "GET", &path(""), None).await.body;
+    assert_eq!(v["status"], "agreed");
+    assert_eq!(v["deal"]["price_fen"], 480000000);
+    assert_eq!(v["deal"]["route"], "negotiated");
+    assert!(v["deal"]["contract_due"].is_string());
+    // Listings reacts: the result is under contract, and a second negotiation cannot open.
+    p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;
+    let a = p.call("sunli", "POST", "/api/v1/negotiations", Some(json!({ "result_id": result }))).await;
+    ok(&a, 422);
+    x.stop().await.unwrap();
+}
+
+async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_the_extension_rule(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut p = People::new(&x).await;
+    let result = p.published("listed").await;
+    let sale = json!({
+        "result_id": result,
+        "terms": { "mode": "assignment", "price_fen": 200000000 },
+        "disclosure_ends": p.at(10 * DAY),
+    });
+    let a = p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale)).await;
+    ok(&a, 201);
+    let l = a.body["id"].as_str().unwrap().to_owned();
+    for who in ["zhaomin", "sunli"] {
+        ok(&p.call(who, "POST", &format!("/api/v1/listed-sales/{l}/register"), None).await, 200);
+    }
+    ok(&p.call("zhaomin", "POST", &format!("/api/v1/listed-sales/{l}/register"), None).await, 409);
+    // The period ends: two registrants go to a bidding session opened for them.
+    p.advance(10 * DAY).await;
+    let sale = p.wait("zhangwei", &format!("/api/v1/listed-sales/{l}"), |v| v["status"] == "to_auction").await;
+    assert_eq!(sale["registrant_org_ids"].as_array().unwrap().len(), 2);
+    let s = sale["session_id"].as_str().unwrap().to_owned();
+    let session = |tail: &str| format!("/api/v1/sessions/{s}{tail}");
+    let v = p.wait("zhaomin", &session(""), |v| v["phase"] == "open").await;
+    assert_eq!(v["rules"]["start_price_fen"], 200000000);
+    let increment = v["rules"]["increment_fen"].as_i64().unwrap();
+    assert_eq!(increment, 2000000);
+    for (who, org) in [("zhaomin", 2), ("sunli", 5)] {
+        ok(&p.call(who, "POST", &session("/register"), None).await, 200);
+        let deposit = json!({ "bidder_org_id": org_id(org), "amount_fen": 20000000, "reference": "银行流水 001" });
+        ok(&p.call("root", "POST", &session("/deposits"), Some(deposit)).await, 200);
+    }
+    ok(&p.call("zhangwei", "POST", &session("/register"), None).await, 403);
+    // Bidding opens a day later.
+    let bid = |amount: i64| Some(json!({ "amount_fen": amount }));
+    ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000)).await, 422);
+    p.advance(DAY).await;
+    ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000)).await, 201);
+    ok(&p.call("sunli", "POST", &session("/bids"), bid(200000000 + increment / 2)).await, 422);
+    ok(&p.call("sunli", "POST", &session("/bids"), bid(200000000 + increment)).await, 201);
+    // Two minutes before the end, a bid moves the end to five minutes after it.
+    p.advance(DAY - 2 * MINUTE).await;
+    ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000 + 3 * increment)).await, 201);
+    let v = p.call("sunli", "GET", &session(""), None).await.body;
+    let ends_at = ttx_kernel::Timestamp::parse_rfc3339(v["ends_at"].as_str().unwrap()).unwrap();
+    assert_eq!(ends_at.unix_micros(), p.now().unix_micros() + 5 * 60_000_000, "extended: {v}");
+    assert_eq!(v["bids"][2]["bidder"], "竞买人 1", "others are pseudonymous: {v}");
+    assert_eq!(v["bids"][1]["mine"], true);
+    // At the original end the session is still open; the other bidder answers within the extension.
+    p.advance(3 * MINUTE).await;
+    ok(&p.call("sunli", "POST", &session("/bids"), bid(200000000 + 4 * increment)).await, 201);
+    p.advance(6 * MINUTE).await;
+    let closed = p.wait("zhangwei", &session(""), |v| v["phase"] == "closed").await;
+    assert_eq!(closed["outcome"]["winner_org_id"], org_id(5));
+    assert_eq!(closed["outcome"]["price_fen"], 200000000 + 4 * increment);
+    assert_eq!(closed["outcome"]["refunds_due"], json!([org_id(2)]));
+    assert_eq!(closed["deal"]["route"], "auction");
+    ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000 + 5 * increment)).await, 422);
+    let refund = json!({ "bidder_org_id": org_id(2), "reference": "退款 001" });
+    ok(&p.call("root", "POST", &session("/refunds"), Some(refund)).await, 200);
+    p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;
+    x.stop().await.unwrap();
+}
+
+fn commitment(session: &str, bidder: &str, amount: i64, nonce: [u8; 32]) -> String {
+    hex::encode(ttx_negotiation::seal::commitment(session, bidder, amount, &nonce))
+}
+
+async fn a_sealed_session_where_one_bidder_does_not_reveal(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut p = People::new(&x).await;
+    let result = p.published("auction").await;
+    let rules = json!({
+        "start_price_fen": 100000000,
+        "increment_fen": 1000000,
+        "deposit_fen": 10000000,
+        "registration_closes": p.at(DAY),
+        "bidding_opens": p.at(MINUTE),
+        "bidding_closes": p.at(2 * DAY),
+        "anti_sniping": "extension",
+        "window_seconds": 300,
+        "sealed": true,
+        "reveal_closes": p.at(3 * DAY),
+    });
+    let a = p.call("zhangwei", "POST", "/api/v1/sessions", Some(json!({ "result_id": result, "rules": rules }))).await;
+    ok(&a, 201);
+    let s = a.body["id"].as_str().unwrap().to_owned();
+    let session = |tail: &str| format!("/api/v1/sessions/{s}{tail}");
+    for (who, org) in [("zhaomin", 2), ("sunli", 5)] {
+        ok(&p.call(who, "POST", &session("/register"), None).await, 200);
+        let deposit = json!({ "bidder_org_id": org_id(org), "amount_fen": 10000000, "reference": "保证金" });
+        ok(&p.call("root", "POST", &session("/deposits"), Some(deposit)).await, 200);
+    }
+    p.advance(2 * MINUTE).await;
+    let (a_nonce, b_nonce) = ([0x11; 32], [0x22; 32]);
+    let a_commit = commitment(&s, &org_id(2), 150000000, a_nonce);
+    let b_commit = commitment(&s, &org_id(5), 180000000, b_nonce);
+    ok(&p.call("zhaomin", "POST", &session("/commitments"), Some(json!({ "commitment": a_commit }))).await, 201);
+    ok(&p.call("sunli", "POST", &session("/commitments"), Some(json!({ "commitment": b_commit }))).await, 201);
+    // Nobody, not even an administrator, sees an amount before the reveals.
+    let admin_view = p.call("root", "GET", &session(""), None).await.body;
+    assert_eq!(admin_view["commitments"], 2);
+    assert!(!admin_view.to_string().contains("150000000") && !admin_view.to_string().contains("180000000"));
+    // Reveals only after the logged close.
+    let reveal = |amount: i64, nonce: [u8; 32]| Some(json!({ "amount_fen": amount, "nonce": hex::encode(nonce) }));
+    ok(&p.call("zhaomin", "POST", &session("/reveals"), reveal(150000000, a_nonce)).await, 422);
+    p.advance(2 * DAY).await;
+    p.wait("zhaomin", &session(""), |v| v["phase"] == "revealing").await;
+    ok(&p.call("zhaomin", "POST", &session("/reveals"), reveal(160000000, a_nonce)).await, 422);
+    ok(&p.call("zhaomin", "POST", &session("/reveals"), reveal(150000000, a_nonce)).await, 200);
+    // The higher bidder never reveals: the lower revealed bid wins and the other deposit is forfeited.
+    p.advance(DAY).await;
+    let closed = p.wait("zhangwei", &session(""), |v| v["phase"] == "closed").await;
+    assert_eq!(closed["outcome"]["winner_org_id"], org_id(2));
+    assert_eq!(closed["outcome"]["price_fen"], 150000000);
+    let loser = p.call("sunli", "GET", &session(""), None).await.body;
+    assert_eq!(loser["my_deposit"], "forfeited");
+    x.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_negotiated_deal_on_the_embedded_log() {
+    a_negotiated_deal_waits_for_the_objection_then_closes(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_negotiated_deal_on_nats() {
+    a_negotiated_deal_waits_for_the_objection_then_closes(Mode::Nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_sale_to_auction_on_the_embedded_log() {
+    a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_the_extension_rule(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_sale_to_auction_on_nats() {
+    a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_the_extension_rule(Mode::Nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_session_on_the_embedded_log() {
+    a_sealed_session_where_one_bidder_does_not_reveal(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_session_on_nats() {
+    a_sealed_session_where_one_bidder_does_not_reveal(Mode::Nats).await;
+}
