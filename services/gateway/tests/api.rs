@@ -135,8 +135,106 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         ("GET", "/api/v1/notifications".into(), None, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/v1/results/r-seed/matches".into(), None, [401, 200, 200, 200, 404, 200]),
         ("GET", "/api/v1/demands/d-seed/matches".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("POST", "/api/v1/negotiations".into(), Some(json!({ "result_id": "r-none" })), [401, 403, 403, 403, 404, 403]),
+        ("GET", "/api/v1/negotiations".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/v1/negotiations/n-none".into(), None, [401, 404, 404, 404, 404, 404]),
+        (
+            "POST",
+            "/api/v1/negotiations/n-none/offers".into(),
+            Some(json!({ "mode": "assignment", "price_fen": 100 })),
+            [401, 403, 404, 403, 404, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/negotiations/n-none/accept".into(),
+            Some(json!({ "version": 1 })),
+            [401, 403, 404, 403, 404, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/negotiations/n-none/abandon".into(),
+            Some(json!({ "reason": "x" })),
+            [401, 403, 404, 403, 404, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/listed-sales".into(),
+            Some(json!({
+                "result_id": "r-none",
+                "terms": { "mode": "assignment", "price_fen": 100 },
+                "disclosure_ends": "2030-01-01T00:00:00Z"
+            })),
+            [401, 403, 404, 403, 403, 403],
+        ),
+        ("GET", "/api/v1/listed-sales".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/v1/listed-sales/l-none".into(), None, [401, 404, 404, 404, 404, 404]),
+        ("POST", "/api/v1/listed-sales/l-none/register".into(), None, [401, 403, 403, 403, 404, 403]),
+        (
+            "POST",
+            "/api/v1/listed-sales/l-none/relist".into(),
+            Some(json!({ "disclosure_ends": "2030-01-01T00:00:00Z" })),
+            [401, 403, 404, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/sessions".into(),
+            Some(json!({ "result_id": "r-none", "rules": session_rules() })),
+            [401, 403, 404, 403, 403, 403],
+        ),
+        ("GET", "/api/v1/sessions".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/v1/sessions/s-none".into(), None, [401, 404, 404, 404, 404, 404]),
+        ("POST", "/api/v1/sessions/s-none/register".into(), None, [401, 403, 403, 403, 404, 403]),
+        (
+            "POST",
+            "/api/v1/sessions/s-none/deposits".into(),
+            Some(json!({ "bidder_org_id": "x", "amount_fen": 1, "reference": "r" })),
+            [401, 404, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/sessions/s-none/refunds".into(),
+            Some(json!({ "bidder_org_id": "x", "reference": "r" })),
+            [401, 404, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/sessions/s-none/bids".into(),
+            Some(json!({ "amount_fen": 1 })),
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/sessions/s-none/commitments".into(),
+            Some(json!({ "commitment": "00".repeat(32) })),
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/sessions/s-none/reveals".into(),
+            Some(json!({ "amount_fen": 1, "nonce": "00".repeat(32) })),
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/sessions/s-none/default".into(),
+            Some(json!({ "reason": "x" })),
+            [401, 404, 403, 403, 403, 403],
+        ),
         ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
     ]
+}
+
+fn session_rules() -> Value {
+    json!({
+        "start_price_fen": 1000000,
+        "increment_fen": 10000,
+        "deposit_fen": 100000,
+        "registration_closes": "2030-01-01T00:00:00Z",
+        "bidding_opens": "2030-01-01T00:00:00Z",
+        "bidding_closes": "2030-01-02T00:00:00Z",
+        "anti_sniping": "extension",
+        "window_seconds": 300
+    })
 }
 
 #[tokio::test]
@@ -464,6 +562,27 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("get", "/api/v1/demands/{demand_id}/matches"),
         ("get", "/api/v1/results/{result_id}/matches"),
         ("get", "/api/v1/notifications"),
+        ("post", "/api/v1/negotiations"),
+        ("get", "/api/v1/negotiations"),
+        ("get", "/api/v1/negotiations/{negotiation_id}"),
+        ("post", "/api/v1/negotiations/{negotiation_id}/offers"),
+        ("post", "/api/v1/negotiations/{negotiation_id}/accept"),
+        ("post", "/api/v1/negotiations/{negotiation_id}/abandon"),
+        ("post", "/api/v1/listed-sales"),
+        ("get", "/api/v1/listed-sales"),
+        ("get", "/api/v1/listed-sales/{listing_id}"),
+        ("post", "/api/v1/listed-sales/{listing_id}/register"),
+        ("post", "/api/v1/listed-sales/{listing_id}/relist"),
+        ("post", "/api/v1/sessions"),
+        ("get", "/api/v1/sessions"),
+        ("get", "/api/v1/sessions/{session_id}"),
+        ("post", "/api/v1/sessions/{session_id}/register"),
+        ("post", "/api/v1/sessions/{session_id}/deposits"),
+        ("post", "/api/v1/sessions/{session_id}/refunds"),
+        ("post", "/api/v1/sessions/{session_id}/bids"),
+        ("post", "/api/v1/sessions/{session_id}/commitments"),
+        ("post", "/api/v1/sessions/{session_id}/reveals"),
+        ("post", "/api/v1/sessions/{session_id}/default"),
     ];
     let documented: usize = doc.body["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, routes.len(), "every documented operation is a route, and the other way round");

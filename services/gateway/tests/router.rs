@@ -37,7 +37,10 @@ async fn ready_while_the_audit_service_answers() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let body = ready.expect("ready once every service serves");
-    assert_eq!(body["services"], serde_json::json!({ "audit": "ok", "identity": "ok", "listings": "ok" }));
+    assert_eq!(
+        body["services"],
+        serde_json::json!({ "audit": "ok", "identity": "ok", "listings": "ok", "negotiation": "ok" })
+    );
     assert_eq!(body["log_head"], x.head().await);
 }
 
@@ -60,7 +63,7 @@ async fn without_the_audit_service_the_gateway_is_not_ready() {
     let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["type"], "urn:ttx:problem:not-ready");
-    assert_eq!(body["detail"], "these services do not answer: audit, identity, listings", "{body}");
+    assert_eq!(body["detail"], "these services do not answer: audit, identity, listings, negotiation", "{body}");
 }
 
 #[tokio::test]

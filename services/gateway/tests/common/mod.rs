@@ -63,6 +63,8 @@ impl Exchange {
         tokio::spawn(ttx_audit::run(ttx_audit::Deps { log: log.clone(), bus: bus.clone() }, std::future::pending()));
         let listings = ttx_listings::Deps { log: log.clone(), bus: bus.clone(), clock: clock.clone() };
         tokio::spawn(ttx_listings::run(listings, std::future::pending()));
+        let negotiation = ttx_negotiation::Deps { log: log.clone(), bus: bus.clone(), clock: clock.clone() };
+        tokio::spawn(ttx_negotiation::run(negotiation, std::future::pending()));
         let keys_dir = tempfile::tempdir().unwrap();
         let now = clock.now().unix_micros() / 1_000_000;
         let auth = Auth {
