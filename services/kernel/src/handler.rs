@@ -110,6 +110,9 @@ pub struct CommandHandler<D: Decider> {
     clock: Arc<dyn Clock>,
     rule_version: String,
     max_attempts: u32,
+    /// One lock per stream being handled: commands on the same stream wait their turn in this process instead of
+    /// racing to a conflict (other processes are still kept apart by the expected version).
+    streams: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl<D: Decider + std::fmt::Debug> std::fmt::Debug for CommandHandler<D> {
@@ -125,7 +128,7 @@ pub fn decode_event<E: DomainEvent>(e: &RecordedEvent) -> Result<E, DecodeError>
 
 impl<D: Decider> CommandHandler<D> {
     pub fn new(decider: D, log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
-        Self { decider, log, clock, rule_version: String::new(), max_attempts: 5 }
+        Self { decider, log, clock, rule_version: String::new(), max_attempts: 5, streams: Default::default() }
     }
 
     /// The policy rules version stamped on every event this handler writes.
@@ -181,8 +184,33 @@ impl<D: Decider> CommandHandler<D> {
         Ok(Some(Handled { events, recorded: earlier, state, version, duplicate: true }))
     }
 
+    fn stream_lock(&self, stream: &StreamId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(stream.to_string()).or_default().clone()
+    }
+
     /// Carries out `command` on `stream`: load, fold, decide, append with the loaded version; on conflict, again.
+    /// Commands on one stream take turns within this handler.
     pub async fn handle(
+        &self,
+        stream: &StreamId,
+        command: &D::Command,
+        meta: &CommandMeta,
+    ) -> Result<Handled<D>, CommandError<D::Rejection>> {
+        let lock = self.stream_lock(stream);
+        let outcome = {
+            let _turn = lock.lock().await;
+            self.handle_in_turn(stream, command, meta).await
+        };
+        let mut map = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Nobody else holds or waits for this stream's lock: forget it.
+        if Arc::strong_count(&lock) == 2 {
+            map.remove(stream.as_str());
+        }
+        outcome
+    }
+
+    async fn handle_in_turn(
         &self,
         stream: &StreamId,
         command: &D::Command,
