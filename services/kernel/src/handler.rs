@@ -113,6 +113,25 @@ pub struct CommandHandler<D: Decider> {
     /// One lock per stream being handled: commands on the same stream wait their turn in this process instead of
     /// racing to a conflict (other processes are still kept apart by the expected version).
     streams: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Recently handled streams, folded up to a version, with their events by command id: a command reads only the
+    /// events appended since (by anyone), not the whole stream.
+    cache: std::sync::Mutex<std::collections::HashMap<String, Folded<D>>>,
+}
+
+/// How many streams a handler keeps folded.
+const CACHED_STREAMS: usize = 512;
+
+/// A stream folded up to `version`.
+struct Folded<D: Decider> {
+    version: u64,
+    state: D::State,
+    by_command: std::collections::HashMap<String, Vec<RecordedEvent>>,
+}
+
+impl<D: Decider> Default for Folded<D> {
+    fn default() -> Self {
+        Self { version: 0, state: D::State::default(), by_command: Default::default() }
+    }
 }
 
 impl<D: Decider + std::fmt::Debug> std::fmt::Debug for CommandHandler<D> {
@@ -128,7 +147,15 @@ pub fn decode_event<E: DomainEvent>(e: &RecordedEvent) -> Result<E, DecodeError>
 
 impl<D: Decider> CommandHandler<D> {
     pub fn new(decider: D, log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
-        Self { decider, log, clock, rule_version: String::new(), max_attempts: 5, streams: Default::default() }
+        Self {
+            decider,
+            log,
+            clock,
+            rule_version: String::new(),
+            max_attempts: 5,
+            streams: Default::default(),
+            cache: Default::default(),
+        }
     }
 
     /// The policy rules version stamped on every event this handler writes.
@@ -163,27 +190,6 @@ impl<D: Decider> CommandHandler<D> {
         Ok((state, version, recorded))
     }
 
-    fn duplicate_of(
-        &self,
-        stream: &StreamId,
-        state: D::State,
-        version: u64,
-        recorded: &[RecordedEvent],
-        command_id: &CommandId,
-    ) -> Result<Option<Handled<D>>, CommandError<D::Rejection>> {
-        let earlier: Vec<RecordedEvent> =
-            recorded.iter().filter(|r| r.command_id() == command_id.as_str()).cloned().collect();
-        if earlier.is_empty() {
-            return Ok(None);
-        }
-        let events = earlier
-            .iter()
-            .map(decode_event::<D::Event>)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| CommandError::Decode { stream: stream.to_string(), source })?;
-        Ok(Some(Handled { events, recorded: earlier, state, version, duplicate: true }))
-    }
-
     fn stream_lock(&self, stream: &StreamId) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(stream.to_string()).or_default().clone()
@@ -210,6 +216,50 @@ impl<D: Decider> CommandHandler<D> {
         outcome
     }
 
+    /// The stream folded to its end: the cached fold plus whatever was appended since.
+    async fn fold_to_end(&self, stream: &StreamId) -> Result<Folded<D>, CommandError<D::Rejection>> {
+        let cached = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(stream.as_str());
+        let mut f = cached.unwrap_or_default();
+        let tail = read_stream_to_end(self.log.as_ref(), stream, f.version + 1).await.map_err(CommandError::Log)?;
+        for r in tail {
+            let e = decode_event::<D::Event>(&r)
+                .map_err(|source| CommandError::Decode { stream: stream.to_string(), source })?;
+            f.state = self.decider.evolve(std::mem::take(&mut f.state), &e);
+            f.version = r.version();
+            f.by_command.entry(r.command_id().to_owned()).or_default().push(r);
+        }
+        Ok(f)
+    }
+
+    fn keep(&self, stream: &StreamId, f: Folded<D>) {
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(evict) = cache.keys().next().cloned().filter(|_| cache.len() >= CACHED_STREAMS) {
+            cache.remove(&evict);
+        }
+        cache.insert(stream.to_string(), f);
+    }
+
+    fn earlier(
+        &self,
+        stream: &StreamId,
+        f: &Folded<D>,
+        command_id: &CommandId,
+    ) -> Result<Option<Handled<D>>, CommandError<D::Rejection>> {
+        let Some(earlier) = f.by_command.get(command_id.as_str()) else { return Ok(None) };
+        let events = earlier
+            .iter()
+            .map(decode_event::<D::Event>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| CommandError::Decode { stream: stream.to_string(), source })?;
+        Ok(Some(Handled {
+            events,
+            recorded: earlier.clone(),
+            state: f.state.clone(),
+            version: f.version,
+            duplicate: true,
+        }))
+    }
+
     async fn handle_in_turn(
         &self,
         stream: &StreamId,
@@ -217,8 +267,9 @@ impl<D: Decider> CommandHandler<D> {
         meta: &CommandMeta,
     ) -> Result<Handled<D>, CommandError<D::Rejection>> {
         for _ in 0..self.max_attempts {
-            let (state, version, recorded) = self.load(stream).await?;
-            if let Some(done) = self.duplicate_of(stream, state.clone(), version, &recorded, &meta.command_id)? {
+            let mut f = self.fold_to_end(stream).await?;
+            if let Some(done) = self.earlier(stream, &f, &meta.command_id)? {
+                self.keep(stream, f);
                 return Ok(done);
             }
             let ctx = Ctx {
@@ -228,40 +279,67 @@ impl<D: Decider> CommandHandler<D> {
                 rule_version: self.rule_version.clone(),
                 ids: IdSource::System,
             };
-            let events = self.decider.decide(&state, command, &ctx).map_err(CommandError::Rejected)?;
+            let events = match self.decider.decide(&f.state, command, &ctx) {
+                Ok(events) => events,
+                Err(r) => {
+                    self.keep(stream, f);
+                    return Err(CommandError::Rejected(r));
+                }
+            };
             if events.is_empty() {
-                return Ok(Handled { events, recorded: Vec::new(), state, version, duplicate: false });
+                let handled = Handled {
+                    events,
+                    recorded: Vec::new(),
+                    state: f.state.clone(),
+                    version: f.version,
+                    duplicate: false,
+                };
+                self.keep(stream, f);
+                return Ok(handled);
             }
             let new_events = events.iter().map(|e| self.to_new_event(e, &ctx, meta)).collect();
             let request = AppendRequest {
                 stream: stream.clone(),
-                expected: if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) },
+                expected: if f.version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(f.version) },
                 command_id: meta.command_id.clone(),
                 events: new_events,
             };
             match self.log.append(request).await {
                 Ok(outcome) if outcome.duplicate => {
                     // Another instance handled the same command meanwhile: report its outcome.
-                    let (state, version, recorded) = self.load(stream).await?;
-                    if let Some(done) = self.duplicate_of(stream, state, version, &recorded, &meta.command_id)? {
+                    let f = self.fold_to_end(stream).await?;
+                    let done = self.earlier(stream, &f, &meta.command_id)?;
+                    self.keep(stream, f);
+                    if let Some(done) = done {
                         return Ok(done);
                     }
                 }
                 Ok(outcome) => {
-                    let state = events.iter().fold(state, |s, e| self.decider.evolve(s, e));
-                    return Ok(Handled {
+                    for (e, r) in events.iter().zip(&outcome.events) {
+                        f.state = self.decider.evolve(std::mem::take(&mut f.state), e);
+                        f.by_command.entry(r.command_id().to_owned()).or_default().push(r.clone());
+                    }
+                    f.version = outcome.last_version();
+                    let handled = Handled {
                         events,
-                        state,
-                        version: outcome.last_version(),
+                        state: f.state.clone(),
+                        version: f.version,
                         recorded: outcome.events,
                         duplicate: false,
-                    });
+                    };
+                    self.keep(stream, f);
+                    return Ok(handled);
                 }
                 Err(LogError::Conflict { .. }) => {
+                    // Another process appended: the next attempt reads what it wrote.
+                    self.keep(stream, f);
                     tracing::debug!(%stream, command_id = %meta.command_id, "conflict; deciding again");
                     tokio::task::yield_now().await;
                 }
-                Err(e) => return Err(CommandError::Log(e)),
+                Err(e) => {
+                    self.keep(stream, f);
+                    return Err(CommandError::Log(e));
+                }
             }
         }
         Err(CommandError::Conflict { stream: stream.to_string(), attempts: self.max_attempts })
