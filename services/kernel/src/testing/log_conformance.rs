@@ -707,4 +707,16 @@ async fn command_handler_decides_retries_and_dedupes<H: LogHarness>(h: &H) {
     let retry = handler.handle(&s, &CounterCommand::Increment { by: 1 }, &meta).await.unwrap();
     assert!(retry.duplicate);
     assert_eq!(log.head().await.unwrap(), 17);
+    // Another instance's handler writes between two commands of this one, which keeps the stream folded: this one
+    // reads what the other wrote before it decides, and knows the other's command ids.
+    let other = CommandHandler::new(Counter, log.clone(), Arc::new(SystemClock));
+    let t = sid("example-counter-2");
+    let by = |n| CounterCommand::Increment { by: n };
+    let m = |id: &str| CommandMeta::new(cid(id), actor.clone());
+    assert_eq!(handler.handle(&t, &by(1), &m("a1")).await.unwrap().version, 1);
+    assert_eq!(other.handle(&t, &by(2), &m("b1")).await.unwrap().version, 2);
+    let third = handler.handle(&t, &by(3), &m("a2")).await.unwrap();
+    assert_eq!((third.version, third.state.value), (3, 6));
+    let repeated = handler.handle(&t, &by(2), &m("b1")).await.unwrap();
+    assert!(repeated.duplicate && repeated.version == 3);
 }
