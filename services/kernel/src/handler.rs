@@ -219,7 +219,11 @@ impl<D: Decider> CommandHandler<D> {
     /// The stream folded to its end: the cached fold plus whatever was appended since.
     async fn fold_to_end(&self, stream: &StreamId) -> Result<Folded<D>, CommandError<D::Rejection>> {
         let cached = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(stream.as_str());
-        let mut f = cached.unwrap_or_default();
+        self.catch_up(stream, cached.unwrap_or_default()).await
+    }
+
+    /// `f` plus the events appended after it.
+    async fn catch_up(&self, stream: &StreamId, mut f: Folded<D>) -> Result<Folded<D>, CommandError<D::Rejection>> {
         let tail = read_stream_to_end(self.log.as_ref(), stream, f.version + 1).await.map_err(CommandError::Log)?;
         for r in tail {
             let e = decode_event::<D::Event>(&r)
@@ -266,8 +270,17 @@ impl<D: Decider> CommandHandler<D> {
         command: &D::Command,
         meta: &CommandMeta,
     ) -> Result<Handled<D>, CommandError<D::Rejection>> {
+        // The first attempt trusts the folded state this handler keeps: if another process appended meanwhile, the
+        // expected version makes the append conflict and the next attempt reads what it wrote. A refusal or a
+        // command id it does not know is checked against the log's tail first, since those depend on what others
+        // may have written.
+        let cached = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(stream.as_str());
+        let mut trusted = cached;
         for _ in 0..self.max_attempts {
-            let mut f = self.fold_to_end(stream).await?;
+            let (mut f, verified) = match trusted.take() {
+                Some(f) if f.version > 0 => (f, false),
+                _ => (self.fold_to_end(stream).await?, true),
+            };
             if let Some(done) = self.earlier(stream, &f, &meta.command_id)? {
                 self.keep(stream, f);
                 return Ok(done);
@@ -279,7 +292,16 @@ impl<D: Decider> CommandHandler<D> {
                 rule_version: self.rule_version.clone(),
                 ids: IdSource::System,
             };
-            let events = match self.decider.decide(&f.state, command, &ctx) {
+            let mut decided = self.decider.decide(&f.state, command, &ctx);
+            if decided.is_err() && !verified {
+                f = self.catch_up(stream, f).await?;
+                if let Some(done) = self.earlier(stream, &f, &meta.command_id)? {
+                    self.keep(stream, f);
+                    return Ok(done);
+                }
+                decided = self.decider.decide(&f.state, command, &ctx);
+            }
+            let events = match decided {
                 Ok(events) => events,
                 Err(r) => {
                     self.keep(stream, f);

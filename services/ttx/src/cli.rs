@@ -95,6 +95,25 @@ pub enum BenchCommand {
     Log(BenchLogArgs),
     /// Search over generated results: index rebuild time, query latency over a fixed query set, live indexing lag.
     Search(BenchSearchArgs),
+    /// One hot bidding session over HTTP: accepted bids per second and bid latency, embedded or on NATS.
+    Bids(BenchBidsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchBidsArgs {
+    /// Where to put the benchmark's data (must be empty or absent) [default: a temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Bidders bidding at once.
+    #[arg(long, default_value_t = 200)]
+    pub bidders: usize,
+    /// How long they bid.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Run the exchange on this NATS server (JetStream log and bus) instead of the embedded log; use a server of
+    /// its own.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
 }
 
 #[derive(Debug, Args)]

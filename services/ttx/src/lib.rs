@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_bids;
 pub mod bench_search;
 pub mod cli;
 pub mod config;
@@ -93,6 +94,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Log(args) } => {
             runtime.block_on(bench::bench_log(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Bids(args) } => {
+            runtime.block_on(bench_bids::bench_bids(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Search(args) } => {
