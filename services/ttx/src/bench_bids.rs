@@ -92,10 +92,26 @@ fn token(keys: &KeyRing, user: &str, org: &str, role: Role, now: i64) -> String 
 async fn seed(config: &Config) -> anyhow::Result<()> {
     let log = open_log(config).await?;
     let at = SystemClock.now();
-    let listing =
-        lpb::Listing {
-            route: lpb::PricingRoute::Auction.into(), title: "竞价基准成果".into(), ..Default::default()
-        };
+    let listing = lpb::Listing {
+        title: "竞价基准成果".into(),
+        summary: "用于竞价基准的成果。".into(),
+        field: lpb::TechField::NewEnergy.into(),
+        trl: Some(lpb::TrlAssessment {
+            level: 6,
+            assessor: "第三方评价机构".into(),
+            assessed_on: "2026-03-01".into(),
+            evidence: "中试报告".into(),
+        }),
+        form: lpb::ResultForm::Process.into(),
+        holders: vec![lpb::Holder { org_id: "bench-uni".into(), share_bp: 10_000 }],
+        inventors: vec!["王教授".into()],
+        secrecy: lpb::Secrecy::Public.into(),
+        modes: vec![lpb::TransactionMode::Assignment.into()],
+        asking_price_fen: Some(START),
+        route: lpb::PricingRoute::Auction.into(),
+        visibility: lpb::Visibility::Public.into(),
+        ..Default::default()
+    };
     let created =
         lpb::ResultCreated { result_id: "bench-r1".into(), owner_org_id: "bench-uni".into(), listing: Some(listing) };
     let events = vec![

@@ -182,6 +182,20 @@ fn bench_search_prints_every_figure() {
 }
 
 #[test]
+fn bench_bids_prints_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("b");
+    let out = run(&["bench", "bids", "--bidders", "4", "--seconds", "1", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for needle in ["setup: 4 bidders", "accepted bids/s", "latency p50", "stored"] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+    let verify = run(&["log", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+#[test]
 fn the_exchange_runs_on_nats_and_its_log_verifies_there() {
     let nats = ttx_nats::testing::NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
