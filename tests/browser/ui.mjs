@@ -9,6 +9,7 @@
 // a result and submits it; the reviewer returns it with a reason; the manager edits and resubmits it; the reviewer
 // approves it; the manager publishes it and starts the public notice; an enterprise finds it by a Chinese search
 // (锂电池 for a title about 锂离子电池, highlighted, with facets), opens it, sees the notice counting down and objects.
+// Two enterprises then bid on a live auction, each in its own browser, and each sees the other's bid appear.
 // English works; the pages fit a phone-sized screen. Every page visited is saved as a screenshot. Exits non-zero on
 // the first failed check.
 
@@ -30,6 +31,23 @@ const USER_PASSWORD = "a user's long password";
 const UNI = "12100000400000624D";
 const FIRM = "91350100M000100Y43";
 const TITLE = "高镍三元锂离子电池正极材料";
+const FIRM2 = "91440300MA5G2P8X1X";
+
+/** Calls the JSON API with a bearer token; fails on an unexpected status. */
+async function api(base, token, method, path, body, want) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  check(r.status === want, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function tokenOf(base, user, password) {
+  return (await api(base, null, "POST", "/api/v1/auth/login", { user_id: user, password }, 200)).token;
+}
 
 function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
@@ -109,7 +127,7 @@ try {
   // The administrator.
   await login(page, base, "root", ADMIN_PASSWORD);
   check(new URL(page.url()).pathname === "/", "a login lands on the home page");
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "我的挂牌", "我的组织", "组织管理", "用户管理"]), `admin menu: ${await menu(page)}`);
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "竞价大厅", "我的挂牌", "我的组织", "组织管理", "用户管理"]), `admin menu: ${await menu(page)}`);
   await shot(page, "03-admin-home");
 
   await page.goto(`${base}/admin/organisations`);
@@ -151,7 +169,7 @@ try {
 
   // The technology manager sees their own menu, organisation and registration, and no administration.
   await login(page, base, "lilei", USER_PASSWORD);
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "我的挂牌", "发布成果", "我的组织", "我的登记"]), `manager menu: ${await menu(page)}`);
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "竞价大厅", "我的挂牌", "发布成果", "我的组织", "我的登记"]), `manager menu: ${await menu(page)}`);
   await shot(page, "07-manager-home");
   await page.goto(`${base}/org`);
   check((await page.textContent("dl.facts"))?.includes("华东理工示范大学"), "the manager's organisation is shown");
@@ -234,7 +252,7 @@ try {
 
   // The enterprise member finds it by a Chinese query that is not in its title, and opens it.
   await login(page, base, "zhaomin", USER_PASSWORD);
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "我的挂牌", "发布需求", "我的组织"]), `member menu: ${await menu(page)}`);
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "竞价大厅", "我的挂牌", "发布需求", "我的组织"]), `member menu: ${await menu(page)}`);
   await shot(page, "14-member-home");
   await page.click("nav a[href='/search']");
   await page.fill("#q", "锂电池");
@@ -253,25 +271,78 @@ try {
   check((await page.textContent("section.notice-box"))?.includes("挂牌价格低于同类成果评估值"), "the objection is listed");
   await shot(page, "16-member-result-objection");
 
+  // A live auction: the university auctions a result; two enterprises bid against each other, each in its own
+  // browser, and each sees the other's bid appear without reloading.
+  const rootToken = await tokenOf(base, "root", ADMIN_PASSWORD);
+  await api(base, rootToken, "POST", "/api/v1/organisations",
+    { kind: "enterprise", name: "鹏城储能科技有限公司", credit_code: FIRM2, region: "广东省" }, 201);
+  await api(base, rootToken, "POST", "/api/v1/users", { user_id: "sunli", org_id: FIRM2.toLowerCase(),
+    display_name: "孙丽", password: USER_PASSWORD, roles: ["enterprise_member"] }, 201);
+  const manager = await tokenOf(base, "lilei", USER_PASSWORD);
+  const reviewer = await tokenOf(base, "wangfang", USER_PASSWORD);
+  const listing = {
+    title: "固态电池硫化物电解质制备工艺", summary: "室温离子电导率高，可规模化生产。", field: "new_energy",
+    trl: { level: 5, assessor: "上海科技评估中心", assessed_on: "2026-03-01", evidence: "中试报告" },
+    form: "process", holders: [{ org_id: UNI.toLowerCase(), share_bp: 10000 }], inventors: ["王教授"],
+    secrecy: "public", modes: ["assignment"], asking_price_fen: 100000000, route: "auction", visibility: "public",
+  };
+  const created = await api(base, manager, "POST", "/api/v1/results", listing, 201);
+  await api(base, manager, "POST", `/api/v1/results/${created.id}/submit`, undefined, 200);
+  await api(base, reviewer, "POST", `/api/v1/results/${created.id}/approve`, undefined, 200);
+  await api(base, manager, "POST", `/api/v1/results/${created.id}/publish`, undefined, 200);
+  const in_ = (s) => new Date(Date.now() + s * 1000).toISOString();
+  const rules = { start_price_fen: 100000000, increment_fen: 1000000, deposit_fen: 10000000,
+    registration_closes: in_(3000), bidding_opens: in_(-60), bidding_closes: in_(3600),
+    anti_sniping: "extension", window_seconds: 300 };
+  const opened = await api(base, manager, "POST", "/api/v1/sessions", { result_id: created.id, rules }, 201);
+  for (const [user, org] of [["zhaomin", FIRM], ["sunli", FIRM2]]) {
+    await api(base, await tokenOf(base, user, USER_PASSWORD), "POST", `/api/v1/sessions/${opened.id}/register`, undefined, 200);
+    await api(base, rootToken, "POST", `/api/v1/sessions/${opened.id}/deposits`,
+      { bidder_org_id: org.toLowerCase(), amount_fen: 10000000, reference: "银行流水" }, 200);
+  }
+  const bidders = [];
+  for (const user of ["zhaomin", "sunli"]) {
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const p = await ctx.newPage();
+    await login(p, base, user, USER_PASSWORD);
+    await p.goto(`${base}/sessions/${opened.id}`);
+    check((await p.textContent("#high"))?.trim() === "—", `${user} sees no bid yet`);
+    bidders.push(p);
+  }
+  const [a, b] = bidders;
+  await Promise.all([a.waitForLoadState("load"), a.click("#bid-form button")]);
+  check((await a.locator("#bids li").count()) === 1, "A's bid is listed on A's page");
+  await b.waitForFunction(() => document.querySelectorAll("#bids li").length === 1, null, { timeout: 10000 });
+  check((await b.textContent("#high"))?.includes("1,000,000"), `B sees A's bid live: ${await b.textContent("#high")}`);
+  check((await b.textContent("#bids"))?.includes("竞买人"), "B sees A under a pseudonym");
+  await shot(b, "17-auction-b-sees-a");
+  await b.waitForFunction(() => document.getElementById("amount").value === "1010000", null, { timeout: 10000 });
+  await Promise.all([b.waitForLoadState("load"), b.click("#bid-form button")]);
+  await a.waitForFunction(() => document.querySelectorAll("#bids li").length === 2, null, { timeout: 10000 });
+  check((await a.textContent("#high"))?.includes("1,010,000"), `A sees B's bid live: ${await a.textContent("#high")}`);
+  check(/\d+:\d\d:\d\d/.test((await a.textContent("#countdown")) ?? ""), "the countdown runs by the server's clock");
+  await shot(a, "18-auction-a-sees-b");
+  for (const p of bidders) await p.context().close();
+
   // English, switched from the header, and kept.
   await Promise.all([page.waitForLoadState("load"), page.click("header a.lang")]);
   check((await page.getAttribute("html", "lang")) === "en", "the page is in English");
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["Home", "Search", "Demands", "My listings", "New demand", "My organisation"]), `English menu: ${await menu(page)}`);
-  await shot(page, "17-member-home-english");
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["Home", "Search", "Demands", "Auctions", "My listings", "New demand", "My organisation"]), `English menu: ${await menu(page)}`);
+  await shot(page, "19-member-home-english");
   await page.goto(`${base}/search?q=${encodeURIComponent("正极材料")}`);
   check((await page.textContent("aside.facets"))?.includes("New energy"), "facets in English");
-  await shot(page, "18-member-search-english");
+  await shot(page, "20-member-search-english");
 
   // A phone-sized screen: nothing wider than the screen.
   await page.setViewportSize({ width: 375, height: 740 });
   await page.goto(`${base}/org`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 375, `the page fits a phone screen (${width}px wide)`);
-  await shot(page, "19-member-organisation-phone");
+  await shot(page, "21-member-organisation-phone");
   await page.goto(`${base}/search?q=${encodeURIComponent("锂电池")}`);
   const searchWidth = await page.evaluate(() => document.documentElement.scrollWidth);
   check(searchWidth <= 375, `the search page fits a phone screen (${searchWidth}px wide)`);
-  await shot(page, "20-member-search-phone");
+  await shot(page, "22-member-search-phone");
 
   console.log(`ui: all checks passed; screenshots in ${shots}`);
 } catch (e) {

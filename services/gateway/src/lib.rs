@@ -29,6 +29,7 @@ pub mod throttle;
 pub mod token;
 pub mod ui;
 pub mod ui_listings;
+pub mod ui_negotiation;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Deps> {
         .route("/lang/{lang}", get(set_lang))
         .route("/static/app.css", get(css))
         .merge(crate::ui_listings::routes())
+        .merge(crate::ui_negotiation::routes())
 }
 
 pub(crate) fn html_response(status: StatusCode, markup: Markup) -> Response {
@@ -116,7 +117,13 @@ pub(crate) fn page(lang: Lang, title: &str, who: Option<&Principal>, csrf: &str,
 
 /// The menu a caller sees: only what their roles may open.
 pub fn menu(who: &Principal) -> Vec<(&'static str, &'static str)> {
-    let mut items = vec![("/", "home"), ("/search", "search"), ("/demands", "demands"), ("/my", "my_listings")];
+    let mut items = vec![
+        ("/", "home"),
+        ("/search", "search"),
+        ("/demands", "demands"),
+        ("/sessions", "sessions"),
+        ("/my", "my_listings"),
+    ];
     if who.has(Role::TechManager) {
         items.push(("/results/new", "new_result"));
     }

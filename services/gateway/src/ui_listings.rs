@@ -564,6 +564,12 @@ async fn result_view(
                 }
             }
         }
+        @if who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours && status == "published" && to_name(ROUTES, l.route) == "negotiated" {
+            form method="post" action=(action) {
+                (hidden)
+                button type="submit" class="button" name="do" value="negotiate" id="negotiate" { (lang.t("do.negotiate")) }
+            }
+        }
         @if let Some(m) = &matches { (matches_table(lang, "demands", &m.matches)) }
         @if who.is_none() { p { a href="/login" { (lang.t("login")) } " " (lang.t("login_to_see")) } }
     };
@@ -651,6 +657,10 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
             };
             ask(&deps, subjects::RESOLVE_OBJECTION, command).await
         }
+        "negotiate" => match crate::ui_negotiation::open_from_result(&deps, &who, &id).await {
+            Ok(n) => return see_other(format!("/negotiations/{n}")),
+            Err(e) => Err(e),
+        },
         _ => Err(ApiError::invalid("do", "not an action")),
     };
     match outcome {

@@ -1,0 +1,468 @@
+//! The negotiation pages: bidding sessions (the auction page updates live by server-sent events and counts down by the
+//! server's clock; sealed bids are committed from the browser, so the amount never leaves it before the reveal) and
+//! the negotiation room, where term-sheet versions stand side by side with their differences marked.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use maud::{Markup, PreEscaped, html};
+use ttx_kernel::Timestamp;
+use ttx_proto::common::v1::Role;
+use ttx_proto::negotiation::v1::{self as pb, subjects};
+
+use crate::Deps;
+use crate::api::ask;
+use crate::api_negotiation::{fetch_session, session_view};
+use crate::api_results::{MODES, to_name, to_wire};
+use crate::auth::{CSRF_COOKIE, Principal, cookie};
+use crate::i18n::Lang;
+use crate::problem::ApiError;
+use crate::ui::{
+    FormErrors, api_errors, csrf_ok, field, form, form_errors_banner, html_response, message_page, page, session,
+    to_login,
+};
+use crate::ui_listings::{beijing, parse_yuan, yuan};
+
+pub fn routes() -> Router<Deps> {
+    Router::new()
+        .route("/sessions", get(sessions_page))
+        .route("/sessions/{id}", get(session_page).post(session_action))
+        .route("/sessions/{id}/live", get(session_live))
+        .route("/negotiations/{id}", get(negotiation_page).post(negotiation_action))
+}
+
+fn command_context(who: &Principal) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext { actor: Some(who.actor()), command_id: uuid::Uuid::now_v7().to_string() })
+}
+
+fn label(lang: Lang, prefix: &str, name: &str) -> String {
+    lang.lookup(&format!("{prefix}.{name}")).map_or_else(|| name.to_owned(), str::to_owned)
+}
+
+fn when(t: &Option<prost_types::Timestamp>) -> String {
+    t.as_ref().map(|t| beijing(Timestamp::from_proto(t))).unwrap_or_default()
+}
+
+fn rfc3339(t: &Option<prost_types::Timestamp>) -> String {
+    t.as_ref().map(|t| Timestamp::from_proto(t).to_string()).unwrap_or_default()
+}
+
+// ---- sessions ----
+
+async fn sessions_page(State(deps): State<Deps>, headers: HeaderMap) -> Response {
+    let Some(who) = session(&deps, &headers) else { return to_login() };
+    let lang = Lang::from_headers(&headers);
+    let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    let Ok(list) =
+        ask::<pb::SessionList>(&deps, subjects::LIST_SESSIONS, pb::ListSessions { asker: Some(who.actor()) }).await
+    else {
+        return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    };
+    let content = html! {
+        @if list.sessions.is_empty() { p { (lang.t("no_sessions")) } }
+        div class="table" { table id="sessions" {
+            thead { tr {
+                th scope="col" { (lang.t("session")) } th scope="col" { (lang.t("phase")) }
+                th scope="col" { (lang.t("start_price")) } th scope="col" { (lang.t("high")) } th scope="col" { (lang.t("ends_at")) }
+            } }
+            tbody { @for s in &list.sessions {
+                @let rules = s.rules.clone().unwrap_or_default();
+                tr {
+                    td { a href={ "/sessions/" (s.session_id) } { (s.result_id) @if rules.sealed { " " span class="badge" { (lang.t("sealed")) } } } }
+                    td { (label(lang, "phase", &s.phase)) }
+                    td { (yuan(rules.start_price_fen)) }
+                    td { (s.bids.last().map_or_else(|| "—".to_owned(), |b| yuan(b.amount_fen))) }
+                    td { (when(&s.ends_at)) }
+                }
+            } }
+        } }
+    };
+    html_response(StatusCode::OK, page(lang, lang.t("sessions"), Some(&who), &csrf, content))
+}
+
+async fn session_page(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    session_view_page(&deps, &headers, &id, Vec::new()).await
+}
+
+/// The live part of the auction page: the high, the end, the bids. Rendered on the server and, as JSON, pushed to it.
+fn live_part(lang: Lang, v: &pb::SessionView) -> Markup {
+    html! {
+        dl class="facts" id="live" data-version=(v.version) {
+            dt { (lang.t("phase")) } dd id="phase" { (label(lang, "phase", &v.phase)) }
+            dt { (lang.t("high")) } dd id="high" { (v.bids.last().map_or_else(|| "—".to_owned(), |b| yuan(b.amount_fen))) }
+            dt { (lang.t("ends_at")) } dd { time id="ends" datetime=(rfc3339(&v.ends_at)) { (when(&v.ends_at)) } }
+            dt { (lang.t("time_left")) } dd { span id="countdown" { "…" } }
+            dt { (lang.t("server_time")) } dd { time id="server-time" datetime=(rfc3339(&v.server_time)) { (when(&v.server_time)) } }
+        }
+        ol id="bids" reversed {
+            @for b in v.bids.iter().rev() {
+                li class=[b.mine.then_some("mine")] { (yuan(b.amount_fen)) " · " (b.bidder) }
+            }
+        }
+    }
+}
+
+/// Live updates and the countdown, by the server's clock; and the sealed-bid commitment, computed here.
+const AUCTION_JS: &str = r#"(function(){
+var root=document.getElementById('auction');if(!root)return;
+var skew=0;function sync(t){if(t)skew=Date.parse(t)-Date.now();}
+sync(document.getElementById('server-time').getAttribute('datetime'));
+function yuan(f){var w=Math.floor(f/100).toString().replace(/\B(?=(\d{3})+(?!\d))/g,',');var c=f%100;return '¥'+w+(c?'.'+(c<10?'0':'')+c:'');}
+function tick(){var e=document.getElementById('ends');var end=Date.parse(e.getAttribute('datetime'));var s=Math.max(0,Math.floor((end-(Date.now()+skew))/1000));
+document.getElementById('countdown').textContent=Math.floor(s/3600)+':'+('0'+Math.floor(s%3600/60)).slice(-2)+':'+('0'+s%60).slice(-2);}
+tick();setInterval(tick,1000);
+var src=new EventSource(root.dataset.live);
+src.addEventListener('session',function(m){var v=JSON.parse(m.data);sync(v.server_time);
+document.getElementById('ends').setAttribute('datetime',v.ends_at||'');
+var list=document.getElementById('bids');list.innerHTML='';
+v.bids.slice().reverse().forEach(function(b){var li=document.createElement('li');if(b.mine)li.className='mine';li.textContent=yuan(b.amount_fen)+' · '+b.bidder;list.appendChild(li);});
+var high=v.bids.length?v.bids[v.bids.length-1].amount_fen:null;document.getElementById('high').textContent=high===null?'—':yuan(high);
+document.getElementById('phase').textContent=root.dataset['phase'+v.phase]||v.phase;
+var amount=document.getElementById('amount');if(amount&&high!==null&&document.activeElement!==amount){amount.value=((high+Number(root.dataset.increment))/100).toString();}
+tick();});
+var commit=document.getElementById('commit-form');
+if(commit){commit.addEventListener('submit',function(ev){ev.preventDefault();
+var cents=Math.round(parseFloat(document.getElementById('sealed-amount').value)*100);if(!(cents>0))return;
+var nonce=new Uint8Array(32);crypto.getRandomValues(nonce);
+var enc=new TextEncoder();var tag=enc.encode('ttx/sealed-bid/v1');var sid=enc.encode(root.dataset.session);var bid=enc.encode(root.dataset.bidder);
+var buf=new Uint8Array(tag.length+4+sid.length+4+bid.length+8+32);var dv=new DataView(buf.buffer);var o=0;
+buf.set(tag,o);o+=tag.length;dv.setUint32(o,sid.length);o+=4;buf.set(sid,o);o+=sid.length;dv.setUint32(o,bid.length);o+=4;buf.set(bid,o);o+=bid.length;
+dv.setBigInt64(o,BigInt(cents));o+=8;buf.set(nonce,o);
+crypto.subtle.digest('SHA-256',buf).then(function(d){var hex=function(a){return Array.from(new Uint8Array(a)).map(function(x){return('0'+x.toString(16)).slice(-2);}).join('');};
+localStorage.setItem('ttx-sealed-'+root.dataset.session,JSON.stringify({amount_fen:cents,nonce:hex(nonce)}));
+document.getElementById('commitment').value=hex(d);commit.submit();});});}
+var reveal=document.getElementById('reveal-form');
+if(reveal){var kept=localStorage.getItem('ttx-sealed-'+root.dataset.session);if(kept){var k=JSON.parse(kept);document.getElementById('reveal-amount').value=k.amount_fen;document.getElementById('reveal-nonce').value=k.nonce;}}
+})();"#;
+
+async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: FormErrors) -> Response {
+    let Some(who) = session(deps, headers) else { return to_login() };
+    let lang = Lang::from_headers(headers);
+    let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let v = match fetch_session(deps, &who, id.to_owned()).await {
+        Ok(v) => v,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return message_page(deps, headers, StatusCode::NOT_FOUND, "not_found");
+        }
+        Err(_) => return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let rules = v.rules.clone().unwrap_or_default();
+    let bidder = who.has(Role::EnterpriseMember) && who.org_id != v.seller_org_id;
+    let next = v.bids.last().map_or(rules.start_price_fen, |b| b.amount_fen + rules.increment_fen);
+    let action = format!("/sessions/{id}");
+    let hidden = html! { input type="hidden" name="csrf" value=(csrf); };
+    let content = html! {
+        (form_errors_banner(lang, &errors))
+        @for (_, m) in &errors { p class="field-error" { (m) } }
+        section id="auction" data-live={ "/sessions/" (id) "/live" } data-increment=(rules.increment_fen)
+            data-session=(v.session_id) data-bidder=(who.org_id)
+            data-phaseopen=(label(lang, "phase", "open")) data-phaserevealing=(label(lang, "phase", "revealing"))
+            data-phaseclosed=(label(lang, "phase", "closed")) {
+            dl class="facts" {
+                dt { (lang.t("result")) } dd { a href={ "/results/" (v.result_id) } { (v.result_id) } }
+                dt { (lang.t("start_price")) } dd { (yuan(rules.start_price_fen)) }
+                dt { (lang.t("increment")) } dd { (yuan(rules.increment_fen)) }
+                dt { (lang.t("deposit")) } dd { (yuan(rules.deposit_fen)) }
+                dt { (lang.t("bidding_window")) } dd { (when(&rules.bidding_opens)) " — " (when(&rules.bidding_closes)) }
+                dt { (lang.t("anti_sniping")) } dd { (label(lang, "anti", &rules.anti_sniping)) " (" (rules.window_seconds / 60) " " (lang.t("minutes")) ")" }
+                @if let Some(r) = rules.reserve_fen { dt { (lang.t("reserve")) } dd { (yuan(r)) } }
+                @if rules.sealed { dt { (lang.t("sealed")) } dd { (lang.t("sealed_explained")) " · " (v.commitments) } }
+                dt { (lang.t("bidders")) } dd { (v.bidders) }
+                @if !v.my_deposit.is_empty() { dt { (lang.t("my_deposit")) } dd id="my-deposit" { (label(lang, "deposit", &v.my_deposit)) } }
+            }
+            (live_part(lang, &v))
+            @if let Some(o) = &v.outcome {
+                p class="notice" id="outcome" {
+                    @if o.sold { (lang.t("sold_to")) " " (o.winner_org_id) " · " (yuan(o.price_fen)) } @else { (lang.t("not_sold")) " (" (o.reason) ")" }
+                }
+            }
+            @if bidder && v.phase == "open" {
+                div class="actions" {
+                    @if !v.registered {
+                        form method="post" action=(action) { (hidden) button type="submit" name="do" value="register" { (lang.t("do.register")) } }
+                    } @else if v.my_deposit != "confirmed" {
+                        p { (lang.t("awaiting_deposit")) }
+                    } @else if rules.sealed {
+                        @if v.committed { p id="committed" { (lang.t("committed")) } } @else {
+                            form method="post" action=(action) class="inline" id="commit-form" {
+                                (hidden) input type="hidden" name="do" value="commit";
+                                input type="hidden" name="commitment" id="commitment";
+                                label for="sealed-amount" { (lang.t("amount_yuan")) }
+                                input id="sealed-amount" type="text" inputmode="decimal" required;
+                                button type="submit" { (lang.t("do.commit")) }
+                            }
+                        }
+                    } @else {
+                        form method="post" action=(action) class="inline" id="bid-form" {
+                            (hidden) input type="hidden" name="do" value="bid";
+                            label for="amount" { (lang.t("amount_yuan")) }
+                            input id="amount" name="amount_yuan" type="text" inputmode="decimal" required value=(yuan(next).trim_start_matches('¥').replace(',', ""));
+                            button type="submit" { (lang.t("do.bid")) }
+                        }
+                    }
+                }
+            }
+            @if bidder && v.phase == "revealing" && v.committed {
+                form method="post" action=(action) class="inline" id="reveal-form" {
+                    (hidden) input type="hidden" name="do" value="reveal";
+                    label for="reveal-amount" { (lang.t("amount_fen")) }
+                    input id="reveal-amount" name="amount_fen" type="text" required;
+                    label for="reveal-nonce" { (lang.t("nonce")) }
+                    input id="reveal-nonce" name="nonce" type="text" required;
+                    button type="submit" { (lang.t("do.reveal")) }
+                }
+            }
+            @if who.has(Role::Admin) && v.phase == "open" {
+                form method="post" action=(action) class="inline" {
+                    (hidden) input type="hidden" name="do" value="deposit";
+                    label for="bidder_org_id" { (lang.t("bidder_org")) }
+                    input id="bidder_org_id" name="bidder_org_id" type="text" required;
+                    label for="deposit_yuan" { (lang.t("amount_yuan")) }
+                    input id="deposit_yuan" name="amount_yuan" type="text" required value=(yuan(rules.deposit_fen).trim_start_matches('¥').replace(',', ""));
+                    input type="hidden" name="reference" value="manual";
+                    button type="submit" { (lang.t("do.confirm_deposit")) }
+                }
+            }
+        }
+        script { (PreEscaped(AUCTION_JS)) }
+    };
+    let code = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_response(code, page(lang, lang.t("auction"), Some(&who), &csrf, content))
+}
+
+/// Server-sent events: the session as JSON whenever it changes, and at least every few seconds with the server's time.
+async fn session_live(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let Some(who) = session(&deps, &headers) else { return StatusCode::UNAUTHORIZED.into_response() };
+    let state = (deps, who, id, None::<u64>, 0u32);
+    let stream = futures::stream::unfold(state, |(deps, who, id, last, quiet)| async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(if last.is_none() { 0 } else { 200 })).await;
+            let Ok(v) = fetch_session(&deps, &who, id.clone()).await else { return None };
+            if last != Some(v.version) || quiet >= 15 {
+                let data = serde_json::to_string(&session_view(&v)).unwrap_or_default();
+                let event = Event::default().event("session").data(data);
+                return Some((Ok::<_, Infallible>(event), (deps, who, id, Some(v.version), 0)));
+            }
+            return Some((Ok(Event::default().comment("")), (deps, who, id, last, quiet + 1)));
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+async fn session_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    let Some(who) = session(&deps, &headers) else { return to_login() };
+    let f = form(&body);
+    if !csrf_ok(&headers, &f) {
+        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let lang = Lang::from_headers(&headers);
+    let ctx = command_context(&who);
+    let session_id = id.clone();
+    let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
+        "register" => ask(&deps, subjects::REGISTER_BIDDER, pb::SessionAction { context: ctx, session_id }).await,
+        "bid" => match parse_yuan(field(&f, "amount_yuan")) {
+            Some(amount_fen) => {
+                ask(&deps, subjects::PLACE_BID, pb::PlaceBid { context: ctx, session_id, amount_fen }).await
+            }
+            None => Err(ApiError::invalid("amount_yuan", "an amount in yuan")),
+        },
+        "commit" => {
+            let commitment = field(&f, "commitment").to_owned();
+            ask(&deps, subjects::COMMIT_BID, pb::CommitBid { context: ctx, session_id, commitment }).await
+        }
+        "reveal" => match field(&f, "amount_fen").trim().parse::<i64>() {
+            Ok(amount_fen) => {
+                let nonce = field(&f, "nonce").to_owned();
+                ask(&deps, subjects::REVEAL_BID, pb::RevealBid { context: ctx, session_id, amount_fen, nonce }).await
+            }
+            Err(_) => Err(ApiError::invalid("amount_fen", "a whole number of fen")),
+        },
+        "deposit" => match parse_yuan(field(&f, "amount_yuan")) {
+            Some(amount_fen) => {
+                let command = pb::SettleDeposit {
+                    context: ctx,
+                    session_id,
+                    bidder_org_id: field(&f, "bidder_org_id").trim().to_owned(),
+                    amount_fen,
+                    reference: field(&f, "reference").to_owned(),
+                };
+                ask(&deps, subjects::CONFIRM_DEPOSIT, command).await
+            }
+            None => Err(ApiError::invalid("amount_yuan", "an amount in yuan")),
+        },
+        _ => Err(ApiError::invalid("do", "not an action")),
+    };
+    match outcome {
+        Ok(_) => Redirect::to(&format!("/sessions/{id}")).into_response(),
+        Err(e) => session_view_page(&deps, &headers, &id, api_errors(lang, e)).await,
+    }
+}
+
+// ---- the negotiation room ----
+
+/// The rows of a term sheet as the room shows them.
+fn term_rows(lang: Lang, t: &pb::TermSheet) -> Vec<(&'static str, String)> {
+    vec![
+        ("modes", label(lang, "mode", to_name(MODES, t.mode))),
+        ("term_price", yuan(t.price_fen)),
+        (
+            "payments",
+            t.payments.iter().map(|p| format!("{} {}", p.due, yuan(p.amount_fen))).collect::<Vec<_>>().join("；"),
+        ),
+        ("territory", t.territory.clone()),
+        ("term_months", t.term_months.to_string()),
+        ("field_of_use", t.field_of_use.clone()),
+        ("exclusive", lang.t(if t.exclusive { "yes" } else { "no" }).to_owned()),
+    ]
+}
+
+async fn negotiation_page(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    negotiation_view(&deps, &headers, &id, Vec::new()).await
+}
+
+async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: FormErrors) -> Response {
+    let Some(who) = session(deps, headers) else { return to_login() };
+    let lang = Lang::from_headers(headers);
+    let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let q = pb::GetNegotiation { asker: Some(who.actor()), negotiation_id: id.to_owned() };
+    let v: pb::NegotiationView = match ask(deps, subjects::GET_NEGOTIATION, q).await {
+        Ok(v) => v,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return message_page(deps, headers, StatusCode::NOT_FOUND, "not_found");
+        }
+        Err(_) => return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let party = who.org_id == v.buyer_org_id || who.org_id == v.seller_org_id;
+    let latest = v.offers.last();
+    let can_accept = party && v.status == "open" && latest.is_some_and(|o| o.by_org_id != who.org_id);
+    let rows: Vec<Vec<(&'static str, String)>> =
+        v.offers.iter().map(|o| term_rows(lang, &o.terms.clone().unwrap_or_default())).collect();
+    let last_terms = latest.and_then(|o| o.terms.clone()).unwrap_or_default();
+    let action = format!("/negotiations/{id}");
+    let content = html! {
+        (form_errors_banner(lang, &errors))
+        @for (_, m) in &errors { p class="field-error" { (m) } }
+        p { span class="badge" id="negotiation-status" { (label(lang, "nstatus", &v.status)) } " "
+            (lang.t("result")) "：" a href={ "/results/" (v.result_id) } { (v.result_id) } }
+        @if let Some(d) = &v.deal {
+            p class="notice" id="deal" { (lang.t("deal_agreed")) " · " (yuan(d.price_fen)) " · " (lang.t("contract_due")) " " (when(&d.contract_due)) }
+        }
+        @if v.offers.is_empty() { p { (lang.t("no_offers")) } } @else {
+            div class="table" { table id="versions" {
+                thead { tr {
+                    th scope="col" { (lang.t("term")) }
+                    @for o in &v.offers { th scope="col" { "v" (o.version) " · " (if o.by_org_id == v.buyer_org_id { lang.t("buyer") } else { lang.t("seller") }) } }
+                } }
+                tbody {
+                    @for (i, (key, _)) in rows[0].iter().enumerate() {
+                        tr {
+                            th scope="row" { (lang.t(key)) }
+                            @for (n, r) in rows.iter().enumerate() {
+                                @let changed = n > 0 && rows[n - 1][i].1 != r[i].1;
+                                td class=[changed.then_some("changed")] { (r[i].1) }
+                            }
+                        }
+                    }
+                }
+            } }
+        }
+        @if party && v.status == "open" {
+            section aria-labelledby="offer-heading" {
+                h2 id="offer-heading" { (lang.t("new_version")) }
+                form method="post" action=(action) class="card" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="do" value="offer";
+                    label for="mode" { (lang.t("modes")) }
+                    select id="mode" name="mode" { @for (n, _) in MODES { option value=(n) selected[to_name(MODES, last_terms.mode) == *n] { (label(lang, "mode", n)) } } }
+                    label for="price_yuan" { (lang.t("term_price")) }
+                    input id="price_yuan" name="price_yuan" type="text" required value=(if last_terms.price_fen > 0 { (last_terms.price_fen / 100).to_string() } else { String::new() });
+                    label for="territory" { (lang.t("territory")) }
+                    input id="territory" name="territory" type="text" value=(last_terms.territory);
+                    label for="term_months" { (lang.t("term_months")) }
+                    input id="term_months" name="term_months" type="number" value=(last_terms.term_months);
+                    label for="field_of_use" { (lang.t("field_of_use")) }
+                    input id="field_of_use" name="field_of_use" type="text" value=(last_terms.field_of_use);
+                    label class="check" { input type="checkbox" name="exclusive" value="1" checked[last_terms.exclusive]; " " (lang.t("exclusive")) }
+                    button type="submit" { (lang.t("do.offer")) }
+                }
+            }
+        }
+        @if can_accept {
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="do" value="accept";
+                input type="hidden" name="version" value=(latest.map_or(0, |o| o.version));
+                button type="submit" class="button" { (lang.t("do.accept")) " v" (latest.map_or(0, |o| o.version)) }
+            }
+        }
+    };
+    let code = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_response(code, page(lang, lang.t("negotiation_room"), Some(&who), &csrf, content))
+}
+
+async fn negotiation_action(
+    State(deps): State<Deps>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(who) = session(&deps, &headers) else { return to_login() };
+    let f = form(&body);
+    if !csrf_ok(&headers, &f) {
+        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let lang = Lang::from_headers(&headers);
+    let ctx = command_context(&who);
+    let negotiation_id = id.clone();
+    let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
+        "offer" => {
+            let terms = (|| {
+                Ok::<_, ApiError>(pb::TermSheet {
+                    mode: to_wire(MODES, "mode", field(&f, "mode"))?,
+                    price_fen: parse_yuan(field(&f, "price_yuan"))
+                        .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?,
+                    payments: Vec::new(),
+                    territory: field(&f, "territory").to_owned(),
+                    term_months: field(&f, "term_months").trim().parse().unwrap_or(0),
+                    field_of_use: field(&f, "field_of_use").to_owned(),
+                    exclusive: field(&f, "exclusive") == "1",
+                })
+            })();
+            match terms {
+                Ok(terms) => {
+                    ask(&deps, subjects::MAKE_OFFER, pb::MakeOffer { context: ctx, negotiation_id, terms: Some(terms) })
+                        .await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        "accept" => {
+            let version = field(&f, "version").parse().unwrap_or(0);
+            ask(&deps, subjects::ACCEPT_OFFER, pb::AcceptOffer { context: ctx, negotiation_id, version }).await
+        }
+        _ => Err(ApiError::invalid("do", "not an action")),
+    };
+    match outcome {
+        Ok(_) => Redirect::to(&format!("/negotiations/{id}")).into_response(),
+        Err(e) => negotiation_view(&deps, &headers, &id, api_errors(lang, e)).await,
+    }
+}
+
+/// Opens a negotiation on a result for the caller's enterprise; the result page's button.
+pub async fn open_from_result(deps: &Deps, who: &Principal, result_id: &str) -> Result<String, ApiError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let command = pb::OpenNegotiation {
+        context: command_context(who),
+        negotiation_id: id.clone(),
+        result_id: result_id.to_owned(),
+    };
+    ask::<pb::CommandAccepted>(deps, subjects::OPEN_NEGOTIATION, command).await?;
+    Ok(id)
+}
