@@ -131,3 +131,36 @@ async fn the_listings_pages_serve_each_role() {
     let (status, _, _) = x.post_form("/demands/d-seed", &cookies, "csrf=wrong&do=award&application_id=a-seed").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "forms need the CSRF token");
 }
+
+#[tokio::test]
+async fn the_negotiation_room_shows_versions_side_by_side_and_refuses_a_deal_while_the_notice_runs() {
+    let x = Exchange::start().await;
+    let buyer = format!("ttx_session={}; ttx_csrf=abc", x.login("zhaoqiang").await);
+    let seller = format!("ttx_session={}; ttx_csrf=abc", x.login("lilei").await);
+    // The enterprise opens a negotiation from the result's page.
+    let (_, _, page) = x.get_page("/results/r-seed", &buyer).await;
+    assert!(page.contains(r#"id="negotiate""#), "{page}");
+    let (status, headers, _) = x.post_form("/results/r-seed", &buyer, "csrf=abc&do=negotiate").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let room = headers["location"].to_str().unwrap().to_owned();
+    assert!(room.starts_with("/negotiations/"), "{room}");
+    let offer = |price: &str, territory: &str| {
+        format!(
+            "csrf=abc&do=offer&mode=assignment&price_yuan={price}&territory={territory}&term_months=60&field_of_use="
+        )
+    };
+    let (status, _, _) = x.post_form(&room, &buyer, &offer("9000", "CN")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = x.post_form(&room, &seller, &offer("10000", "CN")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = x.get_page(&room, &buyer).await;
+    assert!(page.contains(r#"id="versions""#) && page.contains("v1") && page.contains("v2"), "{page}");
+    assert!(page.contains(r#"class="changed""#) && page.contains("¥10,000"), "the changed price is marked: {page}");
+    // The notice at ¥10,000 still runs: the deal is refused with the reason, on the page.
+    let (status, _, page) = x.post_form(&room, &buyer, "csrf=abc&do=accept&version=2").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("still running") || page.contains("不符合规则"), "{page}");
+    // Administrators see every room.
+    let regulator = format!("ttx_session={}; ttx_csrf=abc", x.login("root").await);
+    assert_eq!(x.get_page(&room, &regulator).await.0, StatusCode::OK, "administrators see it");
+}

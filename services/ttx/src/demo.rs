@@ -148,7 +148,8 @@ pub async fn demo(config: &Config) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("cannot register the technology manager: {}", e.message),
         }
     }
-    seed_listings(log, clock, &org_ids).await?;
+    seed_listings(log.clone(), clock.clone(), &org_ids).await?;
+    seed_auction(log, clock, &org_ids).await?;
     println!();
     println!(
         "Start the exchange with `ttx serve` (same --data-dir or --nats) and log in at http://{}/login",
@@ -380,6 +381,56 @@ async fn seed_listings(
         "listings: 6 published results (one under public notice), 1 awaiting review, 1 demand, 1 challenge; \
          try the search page with 锂电池"
     );
+    Ok(())
+}
+
+/// A bidding session on the demo's auction result, open for a week, that a newcomer can join: the enterprise
+/// member registers on the auction page and an administrator confirms the deposit there.
+async fn seed_auction(
+    log: Arc<dyn ttx_kernel::EventLog>,
+    clock: Arc<dyn Clock>,
+    org_ids: &[String],
+) -> anyhow::Result<()> {
+    use ttx_proto::common::v1::Actor;
+    use ttx_proto::negotiation::v1::{self as npb, subjects as ns};
+    let negotiation = Arc::new(ttx_negotiation::Service::new(log.clone(), clock.clone()));
+    let projection = tokio::spawn(negotiation.clone().project());
+    let now = clock.now().unix_micros();
+    let at = |minutes: i64| Some(ttx_kernel::Timestamp::from_unix_micros(now + minutes * 60_000_000).to_proto());
+    let manager = Actor {
+        user_id: "zhangwei".into(),
+        org_id: org_ids[1].clone(),
+        role: Role::TechManager.into(),
+        roles: vec![Role::TechManager.into()],
+    };
+    let open = npb::OpenSession {
+        context: Some(npb::CommandContext { actor: Some(manager), command_id: "demo-session-open".into() }),
+        session_id: "demo-auction".into(),
+        result_id: "demo-r5".into(),
+        rules: Some(npb::SessionRules {
+            start_price_fen: 50_000_000,
+            increment_fen: 500_000,
+            deposit_fen: 5_000_000,
+            registration_closes: at(7 * 24 * 60 - 60),
+            bidding_opens: at(0),
+            bidding_closes: at(7 * 24 * 60),
+            anti_sniping: "extension".into(),
+            window_seconds: 300,
+            reserve_fen: None,
+            sealed: false,
+            reveal_closes: None,
+            version: String::new(),
+        }),
+    };
+    let outcome = negotiation.command(ns::OPEN_SESSION, open.encode_to_vec().into()).await;
+    projection.abort();
+    match outcome {
+        Ok(_) => {
+            println!("negotiation: an open bidding session on 固态锂电池硫化物电解质制备工艺 (/sessions/demo-auction)")
+        }
+        Err(e) if e.code == "conflict" => println!("negotiation: the bidding session exists (unchanged)"),
+        Err(e) => anyhow::bail!("demo auction: {} ({})", e.message, e.code),
+    }
     Ok(())
 }
 

@@ -263,6 +263,7 @@ fn demo_seeds_every_role_and_a_market_once() {
         assert!(out.lines().any(|l| l.starts_with(login) && !l.contains("exists")), "{login} in\n{out}");
     }
     assert!(out.contains("6 published results"), "{out}");
+    assert!(out.contains("/sessions/demo-auction"), "{out}");
     let second = run(&["demo", "--data-dir", data.to_str().unwrap()]);
     assert!(text(&second.stdout).contains("(exists; unchanged)"), "{}", text(&second.stdout));
     // Served, the market is searchable in Chinese by anyone (the demo's results are listed as public), and the open
