@@ -242,16 +242,15 @@ async fn session_live(State(deps): State<Deps>, headers: HeaderMap, Path(id): Pa
     let Some(who) = session(&deps, &headers) else { return StatusCode::UNAUTHORIZED.into_response() };
     let state = (deps, who, id, None::<u64>, 0u32);
     let stream = futures::stream::unfold(state, |(deps, who, id, last, quiet)| async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(if last.is_none() { 0 } else { 200 })).await;
-            let Ok(v) = fetch_session(&deps, &who, id.clone()).await else { return None };
-            if last != Some(v.version) || quiet >= 15 {
-                let data = serde_json::to_string(&session_view(&v)).unwrap_or_default();
-                let event = Event::default().event("session").data(data);
-                return Some((Ok::<_, Infallible>(event), (deps, who, id, Some(v.version), 0)));
-            }
-            return Some((Ok(Event::default().comment("")), (deps, who, id, last, quiet + 1)));
+        tokio::time::sleep(Duration::from_millis(if last.is_none() { 0 } else { 200 })).await;
+        let Ok(v) = fetch_session(&deps, &who, id.clone()).await else { return None };
+        if last != Some(v.version) || quiet >= 15 {
+            let data = serde_json::to_string(&session_view(&v)).unwrap_or_default();
+            let event = Event::default().event("session").data(data);
+            return Some((Ok::<_, Infallible>(event), (deps, who, id, Some(v.version), 0)));
         }
+        // Unchanged: a comment keeps the connection alive (and notices when the client left).
+        Some((Ok(Event::default().comment("")), (deps, who, id, last, quiet + 1)))
     });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
