@@ -65,10 +65,8 @@ impl Conn {
             if line.is_empty() {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
+            if let Some((_, value)) = line.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
+                length = value.trim().parse().unwrap_or(0);
             }
         }
         let mut buf = vec![0; length];
