@@ -432,9 +432,15 @@ async fn result_view(
     let trl = l.trl.clone().unwrap_or_default();
     let notice_running = view.notice.as_ref().is_some_and(|n| !n.ended);
     let matches = if (ours || who.as_ref().is_some_and(|w| w.has(Role::Admin))) && status == "published" {
-        find_matches(deps, asker, String::new(), id.to_owned(), &None).await.ok()
+        find_matches(deps, asker.clone(), String::new(), id.to_owned(), &None).await.ok()
     } else {
         None
+    };
+    let route = to_name(ROUTES, l.route);
+    let sales = if who.is_some() && route != "negotiated" {
+        crate::ui_negotiation::sales_of(deps, asker, id).await
+    } else {
+        crate::ui_negotiation::Sales::default()
     };
     let names = org_names(deps).await;
     let action = format!("/results/{id}");
@@ -570,6 +576,9 @@ async fn result_view(
                 button type="submit" class="button" name="do" value="negotiate" id="negotiate" { (lang.t("do.negotiate")) }
             }
         }
+        @if who.is_some() && route != "negotiated" {
+            (crate::ui_negotiation::sales_part(lang, &sales, &action, &csrf, manager && status == "published", who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours, route, l.asking_price_fen))
+        }
         @if let Some(m) = &matches { (matches_table(lang, "demands", &m.matches)) }
         @if who.is_none() { p { a href="/login" { (lang.t("login")) } " " (lang.t("login_to_see")) } }
     };
@@ -661,6 +670,13 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
             Ok(n) => return see_other(format!("/negotiations/{n}")),
             Err(e) => Err(e),
         },
+        "auction" | "list_sale" | "register_intent" => {
+            match crate::ui_negotiation::sale_action(&deps, &who, &id, field(&f, "do"), &f).await {
+                Ok(Some(to)) => return see_other(to),
+                Ok(None) => Ok(pb::CommandAccepted::default()),
+                Err(e) => Err(e),
+            }
+        }
         _ => Err(ApiError::invalid("do", "not an action")),
     };
     match outcome {

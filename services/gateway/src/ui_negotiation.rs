@@ -465,3 +465,155 @@ pub async fn open_from_result(deps: &Deps, who: &Principal, result_id: &str) -> 
     ask::<pb::CommandAccepted>(deps, subjects::OPEN_NEGOTIATION, command).await?;
     Ok(id)
 }
+
+// ---- selling from the result's page ----
+
+/// The listed-price sales and the bidding sessions of one result.
+#[derive(Debug, Default)]
+pub struct Sales {
+    pub listings: Vec<pb::ListingView>,
+    pub sessions: Vec<pb::SessionView>,
+}
+
+pub async fn sales_of(deps: &Deps, asker: ttx_proto::common::v1::Actor, result_id: &str) -> Sales {
+    let listings: pb::ListingList =
+        ask(deps, subjects::LIST_LISTINGS, pb::ListListings { asker: Some(asker.clone()) }).await.unwrap_or_default();
+    let sessions: pb::SessionList =
+        ask(deps, subjects::LIST_SESSIONS, pb::ListSessions { asker: Some(asker) }).await.unwrap_or_default();
+    Sales {
+        listings: listings.listings.into_iter().filter(|l| l.result_id == result_id).collect(),
+        sessions: sessions.sessions.into_iter().filter(|s| s.result_id == result_id).collect(),
+    }
+}
+
+/// The result page's part for the listed-price and auction routes: what is on sale, and the forms to sell or buy.
+#[allow(clippy::too_many_arguments)]
+pub fn sales_part(
+    lang: Lang,
+    sales: &Sales,
+    action: &str,
+    csrf: &str,
+    seller: bool,
+    buyer: bool,
+    route: &str,
+    asking: Option<i64>,
+) -> Markup {
+    let open_listing = sales.listings.iter().any(|l| l.status == "open");
+    let open_session = sales.sessions.iter().any(|s| s.phase == "open" || s.phase == "revealing");
+    let price = asking.map(|p| (p / 100).to_string()).unwrap_or_default();
+    html! {
+        section aria-labelledby="sales-heading" {
+            h2 id="sales-heading" { (label(lang, "route", route)) }
+            @for l in &sales.listings {
+                article class="objection" {
+                    p { (yuan(l.price_fen)) " · " (lang.t("disclosure_ends")) " " (when(&l.disclosure_ends)) " · "
+                        span class="badge" { (label(lang, "lstatus", &l.status)) } " · " (lang.t("registrants")) " " (l.registrants) }
+                    @if !l.session_id.is_empty() { p { a href={ "/sessions/" (l.session_id) } { (lang.t("to_auction")) } } }
+                    @if buyer && l.status == "open" && !l.registered {
+                        form method="post" action=(action) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="listing_id" value=(l.listing_id);
+                            button type="submit" class="button" name="do" value="register_intent" { (lang.t("do.register_intent")) }
+                        }
+                    }
+                    @if l.registered { p { (lang.t("intent_registered")) } }
+                }
+            }
+            @for s in &sales.sessions {
+                p { a href={ "/sessions/" (s.session_id) } { (lang.t("auction")) " · " (label(lang, "phase", &s.phase)) } }
+            }
+            @if seller && route == "listed" && !open_listing {
+                form method="post" action=(action) class="inline" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="sale_price" { (lang.t("amount_yuan")) }
+                    input id="sale_price" name="price_yuan" type="text" required value=(price);
+                    label for="sale_days" { (lang.t("disclosure_days")) }
+                    input id="sale_days" name="days" type="number" min="1" value="20";
+                    button type="submit" name="do" value="list_sale" { (lang.t("do.list_sale")) }
+                }
+            }
+            @if seller && route == "auction" && !open_session {
+                form method="post" action=(action) class="inline" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="start_price" { (lang.t("start_price")) }
+                    input id="start_price" name="price_yuan" type="text" required value=(price);
+                    label for="auction_days" { (lang.t("bidding_days")) }
+                    input id="auction_days" name="days" type="number" min="1" value="7";
+                    label class="check" { input type="checkbox" name="sealed" value="1"; " " (lang.t("sealed")) }
+                    button type="submit" name="do" value="auction" { (lang.t("do.auction")) }
+                }
+            }
+        }
+    }
+}
+
+/// Lists a sale, opens a session (1 % increments, a 10 % deposit, registration until a day before the end, a
+/// five-minute extension; sealed ones reveal for a day after), or registers an intent. Answers where to go next.
+pub async fn sale_action(
+    deps: &Deps,
+    who: &Principal,
+    result_id: &str,
+    what: &str,
+    f: &std::collections::HashMap<String, Vec<String>>,
+) -> Result<Option<String>, ApiError> {
+    let days: i64 = field(f, "days").trim().parse().map_err(|_| ApiError::invalid("days", "a number of days"))?;
+    if what != "register_intent" && !(1..=90).contains(&days) {
+        return Err(ApiError::invalid("days", "1 to 90 days"));
+    }
+    let now = deps.auth.now_unix() * 1_000_000;
+    let at = |minutes: i64| Some(Timestamp::from_unix_micros(now + minutes * 60_000_000).to_proto());
+    match what {
+        "register_intent" => {
+            let command = pb::ListingAction {
+                context: command_context(who),
+                listing_id: field(f, "listing_id").to_owned(),
+                disclosure_ends: None,
+            };
+            ask::<pb::CommandAccepted>(deps, subjects::REGISTER_INTENT, command).await?;
+            Ok(None)
+        }
+        "list_sale" => {
+            let price = parse_yuan(field(f, "price_yuan"))
+                .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?;
+            let id = uuid::Uuid::now_v7().to_string();
+            let command = pb::OpenListing {
+                context: command_context(who),
+                listing_id: id,
+                result_id: result_id.to_owned(),
+                terms: Some(pb::TermSheet { mode: 1, price_fen: price, ..Default::default() }),
+                disclosure_ends: at(days * 24 * 60),
+            };
+            ask::<pb::CommandAccepted>(deps, subjects::OPEN_LISTING, command).await?;
+            Ok(None)
+        }
+        _ => {
+            let price = parse_yuan(field(f, "price_yuan"))
+                .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?;
+            let sealed = field(f, "sealed") == "1";
+            let end = days * 24 * 60;
+            let rules = pb::SessionRules {
+                start_price_fen: price,
+                increment_fen: (price / 100 / 10_000 * 10_000).max(10_000),
+                deposit_fen: price / 10,
+                registration_closes: at(end - 24 * 60),
+                bidding_opens: at(0),
+                bidding_closes: at(end),
+                anti_sniping: "extension".into(),
+                window_seconds: 300,
+                reserve_fen: None,
+                sealed,
+                reveal_closes: if sealed { at(end + 24 * 60) } else { None },
+                version: String::new(),
+            };
+            let id = uuid::Uuid::now_v7().to_string();
+            let command = pb::OpenSession {
+                context: command_context(who),
+                session_id: id.clone(),
+                result_id: result_id.to_owned(),
+                rules: Some(rules),
+            };
+            ask::<pb::CommandAccepted>(deps, subjects::OPEN_SESSION, command).await?;
+            Ok(Some(format!("/sessions/{id}")))
+        }
+    }
+}

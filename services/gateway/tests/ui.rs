@@ -164,3 +164,36 @@ async fn the_negotiation_room_shows_versions_side_by_side_and_refuses_a_deal_whi
     let regulator = format!("ttx_session={}; ttx_csrf=abc", x.login("root").await);
     assert_eq!(x.get_page(&room, &regulator).await.0, StatusCode::OK, "administrators see it");
 }
+
+#[tokio::test]
+async fn a_seller_starts_an_auction_from_the_result_page_and_a_buyer_registers_there() {
+    let x = Exchange::start().await;
+    let bearer = |t: &str| format!("Bearer {t}");
+    let (manager, reviewer) = (x.login("lilei").await, x.login("hanmei").await);
+    let mut listing = common::listing_json();
+    listing["route"] = serde_json::json!("auction");
+    let a = x.send("POST", "/api/v1/results", &[("authorization", &bearer(&manager))], Some(listing)).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    for (t, step) in [(&manager, "submit"), (&reviewer, "approve"), (&manager, "publish")] {
+        let a = x.send("POST", &format!("/api/v1/results/{id}/{step}"), &[("authorization", &bearer(t))], None).await;
+        assert_eq!(a.status, StatusCode::OK, "{step}: {}", a.body);
+    }
+    let seller = format!("ttx_session={manager}; ttx_csrf=abc");
+    let (_, _, page) = x.get_page(&format!("/results/{id}"), &seller).await;
+    assert!(page.contains(r#"value="auction""#), "the seller may start an auction: {page}");
+    let (status, headers, _) =
+        x.post_form(&format!("/results/{id}"), &seller, "csrf=abc&do=auction&price_yuan=10000&days=7").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = headers["location"].to_str().unwrap().to_owned();
+    assert!(session.starts_with("/sessions/"), "{session}");
+    let buyer = format!("ttx_session={}; ttx_csrf=abc", x.login("zhaoqiang").await);
+    let (_, _, page) = x.get_page(&session, &buyer).await;
+    assert!(page.contains("¥10,000") && page.contains(r#"value="register""#), "{page}");
+    let (status, _, _) = x.post_form(&session, &buyer, "csrf=abc&do=register").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = x.get_page(&session, &buyer).await;
+    assert!(page.contains(r#"id="my-deposit""#), "registered, the deposit is awaited: {page}");
+    let (_, _, page) = x.get_page(&format!("/results/{id}"), &seller).await;
+    assert!(!page.contains(r#"value="auction""#) && page.contains(&session), "one session at a time: {page}");
+}

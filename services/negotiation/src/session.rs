@@ -15,7 +15,7 @@
 //!   picks the winner from revealed bids only (ties: the earlier commitment), and every unrevealed commitment forfeits
 //!   its deposit.
 //! - A sale is `DealAgreed` with the contract due in 5 working days; every other confirmed deposit is due back. A
-//!   winner who defaults forfeits the deposit, recorded by an administrator.
+//!   winner who has not signed by the deadline defaults and forfeits the deposit, recorded by an administrator.
 
 use std::collections::BTreeMap;
 
@@ -214,6 +214,8 @@ pub struct SessionState {
     pub refunds_due: Vec<String>,
     pub outcome: Option<pb::SessionClosed>,
     pub deal: Option<pb::DealAgreed>,
+    /// The winner's contract is due by then.
+    pub contract_due: Option<Timestamp>,
 }
 
 impl SessionState {
@@ -321,6 +323,8 @@ pub enum SessionRejection {
     Closed,
     #[error("there is no winner to default")]
     NoWinner,
+    #[error("the winner has until {0} to sign")]
+    ContractNotDue(Timestamp),
     #[error("a refund is due only after the close, and never to the winner or a forfeited deposit")]
     NoRefundDue,
 }
@@ -619,6 +623,9 @@ impl Decider for Sessions {
                     return Err(R::NotAnAdministrator);
                 }
                 let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
+                if let Some(due) = s.contract_due.filter(|due| now <= *due) {
+                    return Err(R::ContractNotDue(due));
+                }
                 Ok(vec![
                     SessionEvent::WinnerDefaulted(pb::WinnerDefaulted {
                         winner_org_id: winner.clone(),
@@ -672,7 +679,10 @@ impl Decider for Sessions {
                 s.refunds_due = e.refunds_due.clone();
                 s.outcome = Some(e.clone());
             }
-            SessionEvent::DealAgreed(d) => s.deal = Some(d.clone()),
+            SessionEvent::DealAgreed(d) => {
+                s.contract_due = time(&d.contract_due);
+                s.deal = Some(d.clone());
+            }
             SessionEvent::WinnerDefaulted(_) => s.phase = Phase::Defaulted,
         }
         s

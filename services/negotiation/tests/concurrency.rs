@@ -164,3 +164,67 @@ async fn two_hundred_bidders_at_once_are_totally_ordered_and_none_is_lost() {
     .unwrap();
     assert_eq!(view.bids.last().map(|b| b.amount_fen), Some(START + 199 * STEP));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_close_a_session_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    let listing = lpb::Listing { route: lpb::PricingRoute::Auction.into(), ..Default::default() };
+    let created = lpb::ResultCreated { result_id: "r1".into(), owner_org_id: "uni".into(), listing: Some(listing) };
+    append(
+        &log,
+        "listings-result-r1",
+        vec![("ResultCreated", created.encode_to_vec()), ("ResultPublished", lpb::ResultPublished {}.encode_to_vec())],
+    )
+    .await;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(T0)));
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let a = Arc::new(Service::new(log.clone(), clock.clone()));
+    let b = Arc::new(Service::new(log.clone(), clock.clone()));
+    for s in [&a, &b] {
+        tokio::spawn(s.clone().project());
+    }
+    serve_service(bus.as_ref(), "negotiation", a.clone()).await.unwrap();
+    let at = |minutes: i64| Some(Timestamp::from_unix_micros(T0 + minutes * 60_000_000).to_proto());
+    let rules = pb::SessionRules {
+        start_price_fen: START,
+        increment_fen: STEP,
+        deposit_fen: 0,
+        registration_closes: at(30),
+        bidding_opens: at(0),
+        bidding_closes: at(60),
+        anti_sniping: "extension".into(),
+        window_seconds: 300,
+        ..Default::default()
+    };
+    let seller = actor("m", "uni", Role::TechManager);
+    let open = pb::OpenSession {
+        context: ctx(seller, "open".into()),
+        session_id: "s1".into(),
+        result_id: "r1".into(),
+        rules: Some(rules),
+    };
+    send(&bus, subjects::OPEN_SESSION, open).await.unwrap();
+    let firm = actor("u", "firm", Role::EnterpriseMember);
+    let reg = pb::SessionAction { context: ctx(firm.clone(), "reg".into()), session_id: "s1".into() };
+    send(&bus, subjects::REGISTER_BIDDER, reg).await.unwrap();
+    let deposit = pb::SettleDeposit {
+        context: ctx(actor("root", "ops", Role::Admin), "dep".into()),
+        session_id: "s1".into(),
+        bidder_org_id: "firm".into(),
+        amount_fen: 0,
+        reference: "bank".into(),
+    };
+    send(&bus, subjects::CONFIRM_DEPOSIT, deposit).await.unwrap();
+    let bid = pb::PlaceBid { context: ctx(firm, "bid".into()), session_id: "s1".into(), amount_fen: START };
+    send(&bus, subjects::PLACE_BID, bid).await.unwrap();
+    clock.advance(Duration::from_secs(61 * 60));
+    // Both instances' directories see the bid, then both timers fire at once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::join!(a.fire_due(), b.fire_due());
+    tokio::join!(a.fire_due(), b.fire_due());
+    let stored = log.read_stream(&StreamId::parse("negotiation-session-s1").unwrap(), 1, 100).await.unwrap();
+    let types: Vec<&str> = stored.iter().map(|e| e.event_type().trim_start_matches("ttx.negotiation.v1.")).collect();
+    assert_eq!(types.iter().filter(|t| **t == "SessionClosed").count(), 1, "{types:?}");
+    assert_eq!(types.iter().filter(|t| **t == "DealAgreed").count(), 1, "{types:?}");
+}

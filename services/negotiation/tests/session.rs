@@ -273,7 +273,9 @@ fn deposits_are_refunded_after_the_close_and_a_defaulting_winner_forfeits() {
         .when(refund("a"))
         .then([E::DepositRefunded(pb::DepositRefunded { bidder_org_id: "a".into(), reference: "bank-out".into() })]);
     sc(admin(), 61).given(closed.clone()).when(refund("b")).then_rejected(R::NoRefundDue);
-    let defaulted = sc(admin(), 9_000).given(closed).when(C::RecordDefault { reason: "未按期签约".into() }).then([
+    let early = Sessions.decide(&Sessions.fold(&closed), &C::RecordDefault { reason: "x".into() }, &ctx(admin(), 61));
+    assert!(matches!(early, Err(R::ContractNotDue(_))), "not before the contract deadline: {early:?}");
+    let defaulted = sc(admin(), 20_000).given(closed).when(C::RecordDefault { reason: "未按期签约".into() }).then([
         E::WinnerDefaulted(pb::WinnerDefaulted { winner_org_id: "b".into(), reason: "未按期签约".into() }),
         E::DepositForfeited(pb::DepositForfeited { bidder_org_id: "b".into(), reason: "defaulted".into() }),
     ]);
