@@ -9,7 +9,8 @@
 // a result and submits it; the reviewer returns it with a reason; the manager edits and resubmits it; the reviewer
 // approves it; the manager publishes it and starts the public notice; an enterprise finds it by a Chinese search
 // (锂电池 for a title about 锂离子电池, highlighted, with facets), opens it, sees the notice counting down and objects.
-// Two enterprises then bid on a live auction, each in its own browser, and each sees the other's bid appear.
+// Two enterprises then bid on a live auction, each in its own browser, and each sees the other's bid appear; one
+// commits a sealed bid computed in the browser (the amount never leaves it) and reveals it after the close.
 // English works; the pages fit a phone-sized screen. Every page visited is saved as a screenshot. Exits non-zero on
 // the first failed check.
 
@@ -324,25 +325,62 @@ try {
   await shot(a, "18-auction-a-sees-b");
   for (const p of bidders) await p.context().close();
 
+  // A sealed bid: the browser computes the commitment, so only the hash reaches the exchange; after the logged close
+  // the same browser reveals the amount and nonce it kept, and the server finds they match.
+  const sealedRules = { ...rules, sealed: true, registration_closes: in_(8), bidding_opens: in_(-60),
+    bidding_closes: in_(14), reveal_closes: in_(26) };
+  const sealed = await api(base, manager, "POST", "/api/v1/sessions", { result_id: created.id, rules: sealedRules }, 201);
+  const zhaomin = await tokenOf(base, "zhaomin", USER_PASSWORD);
+  await api(base, zhaomin, "POST", `/api/v1/sessions/${sealed.id}/register`, undefined, 200);
+  await api(base, rootToken, "POST", `/api/v1/sessions/${sealed.id}/deposits`,
+    { bidder_org_id: FIRM.toLowerCase(), amount_fen: 10000000, reference: "银行流水" }, 200);
+  const sctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const sp = await sctx.newPage();
+  const posted = [];
+  sp.on("request", (r) => { if (r.method() === "POST") posted.push(r.postData() ?? ""); });
+  await login(sp, base, "zhaomin", USER_PASSWORD);
+  await sp.goto(`${base}/sessions/${sealed.id}`);
+  await sp.fill("#sealed-amount", "1234567.89");
+  await Promise.all([sp.waitForLoadState("load"), sp.click("#commit-form button")]);
+  check((await sp.textContent("#committed")) !== null, "the commitment is recorded");
+  check(posted.every((b) => !b.includes("1234567")), `the amount never left the browser: ${posted.join(" | ")}`);
+  const adminView = await api(base, rootToken, "GET", `/api/v1/sessions/${sealed.id}`, undefined, 200);
+  check(adminView.commitments === 1 && !JSON.stringify(adminView).includes("123456789"), "not even an administrator sees the amount");
+  await shot(sp, "19-sealed-committed");
+  // Reveal once the commitments have closed (by the server's timer).
+  for (let i = 0; i < 60 && !(await sp.locator("#reveal-form").count()); i++) {
+    await sp.waitForTimeout(500);
+    await sp.reload();
+  }
+  check((await sp.inputValue("#reveal-amount")) === "123456789", "the browser kept the amount for the reveal");
+  await Promise.all([sp.waitForLoadState("load"), sp.click("#reveal-form button")]);
+  for (let i = 0; i < 60 && !(await sp.locator("#outcome").count()); i++) {
+    await sp.waitForTimeout(500);
+    await sp.reload();
+  }
+  check((await sp.textContent("#outcome"))?.includes("1,234,567.89"), `the revealed bid won: ${await sp.textContent("main")}`);
+  await shot(sp, "20-sealed-won");
+  await sctx.close();
+
   // English, switched from the header, and kept.
   await Promise.all([page.waitForLoadState("load"), page.click("header a.lang")]);
   check((await page.getAttribute("html", "lang")) === "en", "the page is in English");
   check(JSON.stringify(await menu(page)) === JSON.stringify(["Home", "Search", "Demands", "Auctions", "My listings", "New demand", "My organisation"]), `English menu: ${await menu(page)}`);
-  await shot(page, "19-member-home-english");
+  await shot(page, "21-member-home-english");
   await page.goto(`${base}/search?q=${encodeURIComponent("正极材料")}`);
   check((await page.textContent("aside.facets"))?.includes("New energy"), "facets in English");
-  await shot(page, "20-member-search-english");
+  await shot(page, "22-member-search-english");
 
   // A phone-sized screen: nothing wider than the screen.
   await page.setViewportSize({ width: 375, height: 740 });
   await page.goto(`${base}/org`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 375, `the page fits a phone screen (${width}px wide)`);
-  await shot(page, "21-member-organisation-phone");
+  await shot(page, "23-member-organisation-phone");
   await page.goto(`${base}/search?q=${encodeURIComponent("锂电池")}`);
   const searchWidth = await page.evaluate(() => document.documentElement.scrollWidth);
   check(searchWidth <= 375, `the search page fits a phone screen (${searchWidth}px wide)`);
-  await shot(page, "22-member-search-phone");
+  await shot(page, "24-member-search-phone");
 
   console.log(`ui: all checks passed; screenshots in ${shots}`);
 } catch (e) {
