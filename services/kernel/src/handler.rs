@@ -68,8 +68,6 @@ pub struct Handled<D: Decider> {
     pub events: Vec<D::Event>,
     /// The same events as stored.
     pub recorded: Vec<RecordedEvent>,
-    /// The aggregate's state after the command.
-    pub state: D::State,
     /// The stream's version after the command.
     pub version: u64,
     /// True when this command id had been handled before; nothing new was written.
@@ -258,7 +256,6 @@ impl<D: Decider> CommandHandler<D> {
         Ok(Some(Handled {
             events,
             recorded: earlier.clone(),
-            state: f.state.clone(),
             version: f.version,
             duplicate: true,
         }))
@@ -312,7 +309,6 @@ impl<D: Decider> CommandHandler<D> {
                 let handled = Handled {
                     events,
                     recorded: Vec::new(),
-                    state: f.state.clone(),
                     version: f.version,
                     duplicate: false,
                 };
@@ -344,7 +340,6 @@ impl<D: Decider> CommandHandler<D> {
                     f.version = outcome.last_version();
                     let handled = Handled {
                         events,
-                        state: f.state.clone(),
                         version: f.version,
                         recorded: outcome.events,
                         duplicate: false,
