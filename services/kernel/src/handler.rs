@@ -253,12 +253,7 @@ impl<D: Decider> CommandHandler<D> {
             .map(decode_event::<D::Event>)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|source| CommandError::Decode { stream: stream.to_string(), source })?;
-        Ok(Some(Handled {
-            events,
-            recorded: earlier.clone(),
-            version: f.version,
-            duplicate: true,
-        }))
+        Ok(Some(Handled { events, recorded: earlier.clone(), version: f.version, duplicate: true }))
     }
 
     async fn handle_in_turn(
@@ -306,12 +301,7 @@ impl<D: Decider> CommandHandler<D> {
                 }
             };
             if events.is_empty() {
-                let handled = Handled {
-                    events,
-                    recorded: Vec::new(),
-                    version: f.version,
-                    duplicate: false,
-                };
+                let handled = Handled { events, recorded: Vec::new(), version: f.version, duplicate: false };
                 self.keep(stream, f);
                 return Ok(handled);
             }
@@ -338,12 +328,7 @@ impl<D: Decider> CommandHandler<D> {
                         f.by_command.entry(r.command_id().to_owned()).or_default().push(r.clone());
                     }
                     f.version = outcome.last_version();
-                    let handled = Handled {
-                        events,
-                        version: f.version,
-                        recorded: outcome.events,
-                        duplicate: false,
-                    };
+                    let handled = Handled { events, version: f.version, recorded: outcome.events, duplicate: false };
                     self.keep(stream, f);
                     return Ok(handled);
                 }

@@ -312,6 +312,18 @@ impl Service {
         Ok(handled.accepted())
     }
 
+    async fn on_deal(&self, id: &str, command: DealCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
+        self.run(&self.deals, stream("deal", id, "negotiation_id")?, command, meta, deal_rejected).await
+    }
+
+    async fn on_listing(&self, id: &str, command: ListingCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
+        self.run(&self.listings, stream("listing", id, "listing_id")?, command, meta, listing_rejected).await
+    }
+
+    async fn on_session(&self, id: &str, command: SessionCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
+        self.run(&self.sessions, stream("session", id, "session_id")?, command, meta, session_rejected).await
+    }
+
     /// Carries out one command.
     pub async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
         match subject {
@@ -321,27 +333,13 @@ impl Service {
                 self.caught_up().await?;
                 let facts = self.facts(&c.result_id).await?;
                 let command = DealCommand::Open { id: c.negotiation_id.clone(), result_id: c.result_id, facts };
-                self.run(
-                    &self.deals,
-                    stream("deal", &c.negotiation_id, "negotiation_id")?,
-                    command,
-                    &meta,
-                    deal_rejected,
-                )
-                .await
+                self.on_deal(&c.negotiation_id, command, &meta).await
             }
             subjects::MAKE_OFFER => {
                 let c = pb::MakeOffer::decode(payload).map_err(|_| bad_request("MakeOffer"))?;
                 let meta = CommandMeta::from_context(c.context)?;
                 let command = DealCommand::Offer { terms: terms(c.terms)? };
-                self.run(
-                    &self.deals,
-                    stream("deal", &c.negotiation_id, "negotiation_id")?,
-                    command,
-                    &meta,
-                    deal_rejected,
-                )
-                .await
+                self.on_deal(&c.negotiation_id, command, &meta).await
             }
             subjects::ACCEPT_OFFER => {
                 let c = pb::AcceptOffer::decode(payload).map_err(|_| bad_request("AcceptOffer"))?;
@@ -358,27 +356,13 @@ impl Service {
                     .ok_or_else(|| ReplyError::new("not_found", "no such negotiation"))?;
                 let facts = self.facts(&result_id).await?;
                 let command = DealCommand::Accept { version: c.version, facts };
-                self.run(
-                    &self.deals,
-                    stream("deal", &c.negotiation_id, "negotiation_id")?,
-                    command,
-                    &meta,
-                    deal_rejected,
-                )
-                .await
+                self.on_deal(&c.negotiation_id, command, &meta).await
             }
             subjects::ABANDON_NEGOTIATION => {
                 let c = pb::AbandonNegotiation::decode(payload).map_err(|_| bad_request("AbandonNegotiation"))?;
                 let meta = CommandMeta::from_context(c.context)?;
                 let command = DealCommand::Abandon { reason: text("reason", &c.reason, 500)? };
-                self.run(
-                    &self.deals,
-                    stream("deal", &c.negotiation_id, "negotiation_id")?,
-                    command,
-                    &meta,
-                    deal_rejected,
-                )
-                .await
+                self.on_deal(&c.negotiation_id, command, &meta).await
             }
             subjects::OPEN_LISTING => {
                 let c = pb::OpenListing::decode(payload).map_err(|_| bad_request("OpenListing"))?;
@@ -396,14 +380,7 @@ impl Service {
                     terms: terms(c.terms)?,
                     disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")?,
                 };
-                self.run(
-                    &self.listings,
-                    stream("listing", &c.listing_id, "listing_id")?,
-                    command,
-                    &meta,
-                    listing_rejected,
-                )
-                .await
+                self.on_listing(&c.listing_id, command, &meta).await
             }
             subjects::REGISTER_INTENT | subjects::RELIST => {
                 let c = pb::ListingAction::decode(payload).map_err(|_| bad_request("ListingAction"))?;
@@ -413,14 +390,7 @@ impl Service {
                 } else {
                     ListingCommand::RegisterIntent
                 };
-                self.run(
-                    &self.listings,
-                    stream("listing", &c.listing_id, "listing_id")?,
-                    command,
-                    &meta,
-                    listing_rejected,
-                )
-                .await
+                self.on_listing(&c.listing_id, command, &meta).await
             }
             subjects::OPEN_SESSION => {
                 let c = pb::OpenSession::decode(payload).map_err(|_| bad_request("OpenSession"))?;
@@ -444,20 +414,12 @@ impl Service {
                     listing_id: String::new(),
                     invited: Vec::new(),
                 };
-                self.run(
-                    &self.sessions,
-                    stream("session", &c.session_id, "session_id")?,
-                    command,
-                    &meta,
-                    session_rejected,
-                )
-                .await
+                self.on_session(&c.session_id, command, &meta).await
             }
             subjects::REGISTER_BIDDER => {
                 let c = pb::SessionAction::decode(payload).map_err(|_| bad_request("SessionAction"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                let s = stream("session", &c.session_id, "session_id")?;
-                self.run(&self.sessions, s, SessionCommand::Register, &meta, session_rejected).await
+                self.on_session(&c.session_id, SessionCommand::Register, &meta).await
             }
             subjects::CONFIRM_DEPOSIT | subjects::REFUND_DEPOSIT => {
                 let c = pb::SettleDeposit::decode(payload).map_err(|_| bad_request("SettleDeposit"))?;
@@ -468,38 +430,32 @@ impl Service {
                 } else {
                     SessionCommand::RefundDeposit { bidder: c.bidder_org_id, reference }
                 };
-                let s = stream("session", &c.session_id, "session_id")?;
-                self.run(&self.sessions, s, command, &meta, session_rejected).await
+                self.on_session(&c.session_id, command, &meta).await
             }
             subjects::PLACE_BID => {
                 let c = pb::PlaceBid::decode(payload).map_err(|_| bad_request("PlaceBid"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                let s = stream("session", &c.session_id, "session_id")?;
-                self.run(&self.sessions, s, SessionCommand::Bid { amount_fen: c.amount_fen }, &meta, session_rejected)
-                    .await
+                self.on_session(&c.session_id, SessionCommand::Bid { amount_fen: c.amount_fen }, &meta).await
             }
             subjects::COMMIT_BID => {
                 let c = pb::CommitBid::decode(payload).map_err(|_| bad_request("CommitBid"))?;
                 let meta = CommandMeta::from_context(c.context)?;
                 let commitment =
                     parse_hex32(&c.commitment).ok_or_else(|| ReplyError::invalid("commitment", "64 hex digits"))?;
-                let s = stream("session", &c.session_id, "session_id")?;
-                self.run(&self.sessions, s, SessionCommand::Commit { commitment }, &meta, session_rejected).await
+                self.on_session(&c.session_id, SessionCommand::Commit { commitment }, &meta).await
             }
             subjects::REVEAL_BID => {
                 let c = pb::RevealBid::decode(payload).map_err(|_| bad_request("RevealBid"))?;
                 let meta = CommandMeta::from_context(c.context)?;
                 let nonce = parse_hex32(&c.nonce).ok_or_else(|| ReplyError::invalid("nonce", "64 hex digits"))?;
-                let s = stream("session", &c.session_id, "session_id")?;
                 let command = SessionCommand::Reveal { amount_fen: c.amount_fen, nonce };
-                self.run(&self.sessions, s, command, &meta, session_rejected).await
+                self.on_session(&c.session_id, command, &meta).await
             }
             subjects::RECORD_DEFAULT => {
                 let c = pb::RecordDefault::decode(payload).map_err(|_| bad_request("RecordDefault"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                let s = stream("session", &c.session_id, "session_id")?;
                 let command = SessionCommand::RecordDefault { reason: text("reason", &c.reason, 500)? };
-                self.run(&self.sessions, s, command, &meta, session_rejected).await
+                self.on_session(&c.session_id, command, &meta).await
             }
             other => Err(ReplyError::new("unknown_command", format!("the negotiation service has no command {other}"))),
         }
