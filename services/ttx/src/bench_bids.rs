@@ -139,7 +139,14 @@ pub async fn bench_bids(args: BenchBidsArgs) -> anyhow::Result<()> {
         config.nats.url = url.clone();
     }
     let mode = if args.nats.is_some() { "JetStream" } else { "the embedded log" };
-    println!("ttx bench bids: {} bidders on one session over HTTP, {} s, on {mode}", args.bidders, args.seconds);
+    let pace = match args.rate {
+        Some(r) => format!("{r} bids/s offered (open loop)"),
+        None => "each bidding again when answered (closed loop)".to_owned(),
+    };
+    println!(
+        "ttx bench bids: {} bidders on one session over HTTP, {} s, {pace}, on {mode}",
+        args.bidders, args.seconds
+    );
     seed(&config).await?;
     let now = SystemClock.now().unix_micros() / 1_000_000;
     let keys = KeyRing::load_or_create(&config.keys_dir(), now)?;
@@ -193,19 +200,39 @@ pub async fn bench_bids(args: BenchBidsArgs) -> anyhow::Result<()> {
     // Every bidder bids in a loop, each time above the highest amount any bidder has asked for so far.
     let next = Arc::new(AtomicI64::new(0));
     let (accepted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // Every bidder's connection is open before the clock starts: connecting is not bidding.
+    let mut conns = Vec::with_capacity(bidders.len());
+    for _ in &bidders {
+        conns.push(Conn::open(addr).await?);
+    }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
+    // Open loop: bidder i bids every `interval`, starting at an offset of its own; a bid's latency counts from when it
+    // was due, so a slow answer that delays the next bid is not hidden.
+    let interval = args.rate.filter(|r| *r > 0).map(|r| Duration::from_secs_f64(args.bidders as f64 / r as f64));
     let mut tasks = Vec::new();
-    for (_, t) in bidders {
+    for (i, ((_, t), mut conn)) in bidders.into_iter().zip(conns).enumerate() {
+        let offset = interval.map(|d| d.mul_f64(i as f64 / args.bidders as f64));
         let (next, accepted, refused, path) =
             (next.clone(), accepted.clone(), refused.clone(), format!("/api/v1/sessions/{session}/bids"));
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(addr).await?;
             let mut latencies = Vec::new();
+            let mut due = started + offset.unwrap_or_default();
             while Instant::now() < deadline {
+                let t0 = match interval {
+                    Some(d) => {
+                        tokio::time::sleep_until(due.into()).await;
+                        let t0 = due;
+                        due += d;
+                        t0
+                    }
+                    None => Instant::now(),
+                };
+                if t0 >= deadline {
+                    break;
+                }
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let body = json!({ "amount_fen": START + k * STEP });
-                let t0 = Instant::now();
                 let (status, answer) = conn.send("POST", &path, &t, Some(&body)).await?;
                 latencies.push(t0.elapsed());
                 match status {

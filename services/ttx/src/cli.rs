@@ -110,6 +110,10 @@ pub struct BenchBidsArgs {
     /// How long they bid.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Offered load in bids per second, spread evenly over the bidders (open loop; latency counts from when each bid
+    /// was due). Without it every bidder bids again as soon as it is answered (closed loop).
+    #[arg(long)]
+    pub rate: Option<u64>,
     /// Run the exchange on this NATS server (JetStream log and bus) instead of the embedded log; use a server of
     /// its own.
     #[arg(long, value_name = "URL")]
