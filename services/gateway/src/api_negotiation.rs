@@ -554,6 +554,8 @@ pub struct OutcomeView {
 pub struct SessionView {
     pub session_id: String,
     pub result_id: String,
+    /// The result's title.
+    pub result_title: String,
     pub seller_org_id: String,
     /// The reserve is shown to the seller, administrators and regulators only.
     pub rules: Option<RulesBody>,
@@ -586,6 +588,7 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
     SessionView {
         session_id: v.session_id.clone(),
         result_id: v.result_id.clone(),
+        result_title: v.result_title.clone(),
         seller_org_id: v.seller_org_id.clone(),
         rules: v.rules.as_ref().map(RulesBody::from_pb),
         phase: v.phase.clone(),

@@ -75,7 +75,7 @@ async fn sessions_page(State(deps): State<Deps>, headers: HeaderMap) -> Response
             tbody { @for s in &list.sessions {
                 @let rules = s.rules.clone().unwrap_or_default();
                 tr {
-                    td { a href={ "/sessions/" (s.session_id) } { (s.result_id) @if rules.sealed { " " span class="badge" { (lang.t("sealed")) } } } }
+                    td { a href={ "/sessions/" (s.session_id) } { (if s.result_title.is_empty() { &s.result_id } else { &s.result_title }) @if rules.sealed { " " span class="badge" { (lang.t("sealed")) } } } }
                     td { (label(lang, "phase", &s.phase)) }
                     td { (yuan(rules.start_price_fen)) }
                     td { (s.bids.last().map_or_else(|| "—".to_owned(), |b| yuan(b.amount_fen))) }
@@ -166,7 +166,7 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
             data-phaseopen=(label(lang, "phase", "open")) data-phaserevealing=(label(lang, "phase", "revealing"))
             data-phaseclosed=(label(lang, "phase", "closed")) {
             dl class="facts" {
-                dt { (lang.t("result")) } dd { a href={ "/results/" (v.result_id) } { (v.result_id) } }
+                dt { (lang.t("result")) } dd { a href={ "/results/" (v.result_id) } id="result-link" { (if v.result_title.is_empty() { &v.result_id } else { &v.result_title }) } }
                 dt { (lang.t("start_price")) } dd { (yuan(rules.start_price_fen)) }
                 dt { (lang.t("increment")) } dd { (yuan(rules.increment_fen)) }
                 dt { (lang.t("deposit")) } dd { (yuan(rules.deposit_fen)) }

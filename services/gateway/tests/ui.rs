@@ -190,6 +190,7 @@ async fn a_seller_starts_an_auction_from_the_result_page_and_a_buyer_registers_t
     let buyer = format!("ttx_session={}; ttx_csrf=abc", x.login("zhaoqiang").await);
     let (_, _, page) = x.get_page(&session, &buyer).await;
     assert!(page.contains("¥10,000") && page.contains(r#"value="register""#), "{page}");
+    assert!(page.contains("高能量密度锂离子电池正极材料"), "the auction names its result: {page}");
     let (status, _, _) = x.post_form(&session, &buyer, "csrf=abc&do=register").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, page) = x.get_page(&session, &buyer).await;

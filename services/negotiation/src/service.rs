@@ -541,7 +541,16 @@ impl Service {
                 if state.phase == Phase::None || asker.user_id.is_empty() {
                     return Err(ReplyError::new("not_found", "no such session"));
                 }
-                Ok(session_view(&state, version, &asker, self.clock.now()).encode_to_vec().into())
+                let mut view = session_view(&state, version, &asker, self.clock.now());
+                view.result_title = self
+                    .directory
+                    .read()
+                    .await
+                    .results
+                    .get(&state.result_id)
+                    .map(|r| r.title.clone())
+                    .unwrap_or_default();
+                Ok(view.encode_to_vec().into())
             }
             subjects::LIST_SESSIONS => {
                 let q = pb::ListSessions::decode(payload).map_err(|_| bad_request("ListSessions"))?;
@@ -551,7 +560,15 @@ impl Service {
                 let mut entries: Vec<&Entry<SessionState>> = d.sessions.values().collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
                 let now = self.clock.now();
-                let sessions = entries.into_iter().map(|e| session_view(&e.state, e.version, &asker, now)).collect();
+                let sessions = entries
+                    .into_iter()
+                    .map(|e| {
+                        let mut view = session_view(&e.state, e.version, &asker, now);
+                        view.result_title =
+                            d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
+                        view
+                    })
+                    .collect();
                 Ok(pb::SessionList { sessions }.encode_to_vec().into())
             }
             other => Err(ReplyError::new("unknown_query", format!("the negotiation service has no query {other}"))),
@@ -702,6 +719,7 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp) -
         server_time: Some(now.to_proto()),
         version,
         listing_id: s.listing_id.clone(),
+        result_title: String::new(),
     }
 }
 
