@@ -556,10 +556,14 @@ pub async fn sale_action(
     what: &str,
     f: &std::collections::HashMap<String, Vec<String>>,
 ) -> Result<Option<String>, ApiError> {
-    let days: i64 = field(f, "days").trim().parse().map_err(|_| ApiError::invalid("days", "a number of days"))?;
-    if what != "register_intent" && !(1..=90).contains(&days) {
-        return Err(ApiError::invalid("days", "1 to 90 days"));
-    }
+    let days = || -> Result<i64, ApiError> {
+        field(f, "days")
+            .trim()
+            .parse()
+            .ok()
+            .filter(|d| (1..=90).contains(d))
+            .ok_or_else(|| ApiError::invalid("days", "1 to 90 days"))
+    };
     let now = deps.auth.now_unix() * 1_000_000;
     let at = |minutes: i64| Some(Timestamp::from_unix_micros(now + minutes * 60_000_000).to_proto());
     match what {
@@ -581,7 +585,7 @@ pub async fn sale_action(
                 listing_id: id,
                 result_id: result_id.to_owned(),
                 terms: Some(pb::TermSheet { mode: 1, price_fen: price, ..Default::default() }),
-                disclosure_ends: at(days * 24 * 60),
+                disclosure_ends: at(days()? * 24 * 60),
             };
             ask::<pb::CommandAccepted>(deps, subjects::OPEN_LISTING, command).await?;
             Ok(None)
@@ -590,7 +594,7 @@ pub async fn sale_action(
             let price = parse_yuan(field(f, "price_yuan"))
                 .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?;
             let sealed = field(f, "sealed") == "1";
-            let end = days * 24 * 60;
+            let end = days()? * 24 * 60;
             let rules = pb::SessionRules {
                 start_price_fen: price,
                 increment_fen: (price / 100 / 10_000 * 10_000).max(10_000),

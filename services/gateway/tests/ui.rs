@@ -198,3 +198,31 @@ async fn a_seller_starts_an_auction_from_the_result_page_and_a_buyer_registers_t
     let (_, _, page) = x.get_page(&format!("/results/{id}"), &seller).await;
     assert!(!page.contains(r#"value="auction""#) && page.contains(&session), "one session at a time: {page}");
 }
+
+#[tokio::test]
+async fn a_seller_lists_a_sale_from_the_result_page_and_a_buyer_registers_its_intent_there() {
+    let x = Exchange::start().await;
+    let bearer = |t: &str| format!("Bearer {t}");
+    let (manager, reviewer) = (x.login("lilei").await, x.login("hanmei").await);
+    let mut listing = common::listing_json();
+    listing["route"] = serde_json::json!("listed");
+    let a = x.send("POST", "/api/v1/results", &[("authorization", &bearer(&manager))], Some(listing)).await;
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    for (t, step) in [(&manager, "submit"), (&reviewer, "approve"), (&manager, "publish")] {
+        let a = x.send("POST", &format!("/api/v1/results/{id}/{step}"), &[("authorization", &bearer(t))], None).await;
+        assert_eq!(a.status, StatusCode::OK, "{step}: {}", a.body);
+    }
+    let seller = format!("ttx_session={manager}; ttx_csrf=abc");
+    let path = format!("/results/{id}");
+    let (status, _, _) = x.post_form(&path, &seller, "csrf=abc&do=list_sale&price_yuan=20000&days=20").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let buyer = format!("ttx_session={}; ttx_csrf=abc", x.login("zhaoqiang").await);
+    let (_, _, page) = x.get_page(&path, &buyer).await;
+    assert!(page.contains("¥20,000") && page.contains(r#"value="register_intent""#), "{page}");
+    let listing_id = page.split(r#"name="listing_id" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let form = format!("csrf=abc&do=register_intent&listing_id={listing_id}");
+    let (status, _, _) = x.post_form(&path, &buyer, &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = x.get_page(&path, &buyer).await;
+    assert!(page.contains("已登记受让意向") && !page.contains(r#"value="register_intent""#), "{page}");
+}
