@@ -49,7 +49,8 @@ pub struct DemandBody {
     pub challenge: Option<ChallengeBody>,
 }
 
-fn time(field: &str, s: &str) -> Result<prost_types::Timestamp, ApiError> {
+/// An RFC 3339 time from a request, or invalid input for `field`.
+pub(crate) fn time(field: &str, s: &str) -> Result<prost_types::Timestamp, ApiError> {
     Timestamp::parse_rfc3339(s)
         .map(Timestamp::to_proto)
         .ok_or_else(|| ApiError::invalid(field, "an RFC 3339 time in UTC, e.g. 2026-12-31T16:00:00Z"))

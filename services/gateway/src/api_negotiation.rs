@@ -13,15 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
 use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
+use crate::api_demands::time;
 use crate::api_results::{MODES, to_name, to_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
-
-fn time(field: &str, s: &str) -> Result<prost_types::Timestamp, ApiError> {
-    Timestamp::parse_rfc3339(s)
-        .map(Timestamp::to_proto)
-        .ok_or_else(|| ApiError::invalid(field, "an RFC 3339 time in UTC, e.g. 2026-12-31T16:00:00Z"))
-}
 
 fn show(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref().map(|t| Timestamp::from_proto(t).to_string())

@@ -527,7 +527,8 @@ async fn organisations_page(State(deps): State<Deps>, headers: HeaderMap) -> Res
     organisations_view(&deps, &headers, &who, None, Vec::new(), HashMap::new()).await
 }
 
-fn context(who: &Principal) -> Option<pb::CommandContext> {
+/// A command's context from a page: the caller, and a new command id.
+pub(crate) fn command_context(who: &Principal) -> Option<pb::CommandContext> {
     Some(pb::CommandContext { actor: Some(who.actor()), command_id: uuid::Uuid::now_v7().to_string() })
 }
 
@@ -539,7 +540,7 @@ async fn organisations_submit(State(deps): State<Deps>, headers: HeaderMap, body
     }
     let result = async {
         let command = pb::RegisterOrganisation {
-            context: context(&who),
+            context: command_context(&who),
             kind: parse_kind(field(&f, "kind"))?.into(),
             name: field(&f, "name").to_owned(),
             credit_code: field(&f, "credit_code").to_owned(),
@@ -647,7 +648,7 @@ async fn users_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes)
             .transpose()?
             .unwrap_or_default();
         let command = pb::CreateUser {
-            context: context(&who),
+            context: command_context(&who),
             user_id: field(&f, "user_id").trim().to_owned(),
             org_id: field(&f, "org_id").to_owned(),
             display_name: field(&f, "display_name").to_owned(),

@@ -26,8 +26,8 @@ use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
 use crate::ui::{
-    FormErrors, api_errors, csrf_ok, error_for, field, form, form_errors_banner, html_response, labelled, message_page,
-    page, session, to_login,
+    FormErrors, api_errors, command_context, csrf_ok, error_for, field, form, form_errors_banner, html_response,
+    labelled, message_page, page, session, to_login,
 };
 
 pub fn routes() -> Router<Deps> {
@@ -43,7 +43,7 @@ pub fn routes() -> Router<Deps> {
 }
 
 /// The page's words for an API name, e.g. `label(lang, "field", "new_energy")`.
-fn label(lang: Lang, prefix: &str, name: &str) -> String {
+pub(crate) fn label(lang: Lang, prefix: &str, name: &str) -> String {
     lang.lookup(&format!("{prefix}.{name}")).map_or_else(|| name.to_owned(), str::to_owned)
 }
 
@@ -200,10 +200,6 @@ fn list_of(s: &str) -> Vec<String> {
 
 fn lines_of(s: &str) -> Vec<String> {
     s.lines().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
-}
-
-fn command_context(who: &Principal) -> Option<pb::CommandContext> {
-    Some(pb::CommandContext { actor: Some(who.actor()), command_id: uuid::Uuid::now_v7().to_string() })
 }
 
 fn see_other(to: String) -> Response {

@@ -24,11 +24,12 @@ use crate::api_results::{MODES, to_name, to_wire};
 use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
+use crate::ui::command_context;
 use crate::ui::{
     FormErrors, api_errors, csrf_ok, field, form, form_errors_banner, html_response, message_page, page, session,
     to_login,
 };
-use crate::ui_listings::{beijing, parse_yuan, yuan};
+use crate::ui_listings::{beijing, label, parse_yuan, yuan};
 
 pub fn routes() -> Router<Deps> {
     Router::new()
@@ -36,14 +37,6 @@ pub fn routes() -> Router<Deps> {
         .route("/sessions/{id}", get(session_page).post(session_action))
         .route("/sessions/{id}/live", get(session_live))
         .route("/negotiations/{id}", get(negotiation_page).post(negotiation_action))
-}
-
-fn command_context(who: &Principal) -> Option<pb::CommandContext> {
-    Some(pb::CommandContext { actor: Some(who.actor()), command_id: uuid::Uuid::now_v7().to_string() })
-}
-
-fn label(lang: Lang, prefix: &str, name: &str) -> String {
-    lang.lookup(&format!("{prefix}.{name}")).map_or_else(|| name.to_owned(), str::to_owned)
 }
 
 fn when(t: &Option<prost_types::Timestamp>) -> String {
