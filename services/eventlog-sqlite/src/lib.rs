@@ -25,7 +25,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::mpsc::Sender;
 use tokio::sync::{oneshot, watch};
 use ttx_kernel::chain::Failure;
-use ttx_kernel::log::{validate_checkpoint_name, validate_read_start};
+use ttx_kernel::log::{validate_checkpoint_name, validate_group, validate_read_start};
 use ttx_kernel::{AppendOutcome, AppendRequest, Clock, EventLog, LogError, RecordedEvent, StreamId, SystemClock};
 
 use crate::schema::{sql_err, to_u64};
@@ -36,6 +36,8 @@ use crate::writer::{Op, Writer};
 pub const DB_FILE: &str = "events.sqlite";
 /// The lock file inside the data directory.
 pub const LOCK_FILE: &str = "LOCK";
+/// Most appends one group ([`EventLog::append_group`]) takes.
+pub const MAX_GROUP: usize = 1024;
 
 /// Why a log could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -347,6 +349,17 @@ impl EventLog for SqliteLog {
         request.validate()?;
         let (tx, rx) = oneshot::channel();
         self.send(Op::Append(request, tx)).await?;
+        rx.await.map_err(|_| LogError::Unavailable("the log writer stopped before answering".into()))?
+    }
+
+    fn max_group(&self) -> usize {
+        MAX_GROUP
+    }
+
+    async fn append_group(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, LogError> {
+        validate_group(&requests, MAX_GROUP)?;
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Group(requests, tx)).await?;
         rx.await.map_err(|_| LogError::Unavailable("the log writer stopped before answering".into()))?
     }
 

@@ -43,6 +43,8 @@ const MAX_CACHED_STREAMS: usize = 100_000;
 
 pub enum Op {
     Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, LogError>>),
+    /// Appends to one stream, all or nothing (already validated as a group).
+    Group(Vec<AppendRequest>, oneshot::Sender<Result<Vec<AppendOutcome>, LogError>>),
     Checkpoint(String, u64, oneshot::Sender<Result<(), LogError>>),
 }
 
@@ -50,14 +52,23 @@ impl Op {
     /// Events and payload bytes the operation writes, to keep one transaction's size bounded.
     fn weight(&self) -> (usize, usize) {
         match self {
-            Op::Append(req, _) => (req.events.len(), req.events.iter().map(|e| e.payload.len()).sum()),
+            Op::Append(req, _) => weight(req),
+            Op::Group(reqs, _) => reqs.iter().map(weight).fold((0, 0), |(e, b), (e2, b2)| (e + e2, b + b2)),
             Op::Checkpoint(..) => (0, 0),
         }
     }
 }
 
-/// The answer to one operation: an append's outcome, or `None` for a checkpoint.
-type Reply = Option<Result<AppendOutcome, LogError>>;
+fn weight(req: &AppendRequest) -> (usize, usize) {
+    (req.events.len(), req.events.iter().map(|e| e.payload.len()).sum())
+}
+
+/// The answer to one operation.
+enum Reply {
+    One(Result<AppendOutcome, LogError>),
+    Many(Result<Vec<AppendOutcome>, LogError>),
+    Checkpoint,
+}
 
 /// What the writer decided for one operation of a batch.
 enum Decision {
@@ -67,6 +78,10 @@ enum Decision {
     Accepted(usize),
     /// The same command as an append accepted earlier in this batch.
     SameAs(usize),
+    /// A group, accepted whole: its appends are the accepted appends at these indexes.
+    Group(Vec<usize>),
+    /// A group refused whole.
+    GroupRefused(LogError),
     Checkpoint,
 }
 
@@ -157,12 +172,19 @@ impl Writer {
                 self.metrics.ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 self.metrics.events.fetch_add(written, Ordering::Relaxed);
                 for (op, reply) in batch.into_iter().zip(replies) {
+                    let missing = || LogError::Unavailable("no reply was produced".into());
                     match (op, reply) {
-                        (Op::Append(_, tx), Some(r)) => {
+                        (Op::Append(_, tx), Reply::One(r)) => {
                             let _ = tx.send(r);
                         }
-                        (Op::Append(_, tx), None) => {
-                            let _ = tx.send(Err(LogError::Unavailable("no reply was produced".into())));
+                        (Op::Append(_, tx), _) => {
+                            let _ = tx.send(Err(missing()));
+                        }
+                        (Op::Group(_, tx), Reply::Many(r)) => {
+                            let _ = tx.send(r);
+                        }
+                        (Op::Group(_, tx), _) => {
+                            let _ = tx.send(Err(missing()));
                         }
                         (Op::Checkpoint(_, _, tx), _) => {
                             let _ = tx.send(Ok(()));
@@ -178,6 +200,9 @@ impl Writer {
                 for op in batch {
                     match op {
                         Op::Append(_, tx) => {
+                            let _ = tx.send(Err(err.clone()));
+                        }
+                        Op::Group(_, tx) => {
                             let _ = tx.send(Err(err.clone()));
                         }
                         Op::Checkpoint(_, _, tx) => {
@@ -211,6 +236,20 @@ impl Writer {
         for op in batch {
             decisions.push(match op {
                 Op::Append(req, _) => self.admit(req, &mut accepted, &mut in_batch)?,
+                Op::Group(reqs, _) => match self.refuse_group(reqs, &in_batch)? {
+                    Some(e) => Decision::GroupRefused(e),
+                    None => {
+                        let mut indexes = Vec::with_capacity(reqs.len());
+                        for req in reqs {
+                            match self.admit(req, &mut accepted, &mut in_batch)? {
+                                Decision::Accepted(i) => indexes.push(i),
+                                // `refuse_group` checked every append; nothing else can happen.
+                                _ => return Err(rusqlite::Error::InvalidQuery),
+                            }
+                        }
+                        Decision::Group(indexes)
+                    }
+                },
                 Op::Checkpoint(name, position, _) => {
                     self.conn
                         .prepare_cached(
@@ -235,21 +274,60 @@ impl Writer {
         let mut replies: Vec<Reply> = decisions
             .iter()
             .map(|d| match d {
-                Decision::SameAs(i) => Some(Ok(AppendOutcome { events: sealed[*i].clone(), duplicate: true })),
-                _ => None,
+                Decision::SameAs(i) => Reply::One(Ok(AppendOutcome { events: sealed[*i].clone(), duplicate: true })),
+                _ => Reply::Checkpoint,
             })
             .collect();
         let mut sealed = sealed;
+        let mut take = |i: usize| AppendOutcome { events: std::mem::take(&mut sealed[i]), duplicate: false };
         for (reply, d) in replies.iter_mut().zip(decisions) {
             match d {
-                Decision::Done(r) => *reply = Some(r),
-                Decision::Accepted(i) => {
-                    *reply = Some(Ok(AppendOutcome { events: std::mem::take(&mut sealed[i]), duplicate: false }));
-                }
+                Decision::Done(r) => *reply = Reply::One(r),
+                Decision::Accepted(i) => *reply = Reply::One(Ok(take(i))),
+                Decision::Group(indexes) => *reply = Reply::Many(Ok(indexes.into_iter().map(&mut take).collect())),
+                Decision::GroupRefused(e) => *reply = Reply::Many(Err(e)),
                 Decision::SameAs(_) | Decision::Checkpoint => {}
             }
         }
         Ok(replies)
+    }
+
+    /// Why a group cannot be written whole, if it cannot: an append that is not at its expected version (counting
+    /// the group's earlier appends), or whose command is already in the stream or earlier in this batch.
+    fn refuse_group(
+        &mut self,
+        reqs: &[AppendRequest],
+        in_batch: &FastMap<(&str, &str), usize>,
+    ) -> rusqlite::Result<Option<LogError>> {
+        let Some(key) = reqs.first().map(|r| r.stream.as_str()) else {
+            return Ok(Some(LogError::Invalid(ttx_kernel::InvalidInput::EmptyGroup)));
+        };
+        if !self.streams.contains_key(key) {
+            match self.load_stream(key)? {
+                Ok(state) => self.streams.insert(key.to_owned(), state),
+                Err(e) => return Ok(Some(e)),
+            };
+        }
+        let Some(state) = self.streams.get(key) else {
+            return Ok(Some(LogError::Unavailable("stream state missing".into())));
+        };
+        let (no, mut version) = (state.no, state.version);
+        let conflict = |expected, actual| Some(LogError::Conflict { stream: key.to_owned(), expected, actual });
+        for req in reqs {
+            let known = state.commands.contains(&command_hash(req.command_id.as_str()));
+            let written = match (known, no) {
+                (true, Some(no)) => match self.earlier_outcome(no, req.command_id.as_str())? {
+                    Ok(earlier) => !earlier.is_empty(),
+                    Err(e) => return Ok(Some(e)),
+                },
+                _ => false,
+            };
+            if written || in_batch.contains_key(&(key, req.command_id.as_str())) || !req.expected.admits(version) {
+                return Ok(conflict(req.expected, version));
+            }
+            version += req.events.len() as u64;
+        }
+        Ok(None)
     }
 
     /// Checks one append against the stream's state and, if it passes, reserves its positions and versions.

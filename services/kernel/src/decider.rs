@@ -83,7 +83,7 @@ impl Ctx {
 /// An aggregate's rules, as two pure functions.
 pub trait Decider: Send + Sync + 'static {
     type State: Default + Clone + Debug + Send + Sync;
-    type Command: Debug + Send + Sync;
+    type Command: Clone + Debug + Send + Sync;
     type Event: DomainEvent;
     type Rejection: std::error::Error + Clone + PartialEq + Send + Sync + 'static;
 

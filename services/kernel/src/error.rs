@@ -29,6 +29,14 @@ pub enum InvalidInput {
     BadCheckpointName { name: String, why: &'static str },
     #[error("position 0 does not exist; positions and versions start at 1")]
     ZeroPosition,
+    #[error("a group of appends needs at least one append")]
+    EmptyGroup,
+    #[error("a group holds at most {max} appends, got {count}")]
+    GroupTooLarge { count: usize, max: usize },
+    #[error("append {index} of a group is to stream {stream:?}; a group appends to one stream")]
+    GroupMixesStreams { index: usize, stream: String },
+    #[error("append {index} of a group repeats command {command_id:?}")]
+    GroupRepeatsCommand { index: usize, command_id: String },
 }
 
 /// Why a log operation failed.

@@ -108,12 +108,44 @@ pub struct CommandHandler<D: Decider> {
     clock: Arc<dyn Clock>,
     rule_version: String,
     max_attempts: u32,
-    /// One lock per stream being handled: commands on the same stream wait their turn in this process instead of
+    /// One lane per stream being handled: commands on the same stream wait their turn in this process instead of
     /// racing to a conflict (other processes are still kept apart by the expected version).
-    streams: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    streams: std::sync::Mutex<std::collections::HashMap<String, Arc<Lane<D>>>>,
     /// Recently handled streams, folded up to a version, with their events by command id: a command reads only the
     /// events appended since (by anyone), not the whole stream.
     cache: std::sync::Mutex<std::collections::HashMap<String, Folded<D>>>,
+}
+
+/// Commands waiting for their turn on one stream. Whoever gets the turn carries out every command waiting then, as one
+/// group, when the log appends groups; otherwise each caller carries out its own.
+struct Lane<D: Decider> {
+    turn: tokio::sync::Mutex<()>,
+    waiting: std::sync::Mutex<Vec<Waiting<D>>>,
+}
+
+impl<D: Decider> Default for Lane<D> {
+    fn default() -> Self {
+        Self { turn: Default::default(), waiting: Default::default() }
+    }
+}
+
+type Outcome<D> = Result<Handled<D>, CommandError<<D as Decider>::Rejection>>;
+
+/// A command waiting in a lane, and where its outcome goes.
+struct Waiting<D: Decider> {
+    command: D::Command,
+    meta: CommandMeta,
+    reply: tokio::sync::oneshot::Sender<Outcome<D>>,
+}
+
+/// What one command of a group came to, before the group is written.
+enum Slot<D: Decider> {
+    /// Answered without writing (a refusal, nothing to do, or a command handled before).
+    Done(Outcome<D>),
+    /// Its events are the group's append at this index.
+    Append(usize, Vec<D::Event>),
+    /// The same command id as an earlier command of the group.
+    SameAs(usize),
 }
 
 /// How many streams a handler keeps folded.
@@ -188,30 +220,172 @@ impl<D: Decider> CommandHandler<D> {
         Ok((state, version, recorded))
     }
 
-    fn stream_lock(&self, stream: &StreamId) -> Arc<tokio::sync::Mutex<()>> {
+    fn lane(&self, stream: &StreamId) -> Arc<Lane<D>> {
         let mut map = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(stream.to_string()).or_default().clone()
     }
 
     /// Carries out `command` on `stream`: load, fold, decide, append with the loaded version; on conflict, again.
-    /// Commands on one stream take turns within this handler.
-    pub async fn handle(
-        &self,
-        stream: &StreamId,
-        command: &D::Command,
-        meta: &CommandMeta,
-    ) -> Result<Handled<D>, CommandError<D::Rejection>> {
-        let lock = self.stream_lock(stream);
-        let outcome = {
-            let _turn = lock.lock().await;
+    /// Commands on one stream take turns within this handler. When the log appends groups, the commands that arrived
+    /// while another held the turn are decided one after another and written together, with one durable write.
+    pub async fn handle(&self, stream: &StreamId, command: &D::Command, meta: &CommandMeta) -> Outcome<D> {
+        let lane = self.lane(stream);
+        let outcome = if self.log.max_group() > 1 {
+            self.handle_grouped(stream, &lane, command, meta).await
+        } else {
+            let _turn = lane.turn.lock().await;
             self.handle_in_turn(stream, command, meta).await
         };
         let mut map = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Nobody else holds or waits for this stream's lock: forget it.
-        if Arc::strong_count(&lock) == 2 {
+        // Nobody else holds or waits for this stream's lane: forget it.
+        if Arc::strong_count(&lane) == 2 {
             map.remove(stream.as_str());
         }
         outcome
+    }
+
+    async fn handle_grouped(
+        &self,
+        stream: &StreamId,
+        lane: &Lane<D>,
+        command: &D::Command,
+        meta: &CommandMeta,
+    ) -> Outcome<D> {
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        let waiting = Waiting { command: command.clone(), meta: meta.clone(), reply };
+        lane.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(waiting);
+        {
+            let _turn = lane.turn.lock().await;
+            // A caller that had the turn before may have carried this command out already: it answers before it
+            // gives up the turn.
+            if let Ok(outcome) = answer.try_recv() {
+                return outcome;
+            }
+            let group = std::mem::take(&mut *lane.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            if !group.is_empty() {
+                self.handle_group(stream, group).await;
+            }
+        }
+        match answer.await {
+            Ok(outcome) => outcome,
+            // The caller carrying out the group was cancelled before it answered. The command may or may not have
+            // been written: carry it out again, which its command id makes safe.
+            Err(_) => {
+                let _turn = lane.turn.lock().await;
+                self.handle_in_turn(stream, command, meta).await
+            }
+        }
+    }
+
+    /// Decides every command of `group` in order, each on the state the earlier ones leave, writes all their events
+    /// as one group, and answers each command. A conflict (another process wrote) decides the whole group again.
+    async fn handle_group(&self, stream: &StreamId, group: Vec<Waiting<D>>) {
+        let max = self.log.max_group();
+        let mut group = group;
+        while !group.is_empty() {
+            let rest = if group.len() > max { group.split_off(max) } else { Vec::new() };
+            let outcomes = self.decide_and_write(stream, &group).await;
+            for (w, outcome) in group.into_iter().zip(outcomes) {
+                let _ = w.reply.send(outcome);
+            }
+            group = rest;
+        }
+    }
+
+    /// The outcome of each command of `group` (at most `max_group` of them).
+    async fn decide_and_write(&self, stream: &StreamId, group: &[Waiting<D>]) -> Vec<Outcome<D>> {
+        let fail = |e: CommandError<D::Rejection>| group.iter().map(|_| Err(e.clone())).collect();
+        for _ in 0..self.max_attempts {
+            // The fold this handler keeps, brought up to the log's end (one read): refusals and known command ids
+            // are then decided on what every process has written.
+            let mut f = match self.fold_to_end(stream).await {
+                Ok(f) => f,
+                Err(e) => return fail(e),
+            };
+            let base = f.version;
+            let mut slots = Vec::with_capacity(group.len());
+            let mut requests = Vec::new();
+            let mut seen = std::collections::HashMap::new();
+            for (i, w) in group.iter().enumerate() {
+                if let Some(&first) = seen.get(w.meta.command_id.as_str()) {
+                    slots.push(Slot::SameAs(first));
+                    continue;
+                }
+                seen.insert(w.meta.command_id.as_str(), i);
+                match self.earlier(stream, &f, &w.meta.command_id) {
+                    Ok(Some(done)) => {
+                        slots.push(Slot::Done(Ok(done)));
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        slots.push(Slot::Done(Err(e)));
+                        continue;
+                    }
+                }
+                let ctx = self.ctx(&w.meta);
+                match self.decider.decide(&f.state, &w.command, &ctx) {
+                    Err(r) => slots.push(Slot::Done(Err(CommandError::Rejected(r)))),
+                    Ok(events) if events.is_empty() => slots.push(Slot::Done(Ok(Handled {
+                        events,
+                        recorded: Vec::new(),
+                        version: f.version,
+                        duplicate: false,
+                    }))),
+                    Ok(events) => {
+                        let new_events = events.iter().map(|e| self.to_new_event(e, &ctx, &w.meta)).collect();
+                        requests.push(AppendRequest {
+                            stream: stream.clone(),
+                            expected: expected(f.version),
+                            command_id: w.meta.command_id.clone(),
+                            events: new_events,
+                        });
+                        // The state the next command is decided on; it is kept only if the group is written.
+                        for e in &events {
+                            f.state = self.decider.evolve(std::mem::take(&mut f.state), e);
+                        }
+                        f.version += events.len() as u64;
+                        slots.push(Slot::Append(requests.len() - 1, events));
+                    }
+                }
+            }
+            if requests.is_empty() {
+                self.keep(stream, f);
+                return finish(slots, Vec::new());
+            }
+            match self.log.append_group(requests).await {
+                Ok(outcomes) => {
+                    for outcome in &outcomes {
+                        for r in &outcome.events {
+                            f.by_command.entry(r.command_id().to_owned()).or_default().push(r.clone());
+                        }
+                    }
+                    if let Some(last) = outcomes.last() {
+                        f.version = last.last_version();
+                    }
+                    self.keep(stream, f);
+                    return finish(slots, outcomes);
+                }
+                Err(LogError::Conflict { .. }) => {
+                    // Another process wrote to the stream (or carried out one of these commands): the fold is
+                    // dropped, and the next attempt reads the stream again.
+                    tracing::debug!(%stream, base, commands = group.len(), "group conflicted; deciding again");
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => return fail(CommandError::Log(e)),
+            }
+        }
+        fail(CommandError::Conflict { stream: stream.to_string(), attempts: self.max_attempts })
+    }
+
+    fn ctx(&self, meta: &CommandMeta) -> Ctx {
+        Ctx {
+            now: self.clock.now(),
+            actor: meta.actor.clone(),
+            command_id: meta.command_id.clone(),
+            rule_version: self.rule_version.clone(),
+            ids: IdSource::System,
+        }
     }
 
     /// The stream folded to its end: the cached fold plus whatever was appended since.
@@ -277,13 +451,7 @@ impl<D: Decider> CommandHandler<D> {
                 self.keep(stream, f);
                 return Ok(done);
             }
-            let ctx = Ctx {
-                now: self.clock.now(),
-                actor: meta.actor.clone(),
-                command_id: meta.command_id.clone(),
-                rule_version: self.rule_version.clone(),
-                ids: IdSource::System,
-            };
+            let ctx = self.ctx(meta);
             let mut decided = self.decider.decide(&f.state, command, &ctx);
             if decided.is_err() && !verified {
                 f = self.catch_up(stream, f).await?;
@@ -308,7 +476,7 @@ impl<D: Decider> CommandHandler<D> {
             let new_events = events.iter().map(|e| self.to_new_event(e, &ctx, meta)).collect();
             let request = AppendRequest {
                 stream: stream.clone(),
-                expected: if f.version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(f.version) },
+                expected: expected(f.version),
                 command_id: meta.command_id.clone(),
                 events: new_events,
             };
@@ -362,4 +530,36 @@ impl<D: Decider> CommandHandler<D> {
             payload: e.encode(),
         }
     }
+}
+
+/// The expectation of an append to a stream believed to be at `version`.
+fn expected(version: u64) -> ExpectedVersion {
+    if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) }
+}
+
+/// Each command's outcome, once its group's appends are `outcomes` (in the order of the group's requests).
+fn finish<D: Decider>(slots: Vec<Slot<D>>, outcomes: Vec<crate::log::AppendOutcome>) -> Vec<Outcome<D>> {
+    let mut outcomes: Vec<Option<crate::log::AppendOutcome>> = outcomes.into_iter().map(Some).collect();
+    let mut answers: Vec<Outcome<D>> = Vec::with_capacity(slots.len());
+    for slot in slots {
+        let answer = match slot {
+            Slot::Done(outcome) => outcome,
+            Slot::Append(i, events) => match outcomes.get_mut(i).and_then(Option::take) {
+                Some(o) => Ok(Handled { events, version: o.last_version(), recorded: o.events, duplicate: false }),
+                None => Err(CommandError::Log(LogError::Unavailable("the log answered too few appends".into()))),
+            },
+            Slot::SameAs(first) => match answers.get(first) {
+                Some(Ok(h)) => Ok(Handled {
+                    events: h.events.clone(),
+                    recorded: h.recorded.clone(),
+                    version: h.version,
+                    duplicate: true,
+                }),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err(CommandError::Log(LogError::Unavailable("a repeated command lost its first".into()))),
+            },
+        };
+        answers.push(answer);
+    }
+    answers
 }

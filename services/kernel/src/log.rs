@@ -124,6 +124,26 @@ impl AppendRequest {
     }
 }
 
+/// Checks a group of appends (see [`EventLog::append_group`]) before anything is written: at least one and at most
+/// `max` appends, all to one stream, no command twice, each valid on its own.
+pub fn validate_group(requests: &[AppendRequest], max: usize) -> Result<(), InvalidInput> {
+    let Some(first) = requests.first() else { return Err(InvalidInput::EmptyGroup) };
+    if requests.len() > max {
+        return Err(InvalidInput::GroupTooLarge { count: requests.len(), max });
+    }
+    let mut seen = std::collections::HashSet::with_capacity(requests.len());
+    for (index, r) in requests.iter().enumerate() {
+        if r.stream != first.stream {
+            return Err(InvalidInput::GroupMixesStreams { index, stream: r.stream.to_string() });
+        }
+        if !seen.insert(r.command_id.as_str()) {
+            return Err(InvalidInput::GroupRepeatsCommand { index, command_id: r.command_id.to_string() });
+        }
+        r.validate()?;
+    }
+    Ok(())
+}
+
 /// Checks where a read starts: positions and versions start at 1.
 pub fn validate_read_start(from: u64) -> Result<(), InvalidInput> {
     if from == 0 { Err(InvalidInput::ZeroPosition) } else { Ok(()) }
@@ -181,6 +201,35 @@ pub trait EventLog: Send + Sync + 'static {
     /// command is the stream's last (see docs/adr/0002-jetstream-event-log.md). The command handler, which checks the
     /// stream it loads, is covered in both.
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError>;
+
+    /// How many appends [`EventLog::append_group`] takes at once. 1 (the default) means the log cannot append a group
+    /// atomically, and callers append one command at a time.
+    fn max_group(&self) -> usize {
+        1
+    }
+
+    /// Appends several commands to one stream, in order, all or nothing, with one durable write.
+    ///
+    /// Each append keeps its own command id and expected version; the versions must chain (the second append expects
+    /// the version the first leaves, and so on). If any append would not be written as a new command, because the
+    /// stream is not at its expected version or its command id is already in the stream, nothing of the group is
+    /// written and the answer is a [`LogError::Conflict`]: the caller reads the stream and decides again. A group of
+    /// more than [`EventLog::max_group`] appends is invalid.
+    async fn append_group(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, LogError> {
+        validate_group(&requests, self.max_group())?;
+        let mut requests = requests;
+        match requests.pop() {
+            Some(only) if requests.is_empty() => match self.append(only).await? {
+                AppendOutcome { duplicate: true, events } => Err(LogError::Conflict {
+                    stream: events.first().map(|e| e.stream_id().to_owned()).unwrap_or_default(),
+                    expected: ExpectedVersion::Any,
+                    actual: events.last().map_or(0, RecordedEvent::version),
+                }),
+                outcome => Ok(vec![outcome]),
+            },
+            _ => Err(InvalidInput::GroupTooLarge { count: requests.len() + 1, max: 1 }.into()),
+        }
+    }
 
     /// Up to `max` events of one stream, from `from_version` (1 for the start) on. An unknown stream is empty.
     async fn read_stream(

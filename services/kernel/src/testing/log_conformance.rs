@@ -63,6 +63,8 @@ pub const LOG_CASES: &[&str] = &[
     "tampering_is_found_at_its_position",
     "tampering_with_a_streams_last_event_is_found",
     "command_handler_decides_retries_and_dedupes",
+    "groups_are_all_or_nothing",
+    "command_handler_answers_every_command_of_a_crowd",
 ];
 
 /// Runs one case by name. Panics (fails the test) on any deviation.
@@ -85,6 +87,10 @@ pub async fn run_log_case<H: LogHarness>(name: &str, h: H) {
         "tampering_is_found_at_its_position" => tampering_is_found_at_its_position(&h).await,
         "tampering_with_a_streams_last_event_is_found" => tampering_with_a_streams_last_event_is_found(&h).await,
         "command_handler_decides_retries_and_dedupes" => command_handler_decides_retries_and_dedupes(&h).await,
+        "groups_are_all_or_nothing" => groups_are_all_or_nothing(&h).await,
+        "command_handler_answers_every_command_of_a_crowd" => {
+            command_handler_answers_every_command_of_a_crowd(&h).await
+        }
         other => panic!("no conformance case named {other}"),
     }
 }
@@ -121,7 +127,9 @@ macro_rules! log_conformance_tests {
             reads_page_by_version_and_position,
             tampering_is_found_at_its_position,
             tampering_with_a_streams_last_event_is_found,
-            command_handler_decides_retries_and_dedupes
+            command_handler_decides_retries_and_dedupes,
+            groups_are_all_or_nothing,
+            command_handler_answers_every_command_of_a_crowd
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -720,4 +728,124 @@ async fn command_handler_decides_retries_and_dedupes<H: LogHarness>(h: &H) {
     assert_eq!(handler.load(&t).await.unwrap().0.value, 6);
     let repeated = handler.handle(&t, &by(2), &m("b1")).await.unwrap();
     assert!(repeated.duplicate && repeated.version == 3);
+}
+
+async fn groups_are_all_or_nothing<H: LogHarness>(h: &H) {
+    let log = h.open().await;
+    let s = sid("test-group-1");
+    let max = log.max_group();
+    assert!(max >= 1);
+    if max == 1 {
+        // A log without groups takes a group of one, and refuses more.
+        let one = log.append_group(vec![req(&s, ExpectedVersion::NoStream, "g1", &["a"])]).await.unwrap();
+        assert_eq!(one[0].last_version(), 1);
+        let two =
+            vec![req(&s, ExpectedVersion::Exact(1), "g2", &["b"]), req(&s, ExpectedVersion::Exact(2), "g3", &["c"])];
+        assert_eq!(
+            log.append_group(two).await.unwrap_err(),
+            LogError::Invalid(InvalidInput::GroupTooLarge { count: 2, max: 1 })
+        );
+        assert_eq!(log.head().await.unwrap(), 1);
+        return;
+    }
+    // Three commands, chained, written together: each keeps its own command id and versions.
+    let group = vec![
+        req(&s, ExpectedVersion::NoStream, "g1", &["a"]),
+        req(&s, ExpectedVersion::Exact(1), "g2", &["b", "c"]),
+        req(&s, ExpectedVersion::Exact(3), "g3", &["d"]),
+    ];
+    let outcomes = log.append_group(group).await.unwrap();
+    let versions: Vec<Vec<u64>> =
+        outcomes.iter().map(|o| o.events.iter().map(RecordedEvent::version).collect()).collect();
+    assert_eq!(versions, vec![vec![1], vec![2, 3], vec![4]]);
+    assert!(outcomes.iter().all(|o| !o.duplicate));
+    assert_eq!(outcomes[1].events[1].command_id(), "g2");
+    let stored = read_stream_to_end(log.as_ref(), &s, 1).await.unwrap();
+    assert_eq!(stored.len(), 4);
+    assert!(verify_stream(log.as_ref(), &s).await.unwrap().is_ok(), "a group's events chain like any others");
+    // A group whose second append expects a stale version writes nothing, not even its first append.
+    let stale =
+        vec![req(&s, ExpectedVersion::Exact(4), "g4", &["e"]), req(&s, ExpectedVersion::Exact(4), "g5", &["f"])];
+    assert!(matches!(log.append_group(stale).await, Err(LogError::Conflict { .. })));
+    // A group with a command already in the stream writes nothing.
+    let again =
+        vec![req(&s, ExpectedVersion::Exact(4), "g6", &["g"]), req(&s, ExpectedVersion::Exact(5), "g2", &["h"])];
+    assert!(matches!(log.append_group(again).await, Err(LogError::Conflict { .. })));
+    assert_eq!(log.head().await.unwrap(), 4);
+    // Malformed groups are typed errors.
+    assert_eq!(log.append_group(Vec::new()).await.unwrap_err(), LogError::Invalid(InvalidInput::EmptyGroup));
+    let mixed = vec![
+        req(&s, ExpectedVersion::Exact(4), "g7", &["i"]),
+        req(&sid("test-group-2"), ExpectedVersion::Any, "g8", &["j"]),
+    ];
+    assert!(matches!(
+        log.append_group(mixed).await,
+        Err(LogError::Invalid(InvalidInput::GroupMixesStreams { index: 1, .. }))
+    ));
+    let repeated =
+        vec![req(&s, ExpectedVersion::Exact(4), "g9", &["k"]), req(&s, ExpectedVersion::Exact(5), "g9", &["l"])];
+    assert!(matches!(
+        log.append_group(repeated).await,
+        Err(LogError::Invalid(InvalidInput::GroupRepeatsCommand { index: 1, .. }))
+    ));
+    let too_many = (0..=max).map(|i| req(&s, ExpectedVersion::Any, &format!("many-{i}"), &["m"])).collect();
+    assert!(matches!(log.append_group(too_many).await, Err(LogError::Invalid(InvalidInput::GroupTooLarge { .. }))));
+    // The next group lands after all those refusals.
+    let next = log.append_group(vec![req(&s, ExpectedVersion::Exact(4), "g10", &["n"])]).await.unwrap();
+    assert_eq!(next[0].last_version(), 5);
+    assert_eq!(all(log.as_ref()).await.len(), 5);
+}
+
+/// Many commands at once on one stream, from two handlers (two processes, as far as the log can tell), with some
+/// command ids sent twice and a command the decider refuses: every command gets its own answer, each command id is
+/// stored once, and the stream's fold accounts for every accepted command.
+async fn command_handler_answers_every_command_of_a_crowd<H: LogHarness>(h: &H) {
+    let log = h.open().await;
+    let handlers = [
+        Arc::new(CommandHandler::new(Counter, log.clone(), Arc::new(SystemClock)).with_max_attempts(64)),
+        Arc::new(CommandHandler::new(Counter, log.clone(), Arc::new(SystemClock)).with_max_attempts(64)),
+    ];
+    let s = sid("example-crowd-1");
+    let actor = Actor { user_id: "u".into(), org_id: "o".into(), role: Role::Admin.into(), roles: vec![] };
+    let mut tasks = Vec::new();
+    for i in 0..120u64 {
+        // Ids 0..100, the first 20 of them sent twice (once by each handler).
+        let id = if i < 100 { i } else { i - 100 };
+        let handler = handlers[usize::try_from(i % 2).unwrap()].clone();
+        let (s, actor) = (s.clone(), actor.clone());
+        tasks.push(tokio::spawn(async move {
+            let meta = CommandMeta::new(CommandId::parse(format!("crowd-{id}")).unwrap(), actor);
+            (id, handler.handle(&s, &CounterCommand::Increment { by: id + 1 }, &meta).await)
+        }));
+    }
+    let mut versions: HashMap<u64, HashSet<u64>> = HashMap::new();
+    for t in tasks {
+        let (id, outcome) = t.await.unwrap();
+        let handled = outcome.unwrap_or_else(|e| panic!("crowd-{id}: {e}"));
+        assert_eq!(handled.recorded.len(), 1, "crowd-{id} answers with its own event");
+        assert_eq!(handled.recorded[0].command_id(), format!("crowd-{id}"));
+        versions.entry(id).or_default().insert(handled.recorded[0].version());
+    }
+    assert!(versions.values().all(|v| v.len() == 1), "a repeated command answers with the first one's event");
+    let stored = read_stream_to_end(log.as_ref(), &s, 1).await.unwrap();
+    assert_eq!(stored.len(), 100);
+    let ids: HashSet<&str> = stored.iter().map(RecordedEvent::command_id).collect();
+    assert_eq!(ids.len(), 100);
+    let (state, version, _) = handlers[0].load(&s).await.unwrap();
+    assert_eq!((state.value, version), ((1..=100).sum::<u64>(), 100));
+    // A refusal in a crowd is answered as a refusal, and the others are carried out.
+    let close = CommandMeta::new(cid("crowd-close"), actor.clone());
+    handlers[0].handle(&s, &CounterCommand::Close, &close).await.unwrap();
+    let mut late = Vec::new();
+    for i in 0..10 {
+        let (handler, s, actor) = (handlers[i % 2].clone(), s.clone(), actor.clone());
+        late.push(tokio::spawn(async move {
+            let meta = CommandMeta::new(CommandId::parse(format!("crowd-late-{i}")).unwrap(), actor);
+            handler.handle(&s, &CounterCommand::Increment { by: 1 }, &meta).await
+        }));
+    }
+    for t in late {
+        assert_eq!(t.await.unwrap().unwrap_err(), CommandError::Rejected(CounterRejection::Closed));
+    }
+    assert_eq!(log.head().await.unwrap(), 101);
 }
