@@ -69,7 +69,14 @@ pub struct KeyRing {
     signing_kid: String,
     signing: Ed25519KeyPair,
     public: BTreeMap<String, Vec<u8>>,
+    /// Tokens whose signature was checked, with their claims: a token is checked once, not on every request. The
+    /// ring's keys do not change while it is loaded, so a signature that was good stays good; expiry is checked on
+    /// every use.
+    verified: std::sync::Mutex<std::collections::HashMap<String, Claims>>,
 }
+
+/// Most verified tokens a ring remembers; past this it starts over.
+const VERIFIED_TOKENS: usize = 16_384;
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,7 +126,7 @@ impl KeyRing {
         }
         let public = pairs.iter().map(|(k, p)| (k.clone(), p.public_key().as_ref().to_vec())).collect();
         let (signing_kid, signing) = pairs.pop_last().ok_or_else(|| KeyError::BadKey(dir.to_owned()))?;
-        Ok(Self { signing_kid, signing, public })
+        Ok(Self { signing_kid, signing, public, verified: Default::default() })
     }
 
     fn key_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
@@ -151,6 +158,27 @@ impl KeyRing {
 
     /// The claims of a valid, unexpired token signed by one of the ring's keys.
     pub fn verify(&self, token: &str, now_unix: i64) -> Result<Claims, TokenError> {
+        let known = self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(token).cloned();
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = self.check_signature(token)?;
+                let mut verified = self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if verified.len() >= VERIFIED_TOKENS {
+                    verified.clear();
+                }
+                verified.insert(token.to_owned(), claims.clone());
+                claims
+            }
+        };
+        if claims.exp <= now_unix {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The claims of a token signed by one of the ring's keys, expired or not.
+    fn check_signature(&self, token: &str) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(TokenError::Malformed);
@@ -166,12 +194,7 @@ impl KeyRing {
         UnparsedPublicKey::new(&ED25519, key)
             .verify(signing_input.as_bytes(), &signature)
             .map_err(|_| TokenError::Signature)?;
-        let claims: Claims =
-            B64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
-        if claims.exp <= now_unix {
-            return Err(TokenError::Expired);
-        }
-        Ok(claims)
+        B64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)
     }
 }
 
@@ -191,6 +214,8 @@ mod tests {
         let ring = KeyRing::load_or_create(dir.path(), NOW).unwrap();
         let token = ring.sign(&claims(NOW + 60));
         assert_eq!(ring.verify(&token, NOW).unwrap(), claims(NOW + 60));
+        // Remembered from the first check, it still expires on time.
+        assert_eq!(ring.verify(&token, NOW + 59).unwrap(), claims(NOW + 60));
         assert_eq!(ring.verify(&token, NOW + 60), Err(TokenError::Expired));
     }
 
@@ -199,6 +224,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ring = KeyRing::load_or_create(dir.path(), NOW).unwrap();
         let token = ring.sign(&claims(NOW + 60));
+        // The genuine token is checked first, so that the ring remembers it; its neighbours are still checked.
+        assert!(ring.verify(&token, NOW).is_ok());
         let (head, rest) = token.split_once('.').unwrap();
         let (payload, signature) = rest.split_once('.').unwrap();
         // Claims rewritten to an administrator's, signature kept.

@@ -98,6 +98,13 @@ pub trait Decider: Send + Sync + 'static {
     /// Applies one event to the state.
     fn evolve(&self, state: Self::State, event: &Self::Event) -> Self::State;
 
+    /// Where a command goes among commands that arrived together. Commands waiting for the same stream at the same
+    /// time, none of them answered yet, are concurrent: any order is a true account of them. The handler decides
+    /// them by this key, lowest first, and in arrival order among equal keys. The default keeps arrival order.
+    fn simultaneous_order(&self, _command: &Self::Command) -> i64 {
+        0
+    }
+
     /// Folds events into a state, from the initial one.
     fn fold<'a>(&self, events: impl IntoIterator<Item = &'a Self::Event>) -> Self::State {
         events.into_iter().fold(Self::State::default(), |s, e| self.evolve(s, e))

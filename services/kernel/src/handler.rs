@@ -282,6 +282,7 @@ impl<D: Decider> CommandHandler<D> {
     async fn handle_group(&self, stream: &StreamId, group: Vec<Waiting<D>>) {
         let max = self.log.max_group();
         let mut group = group;
+        group.sort_by_key(|w| self.decider.simultaneous_order(&w.command));
         while !group.is_empty() {
             let rest = if group.len() > max { group.split_off(max) } else { Vec::new() };
             let outcomes = self.decide_and_write(stream, &group).await;

@@ -640,6 +640,16 @@ impl Decider for Sessions {
         }
     }
 
+    /// Bids that arrive together are decided lowest first, so that each is measured against the lower ones rather
+    /// than refused for arriving a moment after a higher one; equal amounts keep their arrival order (price, then
+    /// time). Every other command goes before the bids it arrived with.
+    fn simultaneous_order(&self, command: &SessionCommand) -> i64 {
+        match command {
+            SessionCommand::Bid { amount_fen } => *amount_fen,
+            _ => i64::MIN,
+        }
+    }
+
     fn evolve(&self, mut s: SessionState, event: &SessionEvent) -> SessionState {
         match event {
             SessionEvent::Opened(e) => {
