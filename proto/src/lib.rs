@@ -117,6 +117,7 @@ pub mod negotiation {
             pub const COMMIT_BID: &str = "ttx.negotiation.cmd.commit-bid";
             pub const REVEAL_BID: &str = "ttx.negotiation.cmd.reveal-bid";
             pub const RECORD_DEFAULT: &str = "ttx.negotiation.cmd.record-default";
+            pub const RECORD_SIGNED: &str = "ttx.negotiation.cmd.record-signed";
             pub const GET_NEGOTIATION: &str = "ttx.negotiation.qry.get-negotiation";
             pub const LIST_NEGOTIATIONS: &str = "ttx.negotiation.qry.list-negotiations";
             pub const GET_LISTING: &str = "ttx.negotiation.qry.get-listing";

@@ -69,7 +69,7 @@ fn session_rejected(r: &SessionRejection) -> ReplyError {
     let code = code_of(
         matches!(r, R::NotTheSeller | R::NotABuyer | R::NotAnAdministrator | R::NotTheTimer | R::NotInvited),
         matches!(r, R::NoSuchSession | R::NotRegistered),
-        matches!(r, R::Exists | R::AlreadyRegistered | R::AlreadyCommitted | R::AlreadyRevealed),
+        matches!(r, R::Exists | R::AlreadyRegistered | R::AlreadyCommitted | R::AlreadyRevealed | R::AlreadySigned),
     );
     ReplyError::new(code, r.to_string())
 }
@@ -213,7 +213,7 @@ impl Service {
     /// firing is a command whose id is derived from what it fires, so instances and restarts fire it once.
     pub async fn fire_due(&self) {
         let now = self.clock.now();
-        let (closes, ends, auctions) = {
+        let (closes, ends, auctions, deadlines) = {
             let d = self.directory.read().await;
             let closes: Vec<(String, String)> = d
                 .sessions
@@ -250,8 +250,29 @@ impl Service {
                 .filter(|e| !d.sessions.contains_key(&crate::listed::session_id_for(&e.state.id)))
                 .map(|e| e.state.clone())
                 .collect();
-            (closes, ends, auctions)
+            // Won sessions whose contract deadline has passed with no signature recorded.
+            let deadlines: Vec<String> = d
+                .sessions
+                .iter()
+                .filter(|(_, e)| e.state.phase == Phase::Closed && e.state.winner.is_some())
+                .filter(|(_, e)| e.state.signed.is_none() && e.state.contract_due.is_some_and(|due| due < now))
+                .map(|(id, _)| id.clone())
+                .collect();
+            (closes, ends, auctions, deadlines)
         };
+        for id in deadlines {
+            let (Ok(s), Ok(command_id)) =
+                (stream("session", &id, "session_id"), CommandId::parse(format!("contract-due:{id}")))
+            else {
+                continue;
+            };
+            let meta = CommandMeta::new(command_id, system(""));
+            match self.sessions.handle(&s, &SessionCommand::ContractDeadline, &meta).await {
+                Ok(h) if !h.events.is_empty() => tracing::info!(session = %id, "the winner defaulted: not signed in time"),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(session = %id, error = %e, "a contract deadline changed nothing"),
+            }
+        }
         for (id, key) in closes {
             let (Ok(s), Ok(command_id)) =
                 (stream("session", &id, "session_id"), CommandId::parse(format!("close:{id}:{key}")))
@@ -451,6 +472,16 @@ impl Service {
                 let command = SessionCommand::Reveal { amount_fen: c.amount_fen, nonce };
                 self.on_session(&c.session_id, command, &meta).await
             }
+            subjects::RECORD_SIGNED => {
+                let c = pb::RecordSigned::decode(payload).map_err(|_| bad_request("RecordSigned"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let reference = text("reference", &c.reference, 200)?;
+                if reference.is_empty() {
+                    return Err(ReplyError::invalid("reference", "the signed contract's number or reference is required"));
+                }
+                let command = SessionCommand::RecordSigned { reference };
+                self.on_session(&c.session_id, command, &meta).await
+            }
             subjects::RECORD_DEFAULT => {
                 let c = pb::RecordDefault::decode(payload).map_err(|_| bad_request("RecordDefault"))?;
                 let meta = CommandMeta::from_context(c.context)?;
@@ -599,6 +630,7 @@ pub fn auction_rules(price_fen: i64, now: Timestamp) -> pb::SessionRules {
         sealed: false,
         reveal_closes: None,
         version: crate::session::RULES_VERSION.into(),
+        one_shot: false,
     }
 }
 
@@ -716,6 +748,7 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp) -
         version,
         listing_id: s.listing_id.clone(),
         result_title: String::new(),
+        contract_reference: s.signed.clone().unwrap_or_default(),
     }
 }
 

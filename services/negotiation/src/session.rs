@@ -49,6 +49,8 @@ pub struct Rules {
     pub sealed: bool,
     pub reveal_closes: Timestamp,
     pub version: String,
+    /// Each bidder bids once (open sessions).
+    pub one_shot: bool,
 }
 
 /// The rules in force for new sessions.
@@ -84,6 +86,7 @@ impl Rules {
             sealed: r.sealed,
             reveal_closes: time(&r.reveal_closes).unwrap_or(Timestamp::from_unix_micros(0)),
             version: if r.version.is_empty() { RULES_VERSION.to_owned() } else { r.version.clone() },
+            one_shot: r.one_shot,
         };
         if rules.start_price_fen <= 0 || rules.increment_fen <= 0 || rules.deposit_fen < 0 {
             return Err(bad("the start price and the increment are positive, the deposit is not negative"));
@@ -116,6 +119,7 @@ impl Rules {
             window_seconds: window_us / SECOND_US,
             reserve_fen: self.reserve_fen,
             sealed: self.sealed,
+            one_shot: self.one_shot,
             reveal_closes: self.sealed.then(|| self.reveal_closes.to_proto()),
             version: self.version.clone(),
         }
@@ -158,6 +162,7 @@ wire_events!(SessionEvent {
     Closed(SessionClosed),
     DealAgreed(DealAgreed),
     WinnerDefaulted(WinnerDefaulted),
+    WinnerSigned(WinnerSigned),
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -216,6 +221,8 @@ pub struct SessionState {
     pub deal: Option<pb::DealAgreed>,
     /// The winner's contract is due by then.
     pub contract_due: Option<Timestamp>,
+    /// The signed contract's reference, once the winner signed.
+    pub signed: Option<String>,
 }
 
 impl SessionState {
@@ -259,6 +266,12 @@ pub enum SessionCommand {
     RecordDefault {
         reason: String,
     },
+    /// An administrator (or the contracts service) records that the winner signed.
+    RecordSigned {
+        reference: String,
+    },
+    /// By the timer, at the contract deadline: a winner who has not signed by then defaults.
+    ContractDeadline,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -325,6 +338,10 @@ pub enum SessionRejection {
     NoWinner,
     #[error("the winner has until {0} to sign")]
     ContractNotDue(Timestamp),
+    #[error("the winner signed the contract already")]
+    AlreadySigned,
+    #[error("this session is one-shot: one bid per bidder")]
+    OneBidEach,
     #[error("a refund is due only after the close, and never to the winner or a forfeited deposit")]
     NoRefundDue,
 }
@@ -510,6 +527,9 @@ impl Decider for Sessions {
                 if bidder.deposit != Deposit::Confirmed {
                     return Err(R::NoDeposit);
                 }
+                if rules.one_shot && s.bids.iter().any(|b| b.bidder == org) {
+                    return Err(R::OneBidEach);
+                }
                 match s.high() {
                     None => {
                         if *amount_fen < rules.start_price_fen {
@@ -623,19 +643,41 @@ impl Decider for Sessions {
                     return Err(R::NotAnAdministrator);
                 }
                 let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
+                if s.signed.is_some() {
+                    return Err(R::AlreadySigned);
+                }
                 if let Some(due) = s.contract_due.filter(|due| now <= *due) {
                     return Err(R::ContractNotDue(due));
                 }
-                Ok(vec![
-                    SessionEvent::WinnerDefaulted(pb::WinnerDefaulted {
-                        winner_org_id: winner.clone(),
-                        reason: reason.clone(),
-                    }),
-                    SessionEvent::DepositForfeited(pb::DepositForfeited {
-                        bidder_org_id: winner.clone(),
-                        reason: "defaulted".into(),
-                    }),
-                ])
+                Ok(default(winner, reason.clone()))
+            }
+            SessionCommand::RecordSigned { reference } => {
+                if !is_admin(ctx) {
+                    return Err(R::NotAnAdministrator);
+                }
+                let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
+                if s.signed.is_some() {
+                    return Err(R::AlreadySigned);
+                }
+                Ok(vec![SessionEvent::WinnerSigned(pb::WinnerSigned {
+                    winner_org_id: winner.clone(),
+                    reference: reference.clone(),
+                })])
+            }
+            SessionCommand::ContractDeadline => {
+                if !is_admin(ctx) {
+                    return Err(R::NotTheTimer);
+                }
+                // Signed in time, or already defaulted: the deadline passes with nothing to record.
+                if s.signed.is_some() || s.phase == Phase::Defaulted {
+                    return Ok(Vec::new());
+                }
+                let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
+                let due = s.contract_due.ok_or(R::NoWinner)?;
+                if now <= due {
+                    return Err(R::ContractNotDue(due));
+                }
+                Ok(default(winner, format!("the contract was not signed by its deadline, {due}")))
             }
         }
     }
@@ -694,9 +736,21 @@ impl Decider for Sessions {
                 s.deal = Some(d.clone());
             }
             SessionEvent::WinnerDefaulted(_) => s.phase = Phase::Defaulted,
+            SessionEvent::WinnerSigned(e) => s.signed = Some(e.reference.clone()),
         }
         s
     }
+}
+
+/// A winner's default: recorded, and the deposit forfeited.
+fn default(winner: &str, reason: String) -> Vec<SessionEvent> {
+    vec![
+        SessionEvent::WinnerDefaulted(pb::WinnerDefaulted { winner_org_id: winner.to_owned(), reason }),
+        SessionEvent::DepositForfeited(pb::DepositForfeited {
+            bidder_org_id: winner.to_owned(),
+            reason: "defaulted".into(),
+        }),
+    ]
 }
 
 fn set_deposit(s: &mut SessionState, bidder: &str, deposit: Deposit) {

@@ -57,6 +57,7 @@ fn rules(anti_sniping: &str, sealed: bool, reserve: Option<i64>) -> pb::SessionR
         sealed,
         reveal_closes: sealed.then(|| at(120).to_proto()),
         version: "session-2026.1".into(),
+        one_shot: false,
     }
 }
 
@@ -281,6 +282,67 @@ fn deposits_are_refunded_after_the_close_and_a_defaulting_winner_forfeits() {
     ]);
     assert_eq!(defaulted.phase, Phase::Defaulted);
     assert_eq!(defaulted.bidders["b"].deposit, Deposit::Forfeited);
+}
+
+/// A session won by "b" at 1,010,000 fen, closed at minute 60.
+fn won() -> Vec<E> {
+    let bids = [ready(), vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)]].concat();
+    let close = Sessions.decide(&Sessions.fold(&bids), &C::Close, &ctx(timer(), 60)).unwrap();
+    [bids, close].concat()
+}
+
+#[test]
+fn the_contract_deadline_defaults_a_winner_who_has_not_signed() {
+    let due = Sessions.fold(&won()).contract_due.expect("the deal sets a contract deadline");
+    // Five working days after a close on a weekday are at least a week later, and at most a few weeks.
+    assert!(due > at(60 + 7 * 24 * 60 - 1) && due < at(60 + 30 * 24 * 60), "{due}");
+    sc(timer(), 61).given(won()).when(C::ContractDeadline).then_rejected(R::ContractNotDue(due));
+    sc(bidder("a"), 20_000).given(won()).when(C::ContractDeadline).then_rejected(R::NotTheTimer);
+    let defaulted = sc(timer(), 20_000).given(won()).when(C::ContractDeadline).then([
+        E::WinnerDefaulted(pb::WinnerDefaulted {
+            winner_org_id: "b".into(),
+            reason: format!("the contract was not signed by its deadline, {due}"),
+        }),
+        E::DepositForfeited(pb::DepositForfeited { bidder_org_id: "b".into(), reason: "defaulted".into() }),
+    ]);
+    assert_eq!((defaulted.phase, defaulted.bidders["b"].deposit), (Phase::Defaulted, Deposit::Forfeited));
+    // The timer firing again changes nothing.
+    let again = Sessions.decide(&defaulted, &C::ContractDeadline, &ctx(timer(), 20_001)).unwrap();
+    assert!(again.is_empty());
+    // A session without a winner has no deadline.
+    let unsold = [ready(), Sessions.decide(&Sessions.fold(&ready()), &C::Close, &ctx(timer(), 60)).unwrap()].concat();
+    sc(timer(), 20_000).given(unsold).when(C::ContractDeadline).then_rejected(R::NoWinner);
+}
+
+#[test]
+fn a_winner_who_signed_in_time_keeps_the_deposit() {
+    let sign = |r: &str| C::RecordSigned { reference: r.into() };
+    sc(bidder("b"), 61).given(won()).when(sign("HT-1")).then_rejected(R::NotAnAdministrator);
+    let signed_event = E::WinnerSigned(pb::WinnerSigned { winner_org_id: "b".into(), reference: "HT-1".into() });
+    let signed = sc(admin(), 61).given(won()).when(sign("HT-1")).then([signed_event.clone()]);
+    assert_eq!(signed.signed.as_deref(), Some("HT-1"));
+    let after = [won(), vec![signed_event]].concat();
+    sc(admin(), 62).given(after.clone()).when(sign("HT-2")).then_rejected(R::AlreadySigned);
+    // The deadline passes with nothing to record, and no administrator can record a default any more.
+    sc(timer(), 20_000).given(after.clone()).when(C::ContractDeadline).then([]);
+    sc(admin(), 20_000).given(after).when(C::RecordDefault { reason: "x".into() }).then_rejected(R::AlreadySigned);
+    // Nothing to sign before the close or without a winner.
+    sc(admin(), 30).given(ready()).when(sign("HT-1")).then_rejected(R::NoWinner);
+}
+
+#[test]
+fn a_one_shot_session_takes_one_bid_per_bidder() {
+    let one_shot = pb::SessionRules { one_shot: true, ..rules("extension", false, None) };
+    let given = [
+        vec![opened_with(one_shot, &[]), registered("a"), deposit("a"), registered("b"), deposit("b")],
+        vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)],
+    ]
+    .concat();
+    sc(bidder("a"), 10).given(given.clone()).when(C::Bid { amount_fen: 1_020_000 }).then_rejected(R::OneBidEach);
+    // In a multi-round session (the default) "a" may bid again once outbid.
+    let multi = [ready(), vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)]].concat();
+    let again = Sessions.decide(&Sessions.fold(&multi), &C::Bid { amount_fen: 1_020_000 }, &ctx(bidder("a"), 10));
+    assert!(again.is_ok(), "{again:?}");
 }
 
 fn sealed_ready() -> Vec<E> {
