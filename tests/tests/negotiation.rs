@@ -214,6 +214,16 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     let refund = json!({ "bidder_org_id": org_id(2), "reference": "退款 001" });
     ok(&p.call("root", "POST", &session("/refunds"), Some(refund)).await, 200);
     p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;
+    // The winner does not sign within the five working days: the timer records the default and the deposit is
+    // forfeited.
+    let due = ttx_kernel::Timestamp::parse_rfc3339(closed["deal"]["contract_due"].as_str().unwrap()).unwrap();
+    assert!(due.unix_micros() > p.now().unix_micros() + 6 * 86_400_000_000, "five working days: {closed}");
+    ok(&p.call("root", "POST", &session("/default"), Some(json!({ "reason": "too early" }))).await, 422);
+    p.advance(15 * DAY).await;
+    let defaulted = p.wait("sunli", &session(""), |v| v["phase"] == "defaulted").await;
+    assert_eq!(defaulted["my_deposit"], "forfeited");
+    assert!(defaulted["contract_reference"].is_null());
+    ok(&p.call("root", "POST", &session("/contract-signed"), Some(json!({ "reference": "late" }))).await, 422);
     x.stop().await.unwrap();
 }
 
@@ -270,6 +280,15 @@ async fn a_sealed_session_where_one_bidder_does_not_reveal(mode: Mode) {
     assert_eq!(closed["outcome"]["price_fen"], 150000000);
     let loser = p.call("sunli", "GET", &session(""), None).await.body;
     assert_eq!(loser["my_deposit"], "forfeited");
+    // The winner signs in time, as recorded by an administrator: the deadline passes with no default.
+    let signed = Some(json!({ "reference": "HT-2026-001" }));
+    ok(&p.call("zhaomin", "POST", &session("/contract-signed"), signed.clone()).await, 403);
+    ok(&p.call("root", "POST", &session("/contract-signed"), signed.clone()).await, 200);
+    ok(&p.call("root", "POST", &session("/contract-signed"), Some(json!({ "reference": "HT-2" }))).await, 409);
+    p.advance(15 * DAY).await;
+    p.wait("zhaomin", &session(""), |v| v["contract_reference"] == "HT-2026-001").await;
+    let after = p.call("zhaomin", "GET", &session(""), None).await.body;
+    assert_eq!((after["phase"].as_str(), after["my_deposit"].as_str()), (Some("closed"), Some("confirmed")), "{after}");
     x.stop().await.unwrap();
 }
 

@@ -478,6 +478,10 @@ pub struct RulesBody {
     /// Sealed sessions: reveals close then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reveal_closes: Option<String>,
+    /// One-shot (一次报价): each bidder may place one open bid. Without it bidders bid again whenever outbid
+    /// (multi-round). A sealed session always takes one commitment per bidder.
+    #[serde(default)]
+    pub one_shot: bool,
     /// Read only: the version of the session rules.
     #[serde(default, skip_deserializing)]
     pub version: String,
@@ -498,6 +502,7 @@ impl RulesBody {
             sealed: self.sealed,
             reveal_closes: self.reveal_closes.as_deref().map(|t| time("rules.reveal_closes", t)).transpose()?,
             version: String::new(),
+            one_shot: self.one_shot,
         })
     }
 
@@ -515,6 +520,7 @@ impl RulesBody {
             sealed: r.sealed,
             reveal_closes: show(&r.reveal_closes),
             version: r.version.clone(),
+            one_shot: r.one_shot,
         }
     }
 }
@@ -571,6 +577,9 @@ pub struct SessionView {
     /// The server's clock, for countdowns.
     pub server_time: Option<String>,
     pub listing_id: Option<String>,
+    /// The signed contract's reference, once the winner signed; a winner who has not signed by the deal's
+    /// `contract_due` defaults (phase `defaulted`) and forfeits the deposit.
+    pub contract_reference: Option<String>,
     pub version: u64,
 }
 
@@ -584,6 +593,7 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
         session_id: v.session_id.clone(),
         result_id: v.result_id.clone(),
         result_title: v.result_title.clone(),
+        contract_reference: (!v.contract_reference.is_empty()).then(|| v.contract_reference.clone()),
         seller_org_id: v.seller_org_id.clone(),
         rules: v.rules.as_ref().map(RulesBody::from_pb),
         phase: v.phase.clone(),
@@ -836,7 +846,38 @@ pub async fn reveal_bid(
     Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
-/// Record that the winner did not sign: the deposit is forfeited (administrators).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedBody {
+    /// The signed contract's number or reference.
+    pub reference: String,
+}
+
+/// Record that the winner signed the contract (administrators, or the contracts service): the contract deadline
+/// then passes without a default.
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/contract-signed", tag = "negotiation",
+    security(("bearer" = [])), request_body = SignedBody, params(("session_id" = String, Path)), responses(
+    (status = 200, description = "Recorded", body = Accepted),
+    (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Recorded already", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "No winner, or the winner defaulted", body = Problem,
+        content_type = "application/problem+json"),
+))]
+pub async fn record_signed(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Body(body): Body<SignedBody>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let command = pb::RecordSigned { context: context(&headers, &principal)?, session_id, reference: body.reference };
+    let done: pb::CommandAccepted = ask(&deps, subjects::RECORD_SIGNED, command).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
+}
+
+/// Record that the winner did not sign: the deposit is forfeited (administrators). The contract deadline's timer
+/// does the same by itself once the deadline has passed.
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/default", tag = "negotiation", security(("bearer" = [])),
     request_body = ReasonBody, params(("session_id" = String, Path)), responses(
     (status = 200, description = "Recorded", body = Accepted),

@@ -235,6 +235,7 @@ pub fn router(deps: Deps) -> Router {
         .route("/sessions/{session_id}/commitments", post(api_negotiation::commit_bid))
         .route("/sessions/{session_id}/reveals", post(api_negotiation::reveal_bid))
         .route("/sessions/{session_id}/default", post(api_negotiation::record_default))
+        .route("/sessions/{session_id}/contract-signed", post(api_negotiation::record_signed))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))

@@ -89,6 +89,7 @@ impl Modify for Bearer {
         api_negotiation::commit_bid,
         api_negotiation::reveal_bid,
         api_negotiation::record_default,
+        api_negotiation::record_signed,
     ),
     modifiers(&Bearer),
     tags(

@@ -167,6 +167,7 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
                 dt { (lang.t("anti_sniping")) } dd { (label(lang, "anti", &rules.anti_sniping)) " (" (rules.window_seconds / 60) " " (lang.t("minutes")) ")" }
                 @if let Some(r) = rules.reserve_fen { dt { (lang.t("reserve")) } dd { (yuan(r)) } }
                 @if rules.sealed { dt { (lang.t("sealed")) } dd { (lang.t("sealed_explained")) " · " (v.commitments) } }
+                @if rules.one_shot { dt { (lang.t("one_shot")) } dd { (lang.t("one_shot_explained")) } }
                 dt { (lang.t("bidders")) } dd { (v.bidders) }
                 @if !v.my_deposit.is_empty() { dt { (lang.t("my_deposit")) } dd id="my-deposit" { (label(lang, "deposit", &v.my_deposit)) } }
             }
@@ -174,6 +175,22 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
             @if let Some(o) = &v.outcome {
                 p class="notice" id="outcome" {
                     @if o.sold { (lang.t("sold_to")) " " (o.winner_org_id) " · " (yuan(o.price_fen)) } @else { (lang.t("not_sold")) " (" (o.reason) ")" }
+                }
+            }
+            @if let Some(d) = &v.deal {
+                p class="notice" id="contract" {
+                    (lang.t("contract_due")) " " (when(&d.contract_due)) " · "
+                    @if !v.contract_reference.is_empty() { (lang.t("contract_signed")) " " (v.contract_reference) }
+                    @else if v.phase == "defaulted" { (lang.t("winner_defaulted")) }
+                    @else { (lang.t("contract_awaited")) }
+                }
+                @if who.has(Role::Admin) && v.phase == "closed" && v.contract_reference.is_empty() {
+                    form method="post" action=(action) class="inline" id="signed-form" {
+                        (hidden) input type="hidden" name="do" value="signed";
+                        label for="contract_reference" { (lang.t("contract_reference")) }
+                        input id="contract_reference" name="reference" type="text" required;
+                        button type="submit" { (lang.t("do.record_signed")) }
+                    }
                 }
             }
             @if bidder && v.phase == "open" {
@@ -289,6 +306,10 @@ async fn session_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): 
             }
             None => Err(ApiError::invalid("amount_yuan", "an amount in yuan")),
         },
+        "signed" => {
+            let reference = field(&f, "reference").trim().to_owned();
+            ask(&deps, subjects::RECORD_SIGNED, pb::RecordSigned { context: ctx, session_id, reference }).await
+        }
         _ => Err(ApiError::invalid("do", "not an action")),
     };
     match outcome {
@@ -533,6 +554,7 @@ pub fn sales_part(
                     label for="auction_days" { (lang.t("bidding_days")) }
                     input id="auction_days" name="days" type="number" min="1" value="7";
                     label class="check" { input type="checkbox" name="sealed" value="1"; " " (lang.t("sealed")) }
+                    label class="check" { input type="checkbox" name="one_shot" value="1"; " " (lang.t("one_shot")) }
                     button type="submit" name="do" value="auction" { (lang.t("do.auction")) }
                 }
             }
@@ -587,6 +609,7 @@ pub async fn sale_action(
             let price = parse_yuan(field(f, "price_yuan"))
                 .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?;
             let sealed = field(f, "sealed") == "1";
+            let one_shot = !sealed && field(f, "one_shot") == "1";
             let end = days()? * 24 * 60;
             let rules = pb::SessionRules {
                 start_price_fen: price,
@@ -601,6 +624,7 @@ pub async fn sale_action(
                 sealed,
                 reveal_closes: if sealed { at(end + 24 * 60) } else { None },
                 version: String::new(),
+                one_shot,
             };
             let id = uuid::Uuid::now_v7().to_string();
             let command = pb::OpenSession {

@@ -268,7 +268,9 @@ impl Service {
             };
             let meta = CommandMeta::new(command_id, system(""));
             match self.sessions.handle(&s, &SessionCommand::ContractDeadline, &meta).await {
-                Ok(h) if !h.events.is_empty() => tracing::info!(session = %id, "the winner defaulted: not signed in time"),
+                Ok(h) if !h.events.is_empty() => {
+                    tracing::info!(session = %id, "the winner defaulted: not signed in time")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::debug!(session = %id, error = %e, "a contract deadline changed nothing"),
             }
@@ -477,7 +479,10 @@ impl Service {
                 let meta = CommandMeta::from_context(c.context)?;
                 let reference = text("reference", &c.reference, 200)?;
                 if reference.is_empty() {
-                    return Err(ReplyError::invalid("reference", "the signed contract's number or reference is required"));
+                    return Err(ReplyError::invalid(
+                        "reference",
+                        "the signed contract's number or reference is required",
+                    ));
                 }
                 let command = SessionCommand::RecordSigned { reference };
                 self.on_session(&c.session_id, command, &meta).await

@@ -81,6 +81,7 @@ async fn two_hundred_bidders_at_once_are_totally_ordered_and_none_is_lost() {
         window_seconds: 300,
         reserve_fen: None,
         sealed: false,
+        one_shot: false,
         reveal_closes: None,
         version: String::new(),
     };

@@ -418,6 +418,7 @@ async fn seed_auction(
             window_seconds: 300,
             reserve_fen: None,
             sealed: false,
+            one_shot: false,
             reveal_closes: None,
             version: String::new(),
         }),
