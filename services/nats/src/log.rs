@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use ttx_kernel::event::Placement;
-use ttx_kernel::log::{validate_checkpoint_name, validate_read_start};
+use ttx_kernel::log::{MAX_EVENTS_PER_APPEND, validate_checkpoint_name, validate_group, validate_read_start};
 use ttx_kernel::sha256x::hash_many;
 use ttx_kernel::{
     AppendOutcome, AppendRequest, EventLog, Hash, InvalidInput, LogError, RecordedEvent, StreamId, Timestamp,
@@ -349,26 +349,21 @@ impl JetStreamLog {
     }
 
     /// Publishes a command's events; `Ok(None)` means the expectation failed (someone else wrote first).
+    /// Publishes `messages` (bytes, hash, message id) as one atomic batch if the subject's last sequence is
+    /// `expected_last_sequence`. `None`: the sequence was wrong; otherwise the first sequence and whether the server
+    /// took it for a duplicate.
     async fn publish(
         &self,
         subject: &str,
-        req: &AppendRequest,
-        messages: &[(Bytes, Hash)],
+        messages: &[(Bytes, Hash, String)],
         expected_last_sequence: u64,
     ) -> Result<Option<(u64, bool)>, LogError> {
         let n = messages.len();
         let batch_id = uuid::Uuid::new_v4().simple().to_string();
-        // Stream ids and command ids may both contain ':'; a digest of the pair cannot collide.
-        let command_key = {
-            let mut pair = req.stream.as_str().as_bytes().to_vec();
-            pair.push(0);
-            pair.extend_from_slice(req.command_id.as_str().as_bytes());
-            hex::encode(ttx_kernel::hash_bytes(&pair))
-        };
-        for (i, (bytes, hash)) in messages.iter().enumerate() {
+        for (i, (bytes, hash, id)) in messages.iter().enumerate() {
             let mut headers = HeaderMap::new();
             headers.insert(HASH_HEADER, hex::encode(hash).as_str());
-            headers.insert("Nats-Msg-Id", format!("{command_key}:{i}").as_str());
+            headers.insert("Nats-Msg-Id", id.as_str());
             if i == 0 {
                 headers.insert("Nats-Expected-Last-Subject-Sequence", expected_last_sequence.to_string().as_str());
             }
@@ -502,8 +497,46 @@ async fn follow_head(mut stream: jetstream::stream::Stream, head: Arc<watch::Sen
     }
 }
 
+/// The key of a command's messages' ids. Stream ids and command ids may both contain ':'; a digest of the pair cannot
+/// collide.
+fn command_key(req: &AppendRequest) -> String {
+    let mut pair = req.stream.as_str().as_bytes().to_vec();
+    pair.push(0);
+    pair.extend_from_slice(req.command_id.as_str().as_bytes());
+    hex::encode(ttx_kernel::hash_bytes(&pair))
+}
+
+/// Most appends one group takes; all of a group's events go in one atomic batch, which the server caps at 1,000
+/// messages.
+pub const MAX_GROUP: usize = 64;
+
 #[async_trait]
 impl EventLog for JetStreamLog {
+    fn max_group(&self) -> usize {
+        MAX_GROUP
+    }
+
+    async fn append_group(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, LogError> {
+        validate_group(&requests, MAX_GROUP)?;
+        let count: usize = requests.iter().map(|r| r.events.len()).sum();
+        if count > MAX_EVENTS_PER_APPEND {
+            return Err(InvalidInput::TooManyEvents { count, max: MAX_EVENTS_PER_APPEND }.into());
+        }
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            match self.append_group_once(&requests).await {
+                Err(LogError::Unavailable(reason)) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(%reason, "group append unavailable; retrying");
+                    if let Some(first) = requests.first() {
+                        self.forget(&subject_of(&first.stream));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn append(&self, req: AppendRequest) -> Result<AppendOutcome, LogError> {
         req.validate()?;
         // A stream without a leader (just created, or during an election) answers "no responders" or times out; the
@@ -659,8 +692,10 @@ impl JetStreamLog {
                 prev_hash = hash_many(&[bytes.as_ref()])[0];
                 sealed.push(RecordedEvent { envelope, bytes, hash: prev_hash });
             }
-            let messages: Vec<(Bytes, Hash)> = sealed.iter().map(|e| (e.bytes.clone(), e.hash)).collect();
-            match self.publish(&subject, req, &messages, last_sequence).await? {
+            let key = command_key(req);
+            let messages: Vec<(Bytes, Hash, String)> =
+                sealed.iter().enumerate().map(|(i, e)| (e.bytes.clone(), e.hash, format!("{key}:{i}"))).collect();
+            match self.publish(&subject, &messages, last_sequence).await? {
                 Some((_, true)) => {
                     self.forget(&subject);
                     let events = self.earlier(&subject, req.command_id.as_str()).await?;
@@ -696,6 +731,82 @@ impl JetStreamLog {
             }
         }
         Err(unavailable("the stream kept changing while appending"))
+    }
+
+    /// One attempt at a group: every append's events sealed in order, published as one atomic batch that expects the
+    /// stream's tip.
+    async fn append_group_once(&self, reqs: &[AppendRequest]) -> Result<Vec<AppendOutcome>, LogError> {
+        let Some(first) = reqs.first() else { return Err(InvalidInput::EmptyGroup.into()) };
+        let subject = subject_of(&first.stream);
+        let tip = match self.tip(&subject).filter(|t| first.expected.admits(t.version)) {
+            Some(tip) => tip,
+            None => self.last_of(&subject).await?.map_or(Tip::default(), |e| Tip {
+                sequence: e.position(),
+                version: e.version(),
+                hash: e.hash,
+                command_id: e.command_id().to_owned(),
+            }),
+        };
+        let now = Timestamp::now();
+        let (mut version, mut prev_hash) = (tip.version, tip.hash);
+        let mut sealed: Vec<Vec<RecordedEvent>> = Vec::with_capacity(reqs.len());
+        let mut messages = Vec::new();
+        for req in reqs {
+            if !req.expected.admits(version) {
+                self.forget(&subject);
+                return Err(LogError::Conflict {
+                    stream: req.stream.to_string(),
+                    expected: req.expected,
+                    actual: version,
+                });
+            }
+            let key = command_key(req);
+            let mut events = Vec::with_capacity(req.events.len());
+            for (i, event) in req.events.iter().enumerate() {
+                version += 1;
+                let (envelope, bytes) = RecordedEvent::encode_at(
+                    event,
+                    Placement {
+                        stream: &req.stream,
+                        stream_version: version,
+                        global_position: 0,
+                        command_id: &req.command_id,
+                        command_index: u32::try_from(i).unwrap_or(u32::MAX),
+                        recorded_at: now,
+                        prev_hash: &prev_hash,
+                    },
+                );
+                prev_hash = hash_many(&[bytes.as_ref()])[0];
+                messages.push((bytes.clone(), prev_hash, format!("{key}:{i}")));
+                events.push(RecordedEvent { envelope, bytes, hash: prev_hash });
+            }
+            sealed.push(events);
+        }
+        let conflict =
+            || LogError::Conflict { stream: first.stream.to_string(), expected: first.expected, actual: tip.version };
+        match self.publish(&subject, &messages, tip.sequence).await? {
+            Some((first_sequence, false)) => {
+                let mut position = first_sequence;
+                for e in sealed.iter_mut().flatten() {
+                    e.envelope.global_position = position;
+                    position += 1;
+                }
+                if let (Some(last), Some(req)) = (sealed.last().and_then(|s| s.last()), reqs.last()) {
+                    advance(&self.inner.head_tx, last.position());
+                    let command_id = req.command_id.to_string();
+                    self.remember(
+                        &subject,
+                        Tip { sequence: last.position(), version: last.version(), hash: last.hash, command_id },
+                    );
+                }
+                Ok(sealed.into_iter().map(|events| AppendOutcome { events, duplicate: false }).collect())
+            }
+            // The tip moved, or the server already had one of these messages: nothing of the group was written.
+            Some((_, true)) | None => {
+                self.forget(&subject);
+                Err(conflict())
+            }
+        }
     }
 
     fn tips(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Tip>> {
