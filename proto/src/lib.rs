@@ -124,6 +124,7 @@ pub mod negotiation {
             pub const LIST_LISTINGS: &str = "ttx.negotiation.qry.list-listings";
             pub const GET_SESSION: &str = "ttx.negotiation.qry.get-session";
             pub const LIST_SESSIONS: &str = "ttx.negotiation.qry.list-sessions";
+            pub const LIST_BIDS: &str = "ttx.negotiation.qry.list-bids";
         }
     }
 }

@@ -211,6 +211,16 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     assert_eq!(closed["outcome"]["refunds_due"], json!([org_id(2)]));
     assert_eq!(closed["deal"]["route"], "auction");
     ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000 + 5 * increment)).await, 422);
+    // Every bid, a page at a time, pseudonymous as in the view.
+    assert_eq!(closed["bid_count"], 4);
+    let first = p.call("zhaomin", "GET", &session("/bids?limit=3"), None).await;
+    ok(&first, 200);
+    assert_eq!((first.body["bids"].as_array().unwrap().len(), &first.body["next_after"]), (3, &json!(3)));
+    assert_eq!(first.body["bids"][1]["bidder"], "竞买人 2", "{}", first.body);
+    let rest = p.call("zhaomin", "GET", &session("/bids?after=3&limit=3"), None).await.body;
+    assert_eq!(rest["bids"][0]["amount_fen"], 200000000 + 4 * increment);
+    assert!(rest["next_after"].is_null(), "{rest}");
+    ok(&p.call("zhaomin", "GET", &session("/bids?limit=0"), None).await, 422);
     let refund = json!({ "bidder_org_id": org_id(2), "reference": "退款 001" });
     ok(&p.call("root", "POST", &session("/refunds"), Some(refund)).await, 200);
     p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;

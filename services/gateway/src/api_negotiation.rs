@@ -564,7 +564,10 @@ pub struct SessionView {
     pub phase: String,
     /// When the session ends now (moved by the anti-sniping rule).
     pub ends_at: Option<String>,
+    /// The latest bids (at most 50), oldest first; `GET …/bids` pages through all of them.
     pub bids: Vec<BidView>,
+    /// How many bids were accepted.
+    pub bid_count: u32,
     pub bidders: u32,
     pub registered: bool,
     /// unpaid, confirmed, refunded, forfeited; absent when not registered.
@@ -598,11 +601,8 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
         rules: v.rules.as_ref().map(RulesBody::from_pb),
         phase: v.phase.clone(),
         ends_at: show(&v.ends_at),
-        bids: v
-            .bids
-            .iter()
-            .map(|b| BidView { seq: b.seq, bidder: b.bidder.clone(), amount_fen: b.amount_fen, mine: b.mine })
-            .collect(),
+        bids: v.bids.iter().map(bid_view).collect(),
+        bid_count: v.bid_count,
         bidders: v.bidders,
         registered: v.registered,
         my_deposit: (!v.my_deposit.is_empty()).then(|| v.my_deposit.clone()),
@@ -678,6 +678,47 @@ pub async fn get_session(
     Path(session_id): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(session_view(&fetch_session(&deps, &principal, session_id).await?)))
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BidsQuery {
+    /// Bids after this sequence number (default 0: from the first).
+    pub after: Option<u32>,
+    /// 1 to 1000 (default 500).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BidPage {
+    pub bids: Vec<BidView>,
+    pub bid_count: u32,
+    /// Pass it as `after` for the next page; absent on the last page.
+    pub next_after: Option<u32>,
+}
+
+/// A session's accepted bids in order, a page at a time (a session's view carries only the latest).
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/bids", tag = "negotiation", security(("bearer" = [])),
+    params(("session_id" = String, Path), BidsQuery), responses(
+    (status = 200, description = "A page of bids", body = BidPage),
+    (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn list_bids(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Path(session_id): Path<String>,
+    Query(q): Query<BidsQuery>,
+) -> Result<Json<BidPage>, ApiError> {
+    let limit = q.limit.unwrap_or(500);
+    let query = pb::ListBids { asker: Some(principal.actor()), session_id, after_seq: q.after.unwrap_or(0), limit };
+    let page: pb::BidPage = ask(&deps, subjects::LIST_BIDS, query).await?;
+    let next_after =
+        page.bids.last().map(|b| b.seq).filter(|last| *last < page.bid_count && page.bids.len() == limit as usize);
+    Ok(Json(BidPage { bids: page.bids.iter().map(bid_view).collect(), bid_count: page.bid_count, next_after }))
+}
+
+fn bid_view(b: &pb::BidView) -> BidView {
+    BidView { seq: b.seq, bidder: b.bidder.clone(), amount_fen: b.amount_fen, mine: b.mine }
 }
 
 /// Register as a bidder (enterprise members, before registration closes).

@@ -231,7 +231,7 @@ pub fn router(deps: Deps) -> Router {
         .route("/sessions/{session_id}/register", post(api_negotiation::register_bidder))
         .route("/sessions/{session_id}/deposits", post(api_negotiation::confirm_deposit))
         .route("/sessions/{session_id}/refunds", post(api_negotiation::refund_deposit))
-        .route("/sessions/{session_id}/bids", post(api_negotiation::place_bid))
+        .route("/sessions/{session_id}/bids", post(api_negotiation::place_bid).get(api_negotiation::list_bids))
         .route("/sessions/{session_id}/commitments", post(api_negotiation::commit_bid))
         .route("/sessions/{session_id}/reveals", post(api_negotiation::reveal_bid))
         .route("/sessions/{session_id}/default", post(api_negotiation::record_default))

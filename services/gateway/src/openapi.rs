@@ -90,6 +90,7 @@ impl Modify for Bearer {
         api_negotiation::reveal_bid,
         api_negotiation::record_default,
         api_negotiation::record_signed,
+        api_negotiation::list_bids,
     ),
     modifiers(&Bearer),
     tags(

@@ -94,7 +94,7 @@ fn live_part(lang: Lang, v: &pb::SessionView) -> Markup {
             dt { (lang.t("time_left")) } dd { span id="countdown" { "…" } }
             dt { (lang.t("server_time")) } dd { time id="server-time" datetime=(rfc3339(&v.server_time)) { (when(&v.server_time)) } }
         }
-        ol id="bids" reversed {
+        ol id="bids" reversed start=(v.bid_count) {
             @for b in v.bids.iter().rev() {
                 li class=[b.mine.then_some("mine")] { (yuan(b.amount_fen)) " · " (b.bidder) }
             }
@@ -114,7 +114,7 @@ tick();setInterval(tick,1000);
 var src=new EventSource(root.dataset.live);
 src.addEventListener('session',function(m){var v=JSON.parse(m.data);sync(v.server_time);
 document.getElementById('ends').setAttribute('datetime',v.ends_at||'');
-var list=document.getElementById('bids');list.innerHTML='';
+var list=document.getElementById('bids');list.innerHTML='';list.start=v.bid_count;
 v.bids.slice().reverse().forEach(function(b){var li=document.createElement('li');if(b.mine)li.className='mine';li.textContent=yuan(b.amount_fen)+' · '+b.bidder;list.appendChild(li);});
 var high=v.bids.length?v.bids[v.bids.length-1].amount_fen:null;document.getElementById('high').textContent=high===null?'—':yuan(high);
 document.getElementById('phase').textContent=root.dataset['phase'+v.phase]||v.phase;

@@ -10,7 +10,7 @@ use crate::decider::{Ctx, Decider, DecodeError, DomainEvent, IdSource};
 use crate::error::LogError;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::ids::{CommandId, StreamId};
-use crate::log::{AppendRequest, EventLog, ExpectedVersion, read_stream_to_end};
+use crate::log::{AppendRequest, EventLog, ExpectedVersion, MAX_EVENTS_PER_APPEND, read_stream_to_end};
 use crate::time::Clock;
 
 /// Who sent a command and in which trace and causal chain.
@@ -284,16 +284,20 @@ impl<D: Decider> CommandHandler<D> {
         let mut group = group;
         group.sort_by_key(|w| self.decider.simultaneous_order(&w.command));
         while !group.is_empty() {
-            let rest = if group.len() > max { group.split_off(max) } else { Vec::new() };
+            let mut rest = if group.len() > max { group.split_off(max) } else { Vec::new() };
             let outcomes = self.decide_and_write(stream, &group).await;
+            // Commands past the group's event limit wait for the next round, ahead of the rest.
+            let later = group.split_off(outcomes.len().clamp(1, group.len()));
             for (w, outcome) in group.into_iter().zip(outcomes) {
                 let _ = w.reply.send(outcome);
             }
+            rest.splice(0..0, later);
             group = rest;
         }
     }
 
-    /// The outcome of each command of `group` (at most `max_group` of them).
+    /// The outcome of the first commands of `group` (at most `max_group` of them): all of them, or as many as fit
+    /// in one group's [`MAX_EVENTS_PER_APPEND`] events.
     async fn decide_and_write(&self, stream: &StreamId, group: &[Waiting<D>]) -> Vec<Outcome<D>> {
         let fail = |e: CommandError<D::Rejection>| group.iter().map(|_| Err(e.clone())).collect();
         for _ in 0..self.max_attempts {
@@ -307,6 +311,7 @@ impl<D: Decider> CommandHandler<D> {
             let mut slots = Vec::with_capacity(group.len());
             let mut requests = Vec::new();
             let mut seen = std::collections::HashMap::new();
+            let mut events_in_group = 0;
             for (i, w) in group.iter().enumerate() {
                 if let Some(&first) = seen.get(w.meta.command_id.as_str()) {
                     slots.push(Slot::SameAs(first));
@@ -334,6 +339,11 @@ impl<D: Decider> CommandHandler<D> {
                         duplicate: false,
                     }))),
                     Ok(events) => {
+                        events_in_group += events.len();
+                        if events_in_group > MAX_EVENTS_PER_APPEND && !requests.is_empty() {
+                            // Decided again in the next round, on the state this group leaves.
+                            break;
+                        }
                         let new_events = events.iter().map(|e| self.to_new_event(e, &ctx, &w.meta)).collect();
                         requests.push(AppendRequest {
                             stream: stream.clone(),

@@ -508,7 +508,7 @@ fn command_key(req: &AppendRequest) -> String {
 
 /// Most appends one group takes; all of a group's events go in one atomic batch, which the server caps at 1,000
 /// messages.
-pub const MAX_GROUP: usize = 64;
+pub const MAX_GROUP: usize = 256;
 
 #[async_trait]
 impl EventLog for JetStreamLog {

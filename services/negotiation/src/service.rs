@@ -21,7 +21,7 @@ use crate::facts::Results;
 use crate::listed::{ListingCommand, ListingRejection, ListingState, ListingStatus, Listings};
 use crate::pb::{self, subjects};
 use crate::seal::parse_hex32;
-use crate::session::{Deposit, Phase, SessionCommand, SessionRejection, SessionState, Sessions};
+use crate::session::{Bid, Deposit, Phase, SessionCommand, SessionRejection, SessionState, Sessions};
 
 const TIMER_TICK: Duration = Duration::from_millis(200);
 const CATCH_UP: Duration = Duration::from_secs(5);
@@ -580,9 +580,30 @@ impl Service {
                 let Some(e) = d.sessions.get(&q.session_id).filter(|e| e.state.phase != Phase::None) else {
                     return Err(ReplyError::new("not_found", "no such session"));
                 };
-                let mut view = session_view(&e.state, e.version, &asker, self.clock.now());
+                let mut view = session_view(&e.state, e.version, &asker, self.clock.now(), RECENT_BIDS);
                 view.result_title = d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
                 Ok(view.encode_to_vec().into())
+            }
+            subjects::LIST_BIDS => {
+                let q = pb::ListBids::decode(payload).map_err(|_| bad_request("ListBids"))?;
+                let asker = q.asker.unwrap_or_default();
+                stream("session", &q.session_id, "session_id")?;
+                if !(1..=MAX_BID_PAGE).contains(&q.limit) {
+                    return Err(ReplyError::invalid("limit", format!("1 to {MAX_BID_PAGE}")));
+                }
+                if asker.user_id.is_empty() {
+                    return Err(ReplyError::new("not_found", "no such session"));
+                }
+                self.caught_up().await?;
+                let d = self.directory.read().await;
+                let Some(e) = d.sessions.get(&q.session_id).filter(|e| e.state.phase != Phase::None) else {
+                    return Err(ReplyError::new("not_found", "no such session"));
+                };
+                let s = &e.state;
+                let start = s.bids.partition_point(|b| b.seq <= q.after_seq);
+                let page = s.bids[start..].iter().take(q.limit as usize);
+                let bid_count = u32::try_from(s.bids.len()).unwrap_or(u32::MAX);
+                Ok(pb::BidPage { bids: bid_views(s, &asker, page), bid_count }.encode_to_vec().into())
             }
             subjects::LIST_SESSIONS => {
                 let q = pb::ListSessions::decode(payload).map_err(|_| bad_request("ListSessions"))?;
@@ -595,7 +616,7 @@ impl Service {
                 let sessions = entries
                     .into_iter()
                     .map(|e| {
-                        let mut view = session_view(&e.state, e.version, &asker, now);
+                        let mut view = session_view(&e.state, e.version, &asker, now, 1);
                         view.result_title =
                             d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
                         view
@@ -695,7 +716,13 @@ fn listing_view(s: &ListingState, version: u64, asker: &Actor) -> pb::ListingVie
     }
 }
 
-fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp) -> pb::SessionView {
+/// How many of the latest bids a session's view carries.
+pub const RECENT_BIDS: usize = 50;
+/// Most bids one page of list-bids holds.
+pub const MAX_BID_PAGE: u32 = 1000;
+
+/// Bids as `asker` may see them: other bidders by pseudonym unless the asker is the seller or a supervisor.
+fn bid_views<'a>(s: &SessionState, asker: &Actor, bids: impl Iterator<Item = &'a Bid>) -> Vec<pb::BidView> {
     let insider = supervisor(asker) || asker.org_id == s.seller_org_id;
     let pseudonym = |org: &str| -> String {
         if insider || org == asker.org_id {
@@ -705,6 +732,18 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp) -
             format!("竞买人 {n}")
         }
     };
+    bids.map(|b| pb::BidView {
+        seq: b.seq,
+        bidder: pseudonym(&b.bidder),
+        amount_fen: b.amount_fen,
+        mine: b.bidder == asker.org_id,
+    })
+    .collect()
+}
+
+/// A session as `asker` may see it, with its latest `recent` bids.
+fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp, recent: usize) -> pb::SessionView {
+    let insider = supervisor(asker) || asker.org_id == s.seller_org_id;
     let mut rules = s.rules.as_ref().map(crate::session::Rules::to_pb);
     if let (Some(r), false) = (&mut rules, insider) {
         r.reserve_fen = None;
@@ -722,16 +761,8 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp) -
         }
         .into(),
         ends_at: s.ends_at.map(Timestamp::to_proto),
-        bids: s
-            .bids
-            .iter()
-            .map(|b| pb::BidView {
-                seq: b.seq,
-                bidder: pseudonym(&b.bidder),
-                amount_fen: b.amount_fen,
-                mine: b.bidder == asker.org_id,
-            })
-            .collect(),
+        bids: bid_views(s, asker, s.bids[s.bids.len().saturating_sub(recent)..].iter()),
+        bid_count: u32::try_from(s.bids.len()).unwrap_or(u32::MAX),
         bidders: s.bidders.len() as u32,
         registered: s.bidders.contains_key(&asker.org_id),
         my_deposit: s

@@ -158,12 +158,27 @@ async fn two_hundred_bidders_at_once_are_totally_ordered_and_none_is_lost() {
     let high = bids.last().unwrap();
     assert_eq!((high.bidder_org_id.as_str(), high.amount_fen), ("firm-199", START + 199 * STEP));
     let view = pb::SessionView::decode(
-        send(&bus, subjects::GET_SESSION, pb::GetSession { asker: Some(admin), session_id: "s1".into() })
+        send(&bus, subjects::GET_SESSION, pb::GetSession { asker: Some(admin.clone()), session_id: "s1".into() })
             .await
             .unwrap(),
     )
     .unwrap();
     assert_eq!(view.bids.last().map(|b| b.amount_fen), Some(START + 199 * STEP));
+    assert_eq!(view.bid_count as usize, bids.len());
+    assert!(view.bids.len() <= ttx_negotiation::service::RECENT_BIDS, "a view carries only the latest bids");
+    // Paging through list-bids gives every stored bid, in order.
+    let mut paged = Vec::new();
+    loop {
+        let after_seq = paged.last().map_or(0, |b: &pb::BidView| b.seq);
+        let q = pb::ListBids { asker: Some(admin.clone()), session_id: "s1".into(), after_seq, limit: 7 };
+        let page = pb::BidPage::decode(send(&bus, subjects::LIST_BIDS, q).await.unwrap()).unwrap();
+        if page.bids.is_empty() {
+            break;
+        }
+        paged.extend(page.bids);
+    }
+    let amounts: Vec<i64> = paged.iter().map(|b| b.amount_fen).collect();
+    assert_eq!(amounts, bids.iter().map(|b| b.amount_fen).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

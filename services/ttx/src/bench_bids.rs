@@ -252,7 +252,7 @@ pub async fn bench_bids(args: BenchBidsArgs) -> anyhow::Result<()> {
     let (accepted, refused) = (accepted.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
     let lat = Latencies::sorted(all);
     let (_, view) = c.send("GET", &format!("/api/v1/sessions/{session}"), &admin, None).await?;
-    let stored = view["bids"].as_array().map_or(0, Vec::len) as u64;
+    let stored = view["bid_count"].as_u64().unwrap_or(0);
     println!(
         "bids: {} sent, {accepted} accepted, {refused} refused (outbid while in flight, or the bidder already held \
          the high); {} stored",
