@@ -786,10 +786,8 @@ impl JetStreamLog {
             || LogError::Conflict { stream: first.stream.to_string(), expected: first.expected, actual: tip.version };
         match self.publish(&subject, &messages, tip.sequence).await? {
             Some((first_sequence, false)) => {
-                let mut position = first_sequence;
-                for e in sealed.iter_mut().flatten() {
+                for (position, e) in (first_sequence..).zip(sealed.iter_mut().flatten()) {
                     e.envelope.global_position = position;
-                    position += 1;
                 }
                 if let (Some(last), Some(req)) = (sealed.last().and_then(|s| s.last()), reqs.last()) {
                     advance(&self.inner.head_tx, last.position());
