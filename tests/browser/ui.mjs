@@ -359,6 +359,7 @@ try {
     await sp.reload();
   }
   check((await sp.textContent("#outcome"))?.includes("1,234,567.89"), `the revealed bid won: ${await sp.textContent("main")}`);
+  check((await sp.textContent("#contract"))?.includes("待买受人签约"), `the winner is asked to sign by the deadline: ${await sp.textContent("main")}`);
   await shot(sp, "20-sealed-won");
   await sctx.close();
 

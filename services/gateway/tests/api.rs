@@ -220,6 +220,13 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
             Some(json!({ "reason": "x" })),
             [401, 404, 403, 403, 403, 403],
         ),
+        (
+            "POST",
+            "/api/v1/sessions/s-none/contract-signed".into(),
+            Some(json!({ "reference": "HT-1" })),
+            [401, 404, 403, 403, 403, 403],
+        ),
+        ("GET", "/api/v1/sessions/s-none/bids".into(), None, [401, 404, 404, 404, 404, 404]),
         ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
     ]
 }
@@ -583,6 +590,8 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("post", "/api/v1/sessions/{session_id}/commitments"),
         ("post", "/api/v1/sessions/{session_id}/reveals"),
         ("post", "/api/v1/sessions/{session_id}/default"),
+        ("post", "/api/v1/sessions/{session_id}/contract-signed"),
+        ("get", "/api/v1/sessions/{session_id}/bids"),
     ];
     let documented: usize = doc.body["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, routes.len(), "every documented operation is a route, and the other way round");

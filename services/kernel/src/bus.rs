@@ -389,7 +389,15 @@ where
                         Err(ReplyError::new("internal", "the service failed while handling the request"))
                     }
                 };
-                request.respond(encode_reply(result));
+                let mut reply = encode_reply(result);
+                if reply.len() > MAX_MESSAGE_BYTES {
+                    tracing::error!(parent: &span, subject = %request.subject, bytes = reply.len(), "an answer is too large for the bus");
+                    reply = encode_reply(Err(ReplyError::new(
+                        "too_large",
+                        "the answer is larger than the bus carries; ask for less (a page at a time)",
+                    )));
+                }
+                request.respond(reply);
             });
         }
     }))

@@ -164,6 +164,19 @@ async fn oversized_messages_are_refused(bus: Arc<dyn Bus>) {
     let too_big = Bytes::from(vec![7u8; MAX_MESSAGE_BYTES + 1]);
     assert!(matches!(bus.request("ttx.big.cmd.x", too_big.clone(), WAIT).await, Err(BusError::TooLarge(_))));
     assert!(matches!(bus.publish("ttx.big.evt.x", too_big).await, Err(BusError::TooLarge(_))));
+    // An answer too large to carry comes back at once as a typed error, not as a timeout.
+    let huge = serve_calls(bus.as_ref(), "ttx.big.qry.huge", "big", |_, _| async {
+        Ok(Bytes::from(vec![1u8; MAX_MESSAGE_BYTES + 1]))
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    match call(bus.as_ref(), "ttx.big.qry.huge", Bytes::new(), WAIT).await {
+        Err(CallError::Remote { code, .. }) => assert_eq!(code, "too_large"),
+        other => panic!("an oversized answer is a typed error, got {other:?}"),
+    }
+    assert!(started.elapsed() < WAIT, "answered, not timed out");
+    huge.abort();
 }
 
 async fn trace_context_travels_in_headers(bus: Arc<dyn Bus>) {
