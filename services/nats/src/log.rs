@@ -506,6 +506,36 @@ fn command_key(req: &AppendRequest) -> String {
     hex::encode(ttx_kernel::hash_bytes(&pair))
 }
 
+/// One command's events as stored after a stream's event at `version` whose hash is `prev`: encoded, placed and
+/// chained (global positions are set once the server has acknowledged them).
+fn seal(req: &AppendRequest, version: u64, prev: Hash, now: Timestamp) -> Vec<RecordedEvent> {
+    let mut prev_hash = prev;
+    let mut sealed = Vec::with_capacity(req.events.len());
+    for (i, event) in req.events.iter().enumerate() {
+        let (envelope, bytes) = RecordedEvent::encode_at(
+            event,
+            Placement {
+                stream: &req.stream,
+                stream_version: version + 1 + i as u64,
+                global_position: 0,
+                command_id: &req.command_id,
+                command_index: u32::try_from(i).unwrap_or(u32::MAX),
+                recorded_at: now,
+                prev_hash: &prev_hash,
+            },
+        );
+        prev_hash = hash_many(&[bytes.as_ref()])[0];
+        sealed.push(RecordedEvent { envelope, bytes, hash: prev_hash });
+    }
+    sealed
+}
+
+/// A command's sealed events as messages: bytes, hash and a message id the server deduplicates on.
+fn messages_of(req: &AppendRequest, sealed: &[RecordedEvent]) -> Vec<(Bytes, Hash, String)> {
+    let key = command_key(req);
+    sealed.iter().enumerate().map(|(i, e)| (e.bytes.clone(), e.hash, format!("{key}:{i}"))).collect()
+}
+
 /// Most appends one group takes; all of a group's events go in one atomic batch, which the server caps at 1,000
 /// messages.
 pub const MAX_GROUP: usize = 256;
@@ -673,28 +703,8 @@ impl JetStreamLog {
                     actual: version,
                 });
             }
-            let now = Timestamp::now();
-            let mut sealed = Vec::with_capacity(req.events.len());
-            let mut prev_hash = prev;
-            for (i, event) in req.events.iter().enumerate() {
-                let (envelope, bytes) = RecordedEvent::encode_at(
-                    event,
-                    Placement {
-                        stream: &req.stream,
-                        stream_version: version + 1 + i as u64,
-                        global_position: 0,
-                        command_id: &req.command_id,
-                        command_index: u32::try_from(i).unwrap_or(u32::MAX),
-                        recorded_at: now,
-                        prev_hash: &prev_hash,
-                    },
-                );
-                prev_hash = hash_many(&[bytes.as_ref()])[0];
-                sealed.push(RecordedEvent { envelope, bytes, hash: prev_hash });
-            }
-            let key = command_key(req);
-            let messages: Vec<(Bytes, Hash, String)> =
-                sealed.iter().enumerate().map(|(i, e)| (e.bytes.clone(), e.hash, format!("{key}:{i}"))).collect();
+            let mut sealed = seal(req, version, prev, Timestamp::now());
+            let messages = messages_of(req, &sealed);
             match self.publish(&subject, &messages, last_sequence).await? {
                 Some((_, true)) => {
                     self.forget(&subject);
@@ -760,26 +770,11 @@ impl JetStreamLog {
                     actual: version,
                 });
             }
-            let key = command_key(req);
-            let mut events = Vec::with_capacity(req.events.len());
-            for (i, event) in req.events.iter().enumerate() {
-                version += 1;
-                let (envelope, bytes) = RecordedEvent::encode_at(
-                    event,
-                    Placement {
-                        stream: &req.stream,
-                        stream_version: version,
-                        global_position: 0,
-                        command_id: &req.command_id,
-                        command_index: u32::try_from(i).unwrap_or(u32::MAX),
-                        recorded_at: now,
-                        prev_hash: &prev_hash,
-                    },
-                );
-                prev_hash = hash_many(&[bytes.as_ref()])[0];
-                messages.push((bytes.clone(), prev_hash, format!("{key}:{i}")));
-                events.push(RecordedEvent { envelope, bytes, hash: prev_hash });
+            let events = seal(req, version, prev_hash, now);
+            if let Some(last) = events.last() {
+                (version, prev_hash) = (last.version(), last.hash);
             }
+            messages.extend(messages_of(req, &events));
             sealed.push(events);
         }
         let conflict =

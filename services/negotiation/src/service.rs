@@ -571,15 +571,8 @@ impl Service {
                 // asks often, and a long session is not read from the log each time.
                 let q = pb::GetSession::decode(payload).map_err(|_| bad_request("GetSession"))?;
                 let asker = q.asker.unwrap_or_default();
-                stream("session", &q.session_id, "session_id")?;
-                if asker.user_id.is_empty() {
-                    return Err(ReplyError::new("not_found", "no such session"));
-                }
-                self.caught_up().await?;
-                let d = self.directory.read().await;
-                let Some(e) = d.sessions.get(&q.session_id).filter(|e| e.state.phase != Phase::None) else {
-                    return Err(ReplyError::new("not_found", "no such session"));
-                };
+                let d = self.session_directory(&q.session_id, &asker).await?;
+                let e = session_entry(&d, &q.session_id)?;
                 let mut view = session_view(&e.state, e.version, &asker, self.clock.now(), RECENT_BIDS);
                 view.result_title = d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
                 Ok(view.encode_to_vec().into())
@@ -587,19 +580,11 @@ impl Service {
             subjects::LIST_BIDS => {
                 let q = pb::ListBids::decode(payload).map_err(|_| bad_request("ListBids"))?;
                 let asker = q.asker.unwrap_or_default();
-                stream("session", &q.session_id, "session_id")?;
                 if !(1..=MAX_BID_PAGE).contains(&q.limit) {
                     return Err(ReplyError::invalid("limit", format!("1 to {MAX_BID_PAGE}")));
                 }
-                if asker.user_id.is_empty() {
-                    return Err(ReplyError::new("not_found", "no such session"));
-                }
-                self.caught_up().await?;
-                let d = self.directory.read().await;
-                let Some(e) = d.sessions.get(&q.session_id).filter(|e| e.state.phase != Phase::None) else {
-                    return Err(ReplyError::new("not_found", "no such session"));
-                };
-                let s = &e.state;
+                let d = self.session_directory(&q.session_id, &asker).await?;
+                let s = &session_entry(&d, &q.session_id)?.state;
                 let start = s.bids.partition_point(|b| b.seq <= q.after_seq);
                 let page = s.bids[start..].iter().take(q.limit as usize);
                 let bid_count = u32::try_from(s.bids.len()).unwrap_or(u32::MAX);
@@ -626,6 +611,21 @@ impl Service {
             }
             other => Err(ReplyError::new("unknown_query", format!("the negotiation service has no query {other}"))),
         }
+    }
+
+    /// The directory, once it holds what the log held when a query about session `id` arrived. Anonymous askers
+    /// see no session.
+    async fn session_directory(
+        &self,
+        id: &str,
+        asker: &Actor,
+    ) -> Result<tokio::sync::RwLockReadGuard<'_, Directory>, ReplyError> {
+        stream("session", id, "session_id")?;
+        if asker.user_id.is_empty() {
+            return Err(ReplyError::new("not_found", "no such session"));
+        }
+        self.caught_up().await?;
+        Ok(self.directory.read().await)
     }
 
     async fn load_deal(&self, id: &str) -> Result<(DealState, u64), ReplyError> {
@@ -714,6 +714,14 @@ fn listing_view(s: &ListingState, version: u64, asker: &Actor) -> pb::ListingVie
         terms: Some(s.terms.clone()),
         version,
     }
+}
+
+/// An opened session of the directory.
+fn session_entry<'a>(d: &'a Directory, id: &str) -> Result<&'a Entry<SessionState>, ReplyError> {
+    d.sessions
+        .get(id)
+        .filter(|e| e.state.phase != Phase::None)
+        .ok_or_else(|| ReplyError::new("not_found", "no such session"))
 }
 
 /// How many of the latest bids a session's view carries.
