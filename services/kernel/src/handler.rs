@@ -254,27 +254,40 @@ impl<D: Decider> CommandHandler<D> {
         let (reply, mut answer) = tokio::sync::oneshot::channel();
         let waiting = Waiting { command: command.clone(), meta: meta.clone(), reply };
         lane.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(waiting);
-        {
-            let _turn = lane.turn.lock().await;
-            // A caller that had the turn before may have carried this command out already: it answers before it
-            // gives up the turn.
-            if let Ok(outcome) = answer.try_recv() {
-                return outcome;
+        // Either a caller holding the turn answers this command, or this caller gets the turn and carries out what
+        // is waiting then (this command among it, unless a caller before it took it).
+        tokio::select! {
+            answered = &mut answer => {
+                return match answered {
+                    Ok(outcome) => outcome,
+                    Err(_) => self.again(stream, lane, command, meta).await,
+                };
             }
-            let group = std::mem::take(&mut *lane.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            if !group.is_empty() {
-                self.handle_group(stream, group).await;
+            turn = lane.turn.lock() => {
+                let _turn = turn;
+                if let Ok(outcome) = answer.try_recv() {
+                    return outcome;
+                }
+                let mut group =
+                    std::mem::take(&mut *lane.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                // Callers that gave up before their turn: their commands are not carried out.
+                group.retain(|w| !w.reply.is_closed());
+                if !group.is_empty() {
+                    self.handle_group(stream, group).await;
+                }
             }
         }
         match answer.await {
             Ok(outcome) => outcome,
-            // The caller carrying out the group was cancelled before it answered. The command may or may not have
-            // been written: carry it out again, which its command id makes safe.
-            Err(_) => {
-                let _turn = lane.turn.lock().await;
-                self.handle_in_turn(stream, command, meta).await
-            }
+            Err(_) => self.again(stream, lane, command, meta).await,
         }
+    }
+
+    /// The caller carrying out a group was cancelled before it answered this command, which may or may not have been
+    /// written: carry it out again, which its command id makes safe.
+    async fn again(&self, stream: &StreamId, lane: &Lane<D>, command: &D::Command, meta: &CommandMeta) -> Outcome<D> {
+        let _turn = lane.turn.lock().await;
+        self.handle_in_turn(stream, command, meta).await
     }
 
     /// Decides every command of `group` in order, each on the state the earlier ones leave, writes all their events
@@ -339,18 +352,23 @@ impl<D: Decider> CommandHandler<D> {
                         duplicate: false,
                     }))),
                     Ok(events) => {
+                        let request = AppendRequest {
+                            stream: stream.clone(),
+                            expected: expected(f.version),
+                            command_id: w.meta.command_id.clone(),
+                            events: events.iter().map(|e| self.to_new_event(e, &ctx, &w.meta)).collect(),
+                        };
+                        // An append no log takes fails its own command, not the group.
+                        if let Err(e) = request.validate() {
+                            slots.push(Slot::Done(Err(CommandError::Log(e.into()))));
+                            continue;
+                        }
                         events_in_group += events.len();
                         if events_in_group > MAX_EVENTS_PER_APPEND && !requests.is_empty() {
                             // Decided again in the next round, on the state this group leaves.
                             break;
                         }
-                        let new_events = events.iter().map(|e| self.to_new_event(e, &ctx, &w.meta)).collect();
-                        requests.push(AppendRequest {
-                            stream: stream.clone(),
-                            expected: expected(f.version),
-                            command_id: w.meta.command_id.clone(),
-                            events: new_events,
-                        });
+                        requests.push(request);
                         // The state the next command is decided on; it is kept only if the group is written.
                         for e in &events {
                             f.state = self.decider.evolve(std::mem::take(&mut f.state), e);

@@ -13,7 +13,13 @@ pub struct CounterState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CounterCommand {
-    Increment { by: u64 },
+    Increment {
+        by: u64,
+    },
+    /// `count` increments by one, each its own event (a command that writes many events).
+    Burst {
+        count: u32,
+    },
     Close,
 }
 
@@ -92,6 +98,11 @@ impl Decider for Counter {
             CounterCommand::Increment { by } => {
                 state.value.checked_add(*by).ok_or(CounterRejection::Overflow)?;
                 Ok(vec![CounterEvent::Incremented { by: *by }])
+            }
+            CounterCommand::Burst { count: 0 } => Err(CounterRejection::ZeroIncrement),
+            CounterCommand::Burst { count } => {
+                state.value.checked_add(u64::from(*count)).ok_or(CounterRejection::Overflow)?;
+                Ok(vec![CounterEvent::Incremented { by: 1 }; *count as usize])
             }
             CounterCommand::Close => Ok(vec![CounterEvent::Closed]),
         }

@@ -65,6 +65,7 @@ pub const LOG_CASES: &[&str] = &[
     "command_handler_decides_retries_and_dedupes",
     "groups_are_all_or_nothing",
     "command_handler_answers_every_command_of_a_crowd",
+    "command_handler_keeps_each_append_within_the_limits",
 ];
 
 /// Runs one case by name. Panics (fails the test) on any deviation.
@@ -90,6 +91,9 @@ pub async fn run_log_case<H: LogHarness>(name: &str, h: H) {
         "groups_are_all_or_nothing" => groups_are_all_or_nothing(&h).await,
         "command_handler_answers_every_command_of_a_crowd" => {
             command_handler_answers_every_command_of_a_crowd(&h).await
+        }
+        "command_handler_keeps_each_append_within_the_limits" => {
+            command_handler_keeps_each_append_within_the_limits(&h).await
         }
         other => panic!("no conformance case named {other}"),
     }
@@ -129,7 +133,8 @@ macro_rules! log_conformance_tests {
             tampering_with_a_streams_last_event_is_found,
             command_handler_decides_retries_and_dedupes,
             groups_are_all_or_nothing,
-            command_handler_answers_every_command_of_a_crowd
+            command_handler_answers_every_command_of_a_crowd,
+            command_handler_keeps_each_append_within_the_limits
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -848,4 +853,42 @@ async fn command_handler_answers_every_command_of_a_crowd<H: LogHarness>(h: &H) 
         assert_eq!(t.await.unwrap().unwrap_err(), CommandError::Rejected(CounterRejection::Closed));
     }
     assert_eq!(log.head().await.unwrap(), 101);
+}
+
+/// Commands that write many events at once, and one that writes more than any append may: the oversized one fails
+/// alone with a typed error, and the others are written, in as many groups as the limits take.
+async fn command_handler_keeps_each_append_within_the_limits<H: LogHarness>(h: &H) {
+    let log = h.open().await;
+    let handler = Arc::new(CommandHandler::new(Counter, log.clone(), Arc::new(SystemClock)).with_max_attempts(64));
+    let s = sid("example-bursts-1");
+    let actor = Actor { user_id: "u".into(), org_id: "o".into(), role: Role::Admin.into(), roles: vec![] };
+    let commands = [
+        ("burst-a", CounterCommand::Burst { count: 600 }),
+        ("too-many", CounterCommand::Burst { count: (MAX_EVENTS_PER_APPEND + 1) as u32 }),
+        ("burst-b", CounterCommand::Burst { count: 600 }),
+        ("one-1", CounterCommand::Increment { by: 1 }),
+        ("one-2", CounterCommand::Increment { by: 1 }),
+        ("one-3", CounterCommand::Increment { by: 1 }),
+    ];
+    let mut tasks = Vec::new();
+    for (id, command) in commands {
+        let (handler, s, actor) = (handler.clone(), s.clone(), actor.clone());
+        tasks.push(tokio::spawn(
+            async move { (id, handler.handle(&s, &command, &CommandMeta::new(cid(id), actor)).await) },
+        ));
+    }
+    for t in tasks {
+        let (id, outcome) = t.await.unwrap();
+        match (id, outcome) {
+            ("too-many", Err(CommandError::Log(LogError::Invalid(InvalidInput::TooManyEvents { .. })))) => {}
+            ("too-many", other) => panic!("an append over the limit fails alone with a typed error: {other:?}"),
+            (id, outcome) => {
+                let handled = outcome.unwrap_or_else(|e| panic!("{id}: {e}"));
+                assert!(handled.recorded.iter().all(|r| r.command_id() == id));
+            }
+        }
+    }
+    let (state, version, _) = handler.load(&s).await.unwrap();
+    assert_eq!((state.value, version), (1203, 1203));
+    assert!(verify_stream(log.as_ref(), &s).await.unwrap().is_ok());
 }
