@@ -221,6 +221,9 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     assert_eq!(rest["bids"][0]["amount_fen"], 200000000 + 4 * increment);
     assert!(rest["next_after"].is_null(), "{rest}");
     ok(&p.call("zhaomin", "GET", &session("/bids?limit=0"), None).await, 422);
+    let malformed = p.call("zhaomin", "GET", &session("/bids?limit=many"), None).await;
+    ok(&malformed, 422);
+    assert_eq!(malformed.body["field"], "limit", "a malformed query names its parameter: {}", malformed.body);
     let refund = json!({ "bidder_org_id": org_id(2), "reference": "退款 001" });
     ok(&p.call("root", "POST", &session("/refunds"), Some(refund)).await, 200);
     p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;

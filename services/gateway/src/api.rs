@@ -25,6 +25,27 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest JSON body a write route takes.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// A query string whose errors are problems naming the parameter (a 422), like [`Body`]'s.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(e) => {
+                // "Failed to deserialize query string: limit: invalid digit found in string"
+                let text = e.body_text();
+                let detail = text.split_once("query string: ").map_or(text.as_str(), |(_, rest)| rest);
+                let field = detail.split_once(": ").map_or("query", |(name, _)| name);
+                Err(ApiError::invalid(field, detail))
+            }
+        }
+    }
+}
+
 /// A JSON body whose errors name the field: a missing field, a wrong type, or malformed JSON is a 422 problem.
 #[derive(Debug)]
 pub struct Body<T>(pub T);
@@ -291,6 +312,17 @@ pub fn org_view(o: &pb::Organisation) -> OrganisationView {
 
 /// The answer to a command: `status` when it did something, `200` when it had been done before; with the new
 /// record's id and `Location` for creations.
+/// Sends a command and answers as [`accepted`] does, for a command that creates nothing to point at.
+pub async fn carry_out(
+    deps: &Deps,
+    subject: &str,
+    command: impl Message,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let done: pb::CommandAccepted = ask(deps, subject, command).await?;
+    Ok(accepted(status, None, None, &done))
+}
+
 pub fn accepted(status: StatusCode, location: Option<String>, id: Option<String>, a: &pb::CommandAccepted) -> Response {
     let body = Accepted { id, version: a.version, duplicate: a.duplicate };
     let status = if a.duplicate { StatusCode::OK } else { status };
@@ -527,8 +559,7 @@ pub async fn declare_related_party(
         related_org_id: body.related_org_id,
         relation: body.relation,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::DECLARE_RELATED_PARTY, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, None, &done))
+    carry_out(&deps, subjects::DECLARE_RELATED_PARTY, command, StatusCode::CREATED).await
 }
 
 // ---- users ----
@@ -630,8 +661,7 @@ pub async fn grant_role(
     principal.require(&[Role::Admin])?;
     let role = parse_role("role", &body.role)?;
     let command = pb::GrantRole { context: context(&headers, &principal)?, user_id, role: role.into() };
-    let done: pb::CommandAccepted = ask(&deps, subjects::GRANT_ROLE, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::GRANT_ROLE, command, StatusCode::OK).await
 }
 
 /// Revoke a role (administrators; not one's own administrator role).
@@ -651,8 +681,7 @@ pub async fn revoke_role(
     principal.require(&[Role::Admin])?;
     let role = parse_role("role", &role)?;
     let command = pb::RevokeRole { context: context(&headers, &principal)?, user_id, role: role.into() };
-    let done: pb::CommandAccepted = ask(&deps, subjects::REVOKE_ROLE, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::REVOKE_ROLE, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -680,8 +709,7 @@ pub async fn set_password(
         principal.require(&[Role::Admin])?;
     }
     let command = pb::SetPassword { context: context(&headers, &principal)?, user_id, password: body.password };
-    let done: pb::CommandAccepted = ask(&deps, subjects::SET_PASSWORD, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::SET_PASSWORD, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -712,6 +740,5 @@ pub async fn register_tech_manager(
         user_id: body.user_id,
         certificate_number: body.certificate_number,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_TECH_MANAGER, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, None, &done))
+    carry_out(&deps, subjects::REGISTER_TECH_MANAGER, command, StatusCode::CREATED).await
 }

@@ -11,7 +11,7 @@ use ttx_proto::listings::v1::{self as pb, subjects};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
+use crate::api::{Accepted, Body, Problem, accepted, ask, carry_out, context, context_with_new_id};
 use crate::api_results::{field_name, field_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
@@ -289,6 +289,5 @@ pub async fn withdraw(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::WithdrawDemand { context: context(&headers, &principal)?, demand_id, reason: body.reason };
-    let done: pb::CommandAccepted = ask(&deps, subjects::WITHDRAW_DEMAND, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::WITHDRAW_DEMAND, command, StatusCode::OK).await
 }

@@ -2,7 +2,7 @@
 //! open or sealed). Roles are checked here and again by the negotiation service's deciders.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use ttx_proto::negotiation::v1::{self as pb, subjects};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
+use crate::api::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context, context_with_new_id};
 use crate::api_demands::time;
 use crate::api_results::{MODES, to_name, to_wire};
 use crate::auth::Principal;
@@ -198,7 +198,7 @@ pub struct NegotiationQuery {
 pub async fn list_negotiations(
     State(deps): State<Deps>,
     principal: Principal,
-    Query(q): Query<NegotiationQuery>,
+    Params(q): Params<NegotiationQuery>,
 ) -> Result<Json<NegotiationList>, ApiError> {
     let list: pb::NegotiationList = ask(
         &deps,
@@ -242,8 +242,7 @@ pub async fn make_offer(
     principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
     let command =
         pb::MakeOffer { context: context(&headers, &principal)?, negotiation_id, terms: Some(body.to_pb("")?) };
-    let done: pb::CommandAccepted = ask(&deps, subjects::MAKE_OFFER, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, None, &done))
+    carry_out(&deps, subjects::MAKE_OFFER, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -268,8 +267,7 @@ pub async fn accept_offer(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
     let command = pb::AcceptOffer { context: context(&headers, &principal)?, negotiation_id, version: body.version };
-    let done: pb::CommandAccepted = ask(&deps, subjects::ACCEPT_OFFER, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::ACCEPT_OFFER, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -294,8 +292,7 @@ pub async fn abandon(
     principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
     let command =
         pb::AbandonNegotiation { context: context(&headers, &principal)?, negotiation_id, reason: body.reason };
-    let done: pb::CommandAccepted = ask(&deps, subjects::ABANDON_NEGOTIATION, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::ABANDON_NEGOTIATION, command, StatusCode::OK).await
 }
 
 // ---- listed-price sales ----
@@ -418,8 +415,7 @@ pub async fn register_intent(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::ListingAction { context: context(&headers, &principal)?, listing_id, disclosure_ends: None };
-    let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_INTENT, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::REGISTER_INTENT, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -448,8 +444,7 @@ pub async fn relist(
         listing_id,
         disclosure_ends: Some(time("disclosure_ends", &body.disclosure_ends)?),
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::RELIST, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::RELIST, command, StatusCode::OK).await
 }
 
 // ---- bidding sessions ----
@@ -707,7 +702,7 @@ pub async fn list_bids(
     State(deps): State<Deps>,
     principal: Principal,
     Path(session_id): Path<String>,
-    Query(q): Query<BidsQuery>,
+    Params(q): Params<BidsQuery>,
 ) -> Result<Json<BidPage>, ApiError> {
     let limit = q.limit.unwrap_or(500);
     let query = pb::ListBids { asker: Some(principal.actor()), session_id, after_seq: q.after.unwrap_or(0), limit };
@@ -735,8 +730,7 @@ pub async fn register_bidder(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::SessionAction { context: context(&headers, &principal)?, session_id };
-    let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_BIDDER, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::REGISTER_BIDDER, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -824,8 +818,7 @@ pub async fn place_bid(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::PlaceBid { context: context(&headers, &principal)?, session_id, amount_fen: body.amount_fen };
-    let done: pb::CommandAccepted = ask(&deps, subjects::PLACE_BID, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, None, &done))
+    carry_out(&deps, subjects::PLACE_BID, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -851,8 +844,7 @@ pub async fn commit_bid(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::CommitBid { context: context(&headers, &principal)?, session_id, commitment: body.commitment };
-    let done: pb::CommandAccepted = ask(&deps, subjects::COMMIT_BID, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, None, &done))
+    carry_out(&deps, subjects::COMMIT_BID, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -883,8 +875,7 @@ pub async fn reveal_bid(
         amount_fen: body.amount_fen,
         nonce: body.nonce,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::REVEAL_BID, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::REVEAL_BID, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -913,8 +904,7 @@ pub async fn record_signed(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let command = pb::RecordSigned { context: context(&headers, &principal)?, session_id, reference: body.reference };
-    let done: pb::CommandAccepted = ask(&deps, subjects::RECORD_SIGNED, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::RECORD_SIGNED, command, StatusCode::OK).await
 }
 
 /// Record that the winner did not sign: the deposit is forfeited (administrators). The contract deadline's timer
@@ -933,6 +923,5 @@ pub async fn record_default(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let command = pb::RecordDefault { context: context(&headers, &principal)?, session_id, reason: body.reason };
-    let done: pb::CommandAccepted = ask(&deps, subjects::RECORD_DEFAULT, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::RECORD_DEFAULT, command, StatusCode::OK).await
 }

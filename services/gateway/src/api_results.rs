@@ -2,7 +2,7 @@
 //! whether a negotiated deal may close. Roles are checked here and again by the listings service's decider.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use ttx_proto::listings::v1::{self as pb, subjects};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem, accepted, ask, context, context_with_new_id};
+use crate::api::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context, context_with_new_id};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::problem::ApiError;
 
@@ -398,8 +398,7 @@ pub async fn edit(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
     let command = pb::EditResult { context: context(&headers, &principal)?, result_id, listing: Some(body.to_pb()?) };
-    let done: pb::CommandAccepted = ask(&deps, subjects::EDIT_RESULT, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::EDIT_RESULT, command, StatusCode::OK).await
 }
 
 async fn action(
@@ -483,8 +482,7 @@ pub async fn return_result(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Reviewer])?;
     let command = pb::ReturnResult { context: context(&headers, &principal)?, result_id, reasons: body.reasons };
-    let done: pb::CommandAccepted = ask(&deps, subjects::RETURN_RESULT, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::RETURN_RESULT, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -508,8 +506,7 @@ pub async fn withdraw(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
     let command = pb::WithdrawResult { context: context(&headers, &principal)?, result_id, reason: body.reason };
-    let done: pb::CommandAccepted = ask(&deps, subjects::WITHDRAW_RESULT, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::WITHDRAW_RESULT, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -542,8 +539,7 @@ pub async fn start_notice(
         price_fen: body.price_fen,
         days: body.days,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::START_NOTICE, command).await?;
-    Ok(accepted(StatusCode::CREATED, None, None, &done))
+    carry_out(&deps, subjects::START_NOTICE, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -596,8 +592,7 @@ pub async fn answer_objection(
     principal.require(&[Role::TechManager])?;
     let command =
         pb::AnswerObjection { context: context(&headers, &principal)?, result_id, objection_id, answer: body.answer };
-    let done: pb::CommandAccepted = ask(&deps, subjects::ANSWER_OBJECTION, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::ANSWER_OBJECTION, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -630,8 +625,7 @@ pub async fn resolve_objection(
         upheld: body.upheld,
         note: body.note,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::RESOLVE_OBJECTION, command).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+    carry_out(&deps, subjects::RESOLVE_OBJECTION, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
@@ -659,7 +653,7 @@ pub async fn deal_status(
     State(deps): State<Deps>,
     principal: Principal,
     Path(result_id): Path<String>,
-    Query(q): Query<DealQuery>,
+    Params(q): Params<DealQuery>,
 ) -> Result<Json<DealStatusView>, ApiError> {
     // Only for those who may see the result.
     let _: pb::ResultView = ask(

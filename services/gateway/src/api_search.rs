@@ -1,13 +1,13 @@
 //! The JSON API for search, matching and match notices.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use ttx_proto::listings::v1::{self as pb, subjects};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
-use crate::api::{Problem, ask};
+use crate::api::{Params, Problem, ask};
 use crate::api_results::{FIELDS, MODES, ROUTES, to_name, to_wire};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::problem::ApiError;
@@ -240,7 +240,7 @@ pub async fn run_search(
 pub async fn search(
     State(deps): State<Deps>,
     principal: MaybePrincipal,
-    Query(p): Query<SearchParams>,
+    Params(p): Params<SearchParams>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let reply = run_search(&deps, principal.actor(), &p).await?;
     Ok(Json(search_response(&reply)))
@@ -321,7 +321,7 @@ pub async fn demand_matches(
     State(deps): State<Deps>,
     principal: Principal,
     Path(demand_id): Path<String>,
-    Query(p): Query<MatchParams>,
+    Params(p): Params<MatchParams>,
 ) -> Result<Json<MatchList>, ApiError> {
     Ok(Json(find_matches(&deps, principal.actor(), demand_id, String::new(), &p.limit).await?))
 }
@@ -336,7 +336,7 @@ pub async fn result_matches(
     State(deps): State<Deps>,
     principal: Principal,
     Path(result_id): Path<String>,
-    Query(p): Query<MatchParams>,
+    Params(p): Params<MatchParams>,
 ) -> Result<Json<MatchList>, ApiError> {
     Ok(Json(find_matches(&deps, principal.actor(), String::new(), result_id, &p.limit).await?))
 }

@@ -56,9 +56,12 @@ pub(crate) fn to_login() -> Response {
     Redirect::to("/login").into_response()
 }
 
-/// A form body as name → values (repeated names, such as checkboxes, keep every value).
-pub(crate) fn form(body: &Bytes) -> HashMap<String, Vec<String>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+/// A posted form: name → values (repeated names, such as checkboxes, keep every value).
+pub(crate) type Form = HashMap<String, Vec<String>>;
+
+/// A form body, parsed.
+pub(crate) fn form(body: &Bytes) -> Form {
+    let mut out = Form::new();
     for (k, v) in form_urlencoded::parse(body) {
         out.entry(k.into_owned()).or_default().push(v.into_owned());
     }
@@ -72,6 +75,17 @@ pub(crate) fn field<'a>(f: &'a HashMap<String, Vec<String>>, name: &str) -> &'a 
 pub(crate) fn csrf_ok(headers: &HeaderMap, f: &HashMap<String, Vec<String>>) -> bool {
     let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     !expected.is_empty() && same_secret(&expected, field(f, "csrf"))
+}
+
+/// A form posted by a signed-in user, with this browser's CSRF token: the user and the form, or what to answer
+/// instead (the login page, or 403).
+pub(crate) fn signed_form(deps: &Deps, headers: &HeaderMap, body: &Bytes) -> Result<(Principal, Form), Box<Response>> {
+    let Some(who) = session(deps, headers) else { return Err(Box::new(to_login())) };
+    let f = form(body);
+    if !csrf_ok(headers, &f) {
+        return Err(Box::new(message_page(deps, headers, StatusCode::FORBIDDEN, "forbidden")));
+    }
+    Ok((who, f))
 }
 
 /// The shared page frame: header, the caller's menu, the language switch, and `content`.

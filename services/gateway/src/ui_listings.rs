@@ -27,7 +27,7 @@ use crate::i18n::Lang;
 use crate::problem::ApiError;
 use crate::ui::{
     FormErrors, api_errors, command_context, csrf_ok, error_for, field, form, form_errors_banner, html_response,
-    labelled, message_page, page, session, to_login,
+    labelled, message_page, page, session, signed_form, to_login,
 };
 
 pub fn routes() -> Router<Deps> {
@@ -605,11 +605,10 @@ fn matches_table(lang: Lang, kind: &str, matches: &[crate::api_search::MatchView
 }
 
 async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !csrf_ok(&headers, &f) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let (who, f) = match signed_form(&deps, &headers, &body) {
+        Ok(signed) => signed,
+        Err(answer) => return *answer,
+    };
     let lang = Lang::from_headers(&headers);
     let ctx = command_context(&who);
     let result_id = id.clone();
@@ -1082,11 +1081,10 @@ async fn demand_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: FormErr
 }
 
 async fn demand_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !csrf_ok(&headers, &f) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let (who, f) = match signed_form(&deps, &headers, &body) {
+        Ok(signed) => signed,
+        Err(answer) => return *answer,
+    };
     let lang = Lang::from_headers(&headers);
     let ctx = command_context(&who);
     let demand_id = id.clone();

@@ -26,7 +26,7 @@ use crate::i18n::Lang;
 use crate::problem::ApiError;
 use crate::ui::command_context;
 use crate::ui::{
-    FormErrors, api_errors, csrf_ok, field, form, form_errors_banner, html_response, message_page, page, session,
+    FormErrors, api_errors, field, form_errors_banner, html_response, message_page, page, session, signed_form,
     to_login,
 };
 use crate::ui_listings::{beijing, label, parse_yuan, yuan};
@@ -266,11 +266,10 @@ async fn session_live(State(deps): State<Deps>, headers: HeaderMap, Path(id): Pa
 }
 
 async fn session_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !csrf_ok(&headers, &f) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let (who, f) = match signed_form(&deps, &headers, &body) {
+        Ok(signed) => signed,
+        Err(answer) => return *answer,
+    };
     let lang = Lang::from_headers(&headers);
     let ctx = command_context(&who);
     let session_id = id.clone();
@@ -426,11 +425,10 @@ async fn negotiation_action(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !csrf_ok(&headers, &f) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let (who, f) = match signed_form(&deps, &headers, &body) {
+        Ok(signed) => signed,
+        Err(answer) => return *answer,
+    };
     let lang = Lang::from_headers(&headers);
     let ctx = command_context(&who);
     let negotiation_id = id.clone();

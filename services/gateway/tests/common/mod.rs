@@ -223,6 +223,16 @@ impl Exchange {
             }
             assert!(last.is_none(), "{subject}: {last:?}");
         }
+        // Listings matches the seeded demand in the background; tests start once that is recorded, so that what
+        // they see written is their own.
+        let matched = ttx_kernel::StreamId::parse("listings-match-d-seed").unwrap();
+        for _ in 0..1000 {
+            if !ttx_kernel::EventLog::read_stream(self.log.as_ref(), &matched, 1, 1).await.unwrap().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the seeded demand was never matched");
     }
 
     /// One request through the router.
