@@ -10,6 +10,7 @@
 //! - [`chain`]: SHA-256 per-stream hash chain; `verify_log` / `verify_stream` name the first bad position.
 //! - [`sha256x`]: SHA-256 of many messages at once (16 lanes of AVX-512 where available).
 //! - [`decider`]: the `Decider` and `DomainEvent` traits and the decision context `Ctx`.
+//! - [`money`]: integer fen bounded by the rules' ceiling, and checked sums, differences, shares and splits.
 //! - [`handler`]: `CommandHandler`, load → fold → decide → append, bounded retry, idempotent by command id.
 //! - [`bus`]: the `Bus` trait (publish/subscribe, request/reply with queue groups) and `InProcessBus`.
 //! - [`telemetry`]: W3C trace context in bus headers and envelopes.
@@ -26,6 +27,7 @@ pub mod event;
 pub mod handler;
 pub mod ids;
 pub mod log;
+pub mod money;
 pub mod projection;
 pub mod sha256x;
 pub mod telemetry;

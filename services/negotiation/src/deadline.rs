@@ -70,6 +70,7 @@ pub fn deal_agreed(
             Basis::WeekdaysOnly => "weekdays_only",
         }
         .into(),
+        deposit_credited_fen: 0,
     }
 }
 

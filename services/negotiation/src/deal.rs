@@ -12,6 +12,7 @@ use ttx_proto::common::v1::Role;
 use crate::deadline::deal_agreed;
 use crate::events::wire_events;
 use crate::pb;
+use crate::terms::{self, Pricing, TermsError};
 
 /// What negotiation knows of the result from listings' events when a command arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub struct ResultFacts {
     pub published: bool,
     pub negotiated_route: bool,
     pub notice: NoticeGate,
+    /// The transaction modes the result is offered in (listings wire values).
+    pub modes: Vec<i32>,
 }
 
 /// Whether the public notice allows a negotiated deal, and at which price.
@@ -58,6 +61,9 @@ pub struct DealState {
     pub result_id: String,
     pub seller_org_id: String,
     pub buyer_org_id: String,
+    /// The mode declared at the opening (0 for negotiations opened before modes were declared) and its exclusivity.
+    pub mode: i32,
+    pub exclusive: bool,
     pub status: DealStatus,
     /// Every version, in order: (version, by organisation, terms).
     pub offers: Vec<(u32, String, pb::TermSheet)>,
@@ -66,7 +72,7 @@ pub struct DealState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DealCommand {
-    Open { id: String, result_id: String, facts: ResultFacts },
+    Open { id: String, result_id: String, mode: i32, facts: ResultFacts },
     Offer { terms: pb::TermSheet },
     Accept { version: u32, facts: ResultFacts },
     Abandon { reason: String },
@@ -90,8 +96,10 @@ pub enum DealRejection {
     NotAParty,
     #[error("the negotiation is over")]
     Over,
-    #[error("a price is a positive amount of fen, and payments add up to it")]
-    BadTerms,
+    #[error(transparent)]
+    Terms(#[from] TermsError),
+    #[error("the negotiation is for {0} rights: an offer does not change the exclusivity")]
+    ExclusivityChanged(&'static str),
     #[error("only the latest version (v{0}) can be accepted")]
     NotLatest(u32),
     #[error("a side does not accept its own offer")]
@@ -112,15 +120,6 @@ pub enum DealRejection {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Deals;
 
-fn check_terms(t: &pb::TermSheet) -> Result<(), DealRejection> {
-    let paid: i64 = t.payments.iter().map(|p| p.amount_fen).sum();
-    let payments_ok = t.payments.is_empty() || (paid == t.price_fen && t.payments.iter().all(|p| p.amount_fen > 0));
-    if t.price_fen <= 0 || !payments_ok {
-        return Err(DealRejection::BadTerms);
-    }
-    Ok(())
-}
-
 impl Decider for Deals {
     type State = DealState;
     type Command = DealCommand;
@@ -130,7 +129,8 @@ impl Decider for Deals {
     fn decide(&self, s: &DealState, command: &DealCommand, ctx: &Ctx) -> Result<Vec<DealEvent>, DealRejection> {
         use DealRejection as R;
         let actor = &ctx.actor;
-        if let DealCommand::Open { id, result_id, facts } = command {
+        let rules = crate::rules::of(&ctx.rule_version);
+        if let DealCommand::Open { id, result_id, mode, facts } = command {
             if s.status != DealStatus::None {
                 return Err(R::Exists);
             }
@@ -146,11 +146,18 @@ impl Decider for Deals {
             if facts.seller_org_id == actor.org_id {
                 return Err(R::OwnResult);
             }
+            let mode_error = |reason| TermsError::Invalid { field: "mode".into(), reason };
+            let exclusive = terms::exclusive(*mode).ok_or_else(|| mode_error("a transaction mode is required"))?;
+            if !facts.modes.is_empty() && !facts.modes.contains(mode) {
+                return Err(mode_error("the result is not offered in this mode").into());
+            }
             return Ok(vec![DealEvent::Opened(pb::NegotiationOpened {
                 negotiation_id: id.clone(),
                 result_id: result_id.clone(),
                 seller_org_id: facts.seller_org_id.clone(),
                 buyer_org_id: actor.org_id.clone(),
+                mode: *mode,
+                exclusive,
             })]);
         }
         if s.status == DealStatus::None {
@@ -170,12 +177,16 @@ impl Decider for Deals {
         match command {
             DealCommand::Open { .. } => Err(R::Exists),
             DealCommand::Offer { terms } => {
-                check_terms(terms)?;
+                let terms = terms::check("terms.", terms, Pricing::Fixed, &[], rules)?;
+                if s.mode != 0 && terms.exclusive != s.exclusive {
+                    return Err(R::ExclusivityChanged(if s.exclusive { "exclusive" } else { "non-exclusive" }));
+                }
+                let version = u32::try_from(s.offers.len()).ok().and_then(|n| n.checked_add(1)).ok_or(R::Over)?;
                 Ok(vec![DealEvent::Offered(pb::OfferMade {
-                    version: s.offers.len() as u32 + 1,
+                    version,
                     by_org_id: actor.org_id.clone(),
                     by_user_id: actor.user_id.clone(),
-                    terms: Some(terms.clone()),
+                    terms: Some(terms),
                 })])
             }
             DealCommand::Accept { version, facts } => {
@@ -220,6 +231,8 @@ impl Decider for Deals {
                 s.result_id = e.result_id.clone();
                 s.seller_org_id = e.seller_org_id.clone();
                 s.buyer_org_id = e.buyer_org_id.clone();
+                s.mode = e.mode;
+                s.exclusive = e.exclusive;
                 s.status = DealStatus::Open;
             }
             DealEvent::Offered(e) => {
@@ -260,11 +273,22 @@ mod tests {
         Scenario::new(Deals).at(Timestamp::from_unix_micros(NOW)).by(by)
     }
     fn facts(notice: NoticeGate) -> ResultFacts {
-        ResultFacts { seller_org_id: "uni".into(), published: true, negotiated_route: true, notice }
+        ResultFacts { seller_org_id: "uni".into(), published: true, negotiated_route: true, notice, modes: vec![1, 4] }
     }
     fn terms(price: i64) -> pb::TermSheet {
+        let signing = pb::DueAfter { event: "signing".into(), working_days: 10 };
         pb::TermSheet {
-            mode: 1, price_fen: price, territory: "中国大陆".into(), term_months: 60, ..Default::default()
+            mode: 1,
+            price_fen: price,
+            payments: vec![pb::Payment {
+                amount_fen: price,
+                when: Some(pb::payment::When::After(signing)),
+                ..Default::default()
+            }],
+            territory: "中国大陆".into(),
+            term_months: 60,
+            exclusive: true,
+            ..Default::default()
         }
     }
     fn opened() -> DealEvent {
@@ -273,6 +297,8 @@ mod tests {
             result_id: "r1".into(),
             seller_org_id: "uni".into(),
             buyer_org_id: "firm".into(),
+            mode: 1,
+            exclusive: true,
         })
     }
     fn offer(v: u32, by: &str, price: i64) -> DealEvent {
@@ -284,17 +310,17 @@ mod tests {
         })
     }
     fn open() -> DealCommand {
-        DealCommand::Open { id: "n1".into(), result_id: "r1".into(), facts: facts(NoticeGate::NoNotice) }
+        DealCommand::Open { id: "n1".into(), result_id: "r1".into(), mode: 1, facts: facts(NoticeGate::NoNotice) }
     }
 
     #[test]
     fn an_enterprise_opens_a_negotiation_on_a_published_negotiated_result() {
         sc(buyer()).given([]).when(open()).then([opened()]);
         let unpublished = ResultFacts { published: false, ..facts(NoticeGate::NoNotice) };
-        let cmd = DealCommand::Open { id: "n1".into(), result_id: "r1".into(), facts: unpublished };
+        let cmd = DealCommand::Open { id: "n1".into(), result_id: "r1".into(), mode: 1, facts: unpublished };
         sc(buyer()).given([]).when(cmd).then_rejected(DealRejection::NotPublished);
         let listed = ResultFacts { negotiated_route: false, ..facts(NoticeGate::NoNotice) };
-        let cmd = DealCommand::Open { id: "n1".into(), result_id: "r1".into(), facts: listed };
+        let cmd = DealCommand::Open { id: "n1".into(), result_id: "r1".into(), mode: 1, facts: listed };
         sc(buyer()).given([]).when(cmd).then_rejected(DealRejection::NotNegotiated);
         sc(seller()).given([]).when(open()).then_rejected(DealRejection::NotABuyer);
         let own = who("x", "uni", Role::EnterpriseMember);
@@ -312,11 +338,25 @@ mod tests {
         )]);
         let stranger = who("x", "other", Role::EnterpriseMember);
         sc(stranger).given([opened()]).when(cmd).then_rejected(DealRejection::NotAParty);
-        let bad = pb::TermSheet {
-            payments: vec![pb::Payment { due: "签约时".into(), amount_fen: 1 }],
-            ..terms(480_000_000)
-        };
-        sc(buyer()).given([opened()]).when(DealCommand::Offer { terms: bad }).then_rejected(DealRejection::BadTerms);
+        let mut bad = terms(480_000_000);
+        bad.payments[0].amount_fen = 1;
+        let short = TermsError::Invalid { field: "terms.payments".into(), reason: "the payments add up to the price exactly" };
+        sc(buyer()).given([opened()]).when(DealCommand::Offer { terms: bad }).then_rejected(short.into());
+    }
+
+    #[test]
+    fn the_mode_is_declared_at_the_opening_and_no_offer_changes_its_exclusivity() {
+        let unoffered = DealCommand::Open { id: "n1".into(), result_id: "r1".into(), mode: 2, facts: facts(NoticeGate::NoNotice) };
+        let decided = sc(buyer()).given([]).when(unoffered);
+        assert!(matches!(decided.result(), Err(DealRejection::Terms(e)) if e.field() == "mode"), "{:?}", decided.result());
+        let licence = pb::TermSheet { mode: 4, exclusive: true, ..terms(480_000_000) };
+        sc(buyer())
+            .given([opened()])
+            .when(DealCommand::Offer { terms: licence })
+            .then_rejected(DealRejection::ExclusivityChanged("exclusive"));
+        // A caller's exclusivity flag is ignored: the mode decides it.
+        let claimed = pb::TermSheet { exclusive: false, ..terms(480_000_000) };
+        sc(buyer()).given([opened()]).when(DealCommand::Offer { terms: claimed }).then([offer(1, "firm", 480_000_000)]);
     }
 
     #[test]

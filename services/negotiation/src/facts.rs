@@ -30,6 +30,8 @@ pub struct ResultEntry {
     pub owner_org_id: String,
     pub title: String,
     pub route: i32,
+    /// The transaction modes the listing offers.
+    pub modes: Vec<i32>,
     pub availability: Availability,
     pub notice: Option<Notice>,
 }
@@ -52,6 +54,7 @@ impl ResultEntry {
             published: self.availability == Availability::Published,
             negotiated_route: self.route == lpb::PricingRoute::Negotiated as i32,
             notice: self.gate(),
+            modes: self.modes.clone(),
         }
     }
 }
@@ -71,11 +74,13 @@ impl Results {
                 entry.owner_org_id = e.owner_org_id;
                 let listing = e.listing.unwrap_or_default();
                 entry.route = listing.route;
+                entry.modes = listing.modes;
                 entry.title = listing.title;
             }
             "ResultEdited" => {
                 let listing = lpb::ResultEdited::decode(payload)?.listing.unwrap_or_default();
                 entry.route = listing.route;
+                entry.modes = listing.modes;
                 entry.title = listing.title;
             }
             "ResultPublished" => entry.availability = Availability::Published,

@@ -16,9 +16,11 @@ pub mod deal;
 pub mod events;
 pub mod facts;
 pub mod listed;
+pub mod rules;
 pub mod seal;
 pub mod service;
 pub mod session;
+pub mod terms;
 
 use std::future::Future;
 use std::sync::Arc;

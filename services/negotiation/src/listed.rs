@@ -14,6 +14,7 @@ use ttx_proto::common::v1::Role;
 use crate::deadline::deal_agreed;
 use crate::events::wire_events;
 use crate::pb;
+use crate::terms::{self, Pricing, TermsError};
 
 wire_events!(ListingEvent {
     Opened(ListingOpened),
@@ -59,6 +60,8 @@ pub enum ListingCommand {
         result_id: String,
         published: bool,
         listed_route: bool,
+        /// The modes the result is offered in.
+        modes: Vec<i32>,
         terms: pb::TermSheet,
         disclosure_ends: Timestamp,
     },
@@ -82,8 +85,8 @@ pub enum ListingRejection {
     NotPublished,
     #[error("the result is not priced by listing")]
     NotListedRoute,
-    #[error("a listed price is positive")]
-    BadPrice,
+    #[error(transparent)]
+    Terms(#[from] TermsError),
     #[error("the disclosure period must end in the future")]
     BadPeriod,
     #[error("only an enterprise member of another organisation registers")]
@@ -120,7 +123,7 @@ impl Decider for Listings {
         let actor = &ctx.actor;
         let seller_manager = actor.has_role(Role::TechManager) && actor.org_id == s.seller_org_id;
         match command {
-            ListingCommand::Open { id, result_id, published, listed_route, terms, disclosure_ends } => {
+            ListingCommand::Open { id, result_id, published, listed_route, modes, terms, disclosure_ends } => {
                 if s.status != ListingStatus::None {
                     return Err(R::Exists);
                 }
@@ -133,9 +136,7 @@ impl Decider for Listings {
                 if !listed_route {
                     return Err(R::NotListedRoute);
                 }
-                if terms.price_fen <= 0 {
-                    return Err(R::BadPrice);
-                }
+                let terms = terms::check("terms.", terms, Pricing::Fixed, modes, crate::rules::of(&ctx.rule_version))?;
                 if *disclosure_ends <= ctx.now {
                     return Err(R::BadPeriod);
                 }
@@ -145,7 +146,7 @@ impl Decider for Listings {
                     seller_org_id: actor.org_id.clone(),
                     price_fen: terms.price_fen,
                     disclosure_ends: Some(disclosure_ends.to_proto()),
-                    terms: Some(terms.clone()),
+                    terms: Some(terms),
                 })])
             }
             _ if s.status == ListingStatus::None => Err(R::NoSuchListing),
@@ -275,7 +276,9 @@ mod tests {
         who("system", "", Role::System)
     }
     fn terms() -> pb::TermSheet {
-        pb::TermSheet { mode: 1, price_fen: 2_000_000, ..Default::default() }
+        let due = pb::payment::When::DueOn("2027-06-30".into());
+        let payment = pb::Payment { amount_fen: 2_000_000, when: Some(due), ..Default::default() };
+        pb::TermSheet { mode: 1, price_fen: 2_000_000, payments: vec![payment], exclusive: true, ..Default::default() }
     }
     fn opened() -> ListingEvent {
         ListingEvent::Opened(pb::ListingOpened {
@@ -308,6 +311,7 @@ mod tests {
             result_id: "r1".into(),
             published,
             listed_route,
+            modes: vec![1],
             terms: terms(),
             disclosure_ends: ends,
         };

@@ -20,6 +20,7 @@ use crate::deal::{DealCommand, DealRejection, DealState, DealStatus, Deals};
 use crate::facts::Results;
 use crate::listed::{ListingCommand, ListingRejection, ListingState, ListingStatus, Listings};
 use crate::pb::{self, subjects};
+use crate::rules;
 use crate::seal::parse_hex32;
 use crate::session::{Bid, Deposit, Phase, SessionCommand, SessionRejection, SessionState, Sessions};
 
@@ -47,8 +48,20 @@ fn code_of(forbidden: bool, not_found: bool, conflict: bool) -> &'static str {
     }
 }
 
+/// A refused amount or term names its request field (HTTP 422 with the field).
+fn terms_invalid(e: &crate::terms::TermsError) -> ReplyError {
+    ReplyError::invalid(e.field(), e.to_string())
+}
+
+fn money_invalid(e: &ttx_kernel::money::MoneyError) -> ReplyError {
+    ReplyError::invalid(e.field(), e.to_string())
+}
+
 fn deal_rejected(r: &DealRejection) -> ReplyError {
     use DealRejection as R;
+    if let R::Terms(e) = r {
+        return terms_invalid(e);
+    }
     let code =
         code_of(matches!(r, R::NotABuyer | R::NotAParty), matches!(r, R::NoSuchNegotiation), matches!(r, R::Exists));
     ReplyError::new(code, r.to_string())
@@ -56,6 +69,9 @@ fn deal_rejected(r: &DealRejection) -> ReplyError {
 
 fn listing_rejected(r: &ListingRejection) -> ReplyError {
     use ListingRejection as R;
+    if let R::Terms(e) = r {
+        return terms_invalid(e);
+    }
     let code = code_of(
         matches!(r, R::NotTheSeller | R::NotABuyer | R::NotTheTimer),
         matches!(r, R::NoSuchListing),
@@ -66,6 +82,13 @@ fn listing_rejected(r: &ListingRejection) -> ReplyError {
 
 fn session_rejected(r: &SessionRejection) -> ReplyError {
     use SessionRejection as R;
+    match r {
+        R::Terms(e) => return terms_invalid(e),
+        R::Money(e) => return money_invalid(e),
+        R::DepositOutOfRange { .. } => return ReplyError::invalid("rules.deposit_fen", r.to_string()),
+        R::WrongDeposit(_) => return ReplyError::invalid("amount_fen", r.to_string()),
+        _ => {}
+    }
     let code = code_of(
         matches!(r, R::NotTheSeller | R::NotABuyer | R::NotAnAdministrator | R::NotTheTimer | R::NotInvited),
         matches!(r, R::NoSuchSession | R::NotRegistered),
@@ -145,29 +168,19 @@ fn text(field: &str, s: &str, max: usize) -> Result<String, ReplyError> {
     Ok(t.to_owned())
 }
 
+/// The terms of a command; the decider checks them under the rules in force.
 fn terms(t: Option<pb::TermSheet>) -> Result<pb::TermSheet, ReplyError> {
-    let t = t.ok_or_else(|| ReplyError::invalid("terms", "the terms are missing"))?;
-    text("terms.territory", &t.territory, 200)?;
-    text("terms.field_of_use", &t.field_of_use, 500)?;
-    if t.payments.len() > 24 {
-        return Err(ReplyError::invalid("terms.payments", "at most 24 payments"));
-    }
-    for (i, p) in t.payments.iter().enumerate() {
-        text(&format!("terms.payments[{i}].due"), &p.due, 100)?;
-    }
-    if t.price_fen <= 0 {
-        return Err(ReplyError::invalid("terms.price_fen", "a price is a positive amount of fen"));
-    }
-    Ok(t)
+    t.ok_or_else(|| ReplyError::invalid("terms", "the terms are missing"))
 }
 
 impl Service {
     pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            deals: CommandHandler::new(Deals, log.clone(), clock.clone()),
-            listings: CommandHandler::new(Listings, log.clone(), clock.clone()),
+            deals: CommandHandler::new(Deals, log.clone(), clock.clone()).with_rule_version(rules::current().version),
+            listings: CommandHandler::new(Listings, log.clone(), clock.clone())
+                .with_rule_version(rules::current().version),
             sessions: CommandHandler::new(Sessions, log.clone(), clock.clone())
-                .with_rule_version(crate::session::RULES_VERSION),
+                .with_rule_version(rules::current().version),
             log,
             clock,
             directory: RwLock::default(),
@@ -300,10 +313,13 @@ impl Service {
         for listing in auctions {
             let session_id = crate::listed::session_id_for(&listing.id);
             let rules = auction_rules(listing.price_fen, now);
+            let Ok(declared) = crate::terms::as_shares(&listing.terms) else { continue };
             let command = SessionCommand::Open {
                 id: session_id.clone(),
                 result_id: listing.result_id.clone(),
                 rules: Box::new(rules),
+                terms: Box::new(declared),
+                modes: Vec::new(),
                 listing_id: listing.id.clone(),
                 invited: listing.registrants.keys().cloned().collect(),
             };
@@ -355,7 +371,8 @@ impl Service {
                 let meta = CommandMeta::from_context(c.context)?;
                 self.caught_up().await?;
                 let facts = self.facts(&c.result_id).await?;
-                let command = DealCommand::Open { id: c.negotiation_id.clone(), result_id: c.result_id, facts };
+                let command =
+                    DealCommand::Open { id: c.negotiation_id.clone(), result_id: c.result_id, mode: c.mode, facts };
                 self.on_deal(&c.negotiation_id, command, &meta).await
             }
             subjects::MAKE_OFFER => {
@@ -400,6 +417,7 @@ impl Service {
                     result_id: c.result_id,
                     published: entry.availability == crate::facts::Availability::Published,
                     listed_route: entry.route == ttx_proto::listings::v1::PricingRoute::Listed as i32,
+                    modes: entry.modes.clone(),
                     terms: terms(c.terms)?,
                     disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")?,
                 };
@@ -434,6 +452,8 @@ impl Service {
                     id: c.session_id.clone(),
                     result_id: c.result_id,
                     rules: Box::new(rules),
+                    terms: Box::new(terms(c.terms)?),
+                    modes: entry.modes.clone(),
                     listing_id: String::new(),
                     invited: Vec::new(),
                 };
@@ -609,6 +629,32 @@ impl Service {
                     .collect();
                 Ok(pb::SessionList { sessions }.encode_to_vec().into())
             }
+            subjects::LIST_OVERDUE_REFUNDS => {
+                let q = pb::ListOverdueRefunds::decode(payload).map_err(|_| bad_request("ListOverdueRefunds"))?;
+                if !supervisor(&q.asker.unwrap_or_default()) {
+                    return Err(ReplyError::new("forbidden", "administrators and regulators see overdue refunds"));
+                }
+                self.caught_up().await?;
+                let d = self.directory.read().await;
+                let now = self.clock.now();
+                let mut refunds: Vec<pb::OverdueRefund> = d
+                    .sessions
+                    .values()
+                    .flat_map(|e| {
+                        e.state.overdue_refunds(now).into_iter().map(|(bidder, amount_fen, due_by)| pb::OverdueRefund {
+                            session_id: e.state.id.clone(),
+                            result_id: e.state.result_id.clone(),
+                            bidder_org_id: bidder,
+                            amount_fen,
+                            due_by: Some(due_by.to_proto()),
+                        })
+                    })
+                    .collect();
+                refunds.sort_by_key(|r| (r.due_by.map(|t| (t.seconds, t.nanos)), r.session_id.clone()));
+                let total = u32::try_from(refunds.len()).unwrap_or(u32::MAX);
+                refunds.truncate(MAX_OVERDUE_REFUNDS);
+                Ok(pb::OverdueRefundList { refunds, total }.encode_to_vec().into())
+            }
             other => Err(ReplyError::new("unknown_query", format!("the negotiation service has no query {other}"))),
         }
     }
@@ -655,7 +701,7 @@ pub fn auction_rules(price_fen: i64, now: Timestamp) -> pb::SessionRules {
         reserve_fen: None,
         sealed: false,
         reveal_closes: None,
-        version: crate::session::RULES_VERSION.into(),
+        version: rules::current().version.into(),
         one_shot: false,
     }
 }
@@ -726,6 +772,8 @@ fn session_entry<'a>(d: &'a Directory, id: &str) -> Result<&'a Entry<SessionStat
 
 /// How many of the latest bids a session's view carries.
 pub const RECENT_BIDS: usize = 50;
+/// Most overdue refunds one answer lists.
+pub const MAX_OVERDUE_REFUNDS: usize = 1000;
 /// Most bids one page of list-bids holds.
 pub const MAX_BID_PAGE: u32 = 1000;
 

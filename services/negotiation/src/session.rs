@@ -22,9 +22,12 @@ use std::collections::BTreeMap;
 use ttx_kernel::{Ctx, Decider, Timestamp};
 use ttx_proto::common::v1::Role;
 
+use ttx_kernel::money::{self, MoneyError};
+
 use crate::events::wire_events;
 use crate::pb;
 use crate::seal;
+use crate::terms::{self, Pricing, TermsError};
 
 /// How the end of an open session moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +56,6 @@ pub struct Rules {
     pub one_shot: bool,
 }
 
-/// The rules in force for new sessions.
-pub const RULES_VERSION: &str = "session-2026.1";
 const SECOND_US: i64 = 1_000_000;
 
 fn time(t: &Option<prost_types::Timestamp>) -> Option<Timestamp> {
@@ -62,7 +63,8 @@ fn time(t: &Option<prost_types::Timestamp>) -> Option<Timestamp> {
 }
 
 impl Rules {
-    /// Checks wire rules: positive money, a sane window, times in order.
+    /// Reads wire rules: a sane window, times in order, positive money. A new session's rules are further checked
+    /// against the rules in force by [`Rules::check_money`]; stored ones are read as they were decided.
     pub fn from_pb(r: &pb::SessionRules) -> Result<Self, SessionRejection> {
         let bad = |why: &'static str| SessionRejection::BadRules(why);
         let window = r.window_seconds;
@@ -85,7 +87,7 @@ impl Rules {
             reserve_fen: r.reserve_fen,
             sealed: r.sealed,
             reveal_closes: time(&r.reveal_closes).unwrap_or(Timestamp::from_unix_micros(0)),
-            version: if r.version.is_empty() { RULES_VERSION.to_owned() } else { r.version.clone() },
+            version: r.version.clone(),
             one_shot: r.one_shot,
         };
         if rules.start_price_fen <= 0 || rules.increment_fen <= 0 || rules.deposit_fen < 0 {
@@ -101,6 +103,24 @@ impl Rules {
             return Err(bad("a sealed session's reveals close after its bidding"));
         }
         Ok(rules)
+    }
+
+    /// Money within the rules in force: every amount 1 fen to the ceiling, the deposit within its share of the start
+    /// price (5–20 % by default), a reserve at least the start price.
+    pub fn check_money(&self, rules: &crate::rules::Rules) -> Result<(), SessionRejection> {
+        let max = rules.max_amount_fen;
+        money::amount("rules.start_price_fen", self.start_price_fen, max)?;
+        money::amount("rules.increment_fen", self.increment_fen, max)?;
+        money::amount("rules.deposit_fen", self.deposit_fen, max)?;
+        if let Some(reserve) = self.reserve_fen {
+            money::amount("rules.reserve_fen", reserve, max)?;
+        }
+        let min_deposit = money::share_of("rules.deposit_fen", self.start_price_fen, rules.deposit_min_bp)?.max(1);
+        let max_deposit = money::share_of("rules.deposit_fen", self.start_price_fen, rules.deposit_max_bp)?.max(1);
+        if !(min_deposit..=max_deposit).contains(&self.deposit_fen) {
+            return Err(SessionRejection::DepositOutOfRange { min: min_deposit, max: max_deposit });
+        }
+        Ok(())
     }
 
     pub fn to_pb(&self) -> pb::SessionRules {
@@ -190,6 +210,8 @@ pub enum Deposit {
 pub struct Bidder {
     pub user_id: String,
     pub deposit: Deposit,
+    /// The deposit confirmed, in fen (0 until confirmed).
+    pub deposit_fen: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +230,8 @@ pub struct SessionState {
     pub listing_id: String,
     pub invited: Vec<String>,
     pub rules: Option<Rules>,
+    /// What the session sells, with the schedule as shares of the final price (none in older sessions).
+    pub terms: Option<pb::TermSheet>,
     pub phase: Phase,
     pub bidders: BTreeMap<String, Bidder>,
     pub bids: Vec<Bid>,
@@ -217,6 +241,8 @@ pub struct SessionState {
     pub reveals: BTreeMap<String, i64>,
     pub winner: Option<(String, i64)>,
     pub refunds_due: Vec<String>,
+    /// The deposits due back are due by then.
+    pub refunds_due_by: Option<Timestamp>,
     pub outcome: Option<pb::SessionClosed>,
     pub deal: Option<pb::DealAgreed>,
     /// The winner's contract is due by then.
@@ -230,14 +256,29 @@ impl SessionState {
     pub fn high(&self) -> Option<&Bid> {
         self.bids.last()
     }
+
+    /// Deposits due back and not refunded by their due date, as of `now`: (bidder, amount, due by).
+    pub fn overdue_refunds(&self, now: Timestamp) -> Vec<(String, i64, Timestamp)> {
+        let Some(due_by) = self.refunds_due_by.filter(|due| *due < now) else { return Vec::new() };
+        self.refunds_due
+            .iter()
+            .filter_map(|b| self.bidders.get(b).map(|info| (b, info)))
+            .filter(|(_, info)| info.deposit == Deposit::Confirmed)
+            .map(|(b, info)| (b.clone(), info.deposit_fen, due_by))
+            .collect()
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SessionCommand {
     Open {
         id: String,
         result_id: String,
         rules: Box<pb::SessionRules>,
+        /// What is sold, the schedule by shares of the final price.
+        terms: Box<pb::TermSheet>,
+        /// The modes the result is offered in.
+        modes: Vec<i32>,
         listing_id: String,
         invited: Vec<String>,
     },
@@ -302,8 +343,14 @@ pub enum SessionRejection {
     NotRegistered,
     #[error("the deposit is not confirmed")]
     NoDeposit,
-    #[error("the deposit must be at least {0} fen")]
-    DepositTooSmall(i64),
+    #[error("the deposit of this session is {0} fen exactly")]
+    WrongDeposit(i64),
+    #[error("the deposit is {min} to {max} fen under the rules in force (a share of the start price)")]
+    DepositOutOfRange { min: i64, max: i64 },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error(transparent)]
+    Terms(#[from] TermsError),
     #[error("the deposit is already {0:?}")]
     DepositSettled(Deposit),
     #[error("bidding has not opened yet")]
@@ -354,26 +401,36 @@ fn is_admin(ctx: &Ctx) -> bool {
     ctx.actor.has_role(Role::Admin) || ctx.actor.has_role(Role::System)
 }
 
-fn deal(state: &SessionState, winner: &str, price: i64, now: Timestamp) -> pb::DealAgreed {
-    crate::deadline::deal_agreed(
+/// The deal of a sold session: the declared terms at the final price (the schedule split by its shares), the winner's
+/// deposit credited toward the price.
+fn deal(state: &SessionState, winner: &str, price: i64, now: Timestamp) -> Result<pb::DealAgreed, MoneyError> {
+    let declared = state.terms.clone().unwrap_or_default();
+    let mut d = crate::deadline::deal_agreed(
         &state.id,
         &state.result_id,
         &state.seller_org_id,
         winner,
         "auction",
-        pb::TermSheet { price_fen: price, ..pb::TermSheet::default() },
+        terms::at_price(&declared, price)?,
         now,
-    )
+    );
+    d.deposit_credited_fen = state
+        .bidders
+        .get(winner)
+        .filter(|b| b.deposit == Deposit::Confirmed)
+        .map_or(0, |b| b.deposit_fen.min(price));
+    Ok(d)
 }
 
-/// The outcome of a close: the winner if any, the reason if not, every deposit due back, the forfeits.
+/// The outcome of a close: the winner if any, the reason if not, every deposit due back and by when, the forfeits.
 fn settle(
     state: &SessionState,
     rules: &Rules,
     best: Option<(String, i64)>,
     forfeited: &[String],
-    now: Timestamp,
-) -> Vec<SessionEvent> {
+    ctx: &Ctx,
+) -> Result<Vec<SessionEvent>, SessionRejection> {
+    let now = ctx.now;
     let mut events: Vec<SessionEvent> = forfeited
         .iter()
         .map(|b| {
@@ -396,17 +453,20 @@ fn settle(
         .filter(|(b, _)| sold.as_ref().is_none_or(|(w, _)| w != *b))
         .map(|(b, _)| b.clone())
         .collect();
+    let refund_days = crate::rules::of(&ctx.rule_version).refund_working_days;
+    let (refunds_due_by, _) = crate::deadline::working_days_after(now, refund_days);
     events.push(SessionEvent::Closed(pb::SessionClosed {
         sold: sold.is_some(),
         winner_org_id: sold.as_ref().map(|(w, _)| w.clone()).unwrap_or_default(),
         price_fen: sold.as_ref().map_or(0, |(_, p)| *p),
         reason: reason.into(),
         refunds_due,
+        refunds_due_by: Some(refunds_due_by.to_proto()),
     }));
     if let Some((winner, price)) = sold {
-        events.push(SessionEvent::DealAgreed(deal(state, &winner, price, now)));
+        events.push(SessionEvent::DealAgreed(deal(state, &winner, price, now)?));
     }
-    events
+    Ok(events)
 }
 
 impl Decider for Sessions {
@@ -424,7 +484,8 @@ impl Decider for Sessions {
         use SessionRejection as R;
         let now = ctx.now;
         let actor = &ctx.actor;
-        if let SessionCommand::Open { id, result_id, rules, listing_id, invited } = command {
+        let in_force = crate::rules::of(&ctx.rule_version);
+        if let SessionCommand::Open { id, result_id, rules, terms: declared, modes, listing_id, invited } = command {
             if s.phase != Phase::None {
                 return Err(R::Exists);
             }
@@ -432,10 +493,14 @@ impl Decider for Sessions {
             if !(actor.has_role(Role::TechManager) || actor.has_role(Role::System)) {
                 return Err(R::NotTheSeller);
             }
-            let checked = Rules::from_pb(rules)?;
+            let mut checked = Rules::from_pb(rules)?;
             if checked.bidding_closes <= now {
                 return Err(R::BadRules("bidding must close in the future"));
             }
+            checked.check_money(in_force)?;
+            // The rules' version is the one in force, never the caller's.
+            checked.version = in_force.version.to_owned();
+            let declared = terms::check("terms.", declared, Pricing::ByShares, modes, in_force)?;
             return Ok(vec![SessionEvent::Opened(pb::SessionOpened {
                 session_id: id.clone(),
                 result_id: result_id.clone(),
@@ -443,6 +508,7 @@ impl Decider for Sessions {
                 rules: Some(checked.to_pb()),
                 listing_id: listing_id.clone(),
                 invited_org_ids: invited.clone(),
+                terms: Some(declared),
             })]);
         }
         let Some(rules) = &s.rules else { return Err(R::NoSuchSession) };
@@ -481,8 +547,9 @@ impl Decider for Sessions {
                 if s.phase != Phase::Open {
                     return Err(R::Closed);
                 }
-                if *amount_fen < rules.deposit_fen {
-                    return Err(R::DepositTooSmall(rules.deposit_fen));
+                money::amount("amount_fen", *amount_fen, in_force.max_amount_fen)?;
+                if rules.deposit_fen > 0 && *amount_fen != rules.deposit_fen {
+                    return Err(R::WrongDeposit(rules.deposit_fen));
                 }
                 Ok(vec![SessionEvent::DepositConfirmed(pb::DepositConfirmed {
                     bidder_org_id: bidder.clone(),
@@ -510,6 +577,7 @@ impl Decider for Sessions {
                 if rules.sealed {
                     return Err(R::Sealed);
                 }
+                money::amount("amount_fen", *amount_fen, in_force.max_amount_fen)?;
                 let bidder = s.bidders.get(&org).ok_or(R::NotRegistered)?;
                 if !actor.has_role(Role::EnterpriseMember) {
                     return Err(R::NotABuyer);
@@ -535,7 +603,8 @@ impl Decider for Sessions {
                         if *amount_fen < rules.start_price_fen {
                             return Err(R::BelowStart(rules.start_price_fen));
                         }
-                        if (amount_fen - rules.start_price_fen) % rules.increment_fen != 0 {
+                        let above = money::sub("amount_fen", *amount_fen, rules.start_price_fen)?;
+                        if above.checked_rem(rules.increment_fen) != Some(0) {
                             return Err(R::NotOnIncrement {
                                 high: rules.start_price_fen,
                                 increment: rules.increment_fen,
@@ -546,14 +615,15 @@ impl Decider for Sessions {
                         if high.bidder == org {
                             return Err(R::AlreadyHighest);
                         }
-                        let above = amount_fen - high.amount_fen;
-                        if above <= 0 || above % rules.increment_fen != 0 {
+                        let above = money::sub("amount_fen", *amount_fen, high.amount_fen)?;
+                        if above <= 0 || above.checked_rem(rules.increment_fen) != Some(0) {
                             return Err(R::NotOnIncrement { high: high.amount_fen, increment: rules.increment_fen });
                         }
                     }
                 }
+                let seq = u32::try_from(s.bids.len()).ok().and_then(|n| n.checked_add(1)).ok_or(R::BiddingClosed)?;
                 Ok(vec![SessionEvent::BidPlaced(pb::BidPlaced {
-                    seq: s.bids.len() as u32 + 1,
+                    seq,
                     bidder_org_id: org,
                     user_id: actor.user_id.clone(),
                     amount_fen: *amount_fen,
@@ -587,6 +657,7 @@ impl Decider for Sessions {
                 if s.phase != Phase::Revealing || now >= rules.reveal_closes {
                     return Err(R::NotRevealing);
                 }
+                money::amount("amount_fen", *amount_fen, in_force.max_amount_fen)?;
                 let (committed, _) = s.commitments.get(&org).ok_or(R::NothingToReveal)?;
                 if s.reveals.contains_key(&org) {
                     return Err(R::AlreadyRevealed);
@@ -618,7 +689,7 @@ impl Decider for Sessions {
                             return Err(R::NotYet(ends_at));
                         }
                         let best = s.high().map(|b| (b.bidder.clone(), b.amount_fen));
-                        Ok(settle(s, rules, best, &[], now))
+                        settle(s, rules, best, &[], ctx)
                     }
                     Phase::Revealing => {
                         if now < rules.reveal_closes {
@@ -633,7 +704,7 @@ impl Decider for Sessions {
                             .map(|(b, amount, _)| (b, amount));
                         let unrevealed: Vec<String> =
                             s.commitments.keys().filter(|b| !s.reveals.contains_key(*b)).cloned().collect();
-                        Ok(settle(s, rules, best, &unrevealed, now))
+                        settle(s, rules, best, &unrevealed, ctx)
                     }
                     Phase::Closed | Phase::Defaulted | Phase::None => Err(R::Closed),
                 }
@@ -700,15 +771,21 @@ impl Decider for Sessions {
                 s.seller_org_id = e.seller_org_id.clone();
                 s.invited = e.invited_org_ids.clone();
                 s.listing_id = e.listing_id.clone();
+                s.terms = e.terms.clone();
                 s.rules = e.rules.as_ref().and_then(|r| Rules::from_pb(r).ok());
                 s.ends_at = s.rules.as_ref().map(Rules::first_end);
                 s.phase = Phase::Open;
             }
             SessionEvent::Registered(e) => {
-                s.bidders
-                    .insert(e.bidder_org_id.clone(), Bidder { user_id: e.user_id.clone(), deposit: Deposit::Unpaid });
+                let bidder = Bidder { user_id: e.user_id.clone(), deposit: Deposit::Unpaid, deposit_fen: 0 };
+                s.bidders.insert(e.bidder_org_id.clone(), bidder);
             }
-            SessionEvent::DepositConfirmed(e) => set_deposit(&mut s, &e.bidder_org_id, Deposit::Confirmed),
+            SessionEvent::DepositConfirmed(e) => {
+                set_deposit(&mut s, &e.bidder_org_id, Deposit::Confirmed);
+                if let Some(b) = s.bidders.get_mut(&e.bidder_org_id) {
+                    b.deposit_fen = e.amount_fen;
+                }
+            }
             SessionEvent::DepositRefunded(e) => set_deposit(&mut s, &e.bidder_org_id, Deposit::Refunded),
             SessionEvent::DepositForfeited(e) => set_deposit(&mut s, &e.bidder_org_id, Deposit::Forfeited),
             SessionEvent::BidPlaced(e) => {
@@ -729,6 +806,7 @@ impl Decider for Sessions {
                 s.phase = Phase::Closed;
                 s.winner = e.sold.then(|| (e.winner_org_id.clone(), e.price_fen));
                 s.refunds_due = e.refunds_due.clone();
+                s.refunds_due_by = time(&e.refunds_due_by);
                 s.outcome = Some(e.clone());
             }
             SessionEvent::DealAgreed(d) => {

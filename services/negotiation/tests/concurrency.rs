@@ -90,6 +90,7 @@ async fn two_hundred_bidders_at_once_are_totally_ordered_and_none_is_lost() {
         session_id: "s1".into(),
         result_id: "r1".into(),
         rules: Some(rules),
+        terms: Some(ttx_negotiation::terms::single_payment(1, 0, 10)),
     };
     send(&bus, subjects::OPEN_SESSION, open).await.unwrap();
     let admin = actor("root", "ops", Role::Admin);
@@ -205,7 +206,7 @@ async fn two_instances_close_a_session_once() {
     let rules = pb::SessionRules {
         start_price_fen: START,
         increment_fen: STEP,
-        deposit_fen: 0,
+        deposit_fen: START / 10,
         registration_closes: at(30),
         bidding_opens: at(0),
         bidding_closes: at(60),
@@ -219,6 +220,7 @@ async fn two_instances_close_a_session_once() {
         session_id: "s1".into(),
         result_id: "r1".into(),
         rules: Some(rules),
+        terms: Some(ttx_negotiation::terms::single_payment(1, 0, 10)),
     };
     send(&bus, subjects::OPEN_SESSION, open).await.unwrap();
     let firm = actor("u", "firm", Role::EnterpriseMember);
@@ -228,7 +230,7 @@ async fn two_instances_close_a_session_once() {
         context: ctx(actor("root", "ops", Role::Admin), "dep".into()),
         session_id: "s1".into(),
         bidder_org_id: "firm".into(),
-        amount_fen: 0,
+        amount_fen: START / 10,
         reference: "bank".into(),
     };
     send(&bus, subjects::CONFIRM_DEPOSIT, deposit).await.unwrap();

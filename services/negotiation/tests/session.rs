@@ -56,9 +56,33 @@ fn rules(anti_sniping: &str, sealed: bool, reserve: Option<i64>) -> pb::SessionR
         reserve_fen: reserve,
         sealed,
         reveal_closes: sealed.then(|| at(120).to_proto()),
-        version: "session-2026.1".into(),
+        version: ttx_negotiation::rules::current().version.into(),
         one_shot: false,
     }
+}
+
+/// An exclusive licence, paid 30 % at signing and 70 % on acceptance, as shares of the final price.
+fn declared() -> pb::TermSheet {
+    let after = |event: &str, working_days| {
+        Some(pb::payment::When::After(pb::DueAfter { event: event.into(), working_days }))
+    };
+    pb::TermSheet {
+        mode: 2,
+        price_fen: 0,
+        payments: vec![
+            pb::Payment { share_bp: 3_000, when: after("signing", 10), ..Default::default() },
+            pb::Payment { share_bp: 7_000, when: after("acceptance", 20), ..Default::default() },
+        ],
+        territory: "中国大陆".into(),
+        term_months: 60,
+        field_of_use: "动力电池".into(),
+        exclusive: true,
+    }
+}
+
+/// The refunds of a close at minute 60 are due five working days later, at the end of that day in Beijing.
+fn refunds_due_by() -> Option<prost_types::Timestamp> {
+    Some(ttx_negotiation::deadline::working_days_after(at(60), 5).0.to_proto())
 }
 
 fn opened_with(r: pb::SessionRules, invited: &[&str]) -> E {
@@ -69,6 +93,7 @@ fn opened_with(r: pb::SessionRules, invited: &[&str]) -> E {
         rules: Some(r),
         listing_id: String::new(),
         invited_org_ids: invited.iter().map(|s| (*s).to_owned()).collect(),
+        terms: Some(declared()),
     })
 }
 
@@ -113,6 +138,8 @@ fn the_seller_opens_a_session_with_valid_rules() {
         id: "s1".into(),
         result_id: "r1".into(),
         rules: Box::new(r),
+        terms: Box::new(declared()),
+        modes: vec![],
         listing_id: String::new(),
         invited: vec![],
     };
@@ -148,7 +175,7 @@ fn bidders_register_in_time_once_and_never_the_seller() {
 fn deposits_are_recorded_by_an_administrator_and_must_cover_the_rules() {
     let confirm = |amount| C::ConfirmDeposit { bidder: "a".into(), amount_fen: amount, reference: "bank".into() };
     sc(admin(), 5).given([opened(), registered("a")]).when(confirm(100_000)).then([deposit("a")]);
-    sc(admin(), 5).given([opened(), registered("a")]).when(confirm(99_999)).then_rejected(R::DepositTooSmall(100_000));
+    sc(admin(), 5).given([opened(), registered("a")]).when(confirm(99_999)).then_rejected(R::WrongDeposit(100_000));
     sc(bidder("a"), 5).given([opened(), registered("a")]).when(confirm(100_000)).then_rejected(R::NotAnAdministrator);
     sc(admin(), 5).given([opened()]).when(confirm(100_000)).then_rejected(R::NotRegistered);
     sc(admin(), 5)
@@ -251,6 +278,7 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
         price_fen: 0,
         reason: "reserve_not_met".into(),
         refunds_due: vec!["a".into()],
+        refunds_due_by: refunds_due_by(),
     })]);
     assert_eq!(closed.phase, Phase::Closed);
     sc(timer(), 60).given(ready()).when(C::Close).then([E::Closed(pb::SessionClosed {
@@ -259,6 +287,7 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
         price_fen: 0,
         reason: "no_bids".into(),
         refunds_due: vec!["a".into(), "b".into()],
+        refunds_due_by: refunds_due_by(),
     })]);
 }
 

@@ -1,0 +1,62 @@
+//! The versioned rules negotiation decides by. Every event records the version it was decided under (the envelope's
+//! `rule_version`), so a replay judges it by the rules of its day; the deciders look the rules up by the version
+//! their context carries, never take them from a caller.
+
+/// The numbers a negotiation decision depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    pub version: &'static str,
+    /// The largest amount of money any price, bid, deposit or payment may be (fen): ¥100 billion.
+    pub max_amount_fen: i64,
+    /// A bidding session's deposit, as a share of its start price: at least this (basis points)…
+    pub deposit_min_bp: u32,
+    /// …and at most this (practice: 5–20 %).
+    pub deposit_max_bp: u32,
+    /// Deposits are due back within this many PRC working days of the close (practice: 3–5).
+    pub refund_working_days: u32,
+    /// At most this many payments in a schedule.
+    pub max_payments: usize,
+    /// A payment due some working days after an event: at most this many.
+    pub max_due_working_days: u32,
+}
+
+/// The rules of 2026, second version: money bounded, deposits bounded, refunds due.
+pub const RULES_2026_2: Rules = Rules {
+    version: "negotiation-2026.2",
+    max_amount_fen: 10_000_000_000_000,
+    deposit_min_bp: 500,
+    deposit_max_bp: 2_000,
+    refund_working_days: 5,
+    max_payments: 24,
+    max_due_working_days: 365,
+};
+
+/// Every version negotiation has decided by; the last is in force for new commands.
+pub const VERSIONS: &[&Rules] = &[&RULES_2026_2];
+
+/// The rules in force for new commands.
+pub fn current() -> &'static Rules {
+    VERSIONS[VERSIONS.len() - 1]
+}
+
+/// The rules of `version`; the current ones for a version this build does not know (earlier unversioned decisions
+/// and tests that set none).
+pub fn of(version: &str) -> &'static Rules {
+    VERSIONS.iter().copied().find(|r| r.version == version).unwrap_or_else(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_rules_are_found_by_their_version_and_unknown_versions_fall_back_to_them() {
+        assert_eq!(of("negotiation-2026.2"), &RULES_2026_2);
+        assert_eq!(of(""), current());
+        assert_eq!(of("session-2026.1"), current());
+        let r = current();
+        assert!(r.deposit_min_bp <= r.deposit_max_bp && r.deposit_max_bp <= 10_000);
+        // Up to the most payments at the ceiling, a schedule still fits an i64.
+        assert!(r.max_amount_fen.checked_mul(r.max_payments as i64).is_some());
+    }
+}
