@@ -22,22 +22,75 @@ fn show(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref().map(|t| Timestamp::from_proto(t).to_string())
 }
 
+/// A number of PRC working days after an event of the contract.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DueAfterBody {
+    /// signing, registration, delivery, acceptance.
+    pub event: String,
+    /// 0 to 365.
+    pub working_days: u32,
+}
+
+/// One payment: when it is due (`due_on` or `after`, exactly one), and its amount in fen, or (a bidding session's
+/// terms, whose price the bidding fixes) its share of the final price in basis points.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
-    /// When it is due, as agreed ("签约后 10 个工作日内", "2027-06-30").
-    pub due: String,
+    /// A calendar date, YYYY-MM-DD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<DueAfterBody>,
+    #[serde(default)]
     pub amount_fen: i64,
+    #[serde(default)]
+    pub share_bp: u32,
+    /// Older records only, read only: when it was due, as free text.
+    #[serde(default, skip_deserializing, skip_serializing_if = "String::is_empty")]
+    pub due: String,
 }
 
-/// A version of the terms. Money is integer fen.
+impl PaymentBody {
+    fn to_pb(&self, field: &str) -> Result<pb::Payment, ApiError> {
+        let when = match (&self.due_on, &self.after) {
+            (Some(d), None) => Some(pb::payment::When::DueOn(d.clone())),
+            (None, Some(a)) => {
+                Some(pb::payment::When::After(pb::DueAfter { event: a.event.clone(), working_days: a.working_days }))
+            }
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    format!("{field}.due_on"),
+                    "a payment is due on a date or after an event, not both",
+                ));
+            }
+        };
+        Ok(pb::Payment { due: String::new(), amount_fen: self.amount_fen, when, share_bp: self.share_bp })
+    }
+
+    fn from_pb(p: &pb::Payment) -> Self {
+        let (due_on, after) = match &p.when {
+            Some(pb::payment::When::DueOn(d)) => (Some(d.clone()), None),
+            Some(pb::payment::When::After(a)) => {
+                (None, Some(DueAfterBody { event: a.event.clone(), working_days: a.working_days }))
+            }
+            None => (None, None),
+        };
+        Self { due_on, after, amount_fen: p.amount_fen, share_bp: p.share_bp, due: p.due.clone() }
+    }
+}
+
+/// A version of the terms, or the terms a sale declares. Money is integer fen, 1 fen to the rules' ceiling.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TermsBody {
     /// assignment, exclusive_licence, sole_licence, non_exclusive_licence, equity, open_licence.
     pub mode: String,
+    /// 0 in a bidding session's terms: the bidding fixes it.
+    #[serde(default)]
     pub price_fen: i64,
-    /// Optional; when given they add up to the price.
+    /// At least one; they add up to the price exactly (amounts), or to 10 000 basis points (a session's shares).
     #[serde(default)]
     pub payments: Vec<PaymentBody>,
     #[serde(default)]
@@ -46,20 +99,22 @@ pub struct TermsBody {
     pub term_months: u32,
     #[serde(default)]
     pub field_of_use: String,
-    #[serde(default)]
+    /// Read only: set by the exchange from the mode (assignment, exclusive and sole licences and equity are exclusive).
+    #[serde(default, skip_deserializing)]
     pub exclusive: bool,
 }
 
 impl TermsBody {
-    fn to_pb(&self, prefix: &str) -> Result<pb::TermSheet, ApiError> {
+    pub(crate) fn to_pb(&self, prefix: &str) -> Result<pb::TermSheet, ApiError> {
         Ok(pb::TermSheet {
             mode: to_wire(MODES, &format!("{prefix}mode"), &self.mode)?,
             price_fen: self.price_fen,
             payments: self
                 .payments
                 .iter()
-                .map(|p| pb::Payment { due: p.due.clone(), amount_fen: p.amount_fen })
-                .collect(),
+                .enumerate()
+                .map(|(i, p)| p.to_pb(&format!("{prefix}payments[{i}]")))
+                .collect::<Result<_, _>>()?,
             territory: self.territory.clone(),
             term_months: self.term_months,
             field_of_use: self.field_of_use.clone(),
@@ -71,7 +126,7 @@ impl TermsBody {
         Self {
             mode: to_name(MODES, t.mode).into(),
             price_fen: t.price_fen,
-            payments: t.payments.iter().map(|p| PaymentBody { due: p.due.clone(), amount_fen: p.amount_fen }).collect(),
+            payments: t.payments.iter().map(PaymentBody::from_pb).collect(),
             territory: t.territory.clone(),
             term_months: t.term_months,
             field_of_use: t.field_of_use.clone(),
@@ -94,6 +149,8 @@ pub struct DealView {
     pub contract_due: Option<String>,
     /// prc_calendar, or weekdays_only when the year's holiday schedule is not in the data yet.
     pub contract_due_basis: String,
+    /// An auction winner's deposit, credited toward the price.
+    pub deposit_credited_fen: i64,
 }
 
 fn deal_view(d: &Option<pb::DealAgreed>) -> Option<DealView> {
@@ -107,6 +164,7 @@ fn deal_view(d: &Option<pb::DealAgreed>) -> Option<DealView> {
         terms: d.terms.as_ref().map(TermsBody::from_pb),
         contract_due: show(&d.contract_due),
         contract_due_basis: d.contract_due_basis.clone(),
+        deposit_credited_fen: d.deposit_credited_fen,
     })
 }
 
@@ -116,6 +174,9 @@ fn deal_view(d: &Option<pb::DealAgreed>) -> Option<DealView> {
 #[serde(deny_unknown_fields)]
 pub struct OpenNegotiationBody {
     pub result_id: String,
+    /// The transaction mode negotiated, one the result offers: assignment, exclusive_licence, sole_licence,
+    /// non_exclusive_licence, equity, open_licence. Offers keep its exclusivity.
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -131,6 +192,9 @@ pub struct NegotiationView {
     pub result_id: String,
     pub seller_org_id: String,
     pub buyer_org_id: String,
+    /// The mode declared at the opening (absent for older negotiations), and whether it is exclusive.
+    pub mode: Option<String>,
+    pub exclusive: bool,
     /// open, agreed, abandoned.
     pub status: String,
     /// Every version of the terms, oldest first.
@@ -150,6 +214,8 @@ fn negotiation_view(v: &pb::NegotiationView) -> NegotiationView {
         result_id: v.result_id.clone(),
         seller_org_id: v.seller_org_id.clone(),
         buyer_org_id: v.buyer_org_id.clone(),
+        mode: (v.mode != 0).then(|| to_name(MODES, v.mode).to_owned()),
+        exclusive: v.exclusive,
         status: v.status.clone(),
         offers: v
             .offers
@@ -180,7 +246,8 @@ pub async fn open_negotiation(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let (context, id) = context_with_new_id(&headers, &principal)?;
-    let command = pb::OpenNegotiation { context, negotiation_id: id.clone(), result_id: body.result_id };
+    let mode = to_wire(MODES, "mode", &body.mode)?;
+    let command = pb::OpenNegotiation { context, negotiation_id: id.clone(), result_id: body.result_id, mode };
     let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_NEGOTIATION, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/negotiations/{id}")), Some(id), &done))
 }
@@ -525,6 +592,9 @@ impl RulesBody {
 pub struct OpenSessionBody {
     pub result_id: String,
     pub rules: RulesBody,
+    /// What the session sells: mode, territory, term, field of use, and payments as shares (`share_bp`) of the
+    /// final price; `price_fen` 0.
+    pub terms: TermsBody,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -544,6 +614,8 @@ pub struct OutcomeView {
     /// When not sold: no_bids, reserve_not_met.
     pub reason: Option<String>,
     pub refunds_due: Vec<String>,
+    /// RFC 3339: the deposits due back are due by then.
+    pub refunds_due_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -609,6 +681,7 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
             price_fen: o.price_fen,
             reason: (!o.reason.is_empty()).then(|| o.reason.clone()),
             refunds_due: o.refunds_due.clone(),
+            refunds_due_by: show(&o.refunds_due_by),
         }),
         deal: deal_view(&v.deal),
         server_time: show(&v.server_time),
@@ -637,6 +710,7 @@ pub async fn open_session(
         session_id: id.clone(),
         result_id: body.result_id,
         rules: Some(body.rules.to_pb()?),
+        terms: Some(body.terms.to_pb("terms.")?),
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_SESSION, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/sessions/{id}")), Some(id), &done))
@@ -924,4 +998,55 @@ pub async fn record_default(
     principal.require(&[Role::Admin])?;
     let command = pb::RecordDefault { context: context(&headers, &principal)?, session_id, reason: body.reason };
     carry_out(&deps, subjects::RECORD_DEFAULT, command, StatusCode::OK).await
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OverdueRefundView {
+    pub session_id: String,
+    pub result_id: String,
+    pub bidder_org_id: String,
+    pub amount_fen: i64,
+    /// RFC 3339: it was due back by then.
+    pub due_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OverdueRefundList {
+    /// The oldest first, at most 1000.
+    pub refunds: Vec<OverdueRefundView>,
+    /// How many are overdue in all.
+    pub total: u32,
+}
+
+/// Fetches the overdue deposit refunds (administrators and regulators).
+pub async fn fetch_overdue_refunds(deps: &Deps, principal: &Principal) -> Result<pb::OverdueRefundList, ApiError> {
+    principal.require(&[Role::Admin, Role::Regulator])?;
+    ask(deps, subjects::LIST_OVERDUE_REFUNDS, pb::ListOverdueRefunds { asker: Some(principal.actor()) }).await
+}
+
+/// Deposits due back after a close whose refund is past its due date (the rules' working days after the close), the
+/// oldest first (administrators and regulators).
+#[utoipa::path(get, path = "/api/v1/refunds/overdue", tag = "negotiation", security(("bearer" = [])), responses(
+    (status = 200, description = "The oldest first", body = OverdueRefundList),
+    (status = 403, description = "Neither an administrator nor a regulator", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn overdue_refunds(
+    State(deps): State<Deps>,
+    principal: Principal,
+) -> Result<Json<OverdueRefundList>, ApiError> {
+    let list = fetch_overdue_refunds(&deps, &principal).await?;
+    Ok(Json(OverdueRefundList {
+        refunds: list
+            .refunds
+            .iter()
+            .map(|r| OverdueRefundView {
+                session_id: r.session_id.clone(),
+                result_id: r.result_id.clone(),
+                bidder_org_id: r.bidder_org_id.clone(),
+                amount_fen: r.amount_fen,
+                due_by: show(&r.due_by),
+            })
+            .collect(),
+        total: list.total,
+    }))
 }

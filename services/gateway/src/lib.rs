@@ -30,6 +30,7 @@ pub mod token;
 pub mod ui;
 pub mod ui_listings;
 pub mod ui_negotiation;
+pub mod ui_terms;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -236,6 +237,7 @@ pub fn router(deps: Deps) -> Router {
         .route("/sessions/{session_id}/reveals", post(api_negotiation::reveal_bid))
         .route("/sessions/{session_id}/default", post(api_negotiation::record_default))
         .route("/sessions/{session_id}/contract-signed", post(api_negotiation::record_signed))
+        .route("/refunds/overdue", get(api_negotiation::overdue_refunds))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))

@@ -91,6 +91,7 @@ impl Modify for Bearer {
         api_negotiation::record_default,
         api_negotiation::record_signed,
         api_negotiation::list_bids,
+        api_negotiation::overdue_refunds,
     ),
     modifiers(&Bearer),
     tags(

@@ -155,6 +155,9 @@ pub fn menu(who: &Principal) -> Vec<(&'static str, &'static str)> {
         items.push(("/admin/organisations", "all_organisations"));
         items.push(("/admin/users", "all_users"));
     }
+    if who.has(Role::Admin) || who.has(Role::Regulator) {
+        items.push(("/refunds/overdue", "overdue_refunds"));
+    }
     items
 }
 

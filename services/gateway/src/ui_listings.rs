@@ -569,11 +569,13 @@ async fn result_view(
         @if who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours && status == "published" && to_name(ROUTES, l.route) == "negotiated" {
             form method="post" action=(action) {
                 (hidden)
+                label for="negotiate_mode" { (lang.t("modes")) }
+                select id="negotiate_mode" name="mode" { @for m in &l.modes { option value=(to_name(MODES, *m)) { (label(lang, "mode", to_name(MODES, *m))) } } }
                 button type="submit" class="button" name="do" value="negotiate" id="negotiate" { (lang.t("do.negotiate")) }
             }
         }
         @if who.is_some() && route != "negotiated" {
-            (crate::ui_negotiation::sales_part(lang, &sales, &action, &csrf, manager && status == "published", who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours, route, l.asking_price_fen))
+            (crate::ui_negotiation::sales_part(lang, &sales, &action, &csrf, manager && status == "published", who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours, route, l.asking_price_fen, &l.modes))
         }
         @if let Some(m) = &matches { (matches_table(lang, "demands", &m.matches)) }
         @if who.is_none() { p { a href="/login" { (lang.t("login")) } " " (lang.t("login_to_see")) } }
@@ -661,7 +663,7 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
             };
             ask(&deps, subjects::RESOLVE_OBJECTION, command).await
         }
-        "negotiate" => match crate::ui_negotiation::open_from_result(&deps, &who, &id).await {
+        "negotiate" => match crate::ui_negotiation::open_from_result(&deps, &who, &id, field(&f, "mode")).await {
             Ok(n) => return see_other(format!("/negotiations/{n}")),
             Err(e) => Err(e),
         },

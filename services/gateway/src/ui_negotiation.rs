@@ -34,6 +34,7 @@ use crate::ui_listings::{beijing, label, parse_yuan, yuan};
 pub fn routes() -> Router<Deps> {
     Router::new()
         .route("/sessions", get(sessions_page))
+        .route("/refunds/overdue", get(overdue_refunds_page))
         .route("/sessions/{id}", get(session_page).post(session_action))
         .route("/sessions/{id}/live", get(session_live))
         .route("/negotiations/{id}", get(negotiation_page).post(negotiation_action))
@@ -78,6 +79,40 @@ async fn sessions_page(State(deps): State<Deps>, headers: HeaderMap) -> Response
         } }
     };
     html_response(StatusCode::OK, page(lang, lang.t("sessions"), Some(&who), &csrf, content))
+}
+
+/// Deposits due back and not refunded by their due date (administrators and regulators).
+async fn overdue_refunds_page(State(deps): State<Deps>, headers: HeaderMap) -> Response {
+    let Some(who) = session(&deps, &headers) else { return to_login() };
+    let lang = Lang::from_headers(&headers);
+    let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    let list = match crate::api_negotiation::fetch_overdue_refunds(&deps, &who).await {
+        Ok(list) => list,
+        Err(e) if e.status == StatusCode::FORBIDDEN => {
+            return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
+        }
+        Err(_) => return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let content = html! {
+        @if list.refunds.is_empty() { p { (lang.t("no_overdue_refunds")) } } @else {
+            div class="table" { table id="overdue-refunds" {
+                thead { tr {
+                    th scope="col" { (lang.t("session")) } th scope="col" { (lang.t("bidder")) }
+                    th scope="col" { (lang.t("amount")) } th scope="col" { (lang.t("refunds_due_by")) }
+                } }
+                tbody { @for r in &list.refunds {
+                    tr {
+                        td { a href={ "/sessions/" (r.session_id) } { (r.session_id) } }
+                        td { (r.bidder_org_id) }
+                        td { (yuan(r.amount_fen)) }
+                        td { (when(&r.due_by)) }
+                    }
+                } }
+            } }
+            @if list.total as usize > list.refunds.len() { p { (list.refunds.len()) " / " (list.total) } }
+        }
+    };
+    html_response(StatusCode::OK, page(lang, lang.t("overdue_refunds"), Some(&who), &csrf, content))
 }
 
 async fn session_page(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -175,11 +210,13 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
             @if let Some(o) = &v.outcome {
                 p class="notice" id="outcome" {
                     @if o.sold { (lang.t("sold_to")) " " (o.winner_org_id) " · " (yuan(o.price_fen)) } @else { (lang.t("not_sold")) " (" (o.reason) ")" }
+                    @if !o.refunds_due.is_empty() { " · " (lang.t("refunds_due_by")) " " (when(&o.refunds_due_by)) }
                 }
             }
             @if let Some(d) = &v.deal {
                 p class="notice" id="contract" {
                     (lang.t("contract_due")) " " (when(&d.contract_due)) " · "
+                    @if d.deposit_credited_fen > 0 { (lang.t("deposit_credited")) " " (yuan(d.deposit_credited_fen)) " · " }
                     @if !v.contract_reference.is_empty() { (lang.t("contract_signed")) " " (v.contract_reference) }
                     @else if v.phase == "defaulted" { (lang.t("winner_defaulted")) }
                     @else { (lang.t("contract_awaited")) }
@@ -357,6 +394,9 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
     let rows: Vec<Vec<(&'static str, String)>> =
         v.offers.iter().map(|o| term_rows(lang, &o.terms.clone().unwrap_or_default())).collect();
     let last_terms = latest.and_then(|o| o.terms.clone()).unwrap_or_default();
+    // The first offer starts from the mode the negotiation was opened for; later ones from the latest version.
+    let offer_terms = if latest.is_some() { last_terms.clone() } else { pb::TermSheet { mode: v.mode, ..Default::default() } };
+    let offer_modes: Vec<i32> = Vec::new();
     let action = format!("/negotiations/{id}");
     let content = html! {
         (form_errors_banner(lang, &errors))
@@ -391,17 +431,9 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
                 form method="post" action=(action) class="card" {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="do" value="offer";
-                    label for="mode" { (lang.t("modes")) }
-                    select id="mode" name="mode" { @for (n, _) in MODES { option value=(n) selected[to_name(MODES, last_terms.mode) == *n] { (label(lang, "mode", n)) } } }
                     label for="price_yuan" { (lang.t("term_price")) }
                     input id="price_yuan" name="price_yuan" type="text" required value=(if last_terms.price_fen > 0 { (last_terms.price_fen / 100).to_string() } else { String::new() });
-                    label for="territory" { (lang.t("territory")) }
-                    input id="territory" name="territory" type="text" value=(last_terms.territory);
-                    label for="term_months" { (lang.t("term_months")) }
-                    input id="term_months" name="term_months" type="number" value=(last_terms.term_months);
-                    label for="field_of_use" { (lang.t("field_of_use")) }
-                    input id="field_of_use" name="field_of_use" type="text" value=(last_terms.field_of_use);
-                    label class="check" { input type="checkbox" name="exclusive" value="1" checked[last_terms.exclusive]; " " (lang.t("exclusive")) }
+                    (crate::ui_terms::fields(lang, &offer_modes, &offer_terms, false))
                     button type="submit" { (lang.t("do.offer")) }
                 }
             }
@@ -434,18 +466,9 @@ async fn negotiation_action(
     let negotiation_id = id.clone();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
         "offer" => {
-            let terms = (|| {
-                Ok::<_, ApiError>(pb::TermSheet {
-                    mode: to_wire(MODES, "mode", field(&f, "mode"))?,
-                    price_fen: parse_yuan(field(&f, "price_yuan"))
-                        .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?,
-                    payments: Vec::new(),
-                    territory: field(&f, "territory").to_owned(),
-                    term_months: field(&f, "term_months").trim().parse().unwrap_or(0),
-                    field_of_use: field(&f, "field_of_use").to_owned(),
-                    exclusive: field(&f, "exclusive") == "1",
-                })
-            })();
+            let terms = parse_yuan(field(&f, "price_yuan"))
+                .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))
+                .and_then(|price| crate::ui_terms::from_form(&f, price, false));
             match terms {
                 Ok(terms) => {
                     ask(&deps, subjects::MAKE_OFFER, pb::MakeOffer { context: ctx, negotiation_id, terms: Some(terms) })
@@ -466,13 +489,14 @@ async fn negotiation_action(
     }
 }
 
-/// Opens a negotiation on a result for the caller's enterprise; the result page's button.
-pub async fn open_from_result(deps: &Deps, who: &Principal, result_id: &str) -> Result<String, ApiError> {
+/// Opens a negotiation on a result for the caller's enterprise, in the mode chosen; the result page's button.
+pub async fn open_from_result(deps: &Deps, who: &Principal, result_id: &str, mode: &str) -> Result<String, ApiError> {
     let id = uuid::Uuid::now_v7().to_string();
     let command = pb::OpenNegotiation {
         context: command_context(who),
         negotiation_id: id.clone(),
         result_id: result_id.to_owned(),
+        mode: to_wire(MODES, "mode", mode)?,
     };
     ask::<pb::CommandAccepted>(deps, subjects::OPEN_NEGOTIATION, command).await?;
     Ok(id)
@@ -509,6 +533,7 @@ pub fn sales_part(
     buyer: bool,
     route: &str,
     asking: Option<i64>,
+    modes: &[i32],
 ) -> Markup {
     let open_listing = sales.listings.iter().any(|l| l.status == "open");
     let open_session = sales.sessions.iter().any(|s| s.phase == "open" || s.phase == "revealing");
@@ -541,6 +566,7 @@ pub fn sales_part(
                     input id="sale_price" name="price_yuan" type="text" required value=(price);
                     label for="sale_days" { (lang.t("disclosure_days")) }
                     input id="sale_days" name="days" type="number" min="1" value="20";
+                    (crate::ui_terms::fields(lang, modes, &pb::TermSheet::default(), false))
                     button type="submit" name="do" value="list_sale" { (lang.t("do.list_sale")) }
                 }
             }
@@ -553,6 +579,7 @@ pub fn sales_part(
                     input id="auction_days" name="days" type="number" min="1" value="7";
                     label class="check" { input type="checkbox" name="sealed" value="1"; " " (lang.t("sealed")) }
                     label class="check" { input type="checkbox" name="one_shot" value="1"; " " (lang.t("one_shot")) }
+                    (crate::ui_terms::fields(lang, modes, &pb::TermSheet::default(), true))
                     button type="submit" name="do" value="auction" { (lang.t("do.auction")) }
                 }
             }
@@ -597,7 +624,7 @@ pub async fn sale_action(
                 context: command_context(who),
                 listing_id: id,
                 result_id: result_id.to_owned(),
-                terms: Some(pb::TermSheet { mode: 1, price_fen: price, ..Default::default() }),
+                terms: Some(crate::ui_terms::from_form(f, price, false)?),
                 disclosure_ends: at(days()? * 24 * 60),
             };
             ask::<pb::CommandAccepted>(deps, subjects::OPEN_LISTING, command).await?;
@@ -630,6 +657,7 @@ pub async fn sale_action(
                 session_id: id.clone(),
                 result_id: result_id.to_owned(),
                 rules: Some(rules),
+                terms: Some(crate::ui_terms::from_form(f, 0, true)?),
             };
             ask::<pb::CommandAccepted>(deps, subjects::OPEN_SESSION, command).await?;
             Ok(Some(format!("/sessions/{id}")))

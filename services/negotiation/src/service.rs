@@ -730,6 +730,8 @@ fn negotiation_view(s: &DealState, version: u64) -> pb::NegotiationView {
             .collect(),
         deal: s.deal.clone(),
         version,
+        mode: s.mode,
+        exclusive: s.exclusive,
     }
 }
 

@@ -166,13 +166,17 @@ pub async fn bench_bids(args: BenchBidsArgs) -> anyhow::Result<()> {
     let admin = token(&keys, "bench-admin", "bench-ops", Role::Admin, now);
     let at = |s: i64| Timestamp::from_unix_micros((now + s) * 1_000_000).to_string();
     let rules = json!({
-        "start_price_fen": START, "increment_fen": STEP, "deposit_fen": 1_000_000,
+        "start_price_fen": START, "increment_fen": STEP, "deposit_fen": START / 10,
         "registration_closes": at(3_000), "bidding_opens": at(0), "bidding_closes": at(3_600),
         "anti_sniping": "extension", "window_seconds": 300
     });
+    let terms = json!({
+        "mode": "assignment",
+        "payments": [{ "share_bp": 10_000, "after": { "event": "signing", "working_days": 10 } }]
+    });
     let mut c = Conn::open(addr).await?;
     let (status, body) =
-        c.send("POST", "/api/v1/sessions", &seller, Some(&json!({ "result_id": "bench-r1", "rules": rules }))).await?;
+        c.send("POST", "/api/v1/sessions", &seller, Some(&json!({ "result_id": "bench-r1", "rules": rules, "terms": terms }))).await?;
     if status != 201 {
         bail!("cannot open the session: {status} {body}");
     }
@@ -189,7 +193,7 @@ pub async fn bench_bids(args: BenchBidsArgs) -> anyhow::Result<()> {
         if s != 200 {
             bail!("registration failed: {s} {b}");
         }
-        let deposit = json!({ "bidder_org_id": org, "amount_fen": 1_000_000, "reference": "bench" });
+        let deposit = json!({ "bidder_org_id": org, "amount_fen": START / 10, "reference": "bench" });
         let (s, b) = c.send("POST", &format!("/api/v1/sessions/{session}/deposits"), &admin, Some(&deposit)).await?;
         if s != 200 {
             bail!("deposit failed: {s} {b}");
