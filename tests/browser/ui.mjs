@@ -295,7 +295,8 @@ try {
   const rules = { start_price_fen: 100000000, increment_fen: 1000000, deposit_fen: 10000000,
     registration_closes: in_(3000), bidding_opens: in_(-60), bidding_closes: in_(3600),
     anti_sniping: "extension", window_seconds: 300 };
-  const opened = await api(base, manager, "POST", "/api/v1/sessions", { result_id: created.id, rules }, 201);
+  const terms = { mode: "assignment", payments: [{ share_bp: 10000, after: { event: "signing", working_days: 10 } }] };
+  const opened = await api(base, manager, "POST", "/api/v1/sessions", { result_id: created.id, rules, terms }, 201);
   for (const [user, org] of [["zhaomin", FIRM], ["sunli", FIRM2]]) {
     await api(base, await tokenOf(base, user, USER_PASSWORD), "POST", `/api/v1/sessions/${opened.id}/register`, undefined, 200);
     await api(base, rootToken, "POST", `/api/v1/sessions/${opened.id}/deposits`,

@@ -101,12 +101,59 @@ async fn a_negotiated_deal_waits_for_the_objection_then_closes(mode: Mode) {
     let notice = json!({ "price_fen": 480000000, "days": 15 });
     ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{result}/notice"), Some(notice)).await, 201);
 
-    let a = p.call("zhaomin", "POST", "/api/v1/negotiations", Some(json!({ "result_id": result }))).await;
+    // The mode is declared at the opening, one the result offers.
+    let open = |mode: &str| Some(json!({ "result_id": result, "mode": mode }));
+    let a = p.call("zhaomin", "POST", "/api/v1/negotiations", open("exclusive_licence")).await;
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "mode", "{}", a.body);
+    let a = p.call("zhaomin", "POST", "/api/v1/negotiations", open("assignment")).await;
     ok(&a, 201);
     let n = a.body["id"].as_str().unwrap().to_owned();
     let path = |tail: &str| format!("/api/v1/negotiations/{n}{tail}");
-    let terms =
-        |price: i64| json!({ "mode": "assignment", "price_fen": price, "territory": "中国大陆", "term_months": 0 });
+    let sheet = |mode: &str, price: i64, payments: Value| json!({ "mode": mode, "price_fen": price, "territory": "中国大陆", "term_months": 0, "payments": payments });
+    let terms = |price: i64| {
+        let first = price / 3;
+        sheet(
+            "assignment",
+            price,
+            json!([
+                { "amount_fen": first, "after": { "event": "signing", "working_days": 10 } },
+                { "amount_fen": price - first, "due_on": "2027-06-30" },
+            ]),
+        )
+    };
+    // Money is never wrong: amounts beyond the rules' ceiling, sums that would wrap, and schedules that do not add
+    // up are refused, each naming its field.
+    let huge = sheet(
+        "assignment",
+        i64::MAX,
+        json!([{ "amount_fen": i64::MAX, "due_on": "2027-06-30" }, { "amount_fen": 1, "due_on": "2027-06-30" }]),
+    );
+    let a = p.call("zhaomin", "POST", &path("/offers"), Some(huge)).await;
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "terms.price_fen", "{}", a.body);
+    let wraps = sheet(
+        "assignment",
+        1000,
+        json!([{ "amount_fen": i64::MAX, "due_on": "2027-06-30" }, { "amount_fen": 2, "due_on": "2027-06-30" }]),
+    );
+    let a = p.call("zhaomin", "POST", &path("/offers"), Some(wraps)).await;
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "terms.payments[0].amount_fen", "{}", a.body);
+    let short = sheet("assignment", 1000, json!([{ "amount_fen": 999, "due_on": "2027-06-30" }]));
+    let a = p.call("zhaomin", "POST", &path("/offers"), Some(short)).await;
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "terms.payments", "{}", a.body);
+    let free_text = json!({ "mode": "assignment", "price_fen": 1000, "payments": [{ "amount_fen": 1000 }] });
+    let a = p.call("zhaomin", "POST", &path("/offers"), Some(free_text)).await;
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "terms.payments[0].due_on", "{}", a.body);
+    // No offer changes the exclusivity the negotiation was opened for.
+    let mut licence = sheet("non_exclusive_licence", 1000, json!([{ "amount_fen": 1000, "due_on": "2027-06-30" }]));
+    licence["term_months"] = json!(60);
+    let a = p.call("zhaomin", "POST", &path("/offers"), Some(licence)).await;
+    ok(&a, 422);
+    assert!(a.body["detail"].as_str().unwrap().contains("exclusivity"), "{}", a.body);
     ok(&p.call("zhaomin", "POST", &path("/offers"), Some(terms(450000000))).await, 201);
     ok(&p.call("zhangwei", "POST", &path("/offers"), Some(terms(480000000))).await, 201);
     // The buyer accepts the seller's version 2, but the notice runs.
@@ -149,7 +196,9 @@ async fn a_negotiated_deal_waits_for_the_objection_then_closes(mode: Mode) {
     assert!(v["deal"]["contract_due"].is_string());
     // Listings reacts: the result is under contract, and a second negotiation cannot open.
     p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;
-    let a = p.call("sunli", "POST", "/api/v1/negotiations", Some(json!({ "result_id": result }))).await;
+    let a = p
+        .call("sunli", "POST", "/api/v1/negotiations", Some(json!({ "result_id": result, "mode": "assignment" })))
+        .await;
     ok(&a, 422);
     x.stop().await.unwrap();
 }
@@ -160,7 +209,14 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     let result = p.published("listed").await;
     let sale = json!({
         "result_id": result,
-        "terms": { "mode": "assignment", "price_fen": 200000000 },
+        "terms": {
+            "mode": "assignment",
+            "price_fen": 200000000,
+            "payments": [
+                { "amount_fen": 60000000, "after": { "event": "signing", "working_days": 10 } },
+                { "amount_fen": 140000000, "after": { "event": "registration", "working_days": 30 } },
+            ],
+        },
         "disclosure_ends": p.at(10 * DAY),
     });
     let a = p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale)).await;
@@ -193,6 +249,12 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000)).await, 201);
     ok(&p.call("sunli", "POST", &session("/bids"), bid(200000000 + increment / 2)).await, 422);
     ok(&p.call("sunli", "POST", &session("/bids"), bid(200000000 + increment)).await, 201);
+    // A bid on the increment grid but beyond the rules' ceiling is refused, naming the amount; i64::MAX too.
+    let a = p.call("zhaomin", "POST", &session("/bids"), bid(200000000 + 10_000_000 * increment)).await;
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "amount_fen", "{}", a.body);
+    ok(&p.call("zhaomin", "POST", &session("/bids"), bid(i64::MAX)).await, 422);
+    ok(&p.call("zhaomin", "POST", &session("/bids"), bid(i64::MIN)).await, 422);
     // Two minutes before the end, a bid moves the end to five minutes after it.
     p.advance(DAY - 2 * MINUTE).await;
     ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000 + 3 * increment)).await, 201);
@@ -210,6 +272,17 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     assert_eq!(closed["outcome"]["price_fen"], 200000000 + 4 * increment);
     assert_eq!(closed["outcome"]["refunds_due"], json!([org_id(2)]));
     assert_eq!(closed["deal"]["route"], "auction");
+    // The deal says what was sold: the sale's terms at the final price, the schedule split by the listed shares
+    // (30 % and 70 %) and adding up to the price, the winner's deposit credited.
+    let price = 200000000 + 4 * increment;
+    let deal_terms = &closed["deal"]["terms"];
+    assert_eq!((deal_terms["mode"].as_str(), deal_terms["exclusive"].as_bool()), (Some("assignment"), Some(true)));
+    let amounts: Vec<i64> =
+        deal_terms["payments"].as_array().unwrap().iter().map(|p| p["amount_fen"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, vec![price * 3 / 10, price - price * 3 / 10], "{closed}");
+    assert_eq!(deal_terms["payments"][1]["after"]["event"], "registration");
+    assert_eq!(closed["deal"]["deposit_credited_fen"], 20000000);
+    let refunds_due_by = closed["outcome"]["refunds_due_by"].as_str().unwrap().to_owned();
     ok(&p.call("zhaomin", "POST", &session("/bids"), bid(200000000 + 5 * increment)).await, 422);
     // Every bid, a page at a time, pseudonymous as in the view.
     assert_eq!(closed["bid_count"], 4);
@@ -224,9 +297,11 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     let malformed = p.call("zhaomin", "GET", &session("/bids?limit=many"), None).await;
     ok(&malformed, 422);
     assert_eq!(malformed.body["field"], "limit", "a malformed query names its parameter: {}", malformed.body);
-    let refund = json!({ "bidder_org_id": org_id(2), "reference": "退款 001" });
-    ok(&p.call("root", "POST", &session("/refunds"), Some(refund)).await, 200);
     p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;
+    // The loser's deposit is due back within five working days; not yet overdue.
+    let overdue = p.call("root", "GET", "/api/v1/refunds/overdue", None).await;
+    ok(&overdue, 200);
+    assert_eq!(overdue.body["total"], 0, "{}", overdue.body);
     // The winner does not sign within the five working days: the timer records the default and the deposit is
     // forfeited.
     let due = ttx_kernel::Timestamp::parse_rfc3339(closed["deal"]["contract_due"].as_str().unwrap()).unwrap();
@@ -235,6 +310,24 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     p.advance(15 * DAY).await;
     let defaulted = p.wait("sunli", &session(""), |v| v["phase"] == "defaulted").await;
     assert_eq!(defaulted["my_deposit"], "forfeited");
+    // Not refunded in time: the loser's deposit is listed as overdue for administrators, until it is refunded.
+    let overdue = p.call("root", "GET", "/api/v1/refunds/overdue", None).await;
+    ok(&overdue, 200);
+    assert_eq!(overdue.body["total"], 1, "{}", overdue.body);
+    let listed = &overdue.body["refunds"][0];
+    assert_eq!(
+        (listed["session_id"].as_str(), listed["bidder_org_id"].as_str()),
+        (Some(s.as_str()), Some(org_id(2).as_str()))
+    );
+    assert_eq!(
+        (listed["amount_fen"].as_i64(), listed["due_by"].as_str()),
+        (Some(20000000), Some(refunds_due_by.as_str()))
+    );
+    ok(&p.call("zhaomin", "GET", "/api/v1/refunds/overdue", None).await, 403);
+    let refund = json!({ "bidder_org_id": org_id(2), "reference": "退款 001" });
+    ok(&p.call("root", "POST", &session("/refunds"), Some(refund)).await, 200);
+    let overdue = p.call("root", "GET", "/api/v1/refunds/overdue", None).await;
+    assert_eq!(overdue.body["total"], 0, "{}", overdue.body);
     assert!(defaulted["contract_reference"].is_null());
     ok(&p.call("root", "POST", &session("/contract-signed"), Some(json!({ "reference": "late" }))).await, 422);
     x.stop().await.unwrap();
@@ -260,7 +353,18 @@ async fn a_sealed_session_where_one_bidder_does_not_reveal(mode: Mode) {
         "sealed": true,
         "reveal_closes": p.at(3 * DAY),
     });
-    let a = p.call("zhangwei", "POST", "/api/v1/sessions", Some(json!({ "result_id": result, "rules": rules }))).await;
+    let terms = json!({
+        "mode": "assignment",
+        "payments": [{ "share_bp": 10000, "after": { "event": "signing", "working_days": 10 } }],
+    });
+    let a = p
+        .call(
+            "zhangwei",
+            "POST",
+            "/api/v1/sessions",
+            Some(json!({ "result_id": result, "rules": rules, "terms": terms })),
+        )
+        .await;
     ok(&a, 201);
     let s = a.body["id"].as_str().unwrap().to_owned();
     let session = |tail: &str| format!("/api/v1/sessions/{s}{tail}");

@@ -395,7 +395,8 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
         v.offers.iter().map(|o| term_rows(lang, &o.terms.clone().unwrap_or_default())).collect();
     let last_terms = latest.and_then(|o| o.terms.clone()).unwrap_or_default();
     // The first offer starts from the mode the negotiation was opened for; later ones from the latest version.
-    let offer_terms = if latest.is_some() { last_terms.clone() } else { pb::TermSheet { mode: v.mode, ..Default::default() } };
+    let offer_terms =
+        if latest.is_some() { last_terms.clone() } else { pb::TermSheet { mode: v.mode, ..Default::default() } };
     let offer_modes: Vec<i32> = Vec::new();
     let action = format!("/negotiations/{id}");
     let content = html! {

@@ -135,7 +135,12 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         ("GET", "/api/v1/notifications".into(), None, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/v1/results/r-seed/matches".into(), None, [401, 200, 200, 200, 404, 200]),
         ("GET", "/api/v1/demands/d-seed/matches".into(), None, [401, 200, 200, 200, 200, 200]),
-        ("POST", "/api/v1/negotiations".into(), Some(json!({ "result_id": "r-none" })), [401, 403, 403, 403, 404, 403]),
+        (
+            "POST",
+            "/api/v1/negotiations".into(),
+            Some(json!({ "result_id": "r-none", "mode": "assignment" })),
+            [401, 403, 403, 403, 404, 403],
+        ),
         ("GET", "/api/v1/negotiations".into(), None, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/v1/negotiations/n-none".into(), None, [401, 404, 404, 404, 404, 404]),
         (
@@ -178,7 +183,7 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         (
             "POST",
             "/api/v1/sessions".into(),
-            Some(json!({ "result_id": "r-none", "rules": session_rules() })),
+            Some(json!({ "result_id": "r-none", "rules": session_rules(), "terms": session_terms() })),
             [401, 403, 404, 403, 403, 403],
         ),
         ("GET", "/api/v1/sessions".into(), None, [401, 200, 200, 200, 200, 200]),
@@ -227,8 +232,13 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
             [401, 404, 403, 403, 403, 403],
         ),
         ("GET", "/api/v1/sessions/s-none/bids".into(), None, [401, 404, 404, 404, 404, 404]),
+        ("GET", "/api/v1/refunds/overdue".into(), None, [401, 200, 403, 403, 403, 200]),
         ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
     ]
+}
+
+fn session_terms() -> Value {
+    json!({ "mode": "assignment", "payments": [{ "share_bp": 10000, "after": { "event": "signing", "working_days": 10 } }] })
 }
 
 fn session_rules() -> Value {
@@ -592,6 +602,7 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("post", "/api/v1/sessions/{session_id}/default"),
         ("post", "/api/v1/sessions/{session_id}/contract-signed"),
         ("get", "/api/v1/sessions/{session_id}/bids"),
+        ("get", "/api/v1/refunds/overdue"),
     ];
     let documented: usize = doc.body["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, routes.len(), "every documented operation is a route, and the other way round");

@@ -140,13 +140,14 @@ async fn the_negotiation_room_shows_versions_side_by_side_and_refuses_a_deal_whi
     // The enterprise opens a negotiation from the result's page.
     let (_, _, page) = x.get_page("/results/r-seed", &buyer).await;
     assert!(page.contains(r#"id="negotiate""#), "{page}");
-    let (status, headers, _) = x.post_form("/results/r-seed", &buyer, "csrf=abc&do=negotiate").await;
+    let (status, headers, _) = x.post_form("/results/r-seed", &buyer, "csrf=abc&do=negotiate&mode=assignment").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let room = headers["location"].to_str().unwrap().to_owned();
     assert!(room.starts_with("/negotiations/"), "{room}");
     let offer = |price: &str, territory: &str| {
         format!(
-            "csrf=abc&do=offer&mode=assignment&price_yuan={price}&territory={territory}&term_months=60&field_of_use="
+            "csrf=abc&do=offer&mode=assignment&price_yuan={price}&territory={territory}&term_months=60&field_of_use=\
+             &pay_amount=&pay_on=&pay_event=signing&pay_days=10"
         )
     };
     let (status, _, _) = x.post_form(&room, &buyer, &offer("9000", "CN")).await;
@@ -161,8 +162,18 @@ async fn the_negotiation_room_shows_versions_side_by_side_and_refuses_a_deal_whi
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("still running") || page.contains("不符合规则"), "{page}");
     // Administrators see every room.
-    let regulator = format!("ttx_session={}; ttx_csrf=abc", x.login("root").await);
-    assert_eq!(x.get_page(&room, &regulator).await.0, StatusCode::OK, "administrators see it");
+    let admin = format!("ttx_session={}; ttx_csrf=abc", x.login("root").await);
+    assert_eq!(x.get_page(&room, &admin).await.0, StatusCode::OK, "administrators see it");
+    // A payment schedule that does not add up to the price is refused on the page, naming the rule.
+    let short = "csrf=abc&do=offer&mode=assignment&price_yuan=10000&territory=CN&term_months=60&field_of_use=\
+                 &pay_amount=9000&pay_on=2027-06-30&pay_event=signing&pay_days=";
+    let (status, _, page) = x.post_form(&room, &buyer, short).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("add up to the price"), "{page}");
+    // Overdue refunds: a page for administrators and regulators only.
+    let (status, _, page) = x.get_page("/refunds/overdue", &admin).await;
+    assert!(status == StatusCode::OK && page.contains("没有逾期未退的保证金"), "{page}");
+    assert_eq!(x.get_page("/refunds/overdue", &buyer).await.0, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -182,8 +193,14 @@ async fn a_seller_starts_an_auction_from_the_result_page_and_a_buyer_registers_t
     let seller = format!("ttx_session={manager}; ttx_csrf=abc");
     let (_, _, page) = x.get_page(&format!("/results/{id}"), &seller).await;
     assert!(page.contains(r#"value="auction""#), "the seller may start an auction: {page}");
-    let (status, headers, _) =
-        x.post_form(&format!("/results/{id}"), &seller, "csrf=abc&do=auction&price_yuan=10000&days=7").await;
+    let (status, headers, _) = x
+        .post_form(
+            &format!("/results/{id}"),
+            &seller,
+            "csrf=abc&do=auction&price_yuan=10000&days=7&mode=assignment&territory=&term_months=0&field_of_use=\
+              &pay_amount=30&pay_on=&pay_event=signing&pay_days=10&pay_amount=70&pay_on=&pay_event=acceptance&pay_days=20",
+            )
+            .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let session = headers["location"].to_str().unwrap().to_owned();
     assert!(session.starts_with("/sessions/"), "{session}");
@@ -214,7 +231,13 @@ async fn a_seller_lists_a_sale_from_the_result_page_and_a_buyer_registers_its_in
     }
     let seller = format!("ttx_session={manager}; ttx_csrf=abc");
     let path = format!("/results/{id}");
-    let (status, _, _) = x.post_form(&path, &seller, "csrf=abc&do=list_sale&price_yuan=20000&days=20").await;
+    let (status, _, _) = x
+        .post_form(
+            &path,
+            &seller,
+            "csrf=abc&do=list_sale&price_yuan=20000&days=20&mode=assignment&pay_event=signing&pay_days=10",
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let buyer = format!("ttx_session={}; ttx_csrf=abc", x.login("zhaoqiang").await);
     let (_, _, page) = x.get_page(&path, &buyer).await;

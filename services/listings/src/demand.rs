@@ -106,8 +106,8 @@ pub enum DemandRejection {
     Exists,
     #[error("no such demand")]
     NoSuchDemand,
-    #[error("a budget is a positive amount of fen")]
-    BudgetNotPositive,
+    #[error(transparent)]
+    Money(#[from] ttx_kernel::money::MoneyError),
     #[error("the demand must be valid past now")]
     AlreadyExpired,
     #[error("a challenge needs 1 to 10 indicators")]
@@ -175,9 +175,7 @@ impl Decider for Demands {
             if !actor.has_role(Role::EnterpriseMember) {
                 return Err(DemandRejection::NotAnEnterprise);
             }
-            if details.budget_fen <= 0 {
-                return Err(DemandRejection::BudgetNotPositive);
-            }
+            ttx_kernel::money::amount("demand.budget_fen", details.budget_fen, crate::domain::RULES_2026.max_amount_fen)?;
             if details.valid_until <= ctx.now {
                 return Err(DemandRejection::AlreadyExpired);
             }
@@ -393,7 +391,9 @@ mod tests {
         demands()
             .by(poster_member())
             .when(DemandCommand::Post { id: "d1".into(), details: free, challenge: None })
-            .then_rejected(DemandRejection::BudgetNotPositive);
+            .then_rejected(DemandRejection::Money(ttx_kernel::money::MoneyError::NotPositive {
+                field: "demand.budget_fen".into(),
+            }));
         let mut old = details();
         old.valid_until = at(0);
         demands()

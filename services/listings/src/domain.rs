@@ -229,9 +229,12 @@ pub struct Rules {
     pub version: &'static str,
     /// Shortest public notice for negotiated pricing, in calendar days.
     pub notice_min_days: u32,
+    /// The largest amount of money an asking price, a notice price or a budget may be (fen): ¥100 billion.
+    pub max_amount_fen: i64,
 }
 
-pub const RULES_2026: Rules = Rules { version: "listings-2026.1", notice_min_days: 15 };
+pub const RULES_2026: Rules =
+    Rules { version: "listings-2026.2", notice_min_days: 15, max_amount_fen: 10_000_000_000_000 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultCommand {
@@ -325,8 +328,8 @@ pub enum Rejection {
     NoticeExists,
     #[error("a notice must run at least {0} days")]
     NoticeTooShort(u32),
-    #[error("a notice needs a positive price")]
-    PriceNotPositive,
+    #[error(transparent)]
+    Money(#[from] ttx_kernel::money::MoneyError),
     #[error("no notice is running")]
     NoNoticeRunning,
     #[error("the notice has not reached its end")]
@@ -492,9 +495,7 @@ impl Decider for Results {
                 if *days < self.rules.notice_min_days {
                     return Err(Rejection::NoticeTooShort(self.rules.notice_min_days));
                 }
-                if *price_fen <= 0 {
-                    return Err(Rejection::PriceNotPositive);
-                }
+                ttx_kernel::money::amount("price_fen", *price_fen, self.rules.max_amount_fen)?;
                 let ends_at = Timestamp::from_unix_micros(ctx.now.unix_micros() + i64::from(*days) * DAY_MICROS);
                 Ok(vec![ResultEvent::NoticeStarted { price_fen: *price_fen, starts_at: ctx.now, ends_at }])
             }
@@ -882,7 +883,12 @@ pub(crate) mod tests {
             .given(published())
             .when(start(480_000_000, 14))
             .then_rejected(Rejection::NoticeTooShort(15));
-        results().by(manager()).given(published()).when(start(0, 15)).then_rejected(Rejection::PriceNotPositive);
+        results().by(manager()).given(published()).when(start(0, 15)).then_rejected(Rejection::Money(
+            ttx_kernel::money::MoneyError::NotPositive { field: "price_fen".into() },
+        ));
+        results().by(manager()).given(published()).when(start(i64::MAX, 15)).then_rejected(Rejection::Money(
+            ttx_kernel::money::MoneyError::AboveCeiling { field: "price_fen".into(), max: RULES_2026.max_amount_fen },
+        ));
         results()
             .by(manager())
             .given(with(published(), [notice_started()]))

@@ -42,6 +42,9 @@ fn bad_request(what: &str) -> ReplyError {
 }
 
 fn rejected(r: &Rejection) -> ReplyError {
+    if let Rejection::Money(e) = r {
+        return ReplyError::invalid(e.field(), e.to_string());
+    }
     let code = match r {
         Rejection::NotTheHoldersManager
         | Rejection::NotTheHoldersReviewer
@@ -542,6 +545,9 @@ pub fn system_actor() -> Actor {
 
 fn demand_rejected(r: &crate::demand::DemandRejection) -> ReplyError {
     use crate::demand::DemandRejection as R;
+    if let R::Money(e) = r {
+        return ReplyError::invalid(e.field(), e.to_string());
+    }
     let code = match r {
         R::NotAnEnterprise | R::NotThePoster | R::OwnChallenge | R::CannotApply | R::Regulator => "forbidden",
         R::NoSuchDemand | R::NoSuchApplication => "not_found",

@@ -84,8 +84,10 @@ pub fn validate_listing(mut p: pb::Listing) -> Result<Listing, ReplyError> {
     for (i, m) in p.modes.iter().enumerate() {
         known(&format!("listing.modes[{i}]"), codec::mode_from(*m).is_some(), "transaction mode")?;
     }
-    if p.asking_price_fen.is_some_and(|f| f <= 0) {
-        return Err(ReplyError::invalid("listing.asking_price_fen", "a price is positive (omit it for 面议)"));
+    if let Some(price) = p.asking_price_fen {
+        // Omit it for 面议 (negotiable).
+        ttx_kernel::money::amount("listing.asking_price_fen", price, crate::domain::RULES_2026.max_amount_fen)
+            .map_err(|e| ReplyError::invalid(e.field(), e.to_string()))?;
     }
     known("listing.route", codec::route_from(p.route).is_some(), "pricing route")?;
     known("listing.visibility", codec::visibility_from(p.visibility).is_some(), "visibility")?;

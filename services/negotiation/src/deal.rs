@@ -340,15 +340,21 @@ mod tests {
         sc(stranger).given([opened()]).when(cmd).then_rejected(DealRejection::NotAParty);
         let mut bad = terms(480_000_000);
         bad.payments[0].amount_fen = 1;
-        let short = TermsError::Invalid { field: "terms.payments".into(), reason: "the payments add up to the price exactly" };
+        let short =
+            TermsError::Invalid { field: "terms.payments".into(), reason: "the payments add up to the price exactly" };
         sc(buyer()).given([opened()]).when(DealCommand::Offer { terms: bad }).then_rejected(short.into());
     }
 
     #[test]
     fn the_mode_is_declared_at_the_opening_and_no_offer_changes_its_exclusivity() {
-        let unoffered = DealCommand::Open { id: "n1".into(), result_id: "r1".into(), mode: 2, facts: facts(NoticeGate::NoNotice) };
+        let unoffered =
+            DealCommand::Open { id: "n1".into(), result_id: "r1".into(), mode: 2, facts: facts(NoticeGate::NoNotice) };
         let decided = sc(buyer()).given([]).when(unoffered);
-        assert!(matches!(decided.result(), Err(DealRejection::Terms(e)) if e.field() == "mode"), "{:?}", decided.result());
+        assert!(
+            matches!(decided.result(), Err(DealRejection::Terms(e)) if e.field() == "mode"),
+            "{:?}",
+            decided.result()
+        );
         let licence = pb::TermSheet { mode: 4, exclusive: true, ..terms(480_000_000) };
         sc(buyer())
             .given([opened()])

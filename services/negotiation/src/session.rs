@@ -115,10 +115,15 @@ impl Rules {
         if let Some(reserve) = self.reserve_fen {
             money::amount("rules.reserve_fen", reserve, max)?;
         }
-        let min_deposit = money::share_of("rules.deposit_fen", self.start_price_fen, rules.deposit_min_bp)?.max(1);
-        let max_deposit = money::share_of("rules.deposit_fen", self.start_price_fen, rules.deposit_max_bp)?.max(1);
-        if !(min_deposit..=max_deposit).contains(&self.deposit_fen) {
-            return Err(SessionRejection::DepositOutOfRange { min: min_deposit, max: max_deposit });
+        // The share's bounds, the lower rounded up and the upper down (in i128, where the product of an amount and
+        // basis points cannot wrap): a start price too small for any whole-fen deposit in range has none.
+        let start = i128::from(self.start_price_fen);
+        let whole = i128::from(money::WHOLE_BP);
+        let min = ((start * i128::from(rules.deposit_min_bp) + whole - 1) / whole).max(1);
+        let max = start * i128::from(rules.deposit_max_bp) / whole;
+        if !(min..=max).contains(&i128::from(self.deposit_fen)) {
+            let fen = |x: i128| i64::try_from(x).unwrap_or(i64::MAX);
+            return Err(SessionRejection::DepositOutOfRange { min: fen(min), max: fen(max) });
         }
         Ok(())
     }
@@ -414,11 +419,8 @@ fn deal(state: &SessionState, winner: &str, price: i64, now: Timestamp) -> Resul
         terms::at_price(&declared, price)?,
         now,
     );
-    d.deposit_credited_fen = state
-        .bidders
-        .get(winner)
-        .filter(|b| b.deposit == Deposit::Confirmed)
-        .map_or(0, |b| b.deposit_fen.min(price));
+    d.deposit_credited_fen =
+        state.bidders.get(winner).filter(|b| b.deposit == Deposit::Confirmed).map_or(0, |b| b.deposit_fen.min(price));
     Ok(d)
 }
 

@@ -152,7 +152,12 @@ pub fn check(
                 }
             }
         }
-        payments.push(pb::Payment { due: String::new(), amount_fen: p.amount_fen, when: Some(when), share_bp: p.share_bp });
+        payments.push(pb::Payment {
+            due: String::new(),
+            amount_fen: p.amount_fen,
+            when: Some(when),
+            share_bp: p.share_bp,
+        });
     }
     match pricing {
         Pricing::Fixed => {
@@ -196,12 +201,8 @@ pub fn at_price(declared: &pb::TermSheet, price_fen: i64) -> Result<pb::TermShee
     }
     let shares: Vec<u32> = declared.payments.iter().map(|p| p.share_bp).collect();
     let amounts = money::split_by_shares("terms.payments", price_fen, &shares)?;
-    let payments = declared
-        .payments
-        .iter()
-        .zip(amounts)
-        .map(|(p, amount_fen)| pb::Payment { amount_fen, ..p.clone() })
-        .collect();
+    let payments =
+        declared.payments.iter().zip(amounts).map(|(p, amount_fen)| pb::Payment { amount_fen, ..p.clone() }).collect();
     Ok(pb::TermSheet { price_fen, payments, ..declared.clone() })
 }
 
@@ -306,7 +307,10 @@ mod tests {
         let mut undated = ok.clone();
         undated.payments[1].when = None;
         undated.payments[1].due = "签约后 10 个工作日内".into();
-        assert_eq!(check("terms.", &undated, Pricing::Fixed, &[], &RULES).unwrap_err().field(), "terms.payments[1].due_on");
+        assert_eq!(
+            check("terms.", &undated, Pricing::Fixed, &[], &RULES).unwrap_err().field(),
+            "terms.payments[1].due_on"
+        );
         let mut bad_date = ok.clone();
         bad_date.payments[0].when = Some(pb::payment::When::DueOn("2027-02-30".into()));
         assert!(check("terms.", &bad_date, Pricing::Fixed, &[], &RULES).is_err());

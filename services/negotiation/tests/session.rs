@@ -63,9 +63,8 @@ fn rules(anti_sniping: &str, sealed: bool, reserve: Option<i64>) -> pb::SessionR
 
 /// An exclusive licence, paid 30 % at signing and 70 % on acceptance, as shares of the final price.
 fn declared() -> pb::TermSheet {
-    let after = |event: &str, working_days| {
-        Some(pb::payment::When::After(pb::DueAfter { event: event.into(), working_days }))
-    };
+    let after =
+        |event: &str, working_days| Some(pb::payment::When::After(pb::DueAfter { event: event.into(), working_days }));
     pb::TermSheet {
         mode: 2,
         price_fen: 0,

@@ -175,8 +175,14 @@ pub async fn bench_bids(args: BenchBidsArgs) -> anyhow::Result<()> {
         "payments": [{ "share_bp": 10_000, "after": { "event": "signing", "working_days": 10 } }]
     });
     let mut c = Conn::open(addr).await?;
-    let (status, body) =
-        c.send("POST", "/api/v1/sessions", &seller, Some(&json!({ "result_id": "bench-r1", "rules": rules, "terms": terms }))).await?;
+    let (status, body) = c
+        .send(
+            "POST",
+            "/api/v1/sessions",
+            &seller,
+            Some(&json!({ "result_id": "bench-r1", "rules": rules, "terms": terms })),
+        )
+        .await?;
     if status != 201 {
         bail!("cannot open the session: {status} {body}");
     }

@@ -422,7 +422,11 @@ async fn seed_auction(
             reveal_closes: None,
             version: String::new(),
         }),
-        terms: Some(ttx_negotiation::terms::single_payment(ttx_proto::listings::v1::TransactionMode::Assignment.into(), 0, 10)),
+        terms: Some(ttx_negotiation::terms::single_payment(
+            ttx_proto::listings::v1::TransactionMode::Assignment.into(),
+            0,
+            10,
+        )),
     };
     let outcome = negotiation.command(ns::OPEN_SESSION, open.encode_to_vec().into()).await;
     projection.abort();
