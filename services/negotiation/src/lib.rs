@@ -9,7 +9,10 @@
 //!   increment grid, anti-sniping, a hidden reserve, close by timer; or sealed bids by commit–reveal ([`seal`]).
 //!
 //! Events are the `ttx.negotiation.v1` messages themselves ([`events`]); a deal on any route is `DealAgreed`, with
-//! the contract due in 5 PRC working days ([`deadline`]).
+//! the full terms and the contract due in 5 PRC working days ([`deadline`]). [`rules`] holds the versioned rules the
+//! deciders look up by their context's rule version (the money ceiling, deposits, refunds); [`terms`] checks the
+//! terms every sale declares (mode and exclusivity, a structured schedule that adds up); [`facts`] is negotiation's
+//! view of listings' results; [`service`] is the shell.
 
 pub mod deadline;
 pub mod deal;
