@@ -46,8 +46,8 @@ pub struct PaymentBody {
     pub amount_fen: i64,
     #[serde(default)]
     pub share_bp: u32,
-    /// Older records only, read only: when it was due, as free text.
-    #[serde(default, skip_deserializing, skip_serializing_if = "String::is_empty")]
+    /// Older records only: when it was due, as free text (ignored when sent).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub due: String,
 }
 
@@ -99,8 +99,9 @@ pub struct TermsBody {
     pub term_months: u32,
     #[serde(default)]
     pub field_of_use: String,
-    /// Read only: set by the exchange from the mode (assignment, exclusive and sole licences and equity are exclusive).
-    #[serde(default, skip_deserializing)]
+    /// Set by the exchange from the mode (assignment, exclusive and sole licences and equity are exclusive); ignored
+    /// when sent.
+    #[serde(default)]
     pub exclusive: bool,
 }
 
@@ -175,7 +176,7 @@ fn deal_view(d: &Option<pb::DealAgreed>) -> Option<DealView> {
 pub struct OpenNegotiationBody {
     pub result_id: String,
     /// The transaction mode negotiated, one the result offers: assignment, exclusive_licence, sole_licence,
-    /// non_exclusive_licence, equity, open_licence. Offers keep its exclusivity.
+    /// non_exclusive_licence, equity, open_licence. Offers keep it, and so its exclusivity.
     pub mode: String,
 }
 
@@ -646,6 +647,8 @@ pub struct SessionView {
     pub deal: Option<DealView>,
     /// The server's clock, for countdowns.
     pub server_time: Option<String>,
+    /// What the session sells: mode, territory, term, field of use, the schedule as shares of the final price.
+    pub terms: Option<TermsBody>,
     pub listing_id: Option<String>,
     /// The signed contract's reference, once the winner signed; a winner who has not signed by the deal's
     /// `contract_due` defaults (phase `defaulted`) and forfeits the deposit.
@@ -686,6 +689,7 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
         deal: deal_view(&v.deal),
         server_time: show(&v.server_time),
         listing_id: (!v.listing_id.is_empty()).then(|| v.listing_id.clone()),
+        terms: v.terms.as_ref().map(TermsBody::from_pb),
         version: v.version,
     }
 }

@@ -570,7 +570,11 @@ async fn result_view(
             form method="post" action=(action) {
                 (hidden)
                 label for="negotiate_mode" { (lang.t("modes")) }
-                select id="negotiate_mode" name="mode" { @for m in &l.modes { option value=(to_name(MODES, *m)) { (label(lang, "mode", to_name(MODES, *m))) } } }
+                select id="negotiate_mode" name="mode" {
+                    @for (name, _) in MODES.iter().filter(|(_, w)| l.modes.is_empty() || l.modes.contains(&(*w as i32))) {
+                        option value=(name) { (label(lang, "mode", name)) }
+                    }
+                }
                 button type="submit" class="button" name="do" value="negotiate" id="negotiate" { (lang.t("do.negotiate")) }
             }
         }

@@ -363,7 +363,25 @@ fn term_rows(lang: Lang, t: &pb::TermSheet) -> Vec<(&'static str, String)> {
         ("term_price", yuan(t.price_fen)),
         (
             "payments",
-            t.payments.iter().map(|p| format!("{} {}", p.due, yuan(p.amount_fen))).collect::<Vec<_>>().join("；"),
+            t.payments
+                .iter()
+                .map(|p| {
+                    let due = match &p.when {
+                        Some(pb::payment::When::DueOn(d)) => d.clone(),
+                        Some(pb::payment::When::After(a)) => {
+                            format!(
+                                "{} {} {}",
+                                label(lang, "due_event", &a.event),
+                                a.working_days,
+                                lang.t("working_days")
+                            )
+                        }
+                        None => p.due.clone(),
+                    };
+                    format!("{due} {}", yuan(p.amount_fen))
+                })
+                .collect::<Vec<_>>()
+                .join("；"),
         ),
         ("territory", t.territory.clone()),
         ("term_months", t.term_months.to_string()),

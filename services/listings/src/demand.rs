@@ -175,7 +175,11 @@ impl Decider for Demands {
             if !actor.has_role(Role::EnterpriseMember) {
                 return Err(DemandRejection::NotAnEnterprise);
             }
-            ttx_kernel::money::amount("demand.budget_fen", details.budget_fen, crate::domain::RULES_2026.max_amount_fen)?;
+            ttx_kernel::money::amount(
+                "demand.budget_fen",
+                details.budget_fen,
+                crate::domain::RULES_2026.max_amount_fen,
+            )?;
             if details.valid_until <= ctx.now {
                 return Err(DemandRejection::AlreadyExpired);
             }

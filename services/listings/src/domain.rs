@@ -883,9 +883,11 @@ pub(crate) mod tests {
             .given(published())
             .when(start(480_000_000, 14))
             .then_rejected(Rejection::NoticeTooShort(15));
-        results().by(manager()).given(published()).when(start(0, 15)).then_rejected(Rejection::Money(
-            ttx_kernel::money::MoneyError::NotPositive { field: "price_fen".into() },
-        ));
+        results()
+            .by(manager())
+            .given(published())
+            .when(start(0, 15))
+            .then_rejected(Rejection::Money(ttx_kernel::money::MoneyError::NotPositive { field: "price_fen".into() }));
         results().by(manager()).given(published()).when(start(i64::MAX, 15)).then_rejected(Rejection::Money(
             ttx_kernel::money::MoneyError::AboveCeiling { field: "price_fen".into(), max: RULES_2026.max_amount_fen },
         ));

@@ -50,7 +50,10 @@ pub fn score(
         (_, None) => (8, "面议".to_owned()),
         (Some(b), Some(p)) if p <= b => (BUDGET_WEIGHT, format!("{p} ≤ {b}")),
         (Some(b), Some(p)) => {
-            ((u64::from(BUDGET_WEIGHT) * b.max(0) as u64 / p.max(1) as u64) as u32, format!("{p} > {b}"))
+            // In u128, where weight × budget cannot overflow; the share is below the weight, so it fits a u32.
+            let share = u128::from(BUDGET_WEIGHT) * u128::try_from(b.max(0)).unwrap_or(0)
+                / u128::try_from(p.max(1)).unwrap_or(1);
+            (u32::try_from(share).unwrap_or(BUDGET_WEIGHT), format!("{p} > {b}"))
         }
         (None, Some(p)) => (0, format!("{p}")),
     };

@@ -98,7 +98,7 @@ pub enum DealRejection {
     Over,
     #[error(transparent)]
     Terms(#[from] TermsError),
-    #[error("the negotiation is for {0} rights: an offer does not change the exclusivity")]
+    #[error("the negotiation was opened for {0}: an offer keeps its mode and exclusivity")]
     ExclusivityChanged(&'static str),
     #[error("only the latest version (v{0}) can be accepted")]
     NotLatest(u32),
@@ -178,8 +178,12 @@ impl Decider for Deals {
             DealCommand::Open { .. } => Err(R::Exists),
             DealCommand::Offer { terms } => {
                 let terms = terms::check("terms.", terms, Pricing::Fixed, &[], rules)?;
-                if s.mode != 0 && terms.exclusive != s.exclusive {
-                    return Err(R::ExclusivityChanged(if s.exclusive { "exclusive" } else { "non-exclusive" }));
+                if s.mode != 0 && (terms.mode != s.mode || terms.exclusive != s.exclusive) {
+                    return Err(R::ExclusivityChanged(if s.exclusive {
+                        "exclusive rights"
+                    } else {
+                        "non-exclusive rights"
+                    }));
                 }
                 let version = u32::try_from(s.offers.len()).ok().and_then(|n| n.checked_add(1)).ok_or(R::Over)?;
                 Ok(vec![DealEvent::Offered(pb::OfferMade {
@@ -197,6 +201,8 @@ impl Decider for Deals {
                 if *by == actor.org_id {
                     return Err(R::OwnOffer);
                 }
+                // Terms offered under earlier rules (a free-text schedule, no mode) need a new offer.
+                let terms = &terms::check("terms.", terms, Pricing::Fixed, &[], rules)?;
                 match facts.notice {
                     NoticeGate::NoNotice => return Err(R::NoNotice),
                     NoticeGate::Running => return Err(R::NoticeRunning),
@@ -359,7 +365,7 @@ mod tests {
         sc(buyer())
             .given([opened()])
             .when(DealCommand::Offer { terms: licence })
-            .then_rejected(DealRejection::ExclusivityChanged("exclusive"));
+            .then_rejected(DealRejection::ExclusivityChanged("exclusive rights"));
         // A caller's exclusivity flag is ignored: the mode decides it.
         let claimed = pb::TermSheet { exclusive: false, ..terms(480_000_000) };
         sc(buyer()).given([opened()]).when(DealCommand::Offer { terms: claimed }).then([offer(1, "firm", 480_000_000)]);

@@ -62,6 +62,9 @@ fn deal_rejected(r: &DealRejection) -> ReplyError {
     if let R::Terms(e) = r {
         return terms_invalid(e);
     }
+    if let R::ExclusivityChanged(_) = r {
+        return ReplyError::invalid("terms.mode", r.to_string());
+    }
     let code =
         code_of(matches!(r, R::NotABuyer | R::NotAParty), matches!(r, R::NoSuchNegotiation), matches!(r, R::Exists));
     ReplyError::new(code, r.to_string())
@@ -843,6 +846,7 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp, r
         listing_id: s.listing_id.clone(),
         result_title: String::new(),
         contract_reference: s.signed.clone().unwrap_or_default(),
+        terms: s.terms.clone(),
     }
 }
 

@@ -155,7 +155,7 @@ impl Rules {
         match self.anti_sniping {
             AntiSniping::Extension { .. } => self.bidding_closes,
             AntiSniping::PeriodReset { window_us } => {
-                Timestamp::from_unix_micros(self.bidding_closes.unix_micros() + window_us)
+                Timestamp::from_unix_micros(self.bidding_closes.unix_micros().saturating_add(window_us))
             }
         }
     }
@@ -163,11 +163,13 @@ impl Rules {
     /// Where the session ends after a bid at `now`, given the end before it.
     fn end_after_bid(&self, now: Timestamp, ends_at: Timestamp) -> Timestamp {
         match self.anti_sniping {
-            AntiSniping::Extension { window_us } if ends_at.unix_micros() - now.unix_micros() <= window_us => {
-                Timestamp::from_unix_micros(now.unix_micros() + window_us)
+            AntiSniping::Extension { window_us }
+                if ends_at.unix_micros().saturating_sub(now.unix_micros()) <= window_us =>
+            {
+                Timestamp::from_unix_micros(now.unix_micros().saturating_add(window_us))
             }
             AntiSniping::PeriodReset { window_us } if now >= self.bidding_closes => {
-                Timestamp::from_unix_micros(now.unix_micros() + window_us)
+                Timestamp::from_unix_micros(now.unix_micros().saturating_add(window_us))
             }
             _ => ends_at,
         }
@@ -503,6 +505,16 @@ impl Decider for Sessions {
             // The rules' version is the one in force, never the caller's.
             checked.version = in_force.version.to_owned();
             let declared = terms::check("terms.", declared, Pricing::ByShares, modes, in_force)?;
+            // Every payment is at least a fen at the lowest price the session can end at.
+            for (i, p) in declared.payments.iter().enumerate() {
+                if money::share_of("terms.payments", checked.start_price_fen, p.share_bp)? < 1 {
+                    return Err(TermsError::Invalid {
+                        field: format!("terms.payments[{i}].share_bp"),
+                        reason: "the share is less than a fen of the start price",
+                    }
+                    .into());
+                }
+            }
             return Ok(vec![SessionEvent::Opened(pb::SessionOpened {
                 session_id: id.clone(),
                 result_id: result_id.clone(),

@@ -211,6 +211,10 @@ pub fn at_price(declared: &pb::TermSheet, price_fen: i64) -> Result<pb::TermShee
 /// point.
 pub fn as_shares(fixed: &pb::TermSheet) -> Result<pb::TermSheet, MoneyError> {
     let field = "terms.payments";
+    if fixed.payments.is_empty() {
+        // A sale listed before schedules were required: the whole price at signing.
+        return Ok(single_payment(fixed.mode, 0, 0));
+    }
     let price = fixed.price_fen.max(1);
     let mut left = WHOLE_BP;
     let n = fixed.payments.len();
@@ -229,7 +233,12 @@ pub fn as_shares(fixed: &pb::TermSheet) -> Result<pb::TermSheet, MoneyError> {
             u32::try_from(bp).unwrap_or(u32::MAX).clamp(1, room.max(1))
         };
         left = left.saturating_sub(share);
-        payments.push(pb::Payment { amount_fen: 0, share_bp: share, ..p.clone() });
+        // A free-text due date of an older sale becomes "at signing"; the text stays with it.
+        let when = p
+            .when
+            .clone()
+            .or_else(|| Some(pb::payment::When::After(pb::DueAfter { event: "signing".into(), working_days: 0 })));
+        payments.push(pb::Payment { amount_fen: 0, share_bp: share, when, ..p.clone() });
     }
     Ok(pb::TermSheet { price_fen: 0, payments, ..fixed.clone() })
 }
