@@ -118,9 +118,11 @@ pub mod negotiation {
             pub const REVEAL_BID: &str = "ttx.negotiation.cmd.reveal-bid";
             pub const RECORD_DEFAULT: &str = "ttx.negotiation.cmd.record-default";
             pub const RECORD_SIGNED: &str = "ttx.negotiation.cmd.record-signed";
+            pub const STOP_LICENSING: &str = "ttx.negotiation.cmd.stop-licensing";
             pub const GET_NEGOTIATION: &str = "ttx.negotiation.qry.get-negotiation";
             pub const LIST_NEGOTIATIONS: &str = "ttx.negotiation.qry.list-negotiations";
             pub const LIST_OVERDUE_REFUNDS: &str = "ttx.negotiation.qry.list-overdue-refunds";
+            pub const GET_MARKET: &str = "ttx.negotiation.qry.get-market";
             pub const GET_LISTING: &str = "ttx.negotiation.qry.get-listing";
             pub const LIST_LISTINGS: &str = "ttx.negotiation.qry.list-listings";
             pub const GET_SESSION: &str = "ttx.negotiation.qry.get-session";

@@ -23,6 +23,9 @@ pub struct ResultFacts {
     pub notice: NoticeGate,
     /// The transaction modes the result is offered in (listings wire values).
     pub modes: Vec<i32>,
+    /// Whether the result is this process's to sell now: published, not withdrawn, and held by this process in the
+    /// result's market (or a process from before the market, which the market has not adopted yet).
+    pub on_sale: bool,
 }
 
 /// Whether the public notice allows a negotiated deal, and at which price.
@@ -72,10 +75,26 @@ pub struct DealState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DealCommand {
-    Open { id: String, result_id: String, mode: i32, facts: ResultFacts },
-    Offer { terms: pb::TermSheet },
-    Accept { version: u32, facts: ResultFacts },
-    Abandon { reason: String },
+    Open {
+        id: String,
+        result_id: String,
+        mode: i32,
+        facts: ResultFacts,
+    },
+    Offer {
+        terms: pb::TermSheet,
+    },
+    Accept {
+        version: u32,
+        facts: ResultFacts,
+    },
+    Abandon {
+        reason: String,
+    },
+    /// By the exchange, when the seller withdrew the result or it was sold under another process.
+    Cancel {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +127,10 @@ pub enum DealRejection {
     NoNotice,
     #[error("the public notice is still running")]
     NoticeRunning,
+    #[error("the result is no longer for sale")]
+    NotOnSale,
+    #[error("only the exchange cancels a negotiation")]
+    NotTheSystem,
     #[error("an objection to the notice is still open")]
     ObjectionsOpen,
     #[error("an objection to the notice was upheld; a new notice is needed")]
@@ -163,6 +186,18 @@ impl Decider for Deals {
         if s.status == DealStatus::None {
             return Err(R::NoSuchNegotiation);
         }
+        if let DealCommand::Cancel { reason } = command {
+            if !actor.has_role(Role::System) {
+                return Err(R::NotTheSystem);
+            }
+            if s.status != DealStatus::Open {
+                return Ok(Vec::new());
+            }
+            return Ok(vec![DealEvent::Abandoned(pb::NegotiationAbandoned {
+                by_org_id: String::new(),
+                reason: reason.clone(),
+            })]);
+        }
         let party = if actor.org_id == s.buyer_org_id && actor.has_role(Role::EnterpriseMember) {
             true
         } else {
@@ -176,6 +211,7 @@ impl Decider for Deals {
         }
         match command {
             DealCommand::Open { .. } => Err(R::Exists),
+            DealCommand::Cancel { .. } => Err(R::NotTheSystem),
             DealCommand::Offer { terms } => {
                 let terms = terms::check("terms.", terms, Pricing::Fixed, &[], rules)?;
                 if s.mode != 0 && (terms.mode != s.mode || terms.exclusive != s.exclusive) {
@@ -203,6 +239,9 @@ impl Decider for Deals {
                 }
                 // Terms offered under earlier rules (a free-text schedule, no mode) need a new offer.
                 let terms = &terms::check("terms.", terms, Pricing::Fixed, &[], rules)?;
+                if !facts.published || !facts.on_sale {
+                    return Err(R::NotOnSale);
+                }
                 match facts.notice {
                     NoticeGate::NoNotice => return Err(R::NoNotice),
                     NoticeGate::Running => return Err(R::NoticeRunning),
@@ -279,7 +318,14 @@ mod tests {
         Scenario::new(Deals).at(Timestamp::from_unix_micros(NOW)).by(by)
     }
     fn facts(notice: NoticeGate) -> ResultFacts {
-        ResultFacts { seller_org_id: "uni".into(), published: true, negotiated_route: true, notice, modes: vec![1, 4] }
+        ResultFacts {
+            seller_org_id: "uni".into(),
+            published: true,
+            negotiated_route: true,
+            notice,
+            modes: vec![1, 4],
+            on_sale: true,
+        }
     }
     fn terms(price: i64) -> pb::TermSheet {
         let signing = pb::DueAfter { event: "signing".into(), working_days: 10 };

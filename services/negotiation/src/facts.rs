@@ -33,6 +33,10 @@ pub struct ResultEntry {
     /// The transaction modes the listing offers.
     pub modes: Vec<i32>,
     pub availability: Availability,
+    /// The holder withdrew it.
+    pub withdrawn: bool,
+    /// The deal it is under contract by, if it is.
+    pub deal_id: Option<String>,
     pub notice: Option<Notice>,
 }
 
@@ -55,6 +59,7 @@ impl ResultEntry {
             negotiated_route: self.route == lpb::PricingRoute::Negotiated as i32,
             notice: self.gate(),
             modes: self.modes.clone(),
+            on_sale: self.availability == Availability::Published,
         }
     }
 }
@@ -84,7 +89,18 @@ impl Results {
                 entry.title = listing.title;
             }
             "ResultPublished" => entry.availability = Availability::Published,
-            "ResultWithdrawn" | "ResultUnderContract" => entry.availability = Availability::Gone,
+            "ResultReleased" => {
+                entry.availability = Availability::Published;
+                entry.deal_id = None;
+            }
+            "ResultWithdrawn" => {
+                entry.availability = Availability::Gone;
+                entry.withdrawn = true;
+            }
+            "ResultUnderContract" => {
+                entry.availability = Availability::Gone;
+                entry.deal_id = Some(lpb::ResultUnderContract::decode(payload)?.deal_id);
+            }
             "NoticeStarted" => {
                 let e = lpb::NoticeStarted::decode(payload)?;
                 entry.notice = Some(Notice { price_fen: e.price_fen, ..Notice::default() });

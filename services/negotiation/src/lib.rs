@@ -19,6 +19,7 @@ pub mod deal;
 pub mod events;
 pub mod facts;
 pub mod listed;
+pub mod market;
 pub mod rules;
 pub mod seal;
 pub mod service;

@@ -32,6 +32,8 @@ pub enum ListingStatus {
     Sold,
     ToAuction,
     Lapsed,
+    /// The seller withdrew the result.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,8 +68,14 @@ pub enum ListingCommand {
         disclosure_ends: Timestamp,
     },
     RegisterIntent,
-    /// By the timer, at or after the end of the disclosure period.
-    End,
+    /// By the timer, at or after the end of the disclosure period; a result no longer on sale cancels the sale.
+    End {
+        on_sale: bool,
+    },
+    /// By the exchange, when the seller withdrew the result or it was sold under another process.
+    Cancel {
+        reason: String,
+    },
     Relist {
         disclosure_ends: Timestamp,
     },
@@ -166,12 +174,34 @@ impl Decider for Listings {
                     user_id: actor.user_id.clone(),
                 })])
             }
-            ListingCommand::End => {
+            ListingCommand::Cancel { reason } => {
+                if !actor.has_role(Role::System) {
+                    return Err(R::NotTheTimer);
+                }
+                if !matches!(s.status, ListingStatus::Open | ListingStatus::Lapsed) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ListingEvent::Ended(pb::ListingEnded {
+                    outcome: "cancelled".into(),
+                    registrants: s.registrants.keys().cloned().collect(),
+                    session_id: String::new(),
+                    reason: reason.clone(),
+                })])
+            }
+            ListingCommand::End { on_sale } => {
                 if !(actor.has_role(Role::System) || actor.has_role(Role::Admin)) {
                     return Err(R::NotTheTimer);
                 }
                 if s.status != ListingStatus::Open {
                     return Err(R::PeriodOver);
+                }
+                if !on_sale {
+                    return Ok(vec![ListingEvent::Ended(pb::ListingEnded {
+                        outcome: "cancelled".into(),
+                        registrants: s.registrants.keys().cloned().collect(),
+                        session_id: String::new(),
+                        reason: "the result is no longer for sale".into(),
+                    })]);
                 }
                 let ends = s.disclosure_ends.unwrap_or(ctx.now);
                 if ctx.now < ends {
@@ -183,6 +213,7 @@ impl Decider for Listings {
                         outcome: outcome.into(),
                         registrants: registrants.clone(),
                         session_id,
+                        reason: String::new(),
                     })
                 };
                 Ok(match registrants.as_slice() {
@@ -237,6 +268,7 @@ impl Decider for Listings {
                 s.status = match e.outcome.as_str() {
                     "sold" => ListingStatus::Sold,
                     "to_auction" => ListingStatus::ToAuction,
+                    "cancelled" => ListingStatus::Cancelled,
                     _ => ListingStatus::Lapsed,
                 }
             }
@@ -301,6 +333,7 @@ mod tests {
             outcome: outcome.into(),
             registrants: registrants.iter().map(|r| (*r).to_owned()).collect(),
             session_id: session.into(),
+            reason: String::new(),
         })
     }
 
@@ -338,21 +371,26 @@ mod tests {
 
     #[test]
     fn the_end_sells_to_one_sends_several_to_auction_and_lapses_with_none() {
-        sc(timer(), 19).given([opened()]).when(ListingCommand::End).then_rejected(ListingRejection::NotYet(at(20)));
-        sc(timer(), 20).given([opened()]).when(ListingCommand::End).then([ended("lapsed", &[], "")]);
-        sc(timer(), 20).given([opened(), intent("a"), intent("b")]).when(ListingCommand::End).then([ended(
-            "to_auction",
-            &["a", "b"],
-            "l1-auction",
-        )]);
+        sc(timer(), 19)
+            .given([opened()])
+            .when(ListingCommand::End { on_sale: true })
+            .then_rejected(ListingRejection::NotYet(at(20)));
+        sc(timer(), 20).given([opened()]).when(ListingCommand::End { on_sale: true }).then([ended("lapsed", &[], "")]);
+        sc(timer(), 20)
+            .given([opened(), intent("a"), intent("b")])
+            .when(ListingCommand::End { on_sale: true })
+            .then([ended("to_auction", &["a", "b"], "l1-auction")]);
         let one = Listings.fold(&[opened(), intent("a")]);
         let ctx = ttx_kernel::Ctx::new(at(20), timer(), ttx_kernel::CommandId::parse("c").unwrap());
-        let events = Listings.decide(&one, &ListingCommand::End, &ctx).unwrap();
+        let events = Listings.decide(&one, &ListingCommand::End { on_sale: true }, &ctx).unwrap();
         assert_eq!(events[0], ended("sold", &["a"], ""));
         let ListingEvent::Agreed(d) = &events[1] else { panic!("{events:?}") };
         assert_eq!((d.route.as_str(), d.price_fen, d.buyer_org_id.as_str()), ("listed", 2_000_000, "a"));
         let buyer = who("zhaomin", "firm", Role::EnterpriseMember);
-        sc(buyer, 20).given([opened()]).when(ListingCommand::End).then_rejected(ListingRejection::NotTheTimer);
+        sc(buyer, 20)
+            .given([opened()])
+            .when(ListingCommand::End { on_sale: true })
+            .then_rejected(ListingRejection::NotTheTimer);
     }
 
     #[test]

@@ -19,10 +19,15 @@ use ttx_proto::common::v1::{Actor, Role};
 use crate::deal::{DealCommand, DealRejection, DealState, DealStatus, Deals};
 use crate::facts::Results;
 use crate::listed::{ListingCommand, ListingRejection, ListingState, ListingStatus, Listings};
+use crate::market::{MarketCommand, MarketRejection, MarketState, Markets};
 use crate::pb::{self, subjects};
 use crate::rules;
 use crate::seal::parse_hex32;
 use crate::session::{Bid, Deposit, Phase, SessionCommand, SessionRejection, SessionState, Sessions};
+
+mod sales;
+
+use sales::on_sale;
 
 const TIMER_TICK: Duration = Duration::from_millis(200);
 const CATCH_UP: Duration = Duration::from_secs(5);
@@ -83,6 +88,16 @@ fn listing_rejected(r: &ListingRejection) -> ReplyError {
     ReplyError::new(code, r.to_string())
 }
 
+fn market_rejected(r: &MarketRejection) -> ReplyError {
+    use MarketRejection as R;
+    let code = match r {
+        R::Busy(_) | R::ExclusiveGranted(_) => "conflict",
+        R::NotTheHolder | R::NotTheSystem => "forbidden",
+        R::LicencesGranted | R::LicensingStopped | R::Ended(_) => "rejected",
+    };
+    ReplyError::new(code, r.to_string())
+}
+
 fn session_rejected(r: &SessionRejection) -> ReplyError {
     use SessionRejection as R;
     match r {
@@ -93,7 +108,10 @@ fn session_rejected(r: &SessionRejection) -> ReplyError {
         _ => {}
     }
     let code = code_of(
-        matches!(r, R::NotTheSeller | R::NotABuyer | R::NotAnAdministrator | R::NotTheTimer | R::NotInvited),
+        matches!(
+            r,
+            R::NotTheSeller | R::NotABuyer | R::NotAnAdministrator | R::NotTheTimer | R::NotInvited | R::NotTheSystem
+        ),
         matches!(r, R::NoSuchSession | R::NotRegistered),
         matches!(r, R::Exists | R::AlreadyRegistered | R::AlreadyCommitted | R::AlreadyRevealed | R::AlreadySigned),
     );
@@ -114,6 +132,8 @@ struct Directory {
     deals: BTreeMap<String, Entry<DealState>>,
     listings: BTreeMap<String, Entry<ListingState>>,
     sessions: BTreeMap<String, Entry<SessionState>>,
+    /// Each result's market, by result id.
+    markets: BTreeMap<String, Entry<MarketState>>,
 }
 
 fn fold<D: Decider>(
@@ -149,7 +169,10 @@ pub struct Service {
     deals: CommandHandler<Deals>,
     listings: CommandHandler<Listings>,
     sessions: CommandHandler<Sessions>,
+    markets: CommandHandler<Markets>,
     directory: RwLock<Directory>,
+    /// Processes a market holds whose own stream this instance has not seen, and since when.
+    unopened: std::sync::Mutex<std::collections::HashMap<String, Timestamp>>,
     progress: Progress,
 }
 
@@ -184,9 +207,12 @@ impl Service {
                 .with_rule_version(rules::current().version),
             sessions: CommandHandler::new(Sessions, log.clone(), clock.clone())
                 .with_rule_version(rules::current().version),
+            markets: CommandHandler::new(Markets, log.clone(), clock.clone())
+                .with_rule_version(rules::current().version),
             log,
             clock,
             directory: RwLock::default(),
+            unopened: Default::default(),
             progress: Progress::default(),
         }
     }
@@ -199,6 +225,8 @@ impl Service {
             fold(&Listings, &mut d.listings, id, event)
         } else if let Some(id) = stream.strip_prefix("negotiation-session-") {
             fold(&Sessions, &mut d.sessions, id, event)
+        } else if let Some(id) = stream.strip_prefix("negotiation-market-") {
+            fold(&Markets, &mut d.markets, id, event)
         } else if stream.starts_with("listings-result-") {
             d.results.apply(stream, event.event_type(), event.payload()).map_err(|e| {
                 ttx_kernel::DecodeError::Malformed { event_type: event.event_type().to_owned(), reason: e.to_string() }
@@ -217,10 +245,11 @@ impl Service {
         self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 
-    /// Runs the timers until the task is dropped.
+    /// Runs the timers and the reactions until the task is dropped.
     pub async fn timers(self: Arc<Self>) {
         loop {
             self.fire_due().await;
+            self.keep_markets().await;
             tokio::time::sleep(TIMER_TICK).await;
         }
     }
@@ -231,7 +260,7 @@ impl Service {
         let now = self.clock.now();
         let (closes, ends, auctions, deadlines) = {
             let d = self.directory.read().await;
-            let closes: Vec<(String, String)> = d
+            let closes: Vec<(String, String, bool)> = d
                 .sessions
                 .iter()
                 .filter_map(|(id, e)| {
@@ -248,15 +277,16 @@ impl Service {
                         Phase::Revealing if rules.reveal_closes <= now => "reveal".to_owned(),
                         _ => return None,
                     };
-                    Some((id.clone(), key))
+                    Some((id.clone(), key, on_sale(&d, &e.state.result_id, id)))
                 })
                 .collect();
-            let ends: Vec<(String, i64)> = d
+            let ends: Vec<(String, i64, bool)> = d
                 .listings
                 .iter()
                 .filter(|(_, e)| e.state.status == ListingStatus::Open)
                 .filter_map(|(id, e)| {
-                    e.state.disclosure_ends.filter(|t| *t <= now).map(|t| (id.clone(), t.unix_micros()))
+                    let on_sale = on_sale(&d, &e.state.result_id, id);
+                    e.state.disclosure_ends.filter(|t| *t <= now).map(|t| (id.clone(), t.unix_micros(), on_sale))
                 })
                 .collect();
             let auctions: Vec<ListingState> = d
@@ -267,23 +297,23 @@ impl Service {
                 .map(|e| e.state.clone())
                 .collect();
             // Won sessions whose contract deadline has passed with no signature recorded.
-            let deadlines: Vec<String> = d
+            let deadlines: Vec<(String, bool)> = d
                 .sessions
                 .iter()
                 .filter(|(_, e)| e.state.phase == Phase::Closed && e.state.winner.is_some())
                 .filter(|(_, e)| e.state.signed.is_none() && e.state.contract_due.is_some_and(|due| due < now))
-                .map(|(id, _)| id.clone())
+                .map(|(id, e)| (id.clone(), d.results.get(&e.state.result_id).is_some_and(|r| r.withdrawn)))
                 .collect();
             (closes, ends, auctions, deadlines)
         };
-        for id in deadlines {
+        for (id, seller_withdrew) in deadlines {
             let (Ok(s), Ok(command_id)) =
                 (stream("session", &id, "session_id"), CommandId::parse(format!("contract-due:{id}")))
             else {
                 continue;
             };
             let meta = CommandMeta::new(command_id, system(""));
-            match self.sessions.handle(&s, &SessionCommand::ContractDeadline, &meta).await {
+            match self.sessions.handle(&s, &SessionCommand::ContractDeadline { seller_withdrew }, &meta).await {
                 Ok(h) if !h.events.is_empty() => {
                     tracing::info!(session = %id, "the winner defaulted: not signed in time")
                 }
@@ -291,24 +321,26 @@ impl Service {
                 Err(e) => tracing::debug!(session = %id, error = %e, "a contract deadline changed nothing"),
             }
         }
-        for (id, key) in closes {
+        for (id, key, on_sale) in closes {
             let (Ok(s), Ok(command_id)) =
                 (stream("session", &id, "session_id"), CommandId::parse(format!("close:{id}:{key}")))
             else {
                 continue;
             };
-            match self.sessions.handle(&s, &SessionCommand::Close, &CommandMeta::new(command_id, system(""))).await {
+            let close = SessionCommand::Close { on_sale };
+            match self.sessions.handle(&s, &close, &CommandMeta::new(command_id, system(""))).await {
                 Ok(_) => tracing::info!(session = %id, "session closed ({key})"),
                 Err(e) => tracing::debug!(session = %id, error = %e, "a session did not close"),
             }
         }
-        for (id, at) in ends {
+        for (id, at, on_sale) in ends {
             let (Ok(s), Ok(command_id)) =
                 (stream("listing", &id, "listing_id"), CommandId::parse(format!("end:{id}:{at}")))
             else {
                 continue;
             };
-            match self.listings.handle(&s, &ListingCommand::End, &CommandMeta::new(command_id, system(""))).await {
+            let end = ListingCommand::End { on_sale };
+            match self.listings.handle(&s, &end, &CommandMeta::new(command_id, system(""))).await {
                 Ok(_) => tracing::info!(listing = %id, "listed-price disclosure ended"),
                 Err(e) => tracing::debug!(listing = %id, error = %e, "a listing did not end"),
             }
@@ -331,6 +363,11 @@ impl Service {
             else {
                 continue;
             };
+            // The listed sale hands the result to its auction in the result's market first.
+            if let Err(e) = self.hand_over(&listing.result_id, &listing.id, &session_id).await {
+                tracing::warn!(listing = %listing.id, error = %e.message, "could not hand the result to the auction");
+                continue;
+            }
             let meta = CommandMeta::new(command_id, system(&listing.seller_org_id));
             match self.sessions.handle(&s, &command, &meta).await {
                 Ok(_) => tracing::info!(listing = %listing.id, session = %session_id, "bidding session opened"),
@@ -374,9 +411,12 @@ impl Service {
                 let meta = CommandMeta::from_context(c.context)?;
                 self.caught_up().await?;
                 let facts = self.facts(&c.result_id).await?;
-                let command =
-                    DealCommand::Open { id: c.negotiation_id.clone(), result_id: c.result_id, mode: c.mode, facts };
-                self.on_deal(&c.negotiation_id, command, &meta).await
+                let exclusive = crate::terms::exclusive(c.mode).unwrap_or(true);
+                let id = c.negotiation_id.clone();
+                let command = DealCommand::Open { id: id.clone(), result_id: c.result_id.clone(), mode: c.mode, facts };
+                let sale =
+                    sales::Sale { result_id: &c.result_id, kind: "negotiation", id: &id, mode: c.mode, exclusive };
+                self.open_sale(sale, &meta, self.on_deal(&id, command, &meta)).await
             }
             subjects::MAKE_OFFER => {
                 let c = pb::MakeOffer::decode(payload).map_err(|_| bad_request("MakeOffer"))?;
@@ -387,7 +427,7 @@ impl Service {
             subjects::ACCEPT_OFFER => {
                 let c = pb::AcceptOffer::decode(payload).map_err(|_| bad_request("AcceptOffer"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                // The notice as of now: the directory first catches up with the log.
+                // The notice and the market as of now: the directory first catches up with the log.
                 self.caught_up().await?;
                 let result_id = self
                     .directory
@@ -397,7 +437,8 @@ impl Service {
                     .get(&c.negotiation_id)
                     .map(|e| e.state.result_id.clone())
                     .ok_or_else(|| ReplyError::new("not_found", "no such negotiation"))?;
-                let facts = self.facts(&result_id).await?;
+                let mut facts = self.facts(&result_id).await?;
+                facts.on_sale = on_sale(&*self.directory.read().await, &result_id, &c.negotiation_id);
                 let command = DealCommand::Accept { version: c.version, facts };
                 self.on_deal(&c.negotiation_id, command, &meta).await
             }
@@ -415,26 +456,45 @@ impl Service {
                 if entry.owner_org_id != meta.actor.org_id {
                     return Err(ReplyError::new("forbidden", "only the holder lists its result"));
                 }
+                let terms = terms(c.terms)?;
+                let (mode, exclusive) = (terms.mode, crate::terms::exclusive(terms.mode).unwrap_or(true));
+                let id = c.listing_id.clone();
                 let command = ListingCommand::Open {
-                    id: c.listing_id.clone(),
-                    result_id: c.result_id,
+                    id: id.clone(),
+                    result_id: c.result_id.clone(),
                     published: entry.availability == crate::facts::Availability::Published,
                     listed_route: entry.route == ttx_proto::listings::v1::PricingRoute::Listed as i32,
                     modes: entry.modes.clone(),
-                    terms: terms(c.terms)?,
+                    terms,
                     disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")?,
                 };
-                self.on_listing(&c.listing_id, command, &meta).await
+                let sale = sales::Sale { result_id: &c.result_id, kind: "listing", id: &id, mode, exclusive };
+                self.open_sale(sale, &meta, self.on_listing(&id, command, &meta)).await
             }
-            subjects::REGISTER_INTENT | subjects::RELIST => {
+            subjects::REGISTER_INTENT => {
                 let c = pb::ListingAction::decode(payload).map_err(|_| bad_request("ListingAction"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                let command = if subject == subjects::RELIST {
-                    ListingCommand::Relist { disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")? }
-                } else {
-                    ListingCommand::RegisterIntent
+                self.on_listing(&c.listing_id, ListingCommand::RegisterIntent, &meta).await
+            }
+            subjects::RELIST => {
+                let c = pb::ListingAction::decode(payload).map_err(|_| bad_request("ListingAction"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let command = ListingCommand::Relist { disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")? };
+                self.caught_up().await?;
+                let listing = self.directory.read().await.listings.get(&c.listing_id).map(|e| e.state.clone());
+                let Some(listing) = listing.filter(|l| l.status == ListingStatus::Lapsed) else {
+                    // Not lapsed (or no such listing): the decider says which.
+                    return self.on_listing(&c.listing_id, command, &meta).await;
                 };
-                self.on_listing(&c.listing_id, command, &meta).await
+                let exclusive = listing.terms.exclusive || listing.terms.mode == 0;
+                let sale = sales::Sale {
+                    result_id: &listing.result_id,
+                    kind: "listing",
+                    id: &c.listing_id,
+                    mode: listing.terms.mode,
+                    exclusive,
+                };
+                self.open_sale(sale, &meta, self.on_listing(&c.listing_id, command, &meta)).await
             }
             subjects::OPEN_SESSION => {
                 let c = pb::OpenSession::decode(payload).map_err(|_| bad_request("OpenSession"))?;
@@ -451,16 +511,32 @@ impl Service {
                     return Err(ReplyError::new("rejected", "the result is not priced by auction"));
                 }
                 let rules = c.rules.ok_or_else(|| ReplyError::invalid("rules", "the rules are missing"))?;
+                let terms = terms(c.terms)?;
+                let (mode, exclusive) = (terms.mode, crate::terms::exclusive(terms.mode).unwrap_or(true));
+                let id = c.session_id.clone();
                 let command = SessionCommand::Open {
-                    id: c.session_id.clone(),
-                    result_id: c.result_id,
+                    id: id.clone(),
+                    result_id: c.result_id.clone(),
                     rules: Box::new(rules),
-                    terms: Box::new(terms(c.terms)?),
+                    terms: Box::new(terms),
                     modes: entry.modes.clone(),
                     listing_id: String::new(),
                     invited: Vec::new(),
                 };
-                self.on_session(&c.session_id, command, &meta).await
+                let sale = sales::Sale { result_id: &c.result_id, kind: "session", id: &id, mode, exclusive };
+                self.open_sale(sale, &meta, self.on_session(&id, command, &meta)).await
+            }
+            subjects::STOP_LICENSING => {
+                let c = pb::StopLicensing::decode(payload).map_err(|_| bad_request("StopLicensing"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                self.caught_up().await?;
+                let holder = self.result_entry(&c.result_id).await?.owner_org_id == meta.actor.org_id;
+                let handled = self
+                    .markets
+                    .handle(&sales::market_stream(&c.result_id)?, &MarketCommand::StopLicensing { holder }, &meta)
+                    .await
+                    .map_err(|e| e.into_reply(market_rejected))?;
+                Ok(handled.accepted())
             }
             subjects::REGISTER_BIDDER => {
                 let c = pb::SessionAction::decode(payload).map_err(|_| bad_request("SessionAction"))?;
@@ -481,7 +557,12 @@ impl Service {
             subjects::PLACE_BID => {
                 let c = pb::PlaceBid::decode(payload).map_err(|_| bad_request("PlaceBid"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                self.on_session(&c.session_id, SessionCommand::Bid { amount_fen: c.amount_fen }, &meta).await
+                let on_sale = {
+                    let d = self.directory.read().await;
+                    d.sessions.get(&c.session_id).is_none_or(|e| on_sale(&d, &e.state.result_id, &c.session_id))
+                };
+                let command = SessionCommand::Bid { amount_fen: c.amount_fen, on_sale };
+                self.on_session(&c.session_id, command, &meta).await
             }
             subjects::COMMIT_BID => {
                 let c = pb::CommitBid::decode(payload).map_err(|_| bad_request("CommitBid"))?;
@@ -513,7 +594,15 @@ impl Service {
             subjects::RECORD_DEFAULT => {
                 let c = pb::RecordDefault::decode(payload).map_err(|_| bad_request("RecordDefault"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                let command = SessionCommand::RecordDefault { reason: text("reason", &c.reason, 500)? };
+                let seller_withdrew = {
+                    let d = self.directory.read().await;
+                    d.sessions
+                        .get(&c.session_id)
+                        .and_then(|e| d.results.get(&e.state.result_id))
+                        .is_some_and(|r| r.withdrawn)
+                };
+                let command =
+                    SessionCommand::RecordDefault { reason: text("reason", &c.reason, 500)?, seller_withdrew };
                 self.on_session(&c.session_id, command, &meta).await
             }
             other => Err(ReplyError::new("unknown_command", format!("the negotiation service has no command {other}"))),
@@ -631,6 +720,36 @@ impl Service {
                     })
                     .collect();
                 Ok(pb::SessionList { sessions }.encode_to_vec().into())
+            }
+            subjects::GET_MARKET => {
+                let q = pb::GetMarket::decode(payload).map_err(|_| bad_request("GetMarket"))?;
+                if q.asker.unwrap_or_default().user_id.is_empty() {
+                    return Err(ReplyError::new("not_found", "no such result"));
+                }
+                sales::market_stream(&q.result_id)?;
+                self.caught_up().await?;
+                let d = self.directory.read().await;
+                let entry = d.markets.get(&q.result_id);
+                let state = entry.map(|e| e.state.clone()).unwrap_or_default();
+                Ok(pb::MarketView {
+                    result_id: q.result_id.clone(),
+                    open: state
+                        .open()
+                        .map(|(id, sale)| pb::SaleOpened {
+                            result_id: q.result_id.clone(),
+                            kind: sale.kind.clone(),
+                            process_id: id.clone(),
+                            mode: sale.mode,
+                            exclusive: sale.exclusive,
+                        })
+                        .collect(),
+                    exclusive_deal_id: state.exclusive_grant().cloned().unwrap_or_default(),
+                    licences: state.licences().cloned().collect(),
+                    licensing_stopped: state.licensing_stopped,
+                    version: entry.map_or(0, |e| e.version),
+                }
+                .encode_to_vec()
+                .into())
             }
             subjects::LIST_OVERDUE_REFUNDS => {
                 let q = pb::ListOverdueRefunds::decode(payload).map_err(|_| bad_request("ListOverdueRefunds"))?;
@@ -751,6 +870,7 @@ fn listing_view(s: &ListingState, version: u64, asker: &Actor) -> pb::ListingVie
             ListingStatus::Sold => "sold",
             ListingStatus::ToAuction => "to_auction",
             ListingStatus::Lapsed => "lapsed",
+            ListingStatus::Cancelled => "cancelled",
         }
         .into(),
         registrants: s.registrants.len() as u32,
@@ -819,6 +939,7 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp, r
             Phase::Revealing => "revealing",
             Phase::Closed => "closed",
             Phase::Defaulted => "defaulted",
+            Phase::Cancelled => "cancelled",
         }
         .into(),
         ends_at: s.ends_at.map(Timestamp::to_proto),

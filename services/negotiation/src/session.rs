@@ -190,6 +190,7 @@ wire_events!(SessionEvent {
     DealAgreed(DealAgreed),
     WinnerDefaulted(WinnerDefaulted),
     WinnerSigned(WinnerSigned),
+    Cancelled(SessionCancelled),
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -203,6 +204,8 @@ pub enum Phase {
     Closed,
     /// The winner defaulted after the close.
     Defaulted,
+    /// The seller withdrew the result: every deposit is due back, none forfeited.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +304,8 @@ pub enum SessionCommand {
     },
     Bid {
         amount_fen: i64,
+        /// Whether the result is still this session's to sell (negotiation's view of the market and of listings).
+        on_sale: bool,
     },
     Commit {
         commitment: [u8; 32],
@@ -309,17 +314,30 @@ pub enum SessionCommand {
         amount_fen: i64,
         nonce: [u8; 32],
     },
-    /// By the timer: ends the bidding (or the reveals) when their time has come.
-    Close,
+    /// By the timer: ends the bidding (or the reveals) when their time has come; a result no longer on sale cancels
+    /// the session instead.
+    Close {
+        on_sale: bool,
+    },
     RecordDefault {
         reason: String,
+        /// The seller withdrew the result: a winner is never in default for the seller's act.
+        seller_withdrew: bool,
     },
     /// An administrator (or the contracts service) records that the winner signed.
     RecordSigned {
         reference: String,
     },
-    /// By the timer, at the contract deadline: a winner who has not signed by then defaults.
-    ContractDeadline,
+    /// By the timer, at the contract deadline: a winner who has not signed by then defaults (unless the seller
+    /// withdrew the result).
+    ContractDeadline {
+        seller_withdrew: bool,
+    },
+    /// By the exchange, when the seller withdrew the result (or it was sold under another process): the session ends
+    /// with every confirmed deposit due back, the winner's too, and none forfeited.
+    Cancel {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -398,6 +416,12 @@ pub enum SessionRejection {
     OneBidEach,
     #[error("a refund is due only after the close, and never to the winner or a forfeited deposit")]
     NoRefundDue,
+    #[error("the result is no longer for sale in this session")]
+    NotOnSale,
+    #[error("the seller withdrew the result; the session is cancelled, not the winner in default")]
+    SellerWithdrew,
+    #[error("only the exchange cancels a session")]
+    NotTheSystem,
 }
 
 /// The bidding-session decider.
@@ -575,7 +599,9 @@ impl Decider for Sessions {
                 if !is_admin(ctx) {
                     return Err(R::NotAnAdministrator);
                 }
-                if !matches!(s.phase, Phase::Closed | Phase::Defaulted) || !s.refunds_due.contains(bidder) {
+                if !matches!(s.phase, Phase::Closed | Phase::Defaulted | Phase::Cancelled)
+                    || !s.refunds_due.contains(bidder)
+                {
                     return Err(R::NoRefundDue);
                 }
                 match s.bidders.get(bidder).map(|b| b.deposit) {
@@ -587,9 +613,12 @@ impl Decider for Sessions {
                     None => Err(R::NotRegistered),
                 }
             }
-            SessionCommand::Bid { amount_fen } => {
+            SessionCommand::Bid { amount_fen, on_sale } => {
                 if rules.sealed {
                     return Err(R::Sealed);
+                }
+                if !on_sale && s.phase == Phase::Open {
+                    return Err(R::NotOnSale);
                 }
                 money::amount("amount_fen", *amount_fen, in_force.max_amount_fen)?;
                 let bidder = s.bidders.get(&org).ok_or(R::NotRegistered)?;
@@ -684,9 +713,12 @@ impl Decider for Sessions {
                 }
                 Ok(vec![SessionEvent::BidRevealed(pb::BidRevealed { bidder_org_id: org, amount_fen: *amount_fen })])
             }
-            SessionCommand::Close => {
+            SessionCommand::Close { on_sale } => {
                 if !is_admin(ctx) {
                     return Err(R::NotTheTimer);
+                }
+                if !on_sale && matches!(s.phase, Phase::Open | Phase::Revealing) {
+                    return cancel(s, "the result is no longer for sale", ctx);
                 }
                 match s.phase {
                     Phase::Open if rules.sealed => {
@@ -720,12 +752,15 @@ impl Decider for Sessions {
                             s.commitments.keys().filter(|b| !s.reveals.contains_key(*b)).cloned().collect();
                         settle(s, rules, best, &unrevealed, ctx)
                     }
-                    Phase::Closed | Phase::Defaulted | Phase::None => Err(R::Closed),
+                    Phase::Closed | Phase::Defaulted | Phase::Cancelled | Phase::None => Err(R::Closed),
                 }
             }
-            SessionCommand::RecordDefault { reason } => {
+            SessionCommand::RecordDefault { reason, seller_withdrew } => {
                 if !is_admin(ctx) {
                     return Err(R::NotAnAdministrator);
+                }
+                if *seller_withdrew {
+                    return Err(R::SellerWithdrew);
                 }
                 let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
                 if s.signed.is_some() {
@@ -734,7 +769,7 @@ impl Decider for Sessions {
                 if let Some(due) = s.contract_due.filter(|due| now <= *due) {
                     return Err(R::ContractNotDue(due));
                 }
-                Ok(default(winner, reason.clone()))
+                Ok(default(&s.id, winner, reason.clone()))
             }
             SessionCommand::RecordSigned { reference } => {
                 if !is_admin(ctx) {
@@ -749,12 +784,13 @@ impl Decider for Sessions {
                     reference: reference.clone(),
                 })])
             }
-            SessionCommand::ContractDeadline => {
+            SessionCommand::ContractDeadline { seller_withdrew } => {
                 if !is_admin(ctx) {
                     return Err(R::NotTheTimer);
                 }
-                // Signed in time, or already defaulted: the deadline passes with nothing to record.
-                if s.signed.is_some() || s.phase == Phase::Defaulted {
+                // Signed in time, already defaulted or cancelled, or the seller withdrew (the cancellation follows):
+                // the deadline passes with nothing to record.
+                if s.signed.is_some() || matches!(s.phase, Phase::Defaulted | Phase::Cancelled) || *seller_withdrew {
                     return Ok(Vec::new());
                 }
                 let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
@@ -762,7 +798,18 @@ impl Decider for Sessions {
                 if now <= due {
                     return Err(R::ContractNotDue(due));
                 }
-                Ok(default(winner, format!("the contract was not signed by its deadline, {due}")))
+                Ok(default(&s.id, winner, format!("the contract was not signed by its deadline, {due}")))
+            }
+            SessionCommand::Cancel { reason } => {
+                if !ctx.actor.has_role(Role::System) {
+                    return Err(R::NotTheSystem);
+                }
+                match s.phase {
+                    Phase::Open | Phase::Revealing => cancel(s, reason, ctx),
+                    // Won but not signed: the deal falls through with the winner refunded.
+                    Phase::Closed if s.winner.is_some() && s.signed.is_none() => cancel(s, reason, ctx),
+                    _ => Ok(Vec::new()),
+                }
             }
         }
     }
@@ -772,7 +819,7 @@ impl Decider for Sessions {
     /// time). Every other command goes before the bids it arrived with.
     fn simultaneous_order(&self, command: &SessionCommand) -> i64 {
         match command {
-            SessionCommand::Bid { amount_fen } => *amount_fen,
+            SessionCommand::Bid { amount_fen, .. } => *amount_fen,
             _ => i64::MIN,
         }
     }
@@ -829,15 +876,38 @@ impl Decider for Sessions {
             }
             SessionEvent::WinnerDefaulted(_) => s.phase = Phase::Defaulted,
             SessionEvent::WinnerSigned(e) => s.signed = Some(e.reference.clone()),
+            SessionEvent::Cancelled(e) => {
+                s.phase = Phase::Cancelled;
+                s.refunds_due = e.refunds_due.clone();
+                s.refunds_due_by = time(&e.refunds_due_by);
+            }
         }
         s
     }
 }
 
+/// The cancellation of a session for the seller's act: every confirmed deposit (the winner's too) due back, none
+/// forfeited.
+fn cancel(s: &SessionState, reason: &str, ctx: &Ctx) -> Result<Vec<SessionEvent>, SessionRejection> {
+    let refund_days = crate::rules::of(&ctx.rule_version).refund_working_days;
+    let (due_by, _) = crate::deadline::working_days_after(ctx.now, refund_days);
+    let refunds_due =
+        s.bidders.iter().filter(|(_, b)| b.deposit == Deposit::Confirmed).map(|(org, _)| org.clone()).collect();
+    Ok(vec![SessionEvent::Cancelled(pb::SessionCancelled {
+        reason: reason.to_owned(),
+        refunds_due,
+        refunds_due_by: Some(due_by.to_proto()),
+    })])
+}
+
 /// A winner's default: recorded, and the deposit forfeited.
-fn default(winner: &str, reason: String) -> Vec<SessionEvent> {
+fn default(deal_id: &str, winner: &str, reason: String) -> Vec<SessionEvent> {
     vec![
-        SessionEvent::WinnerDefaulted(pb::WinnerDefaulted { winner_org_id: winner.to_owned(), reason }),
+        SessionEvent::WinnerDefaulted(pb::WinnerDefaulted {
+            winner_org_id: winner.to_owned(),
+            reason,
+            deal_id: deal_id.to_owned(),
+        }),
         SessionEvent::DepositForfeited(pb::DepositForfeited {
             bidder_org_id: winner.to_owned(),
             reason: "defaulted".into(),

@@ -111,6 +111,7 @@ proptest! {
             negotiated_route: true,
             notice: NoticeGate::Clear { price_fen: price },
             modes: vec![],
+            on_sale: true,
         };
         let accept = DealCommand::Accept { version: 1, facts };
         let events = Deals.decide(&state, &accept, &ctx(who("z", "firm", Role::EnterpriseMember), 1)).unwrap();
@@ -139,7 +140,7 @@ proptest! {
         let intent = ListingCommand::RegisterIntent;
         let events = Listings.decide(&state, &intent, &ctx(who("z", "firm", Role::EnterpriseMember), 1)).unwrap();
         let state = events.iter().fold(state, |s, e| Listings.evolve(s, e));
-        let events = Listings.decide(&state, &ListingCommand::End, &ctx(who("t", "", Role::System), 10)).unwrap();
+        let events = Listings.decide(&state, &ListingCommand::End { on_sale: true }, &ctx(who("t", "", Role::System), 10)).unwrap();
         let Some(ListingEvent::Agreed(d)) = events.last() else { panic!("{events:?}") };
         deal_holds(d)?;
     }
@@ -216,7 +217,7 @@ proptest! {
             let command = if sealed {
                 SessionCommand::Commit { commitment: commitment("s1", org, *amount, &nonce) }
             } else {
-                SessionCommand::Bid { amount_fen: *amount }
+                SessionCommand::Bid { amount_fen: *amount, on_sale: true }
             };
             if let Ok(e) = Sessions.decide(&s, &command, &ctx(by, 3 + i as i64)) {
                 s = e.iter().fold(s, |s, e| Sessions.evolve(s, e));
@@ -231,7 +232,7 @@ proptest! {
         let timer = who("system", "", Role::System);
         let mut minute = 61;
         if sealed {
-            if let Ok(e) = Sessions.decide(&s, &SessionCommand::Close, &ctx(timer.clone(), minute)) {
+            if let Ok(e) = Sessions.decide(&s, &SessionCommand::Close { on_sale: true }, &ctx(timer.clone(), minute)) {
                 s = e.iter().fold(s, |s, e| Sessions.evolve(s, e));
             }
             for org in ["a", "b"] {
@@ -244,7 +245,7 @@ proptest! {
             prop_assert!(s.reveals.values().all(|a| in_range(*a)));
             minute = 121;
         }
-        let events = Sessions.decide(&s, &SessionCommand::Close, &ctx(timer, minute)).unwrap();
+        let events = Sessions.decide(&s, &SessionCommand::Close { on_sale: true }, &ctx(timer, minute)).unwrap();
         for e in &events {
             if let SessionEvent::DealAgreed(d) = e {
                 deal_holds(d)?;

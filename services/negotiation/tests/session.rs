@@ -185,47 +185,74 @@ fn deposits_are_recorded_by_an_administrator_and_must_cover_the_rules() {
 
 #[test]
 fn bids_start_at_the_start_price_and_climb_by_whole_increments() {
-    sc(bidder("a"), 10).given(ready()).when(C::Bid { amount_fen: 1_000_000 }).then([bid(1, "a", 1_000_000, 60)]);
-    sc(bidder("a"), 10).given(ready()).when(C::Bid { amount_fen: 990_000 }).then_rejected(R::BelowStart(1_000_000));
     sc(bidder("a"), 10)
         .given(ready())
-        .when(C::Bid { amount_fen: 1_005_000 })
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then([bid(1, "a", 1_000_000, 60)]);
+    sc(bidder("a"), 10)
+        .given(ready())
+        .when(C::Bid { amount_fen: 990_000, on_sale: true })
+        .then_rejected(R::BelowStart(1_000_000));
+    sc(bidder("a"), 10)
+        .given(ready())
+        .when(C::Bid { amount_fen: 1_005_000, on_sale: true })
         .then_rejected(R::NotOnIncrement { high: 1_000_000, increment: 10_000 });
     let with_high = || [ready(), vec![bid(1, "a", 1_000_000, 60)]].concat();
-    sc(bidder("b"), 11).given(with_high()).when(C::Bid { amount_fen: 1_030_000 }).then([bid(2, "b", 1_030_000, 60)]);
     sc(bidder("b"), 11)
         .given(with_high())
-        .when(C::Bid { amount_fen: 1_000_000 })
+        .when(C::Bid { amount_fen: 1_030_000, on_sale: true })
+        .then([bid(2, "b", 1_030_000, 60)]);
+    sc(bidder("b"), 11)
+        .given(with_high())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
         .then_rejected(R::NotOnIncrement { high: 1_000_000, increment: 10_000 });
     sc(bidder("b"), 11)
         .given(with_high())
-        .when(C::Bid { amount_fen: 1_015_000 })
+        .when(C::Bid { amount_fen: 1_015_000, on_sale: true })
         .then_rejected(R::NotOnIncrement { high: 1_000_000, increment: 10_000 });
-    sc(bidder("a"), 11).given(with_high()).when(C::Bid { amount_fen: 1_010_000 }).then_rejected(R::AlreadyHighest);
+    sc(bidder("a"), 11)
+        .given(with_high())
+        .when(C::Bid { amount_fen: 1_010_000, on_sale: true })
+        .then_rejected(R::AlreadyHighest);
 }
 
 #[test]
 fn only_paid_registered_bidders_bid_and_only_in_the_window() {
     let unpaid = [opened(), registered("a")];
-    sc(bidder("a"), 10).given(unpaid).when(C::Bid { amount_fen: 1_000_000 }).then_rejected(R::NoDeposit);
-    sc(bidder("c"), 10).given(ready()).when(C::Bid { amount_fen: 1_000_000 }).then_rejected(R::NotRegistered);
-    sc(bidder("a"), -1).given(ready()).when(C::Bid { amount_fen: 1_000_000 }).then_rejected(R::NotOpenYet);
-    sc(bidder("a"), 60).given(ready()).when(C::Bid { amount_fen: 1_000_000 }).then_rejected(R::BiddingClosed);
+    sc(bidder("a"), 10).given(unpaid).when(C::Bid { amount_fen: 1_000_000, on_sale: true }).then_rejected(R::NoDeposit);
+    sc(bidder("c"), 10)
+        .given(ready())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then_rejected(R::NotRegistered);
+    sc(bidder("a"), -1)
+        .given(ready())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then_rejected(R::NotOpenYet);
+    sc(bidder("a"), 60)
+        .given(ready())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then_rejected(R::BiddingClosed);
     sc(bidder("a"), 10).given(ready()).when(C::Commit { commitment: [0; 32] }).then_rejected(R::NotSealed);
 }
 
 #[test]
 fn a_bid_in_the_last_minutes_extends_the_end() {
     // The window is 5 minutes and bidding closes at 60: a bid at 56 moves the end to 61; one at 50 does not.
-    sc(bidder("a"), 50).given(ready()).when(C::Bid { amount_fen: 1_000_000 }).then([bid(1, "a", 1_000_000, 60)]);
-    sc(bidder("a"), 56).given(ready()).when(C::Bid { amount_fen: 1_000_000 }).then([bid(1, "a", 1_000_000, 61)]);
+    sc(bidder("a"), 50)
+        .given(ready())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then([bid(1, "a", 1_000_000, 60)]);
+    sc(bidder("a"), 56)
+        .given(ready())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then([bid(1, "a", 1_000_000, 61)]);
     // Extended, the session takes a bid at 60.5 and moves again.
     let extended = [ready(), vec![bid(1, "a", 1_000_000, 61)]].concat();
     let late = Timestamp::from_unix_micros(at(60).unix_micros() + 30_000_000);
     let events = Sessions
         .decide(
             &Sessions.fold(&extended),
-            &C::Bid { amount_fen: 1_010_000 },
+            &C::Bid { amount_fen: 1_010_000, on_sale: true },
             &Ctx::new(late, bidder("b"), CommandId::parse("c").unwrap()),
         )
         .unwrap();
@@ -238,23 +265,29 @@ fn with_period_reset_each_bid_after_the_free_window_starts_a_new_period() {
     let open = opened_with(rules("period_reset", false, None), &[]);
     let given = || vec![open.clone(), registered("a"), deposit("a"), registered("b"), deposit("b")];
     // In the free window the end stays at the free window's end plus one period.
-    sc(bidder("a"), 30).given(given()).when(C::Bid { amount_fen: 1_000_000 }).then([bid(1, "a", 1_000_000, 65)]);
+    sc(bidder("a"), 30)
+        .given(given())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then([bid(1, "a", 1_000_000, 65)]);
     // After it, a bid starts a new period.
-    sc(bidder("a"), 62).given(given()).when(C::Bid { amount_fen: 1_000_000 }).then([bid(1, "a", 1_000_000, 67)]);
+    sc(bidder("a"), 62)
+        .given(given())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then([bid(1, "a", 1_000_000, 67)]);
     // A period with no bid closes the session.
     let after = [given(), vec![bid(1, "a", 1_000_000, 67)]].concat();
-    sc(timer(), 66).given(after.clone()).when(C::Close).then_rejected(R::NotYet(at(67)));
+    sc(timer(), 66).given(after.clone()).when(C::Close { on_sale: true }).then_rejected(R::NotYet(at(67)));
     let state = Sessions.fold(&after);
-    let events = Sessions.decide(&state, &C::Close, &ctx(timer(), 67)).unwrap();
+    let events = Sessions.decide(&state, &C::Close { on_sale: true }, &ctx(timer(), 67)).unwrap();
     assert!(matches!(&events[0], E::Closed(c) if c.sold && c.winner_org_id == "a" && c.price_fen == 1_000_000));
 }
 
 #[test]
 fn the_timer_closes_with_the_high_bidder_as_winner_and_refunds_the_others() {
     let bids = [ready(), vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_050_000, 60)]].concat();
-    sc(timer(), 59).given(bids.clone()).when(C::Close).then_rejected(R::NotYet(at(60)));
-    sc(bidder("a"), 60).given(bids.clone()).when(C::Close).then_rejected(R::NotTheTimer);
-    let events = Sessions.decide(&Sessions.fold(&bids), &C::Close, &ctx(timer(), 60)).unwrap();
+    sc(timer(), 59).given(bids.clone()).when(C::Close { on_sale: true }).then_rejected(R::NotYet(at(60)));
+    sc(bidder("a"), 60).given(bids.clone()).when(C::Close { on_sale: true }).then_rejected(R::NotTheTimer);
+    let events = Sessions.decide(&Sessions.fold(&bids), &C::Close { on_sale: true }, &ctx(timer(), 60)).unwrap();
     let [E::Closed(closed), E::DealAgreed(deal)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!((closed.sold, closed.winner_org_id.as_str(), closed.price_fen), (true, "b", 1_050_000));
     assert_eq!(closed.refunds_due, vec!["a".to_owned()]);
@@ -263,15 +296,18 @@ fn the_timer_closes_with_the_high_bidder_as_winner_and_refunds_the_others() {
     assert!(due.unix_micros() - at(60).unix_micros() >= 5 * 24 * 60 * MIN, "five working days at least: {due}");
     // Closed is closed; late bids and second closes are refused.
     let after = [bids, events.clone()].concat();
-    sc(bidder("a"), 61).given(after.clone()).when(C::Bid { amount_fen: 1_060_000 }).then_rejected(R::BiddingClosed);
-    sc(timer(), 61).given(after).when(C::Close).then_rejected(R::Closed);
+    sc(bidder("a"), 61)
+        .given(after.clone())
+        .when(C::Bid { amount_fen: 1_060_000, on_sale: true })
+        .then_rejected(R::BiddingClosed);
+    sc(timer(), 61).given(after).when(C::Close { on_sale: true }).then_rejected(R::Closed);
 }
 
 #[test]
 fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
     let reserved = opened_with(rules("extension", false, Some(2_000_000)), &[]);
     let given = vec![reserved, registered("a"), deposit("a"), bid(1, "a", 1_500_000, 60)];
-    let closed = sc(timer(), 60).given(given).when(C::Close).then([E::Closed(pb::SessionClosed {
+    let closed = sc(timer(), 60).given(given).when(C::Close { on_sale: true }).then([E::Closed(pb::SessionClosed {
         sold: false,
         winner_org_id: String::new(),
         price_fen: 0,
@@ -280,7 +316,7 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
         refunds_due_by: refunds_due_by(),
     })]);
     assert_eq!(closed.phase, Phase::Closed);
-    sc(timer(), 60).given(ready()).when(C::Close).then([E::Closed(pb::SessionClosed {
+    sc(timer(), 60).given(ready()).when(C::Close { on_sale: true }).then([E::Closed(pb::SessionClosed {
         sold: false,
         winner_org_id: String::new(),
         price_fen: 0,
@@ -293,7 +329,7 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
 #[test]
 fn deposits_are_refunded_after_the_close_and_a_defaulting_winner_forfeits() {
     let bids = [ready(), vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)]].concat();
-    let close = Sessions.decide(&Sessions.fold(&bids), &C::Close, &ctx(timer(), 60)).unwrap();
+    let close = Sessions.decide(&Sessions.fold(&bids), &C::Close { on_sale: true }, &ctx(timer(), 60)).unwrap();
     let closed = [bids.clone(), close].concat();
     let refund = |b: &str| C::RefundDeposit { bidder: b.into(), reference: "bank-out".into() };
     sc(admin(), 61).given(bids).when(refund("a")).then_rejected(R::NoRefundDue);
@@ -302,12 +338,23 @@ fn deposits_are_refunded_after_the_close_and_a_defaulting_winner_forfeits() {
         .when(refund("a"))
         .then([E::DepositRefunded(pb::DepositRefunded { bidder_org_id: "a".into(), reference: "bank-out".into() })]);
     sc(admin(), 61).given(closed.clone()).when(refund("b")).then_rejected(R::NoRefundDue);
-    let early = Sessions.decide(&Sessions.fold(&closed), &C::RecordDefault { reason: "x".into() }, &ctx(admin(), 61));
+    let early = Sessions.decide(
+        &Sessions.fold(&closed),
+        &C::RecordDefault { reason: "x".into(), seller_withdrew: false },
+        &ctx(admin(), 61),
+    );
     assert!(matches!(early, Err(R::ContractNotDue(_))), "not before the contract deadline: {early:?}");
-    let defaulted = sc(admin(), 20_000).given(closed).when(C::RecordDefault { reason: "未按期签约".into() }).then([
-        E::WinnerDefaulted(pb::WinnerDefaulted { winner_org_id: "b".into(), reason: "未按期签约".into() }),
-        E::DepositForfeited(pb::DepositForfeited { bidder_org_id: "b".into(), reason: "defaulted".into() }),
-    ]);
+    let defaulted = sc(admin(), 20_000)
+        .given(closed)
+        .when(C::RecordDefault { reason: "未按期签约".into(), seller_withdrew: false })
+        .then([
+            E::WinnerDefaulted(pb::WinnerDefaulted {
+                deal_id: "s1".into(),
+                winner_org_id: "b".into(),
+                reason: "未按期签约".into(),
+            }),
+            E::DepositForfeited(pb::DepositForfeited { bidder_org_id: "b".into(), reason: "defaulted".into() }),
+        ]);
     assert_eq!(defaulted.phase, Phase::Defaulted);
     assert_eq!(defaulted.bidders["b"].deposit, Deposit::Forfeited);
 }
@@ -315,7 +362,7 @@ fn deposits_are_refunded_after_the_close_and_a_defaulting_winner_forfeits() {
 /// A session won by "b" at 1,010,000 fen, closed at minute 60.
 fn won() -> Vec<E> {
     let bids = [ready(), vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)]].concat();
-    let close = Sessions.decide(&Sessions.fold(&bids), &C::Close, &ctx(timer(), 60)).unwrap();
+    let close = Sessions.decide(&Sessions.fold(&bids), &C::Close { on_sale: true }, &ctx(timer(), 60)).unwrap();
     [bids, close].concat()
 }
 
@@ -324,10 +371,17 @@ fn the_contract_deadline_defaults_a_winner_who_has_not_signed() {
     let due = Sessions.fold(&won()).contract_due.expect("the deal sets a contract deadline");
     // Five working days after a close on a weekday are at least a week later, and at most a few weeks.
     assert!(due > at(60 + 7 * 24 * 60 - 1) && due < at(60 + 30 * 24 * 60), "{due}");
-    sc(timer(), 61).given(won()).when(C::ContractDeadline).then_rejected(R::ContractNotDue(due));
-    sc(bidder("a"), 20_000).given(won()).when(C::ContractDeadline).then_rejected(R::NotTheTimer);
-    let defaulted = sc(timer(), 20_000).given(won()).when(C::ContractDeadline).then([
+    sc(timer(), 61)
+        .given(won())
+        .when(C::ContractDeadline { seller_withdrew: false })
+        .then_rejected(R::ContractNotDue(due));
+    sc(bidder("a"), 20_000)
+        .given(won())
+        .when(C::ContractDeadline { seller_withdrew: false })
+        .then_rejected(R::NotTheTimer);
+    let defaulted = sc(timer(), 20_000).given(won()).when(C::ContractDeadline { seller_withdrew: false }).then([
         E::WinnerDefaulted(pb::WinnerDefaulted {
+            deal_id: "s1".into(),
             winner_org_id: "b".into(),
             reason: format!("the contract was not signed by its deadline, {due}"),
         }),
@@ -335,11 +389,14 @@ fn the_contract_deadline_defaults_a_winner_who_has_not_signed() {
     ]);
     assert_eq!((defaulted.phase, defaulted.bidders["b"].deposit), (Phase::Defaulted, Deposit::Forfeited));
     // The timer firing again changes nothing.
-    let again = Sessions.decide(&defaulted, &C::ContractDeadline, &ctx(timer(), 20_001)).unwrap();
+    let again =
+        Sessions.decide(&defaulted, &C::ContractDeadline { seller_withdrew: false }, &ctx(timer(), 20_001)).unwrap();
     assert!(again.is_empty());
     // A session without a winner has no deadline.
-    let unsold = [ready(), Sessions.decide(&Sessions.fold(&ready()), &C::Close, &ctx(timer(), 60)).unwrap()].concat();
-    sc(timer(), 20_000).given(unsold).when(C::ContractDeadline).then_rejected(R::NoWinner);
+    let unsold =
+        [ready(), Sessions.decide(&Sessions.fold(&ready()), &C::Close { on_sale: true }, &ctx(timer(), 60)).unwrap()]
+            .concat();
+    sc(timer(), 20_000).given(unsold).when(C::ContractDeadline { seller_withdrew: false }).then_rejected(R::NoWinner);
 }
 
 #[test]
@@ -352,8 +409,11 @@ fn a_winner_who_signed_in_time_keeps_the_deposit() {
     let after = [won(), vec![signed_event]].concat();
     sc(admin(), 62).given(after.clone()).when(sign("HT-2")).then_rejected(R::AlreadySigned);
     // The deadline passes with nothing to record, and no administrator can record a default any more.
-    sc(timer(), 20_000).given(after.clone()).when(C::ContractDeadline).then([]);
-    sc(admin(), 20_000).given(after).when(C::RecordDefault { reason: "x".into() }).then_rejected(R::AlreadySigned);
+    sc(timer(), 20_000).given(after.clone()).when(C::ContractDeadline { seller_withdrew: false }).then([]);
+    sc(admin(), 20_000)
+        .given(after)
+        .when(C::RecordDefault { reason: "x".into(), seller_withdrew: false })
+        .then_rejected(R::AlreadySigned);
     // Nothing to sign before the close or without a winner.
     sc(admin(), 30).given(ready()).when(sign("HT-1")).then_rejected(R::NoWinner);
 }
@@ -366,10 +426,17 @@ fn a_one_shot_session_takes_one_bid_per_bidder() {
         vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)],
     ]
     .concat();
-    sc(bidder("a"), 10).given(given.clone()).when(C::Bid { amount_fen: 1_020_000 }).then_rejected(R::OneBidEach);
+    sc(bidder("a"), 10)
+        .given(given.clone())
+        .when(C::Bid { amount_fen: 1_020_000, on_sale: true })
+        .then_rejected(R::OneBidEach);
     // In a multi-round session (the default) "a" may bid again once outbid.
     let multi = [ready(), vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)]].concat();
-    let again = Sessions.decide(&Sessions.fold(&multi), &C::Bid { amount_fen: 1_020_000 }, &ctx(bidder("a"), 10));
+    let again = Sessions.decide(
+        &Sessions.fold(&multi),
+        &C::Bid { amount_fen: 1_020_000, on_sale: true },
+        &ctx(bidder("a"), 10),
+    );
     assert!(again.is_ok(), "{again:?}");
 }
 
@@ -401,7 +468,10 @@ fn revealed(org: &str, amount: i64) -> E {
 fn sealed_bids_commit_then_reveal_and_the_unrevealed_forfeit() {
     let c = commitment("s1", "a", 1_200_000, &[1; 32]);
     sc(bidder("a"), 10).given(sealed_ready()).when(C::Commit { commitment: c }).then([committed("a", 1_200_000, 1)]);
-    sc(bidder("a"), 10).given(sealed_ready()).when(C::Bid { amount_fen: 1_000_000 }).then_rejected(R::Sealed);
+    sc(bidder("a"), 10)
+        .given(sealed_ready())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: true })
+        .then_rejected(R::Sealed);
     let one = [sealed_ready(), vec![committed("a", 1_200_000, 1)]].concat();
     sc(bidder("a"), 11).given(one.clone()).when(C::Commit { commitment: c }).then_rejected(R::AlreadyCommitted);
     sc(bidder("b"), 60).given(one).when(C::Commit { commitment: c }).then_rejected(R::BiddingClosed);
@@ -415,7 +485,7 @@ fn sealed_bids_commit_then_reveal_and_the_unrevealed_forfeit() {
     let reveal = |amount, nonce| C::Reveal { amount_fen: amount, nonce: [nonce; 32] };
     sc(bidder("a"), 61).given(all.clone()).when(reveal(1_200_000, 1)).then_rejected(R::NotRevealing);
     let closing = E::BiddingClosed(pb::BiddingClosed { reveal_closes: Some(at(120).to_proto()) });
-    sc(timer(), 60).given(all.clone()).when(C::Close).then([closing.clone()]);
+    sc(timer(), 60).given(all.clone()).when(C::Close { on_sale: true }).then([closing.clone()]);
     let revealing = [all, vec![closing]].concat();
     sc(bidder("a"), 61).given(revealing.clone()).when(reveal(1_200_000, 1)).then([revealed("a", 1_200_000)]);
     sc(bidder("a"), 61).given(revealing.clone()).when(reveal(1_300_000, 1)).then_rejected(R::RevealMismatch);
@@ -424,8 +494,9 @@ fn sealed_bids_commit_then_reveal_and_the_unrevealed_forfeit() {
 
     // a and b reveal, c (the highest) does not: b wins on revealed bids only, c forfeits.
     let revealed_two = [revealing, vec![revealed("a", 1_200_000), revealed("b", 1_500_000)]].concat();
-    sc(timer(), 119).given(revealed_two.clone()).when(C::Close).then_rejected(R::NotYet(at(120)));
-    let events = Sessions.decide(&Sessions.fold(&revealed_two), &C::Close, &ctx(timer(), 120)).unwrap();
+    sc(timer(), 119).given(revealed_two.clone()).when(C::Close { on_sale: true }).then_rejected(R::NotYet(at(120)));
+    let events =
+        Sessions.decide(&Sessions.fold(&revealed_two), &C::Close { on_sale: true }, &ctx(timer(), 120)).unwrap();
     let [E::DepositForfeited(f), E::Closed(closed), E::DealAgreed(deal)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -448,7 +519,7 @@ fn sealed_ties_go_to_the_earlier_commitment() {
         ],
     ]
     .concat();
-    let events = Sessions.decide(&Sessions.fold(&given), &C::Close, &ctx(timer(), 120)).unwrap();
+    let events = Sessions.decide(&Sessions.fold(&given), &C::Close { on_sale: true }, &ctx(timer(), 120)).unwrap();
     assert!(matches!(&events[0], E::Closed(c) if c.winner_org_id == "b"), "{events:?}");
 }
 
@@ -470,7 +541,7 @@ fn play(moves: &[(usize, i64, i64)], anti: &str) -> Vec<E> {
         let now = Timestamp::from_unix_micros(minute_us);
         let base = state.high().map_or(1_000_000 - 10_000, |h| h.amount_fen);
         let amount = base + steps * 10_000 - if steps % 7 == 3 { 5_000 } else { 0 };
-        let command = C::Bid { amount_fen: amount };
+        let command = C::Bid { amount_fen: amount, on_sale: true };
         let ctx = Ctx::new(now, bidder(orgs[*who]), CommandId::parse("c").unwrap());
         if let Ok(events) = Sessions.decide(&state, &command, &ctx) {
             for e in &events {
@@ -482,7 +553,7 @@ fn play(moves: &[(usize, i64, i64)], anti: &str) -> Vec<E> {
     // The timer, late enough.
     let end = state.ends_at.unwrap().unix_micros().max(minute_us);
     let ctx = Ctx::new(Timestamp::from_unix_micros(end), timer(), CommandId::parse("c").unwrap());
-    let close = Sessions.decide(&state, &C::Close, &ctx).expect("the timer closes");
+    let close = Sessions.decide(&state, &C::Close { on_sale: true }, &ctx).expect("the timer closes");
     log.extend(close);
     log
 }
@@ -527,7 +598,7 @@ proptest! {
         // No bid is accepted after the close.
         let closed = Sessions.fold(&log);
         let late = Ctx::new(Timestamp::from_unix_micros(i64::MAX / 2), bidder("a"), CommandId::parse("c").unwrap());
-        prop_assert_eq!(Sessions.decide(&closed, &C::Bid { amount_fen: previous + 10_000 }, &late), Err(R::BiddingClosed));
+        prop_assert_eq!(Sessions.decide(&closed, &C::Bid { amount_fen: previous + 10_000, on_sale: true }, &late), Err(R::BiddingClosed));
     }
 
     #[test]
@@ -536,7 +607,7 @@ proptest! {
         let state = Sessions.fold(&log);
         let now = Timestamp::from_unix_micros(at(60).unix_micros() + extra_s * 1_000_000);
         let ctx = Ctx::new(now, bidder("b"), CommandId::parse("c").unwrap());
-        prop_assert_eq!(Sessions.decide(&state, &C::Bid { amount_fen: 1_010_000 }, &ctx), Err(R::BiddingClosed));
+        prop_assert_eq!(Sessions.decide(&state, &C::Bid { amount_fen: 1_010_000, on_sale: true }, &ctx), Err(R::BiddingClosed));
     }
 }
 
