@@ -1054,3 +1054,74 @@ pub async fn overdue_refunds(
         total: list.total,
     }))
 }
+
+/// A process open on a result, as its market records it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SaleView {
+    /// negotiation, listing, session.
+    pub kind: String,
+    pub process_id: String,
+    pub mode: String,
+    pub exclusive: bool,
+}
+
+/// What is on sale of a result and what has been granted (ADR 0008).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketView {
+    pub result_id: String,
+    /// The processes open now.
+    pub open: Vec<SaleView>,
+    /// The deal whose exclusive right stands, if any.
+    pub exclusive_deal_id: Option<String>,
+    /// Non-exclusive licences granted (deal ids).
+    pub licences: Vec<String>,
+    pub licensing_stopped: bool,
+    pub version: u64,
+}
+
+/// What is on sale of a result: the open processes, the exclusive right granted, the non-exclusive licences
+/// (everyone logged in).
+#[utoipa::path(get, path = "/api/v1/results/{result_id}/market", tag = "negotiation", security(("bearer" = [])),
+    params(("result_id" = String, Path)), responses((status = 200, description = "The result's market", body = MarketView)))]
+pub async fn get_market(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Path(result_id): Path<String>,
+) -> Result<Json<MarketView>, ApiError> {
+    let m: pb::MarketView =
+        ask(&deps, subjects::GET_MARKET, pb::GetMarket { asker: Some(principal.actor()), result_id }).await?;
+    Ok(Json(MarketView {
+        result_id: m.result_id,
+        open: m
+            .open
+            .iter()
+            .map(|s| SaleView {
+                kind: s.kind.clone(),
+                process_id: s.process_id.clone(),
+                mode: to_name(MODES, s.mode).into(),
+                exclusive: s.exclusive,
+            })
+            .collect(),
+        exclusive_deal_id: (!m.exclusive_deal_id.is_empty()).then_some(m.exclusive_deal_id),
+        licences: m.licences,
+        licensing_stopped: m.licensing_stopped,
+        version: m.version,
+    }))
+}
+
+/// Stop granting non-exclusive licences of a result (the holder's technology managers). Licences granted stay.
+#[utoipa::path(post, path = "/api/v1/results/{result_id}/stop-licensing", tag = "negotiation",
+    security(("bearer" = [])), params(("result_id" = String, Path)), responses(
+    (status = 200, description = "Recorded", body = Accepted),
+    (status = 403, description = "Not the holder's technology manager", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn stop_licensing(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(result_id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::TechManager])?;
+    let command = pb::StopLicensing { context: context(&headers, &principal)?, result_id };
+    carry_out(&deps, subjects::STOP_LICENSING, command, StatusCode::OK).await
+}

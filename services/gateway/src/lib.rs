@@ -238,6 +238,8 @@ pub fn router(deps: Deps) -> Router {
         .route("/sessions/{session_id}/default", post(api_negotiation::record_default))
         .route("/sessions/{session_id}/contract-signed", post(api_negotiation::record_signed))
         .route("/refunds/overdue", get(api_negotiation::overdue_refunds))
+        .route("/results/{result_id}/market", get(api_negotiation::get_market))
+        .route("/results/{result_id}/stop-licensing", post(api_negotiation::stop_licensing))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(healthz))

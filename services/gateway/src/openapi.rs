@@ -92,6 +92,8 @@ impl Modify for Bearer {
         api_negotiation::record_signed,
         api_negotiation::list_bids,
         api_negotiation::overdue_refunds,
+        api_negotiation::get_market,
+        api_negotiation::stop_licensing,
     ),
     modifiers(&Bearer),
     tags(

@@ -233,6 +233,8 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         ),
         ("GET", "/api/v1/sessions/s-none/bids".into(), None, [401, 404, 404, 404, 404, 404]),
         ("GET", "/api/v1/refunds/overdue".into(), None, [401, 200, 403, 403, 403, 200]),
+        ("GET", "/api/v1/results/r-none/market".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("POST", "/api/v1/results/r-none/stop-licensing".into(), None, [401, 403, 404, 403, 403, 403]),
         ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
     ]
 }
@@ -603,6 +605,8 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("post", "/api/v1/sessions/{session_id}/contract-signed"),
         ("get", "/api/v1/sessions/{session_id}/bids"),
         ("get", "/api/v1/refunds/overdue"),
+        ("get", "/api/v1/results/{result_id}/market"),
+        ("post", "/api/v1/results/{result_id}/stop-licensing"),
     ];
     let documented: usize = doc.body["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, routes.len(), "every documented operation is a route, and the other way round");

@@ -221,6 +221,7 @@ const OBJECTION_RESOLVED: &str = "ttx.listings.v1.ObjectionResolved";
 const NOTICE_ENDED: &str = "ttx.listings.v1.NoticeEnded";
 const WITHDRAWN: &str = "ttx.listings.v1.ResultWithdrawn";
 const UNDER_CONTRACT: &str = "ttx.listings.v1.ResultUnderContract";
+const RELEASED: &str = "ttx.listings.v1.ResultReleased";
 
 fn malformed(event_type: &str, reason: impl ToString) -> DecodeError {
     DecodeError::Malformed { event_type: event_type.to_owned(), reason: reason.to_string() }
@@ -246,6 +247,7 @@ impl DomainEvent for ResultEvent {
             Self::NoticeEnded { .. } => NOTICE_ENDED,
             Self::Withdrawn { .. } => WITHDRAWN,
             Self::UnderContract { .. } => UNDER_CONTRACT,
+            Self::Released { .. } => RELEASED,
         }
     }
 
@@ -290,6 +292,7 @@ impl DomainEvent for ResultEvent {
             Self::UnderContract { deal_id, buyer_org_id } => {
                 pb::ResultUnderContract { deal_id, buyer_org_id }.encode_to_vec()
             }
+            Self::Released { deal_id, reason } => pb::ResultReleased { deal_id, reason }.encode_to_vec(),
         };
         bytes.into()
     }
@@ -342,6 +345,10 @@ impl DomainEvent for ResultEvent {
             UNDER_CONTRACT => {
                 let p: pb::ResultUnderContract = decode_pb(event_type, payload)?;
                 Self::UnderContract { deal_id: p.deal_id, buyer_org_id: p.buyer_org_id }
+            }
+            RELEASED => {
+                let p: pb::ResultReleased = decode_pb(event_type, payload)?;
+                Self::Released { deal_id: p.deal_id, reason: p.reason }
             }
             _ => return Err(DecodeError::UnknownType { event_type: event_type.to_owned(), schema_version }),
         })

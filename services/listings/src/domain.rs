@@ -272,10 +272,16 @@ pub enum ResultCommand {
     Withdraw {
         reason: String,
     },
-    /// A deal was agreed in negotiation (a reaction to `ttx.negotiation.v1.DealAgreed`, by the system).
+    /// A deal granting an exclusive right was agreed in negotiation (a reaction to `ttx.negotiation.v1.DealAgreed`,
+    /// by the system).
     MarkUnderContract {
         deal_id: String,
         buyer_org_id: String,
+    },
+    /// The deal fell through (a reaction to `ttx.negotiation.v1.RightVoided`, by the system): back on the market.
+    Release {
+        deal_id: String,
+        reason: String,
     },
 }
 
@@ -294,6 +300,7 @@ pub enum ResultEvent {
     NoticeEnded { clean: bool },
     Withdrawn { reason: String },
     UnderContract { deal_id: String, buyer_org_id: String },
+    Released { deal_id: String, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -569,6 +576,17 @@ impl Decider for Results {
                 }
                 Ok(vec![ResultEvent::UnderContract { deal_id: deal_id.clone(), buyer_org_id: buyer_org_id.clone() }])
             }
+            ResultCommand::Release { deal_id, reason } => {
+                if !actor.has_role(Role::System) {
+                    return Err(Rejection::NotTheSystem);
+                }
+                // Only the deal it is under contract by releases it; anything else (redelivered, withdrawn since) is
+                // left as it is.
+                if status != Status::UnderContract || state.deal_id.as_deref() != Some(deal_id.as_str()) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ResultEvent::Released { deal_id: deal_id.clone(), reason: reason.clone() }])
+            }
             ResultCommand::Withdraw { reason } => {
                 manager_of_owner(state, actor)?;
                 if matches!(status, Status::Transacted | Status::Withdrawn | Status::UnderContract) {
@@ -631,6 +649,10 @@ impl Decider for Results {
                 }
             }
             ResultEvent::Withdrawn { .. } => state.status = Status::Withdrawn,
+            ResultEvent::Released { .. } => {
+                state.status = Status::Published;
+                state.deal_id = None;
+            }
             ResultEvent::UnderContract { deal_id, .. } => {
                 state.status = Status::UnderContract;
                 state.deal_id = Some(deal_id.clone());
@@ -994,6 +1016,29 @@ pub(crate) mod tests {
             .when(ResultCommand::MarkUnderContract { deal_id: "d2".into(), buyer_org_id: "x".into() })
             .then_rejected(Rejection::WrongStatus(Status::UnderContract));
         results().by(manager()).given(published()).when(mark()).then_rejected(Rejection::NotTheSystem);
+    }
+
+    #[test]
+    fn a_deal_that_fell_through_puts_the_result_back_on_the_market() {
+        let timer = actor("system", "", &[Role::System]);
+        let under = ResultEvent::UnderContract { deal_id: "d1".into(), buyer_org_id: "firm".into() };
+        let release =
+            |deal: &str| ResultCommand::Release { deal_id: deal.into(), reason: "the winner defaulted".into() };
+        let released = ResultEvent::Released { deal_id: "d1".into(), reason: "the winner defaulted".into() };
+        let state = results()
+            .by(timer.clone())
+            .given(with(published(), [under.clone()]))
+            .when(release("d1"))
+            .then([released.clone()]);
+        assert_eq!((state.status, state.deal_id), (Status::Published, None));
+        // Another deal's release, or a second one, changes nothing; only the system releases.
+        results().by(timer.clone()).given(with(published(), [under.clone()])).when(release("d2")).then([]);
+        results().by(timer.clone()).given(with(published(), [under.clone(), released])).when(release("d1")).then([]);
+        results()
+            .by(manager())
+            .given(with(published(), [under]))
+            .when(release("d1"))
+            .then_rejected(Rejection::NotTheSystem);
     }
 
     #[test]

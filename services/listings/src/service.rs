@@ -153,8 +153,17 @@ struct Directory {
     matched: BTreeSet<String>,
     /// Organisation → the match notices for its results, oldest first.
     notifications: BTreeMap<String, Vec<pb::Notification>>,
-    /// Deals agreed in negotiation that the results do not record yet: (causing event id, deal).
-    deals_pending: Vec<(String, ttx_proto::negotiation::v1::DealAgreed)>,
+    /// What negotiation decided that the results do not record yet: (causing event id, what to record).
+    deals_pending: Vec<(String, DealReaction)>,
+}
+
+/// A result's side of a negotiation event.
+#[derive(Debug, Clone)]
+enum DealReaction {
+    /// A deal granting an exclusive right: the result goes under contract.
+    UnderContract { result_id: String, deal_id: String, buyer_org_id: String },
+    /// The right was voided (the winner defaulted): the result is back on the market.
+    Release { result_id: String, deal_id: String, reason: String },
 }
 
 impl Directory {
@@ -245,16 +254,38 @@ impl Service {
             entry.state = Demands.evolve(std::mem::take(&mut entry.state), &e);
             entry.version = event.version();
         } else if stream.starts_with("negotiation-") {
-            if event.event_type() == "ttx.negotiation.v1.DealAgreed" {
-                let deal = ttx_proto::negotiation::v1::DealAgreed::decode(event.payload().clone()).map_err(|e| {
-                    ttx_kernel::DecodeError::Malformed {
-                        event_type: event.event_type().to_owned(),
-                        reason: e.to_string(),
+            use ttx_proto::negotiation::v1 as npb;
+            let malformed = |e: prost::DecodeError| ttx_kernel::DecodeError::Malformed {
+                event_type: event.event_type().to_owned(),
+                reason: e.to_string(),
+            };
+            let cause = event.event_id().map_or_else(|| format!("position-{}", event.position()), |u| u.to_string());
+            match event.event_type() {
+                "ttx.negotiation.v1.DealAgreed" => {
+                    let deal = npb::DealAgreed::decode(event.payload().clone()).map_err(malformed)?;
+                    // A non-exclusive licence leaves the result on the market (deals from before modes were declared
+                    // were exclusive).
+                    if deal.terms.as_ref().is_none_or(|t| t.mode == 0 || t.exclusive) {
+                        let reaction = DealReaction::UnderContract {
+                            result_id: deal.result_id,
+                            deal_id: deal.deal_id,
+                            buyer_org_id: deal.buyer_org_id,
+                        };
+                        directory.deals_pending.push((cause, reaction));
                     }
-                })?;
-                let cause =
-                    event.event_id().map_or_else(|| format!("position-{}", event.position()), |u| u.to_string());
-                directory.deals_pending.push((cause, deal));
+                }
+                "ttx.negotiation.v1.RightVoided" => {
+                    let voided = npb::RightVoided::decode(event.payload().clone()).map_err(malformed)?;
+                    if let Some(result_id) = stream.strip_prefix("negotiation-market-") {
+                        let reaction = DealReaction::Release {
+                            result_id: result_id.to_owned(),
+                            deal_id: voided.deal_id,
+                            reason: voided.reason,
+                        };
+                        directory.deals_pending.push((cause, reaction));
+                    }
+                }
+                _ => {}
             }
         } else if stream.starts_with("listings-match-") {
             let MatchEvent::Matched(m) = decode_event(event)?;
@@ -328,39 +359,55 @@ impl Service {
         }
     }
 
-    /// Records each deal agreed in negotiation on its result (the result goes under contract). The command id is
-    /// derived from the causing event, so a redelivered or replayed deal changes nothing.
+    /// Records on its result each exclusive deal agreed in negotiation (the result goes under contract) and each
+    /// right voided there (the result is back on the market). The command id is derived from the causing event, so a
+    /// redelivered or replayed event changes nothing.
     pub async fn record_deals(&self) {
-        let pending: Vec<(String, ttx_proto::negotiation::v1::DealAgreed)> = {
+        let pending: Vec<(String, DealReaction)> = {
             let mut directory = self.directory.write().await;
             let pending = std::mem::take(&mut directory.deals_pending);
+            // Replayed history the results already record needs no command.
             pending
                 .into_iter()
-                .filter(|(_, d)| {
-                    directory.results.get(&d.result_id).is_none_or(|e| e.state.deal_id.as_deref() != Some(&d.deal_id))
+                .filter(|(_, r)| match r {
+                    DealReaction::UnderContract { result_id, deal_id, .. } => {
+                        directory.results.get(result_id).is_none_or(|e| e.state.deal_id.as_deref() != Some(deal_id))
+                    }
+                    DealReaction::Release { result_id, deal_id, .. } => {
+                        directory.results.get(result_id).is_none_or(|e| e.state.deal_id.as_deref() == Some(deal_id))
+                    }
                 })
                 .collect()
         };
-        for (cause, deal) in pending {
+        for (cause, reaction) in pending {
+            let (result_id, deal_id, command) = match &reaction {
+                DealReaction::UnderContract { result_id, deal_id, buyer_org_id } => (
+                    result_id,
+                    deal_id,
+                    ResultCommand::MarkUnderContract { deal_id: deal_id.clone(), buyer_org_id: buyer_org_id.clone() },
+                ),
+                DealReaction::Release { result_id, deal_id, reason } => {
+                    (result_id, deal_id, ResultCommand::Release { deal_id: deal_id.clone(), reason: reason.clone() })
+                }
+            };
             let (Ok(stream), Ok(command_id)) =
-                (result_stream(&deal.result_id), CommandId::parse(format!("reaction:{cause}")))
+                (result_stream(result_id), CommandId::parse(format!("reaction:{cause}")))
             else {
                 continue;
             };
-            let command = ResultCommand::MarkUnderContract {
-                deal_id: deal.deal_id.clone(),
-                buyer_org_id: deal.buyer_org_id.clone(),
-            };
             let meta = CommandMeta::new(command_id, system_actor());
             match self.results.handle(&stream, &command, &meta).await {
-                Ok(_) => tracing::info!(result = %deal.result_id, deal = %deal.deal_id, "result under contract"),
+                Ok(h) if !h.events.is_empty() => {
+                    tracing::info!(result = %result_id, deal = %deal_id, "a deal recorded on its result")
+                }
+                Ok(_) => {}
                 Err(ttx_kernel::CommandError::Rejected(e)) => {
-                    tracing::warn!(result = %deal.result_id, deal = %deal.deal_id, error = %e, "a deal does not fit its result")
+                    tracing::warn!(result = %result_id, deal = %deal_id, error = %e, "a deal does not fit its result")
                 }
                 Err(e) => {
                     // The log was unavailable or busy: try again on the next tick.
-                    tracing::warn!(result = %deal.result_id, error = %e, "could not record a deal yet");
-                    self.directory.write().await.deals_pending.push((cause, deal));
+                    tracing::warn!(result = %result_id, error = %e, "could not record a deal yet");
+                    self.directory.write().await.deals_pending.push((cause, reaction));
                 }
             }
         }

@@ -398,6 +398,23 @@ mod tests {
     }
 
     #[test]
+    fn a_deal_is_not_agreed_on_a_result_no_longer_on_sale_and_the_exchange_cancels_it() {
+        let given = || [opened(), offer(1, "uni", 480_000_000)];
+        let gone = ResultFacts { on_sale: false, ..facts(NoticeGate::Clear { price_fen: 480_000_000 }) };
+        sc(buyer())
+            .given(given())
+            .when(DealCommand::Accept { version: 1, facts: gone })
+            .then_rejected(DealRejection::NotOnSale);
+        let cancel = DealCommand::Cancel { reason: "the holder withdrew the result".into() };
+        let state =
+            sc(who("system", "", Role::System)).given(given()).when(cancel.clone()).then([DealEvent::Abandoned(
+                pb::NegotiationAbandoned { by_org_id: String::new(), reason: "the holder withdrew the result".into() },
+            )]);
+        assert_eq!(state.status, DealStatus::Abandoned);
+        sc(buyer()).given(given()).when(cancel).then_rejected(DealRejection::NotTheSystem);
+    }
+
+    #[test]
     fn the_mode_is_declared_at_the_opening_and_no_offer_changes_its_exclusivity() {
         let unoffered =
             DealCommand::Open { id: "n1".into(), result_id: "r1".into(), mode: 2, facts: facts(NoticeGate::NoNotice) };

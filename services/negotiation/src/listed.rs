@@ -394,6 +394,31 @@ mod tests {
     }
 
     #[test]
+    fn a_sale_whose_result_is_gone_ends_cancelled_and_sells_nothing() {
+        let cancelled = |reason: &str| {
+            ListingEvent::Ended(pb::ListingEnded {
+                outcome: "cancelled".into(),
+                registrants: vec!["a".into()],
+                session_id: String::new(),
+                reason: reason.into(),
+            })
+        };
+        sc(timer(), 20)
+            .given([opened(), intent("a")])
+            .when(ListingCommand::End { on_sale: false })
+            .then([cancelled("the result is no longer for sale")]);
+        let state = sc(timer(), 5)
+            .given([opened(), intent("a")])
+            .when(ListingCommand::Cancel { reason: "withdrawn".into() })
+            .then([cancelled("withdrawn")]);
+        assert_eq!(state.status, ListingStatus::Cancelled);
+        sc(seller(), 5)
+            .given([opened()])
+            .when(ListingCommand::Cancel { reason: "x".into() })
+            .then_rejected(ListingRejection::NotTheTimer);
+    }
+
+    #[test]
     fn a_lapsed_listing_is_relisted_by_its_seller() {
         let lapsed = || [opened(), ended("lapsed", &[], "")];
         let relist = ListingCommand::Relist { disclosure_ends: at(40) };

@@ -632,3 +632,87 @@ fn the_property_player_accepts_and_refuses_bids() {
     );
     assert!(matches!(log.last(), Some(E::DealAgreed(d)) if d.buyer_org_id == "d"));
 }
+
+/// A sealed session in its reveal phase: a and b committed and paid, only a revealed.
+fn revealing() -> Vec<E> {
+    let sealed = opened_with(rules("extension", true, None), &[]);
+    let nonce = [9u8; 32];
+    let commit = |org: &str, amount| {
+        E::BidCommitted(pb::BidCommitted {
+            bidder_org_id: org.into(),
+            user_id: format!("{org}-user"),
+            commitment: hex::encode(commitment("s1", org, amount, &nonce)),
+        })
+    };
+    vec![
+        sealed,
+        registered("a"),
+        deposit("a"),
+        registered("b"),
+        deposit("b"),
+        commit("a", 1_200_000),
+        commit("b", 1_500_000),
+        E::BiddingClosed(pb::BiddingClosed { reveal_closes: Some(at(120).to_proto()) }),
+        E::BidRevealed(pb::BidRevealed { bidder_org_id: "a".into(), amount_fen: 1_200_000 }),
+    ]
+}
+
+#[test]
+fn no_deposit_is_ever_forfeited_because_the_seller_withdrew() {
+    let cancel = || C::Cancel { reason: "the holder withdrew the result".into() };
+    let refunds = |orgs: &[&str], minute| {
+        E::Cancelled(pb::SessionCancelled {
+            reason: "the holder withdrew the result".into(),
+            refunds_due: orgs.iter().map(|o| (*o).to_owned()).collect(),
+            refunds_due_by: Some(ttx_negotiation::deadline::working_days_after(at(minute), 5).0.to_proto()),
+        })
+    };
+    // While bidding runs: every confirmed deposit is due back, and no more bids are taken.
+    let running = [ready(), vec![bid(1, "a", 1_000_000, 60)]].concat();
+    let cancelled = sc(timer(), 30).given(running.clone()).when(cancel()).then([refunds(&["a", "b"], 30)]);
+    assert_eq!(cancelled.phase, Phase::Cancelled);
+    let after = [running, vec![refunds(&["a", "b"], 30)]].concat();
+    sc(bidder("b"), 31)
+        .given(after.clone())
+        .when(C::Bid { amount_fen: 1_010_000, on_sale: true })
+        .then_rejected(R::BiddingClosed);
+    sc(timer(), 61).given(after.clone()).when(C::Close { on_sale: true }).then_rejected(R::Closed);
+    sc(admin(), 32)
+        .given(after)
+        .when(C::RefundDeposit { bidder: "a".into(), reference: "退款".into() })
+        .then([E::DepositRefunded(pb::DepositRefunded { bidder_org_id: "a".into(), reference: "退款".into() })]);
+    // A sealed session's reveal phase: the unrevealed commitment forfeits nothing.
+    let state = sc(timer(), 100).given(revealing()).when(cancel()).then([refunds(&["a", "b"], 100)]);
+    assert!(state.bidders.values().all(|b| b.deposit == Deposit::Confirmed));
+    // Won, not yet signed: the winner is refunded too, and the contract deadline then records nothing.
+    let withdrawn_after_the_close = [won(), vec![refunds(&["a", "b"], 70)]].concat();
+    sc(timer(), 70).given(won()).when(cancel()).then([refunds(&["a", "b"], 70)]);
+    sc(timer(), 20_000).given(withdrawn_after_the_close).when(C::ContractDeadline { seller_withdrew: true }).then([]);
+    // The deadline's timer does not default a winner whose seller withdrew, even before the cancellation is recorded;
+    // nor may an administrator.
+    sc(timer(), 20_000).given(won()).when(C::ContractDeadline { seller_withdrew: true }).then([]);
+    sc(admin(), 20_000)
+        .given(won())
+        .when(C::RecordDefault { reason: "x".into(), seller_withdrew: true })
+        .then_rejected(R::SellerWithdrew);
+    // Only the exchange cancels, and a signed or finished session is left as it is.
+    sc(seller(), 30).given(ready()).when(cancel()).then_rejected(R::NotTheSystem);
+    let signed = [won(), vec![E::WinnerSigned(pb::WinnerSigned { winner_org_id: "b".into(), reference: "HT".into() })]];
+    sc(timer(), 70).given(signed.concat()).when(cancel()).then([]);
+}
+
+#[test]
+fn a_result_no_longer_on_sale_takes_no_bid_and_its_close_cancels_the_session() {
+    sc(bidder("a"), 10)
+        .given(ready())
+        .when(C::Bid { amount_fen: 1_000_000, on_sale: false })
+        .then_rejected(R::NotOnSale);
+    let events = Sessions
+        .decide(
+            &Sessions.fold(&[ready(), vec![bid(1, "a", 1_000_000, 60)]].concat()),
+            &C::Close { on_sale: false },
+            &ctx(timer(), 60),
+        )
+        .unwrap();
+    assert!(matches!(events.as_slice(), [E::Cancelled(c)] if c.refunds_due == ["a", "b"]), "{events:?}");
+}

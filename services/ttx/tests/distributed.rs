@@ -195,3 +195,135 @@ fn identity_runs_as_its_own_process_behind_a_gateway_on_nats() {
     common::identity_flow(&gateway, "root's long password");
     assert!(gateway.terminate());
 }
+
+/// Two negotiation processes on one NATS server, each asked at the same moment to open an exclusive sale of the same
+/// result: exactly one sale opens per result, whichever process took which request (the result's market stream
+/// keeps them apart, ADR 0008).
+#[test]
+fn two_negotiation_processes_racing_for_one_result_open_exactly_one_sale() {
+    use ttx_kernel::bus::call;
+    use ttx_kernel::{AppendRequest, CommandId, EventLog, ExpectedVersion, NewEvent, StreamId, Timestamp};
+    use ttx_proto::common::v1::{Actor, Role};
+    use ttx_proto::listings::v1 as lpb;
+    use ttx_proto::negotiation::v1::{self as npb, subjects};
+
+    const RESULTS: usize = 30;
+    let nats = ttx_nats::testing::NatsServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let negotiation = || {
+        let mut cmd = ttx();
+        cmd.args(["serve", "--nats", &nats.url(), "--service", "negotiation", "--data-dir"]).arg(data.path());
+        Process::start(cmd)
+    };
+    let (_a, _b) = (negotiation(), negotiation());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let log = ttx_nats::JetStreamLog::connect(&nats.url(), ttx_nats::JetStreamOptions::default()).await.unwrap();
+        let now = Timestamp::from_unix_micros(
+            i64::try_from(std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_micros()).unwrap(),
+        );
+        for i in 0..RESULTS {
+            let listing = lpb::Listing {
+                route: lpb::PricingRoute::Auction.into(),
+                modes: vec![lpb::TransactionMode::Assignment.into()],
+                title: format!("成果 {i}"),
+                ..Default::default()
+            };
+            let created =
+                lpb::ResultCreated { result_id: format!("r{i}"), owner_org_id: "uni".into(), listing: Some(listing) };
+            let events = [("ResultCreated", created.encode_to_vec()), ("ResultPublished", Vec::new())]
+                .into_iter()
+                .map(|(t, p)| NewEvent::new(uuid::Uuid::now_v7(), format!("ttx.listings.v1.{t}"), now, p))
+                .collect();
+            let request = AppendRequest {
+                stream: StreamId::parse(format!("listings-result-r{i}")).unwrap(),
+                expected: ExpectedVersion::NoStream,
+                command_id: CommandId::parse(format!("seed-r{i}")).unwrap(),
+                events,
+            };
+            log.append(request).await.unwrap();
+        }
+        let bus = std::sync::Arc::new(ttx_nats::NatsBus::connect(&nats.url()).await.unwrap());
+        let at = |days: i64| Some(Timestamp::from_unix_micros(now.unix_micros() + days * 86_400_000_000).to_proto());
+        let manager = Actor {
+            user_id: "m".into(),
+            org_id: "uni".into(),
+            role: Role::TechManager.into(),
+            roles: vec![Role::TechManager.into()],
+        };
+        let open = |result: usize, side: &str| npb::OpenSession {
+            context: Some(npb::CommandContext {
+                actor: Some(manager.clone()),
+                command_id: format!("open-r{result}-{side}"),
+            }),
+            session_id: format!("s{result}{side}"),
+            result_id: format!("r{result}"),
+            rules: Some(npb::SessionRules {
+                start_price_fen: 100_000_000,
+                increment_fen: 1_000_000,
+                deposit_fen: 10_000_000,
+                registration_closes: at(1),
+                bidding_opens: at(1),
+                bidding_closes: at(2),
+                anti_sniping: "extension".into(),
+                window_seconds: 300,
+                ..Default::default()
+            }),
+            terms: Some(ttx_negotiation::terms::single_payment(lpb::TransactionMode::Assignment.into(), 0, 10)),
+        };
+        let mut pairs = Vec::new();
+        for i in 0..RESULTS {
+            let (bus_a, bus_b) = (bus.clone(), bus.clone());
+            let (a, b) = (open(i, "a").encode_to_vec(), open(i, "b").encode_to_vec());
+            pairs.push(tokio::spawn(async move {
+                let subject = subjects::OPEN_SESSION;
+                let timeout = Duration::from_secs(30);
+                futures::join!(
+                    call(bus_a.as_ref(), subject, a.into(), timeout),
+                    call(bus_b.as_ref(), subject, b.into(), timeout)
+                )
+            }));
+        }
+        for (i, pair) in pairs.into_iter().enumerate() {
+            let (a, b) = pair.await.unwrap();
+            let won = [a.is_ok(), b.is_ok()];
+            assert_eq!(won.iter().filter(|w| **w).count(), 1, "result r{i}: exactly one sale opens: {a:?} {b:?}");
+            let lost = if won[0] { b } else { a };
+            assert!(
+                matches!(&lost, Err(ttx_kernel::bus::CallError::Remote { code, .. }) if code == "conflict"),
+                "the other is refused as a conflict: {lost:?}"
+            );
+            // The log holds one sale of the result, in its market and as a session.
+            let market =
+                log.read_stream(&StreamId::parse(format!("negotiation-market-r{i}")).unwrap(), 1, 100).await.unwrap();
+            let opened: Vec<_> = market.iter().filter(|e| e.event_type() == "ttx.negotiation.v1.SaleOpened").collect();
+            let ended = market.iter().filter(|e| e.event_type() == "ttx.negotiation.v1.SaleEnded").count();
+            assert_eq!(opened.len() - ended, 1, "one sale holds r{i}: {market:?}");
+            let mut sessions = 0;
+            for side in ["a", "b"] {
+                let s = StreamId::parse(format!("negotiation-session-s{i}{side}")).unwrap();
+                sessions += usize::from(!log.read_stream(&s, 1, 10).await.unwrap().is_empty());
+            }
+            assert_eq!(sessions, 1, "one session of r{i} exists");
+        }
+        // Both processes took commands: the races were between processes, not only within one.
+        use futures::StreamExt as _;
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let inbox = client.new_inbox();
+        let mut replies = client.subscribe(inbox.clone()).await.unwrap();
+        client.publish_with_reply("$SRV.STATS.negotiation", inbox, "".into()).await.unwrap();
+        let mut busy = 0;
+        while let Ok(Some(reply)) = tokio::time::timeout(Duration::from_millis(500), replies.next()).await {
+            let stats: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+            let commands: u64 = stats["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["subject"].as_str().is_some_and(|s| s.contains(".cmd.")))
+                .filter_map(|e| e["num_requests"].as_u64())
+                .sum();
+            busy += usize::from(commands > 0);
+        }
+        assert_eq!(busy, 2, "both negotiation processes opened sales");
+    });
+}
