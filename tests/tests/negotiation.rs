@@ -75,7 +75,14 @@ impl<'a> People<'a> {
 
     /// A result created, reviewed and published by the university.
     async fn published(&self, route: &str) -> String {
-        let a = self.call("zhangwei", "POST", "/api/v1/results", Some(listing(route))).await;
+        self.published_with(route, &["assignment"]).await
+    }
+
+    /// A result offered in `modes`, created, reviewed and published by the university.
+    async fn published_with(&self, route: &str, modes: &[&str]) -> String {
+        let mut body = listing(route);
+        body["modes"] = json!(modes);
+        let a = self.call("zhangwei", "POST", "/api/v1/results", Some(body)).await;
         ok(&a, 201);
         let id = a.body["id"].as_str().unwrap().to_owned();
         for (who, step) in [("zhangwei", "submit"), ("liuyang", "approve"), ("zhangwei", "publish")] {
@@ -194,12 +201,16 @@ async fn a_negotiated_deal_waits_for_the_objection_then_closes(mode: Mode) {
     assert_eq!(v["deal"]["price_fen"], 480000000);
     assert_eq!(v["deal"]["route"], "negotiated");
     assert!(v["deal"]["contract_due"].is_string());
-    // Listings reacts: the result is under contract, and a second negotiation cannot open.
+    // Listings reacts: the result is under contract; its market records the exclusive right granted, and a second
+    // negotiation cannot open.
     p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["status"] == "under_contract").await;
+    let market = p.wait("zhaomin", &format!("/api/v1/results/{result}/market"), |m| m["open"] == json!([])).await;
+    assert_eq!(market["exclusive_deal_id"], n.as_str(), "{market}");
     let a = p
         .call("sunli", "POST", "/api/v1/negotiations", Some(json!({ "result_id": result, "mode": "assignment" })))
         .await;
-    ok(&a, 422);
+    ok(&a, 409);
+    assert!(a.body["detail"].as_str().unwrap().contains("exclusive right"), "{}", a.body);
     x.stop().await.unwrap();
 }
 
@@ -330,6 +341,133 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
     assert_eq!(overdue.body["total"], 0, "{}", overdue.body);
     assert!(defaulted["contract_reference"].is_null());
     ok(&p.call("root", "POST", &session("/contract-signed"), Some(json!({ "reference": "late" }))).await, 422);
+    // After the default the result is back on the market, and the holder can sell it again.
+    p.wait("zhangwei", &format!("/api/v1/results/{result}"), |r| r["status"] == "published").await;
+    let market = p.wait("zhangwei", &format!("/api/v1/results/{result}/market"), |m| m["open"] == json!([])).await;
+    assert!(market["exclusive_deal_id"].is_null(), "the defaulted deal's right is void: {market}");
+    let again = json!({
+        "result_id": result,
+        "terms": {
+            "mode": "assignment",
+            "price_fen": 200000000,
+            "payments": [{ "amount_fen": 200000000, "after": { "event": "signing", "working_days": 10 } }],
+        },
+        "disclosure_ends": p.at(10 * DAY),
+    });
+    ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(again)).await, 201);
+    x.stop().await.unwrap();
+}
+
+fn whole_at_signing() -> Value {
+    json!({
+        "mode": "assignment",
+        "payments": [{ "share_bp": 10000, "after": { "event": "signing", "working_days": 10 } }],
+    })
+}
+
+async fn a_withdrawal_cancels_the_running_session_and_forfeits_no_deposit(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut p = People::new(&x).await;
+    let result = p.published("auction").await;
+    let rules = json!({
+        "start_price_fen": 100000000,
+        "increment_fen": 1000000,
+        "deposit_fen": 10000000,
+        "registration_closes": p.at(DAY),
+        "bidding_opens": p.at(MINUTE),
+        "bidding_closes": p.at(2 * DAY),
+        "anti_sniping": "extension",
+        "window_seconds": 300,
+    });
+    let open = json!({ "result_id": result, "rules": rules, "terms": whole_at_signing() });
+    let a = p.call("zhangwei", "POST", "/api/v1/sessions", Some(open.clone())).await;
+    ok(&a, 201);
+    let s = a.body["id"].as_str().unwrap().to_owned();
+    let session = |tail: &str| format!("/api/v1/sessions/{s}{tail}");
+    // One result, one live exclusive sale: a second session is refused while this one runs.
+    let second = p.call("zhangwei", "POST", "/api/v1/sessions", Some(open)).await;
+    ok(&second, 409);
+    for (who, org) in [("zhaomin", 2), ("sunli", 5)] {
+        ok(&p.call(who, "POST", &session("/register"), None).await, 200);
+        let deposit = json!({ "bidder_org_id": org_id(org), "amount_fen": 10000000, "reference": "保证金" });
+        ok(&p.call("root", "POST", &session("/deposits"), Some(deposit)).await, 200);
+    }
+    p.advance(2 * MINUTE).await;
+    ok(&p.call("zhaomin", "POST", &session("/bids"), Some(json!({ "amount_fen": 100000000 }))).await, 201);
+    // The holder withdraws the result while bidders are registered: the session is cancelled by the exchange, every
+    // deposit stays the bidder's, and no more bids are taken.
+    let withdraw = json!({ "reason": "转化计划调整" });
+    ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{result}/withdraw"), Some(withdraw)).await, 200);
+    let v = p.wait("zhaomin", &session(""), |v| v["phase"] == "cancelled").await;
+    assert_eq!(v["my_deposit"], "confirmed", "{v}");
+    ok(&p.call("sunli", "POST", &session("/bids"), Some(json!({ "amount_fen": 101000000 }))).await, 422);
+    p.wait("zhaomin", &format!("/api/v1/results/{result}/market"), |m| m["open"] == json!([])).await;
+    // Past the end and the contract deadline: nothing forfeited, no default; both refunds are due and, unpaid,
+    // listed as overdue until refunded.
+    p.advance(15 * DAY).await;
+    for who in ["zhaomin", "sunli"] {
+        let v = p.call(who, "GET", &session(""), None).await.body;
+        assert_eq!((v["phase"].as_str(), v["my_deposit"].as_str()), (Some("cancelled"), Some("confirmed")), "{v}");
+    }
+    let overdue = p.wait("root", "/api/v1/refunds/overdue", |o| o["total"] == 2).await;
+    assert!(overdue["refunds"].as_array().unwrap().iter().all(|r| r["session_id"] == s.as_str()), "{overdue}");
+    for org in [2, 5] {
+        let refund = json!({ "bidder_org_id": org_id(org), "reference": "退款" });
+        ok(&p.call("root", "POST", &session("/refunds"), Some(refund)).await, 200);
+    }
+    assert_eq!(p.call("root", "GET", "/api/v1/refunds/overdue", None).await.body["total"], 0);
+    x.stop().await.unwrap();
+}
+
+async fn non_exclusive_licences_are_granted_many_times_until_the_holder_stops(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut p = People::new(&x).await;
+    let result = p.published_with("listed", &["non_exclusive_licence", "assignment"]).await;
+    let (in_10_days, in_20_days) = (p.at(10 * DAY), p.at(20 * DAY));
+    let sale = |mode: &str, ends: &str| {
+        json!({
+            "result_id": result,
+            "terms": {
+                "mode": mode,
+                "price_fen": 10000000,
+                "territory": "中国大陆",
+                "term_months": 36,
+                "payments": [{ "amount_fen": 10000000, "after": { "event": "signing", "working_days": 10 } }],
+            },
+            "disclosure_ends": ends,
+        })
+    };
+    // Two licences on sale side by side; an assignment is refused beside them.
+    let mut sales = Vec::new();
+    for _ in 0..2 {
+        let a =
+            p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("non_exclusive_licence", &in_10_days))).await;
+        ok(&a, 201);
+        sales.push(a.body["id"].as_str().unwrap().to_owned());
+    }
+    ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("assignment", &in_10_days))).await, 409);
+    for (who, l) in [("zhaomin", &sales[0]), ("sunli", &sales[1])] {
+        ok(&p.call(who, "POST", &format!("/api/v1/listed-sales/{l}/register"), None).await, 200);
+    }
+    p.advance(10 * DAY).await;
+    for l in &sales {
+        let v = p.wait("zhangwei", &format!("/api/v1/listed-sales/{l}"), |v| v["status"] == "sold").await;
+        assert_eq!(v["deal"]["terms"]["exclusive"], false, "{v}");
+    }
+    // Both licences granted, and the result is still on the market.
+    let market = p
+        .wait("zhangwei", &format!("/api/v1/results/{result}/market"), |m| m["licences"].as_array().unwrap().len() == 2)
+        .await;
+    assert!(market["exclusive_deal_id"].is_null(), "{market}");
+    assert_eq!(p.call("zhaomin", "GET", &format!("/api/v1/results/{result}"), None).await.body["status"], "published");
+    // An exclusive sale would contradict the licences; a third licence sells until the holder stops licensing.
+    ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("assignment", &in_20_days))).await, 422);
+    ok(&p.call("zhaomin", "POST", &format!("/api/v1/results/{result}/stop-licensing"), None).await, 403);
+    ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{result}/stop-licensing"), None).await, 200);
+    let refused =
+        p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("non_exclusive_licence", &in_20_days))).await;
+    ok(&refused, 422);
+    assert!(refused.body["detail"].as_str().unwrap().contains("stopped licensing"), "{}", refused.body);
     x.stop().await.unwrap();
 }
 
@@ -437,4 +575,24 @@ async fn a_sealed_session_on_the_embedded_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_session_on_nats() {
     a_sealed_session_where_one_bidder_does_not_reveal(Mode::Nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_during_a_session_on_the_embedded_log() {
+    a_withdrawal_cancels_the_running_session_and_forfeits_no_deposit(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_during_a_session_on_nats() {
+    a_withdrawal_cancels_the_running_session_and_forfeits_no_deposit(Mode::Nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_exclusive_licences_on_the_embedded_log() {
+    non_exclusive_licences_are_granted_many_times_until_the_holder_stops(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_exclusive_licences_on_nats() {
+    non_exclusive_licences_are_granted_many_times_until_the_holder_stops(Mode::Nats).await;
 }
