@@ -128,8 +128,11 @@ try {
   // The administrator.
   await login(page, base, "root", ADMIN_PASSWORD);
   check(new URL(page.url()).pathname === "/", "a login lands on the home page");
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "竞价大厅", "我的挂牌", "我的组织", "组织管理", "用户管理"]), `admin menu: ${await menu(page)}`);
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "竞价大厅", "我的挂牌", "我的组织", "组织管理", "用户管理", "逾期未退保证金"]), `admin menu: ${await menu(page)}`);
   await shot(page, "03-admin-home");
+  await page.click("nav a[href='/refunds/overdue']");
+  check((await page.textContent("h1")) === "逾期未退保证金", "administrators see the overdue deposit refunds");
+  check((await page.textContent("main"))?.includes("没有逾期未退的保证金"), "none is overdue in a new exchange");
 
   await page.goto(`${base}/admin/organisations`);
   for (const [kind, name, code] of [["university", "华东理工示范大学", UNI], ["enterprise", "闽江新能源科技有限公司", FIRM]]) {

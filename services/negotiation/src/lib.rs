@@ -1,18 +1,21 @@
 //! The negotiation context: how an enterprise acquires a result by one of the legal pricing routes, and the evidence
-//! of it. Three aggregates, each a pure decider:
+//! of it. Four aggregates, each a pure decider:
 //!
 //! - [`deal`]: a negotiated deal (协议定价), stream `negotiation-deal-<id>`: versioned term sheets, accepted by the
 //!   other side only while the result's public notice allows a deal at that price.
 //! - [`listed`]: a listed-price sale (挂牌), stream `negotiation-listing-<id>`: a disclosure period, registered
 //!   intents, then a deal (one registrant), a bidding session (several) or nothing.
 //! - [`session`]: a bidding session (竞价), stream `negotiation-session-<id>`: registration, deposits, bids on the
-//!   increment grid, anti-sniping, a hidden reserve, close by timer; or sealed bids by commit–reveal ([`seal`]).
+//!   increment grid, anti-sniping, a hidden reserve, close by timer; or sealed bids by commit–reveal ([`seal`]);
+//!   cancelled, every deposit due back, when the holder withdraws the result.
+//! - [`market`]: one result's market, stream `negotiation-market-<result_id>`: every process opens and ends there and
+//!   every deal's right is granted or voided there, so a result is in at most one exclusive sale (ADR 0008).
 //!
 //! Events are the `ttx.negotiation.v1` messages themselves ([`events`]); a deal on any route is `DealAgreed`, with
 //! the full terms and the contract due in 5 PRC working days ([`deadline`]). [`rules`] holds the versioned rules the
 //! deciders look up by their context's rule version (the money ceiling, deposits, refunds); [`terms`] checks the
 //! terms every sale declares (mode and exclusivity, a structured schedule that adds up); [`facts`] is negotiation's
-//! view of listings' results; [`service`] is the shell.
+//! view of listings' results; [`service`] is the shell (its `sales` part keeps the markets true to the processes).
 
 pub mod deadline;
 pub mod deal;
