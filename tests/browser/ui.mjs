@@ -290,10 +290,14 @@ try {
     form: "process", holders: [{ org_id: UNI.toLowerCase(), share_bp: 10000 }], inventors: ["王教授"],
     secrecy: "public", modes: ["assignment"], asking_price_fen: 100000000, route: "auction", visibility: "public",
   };
-  const created = await api(base, manager, "POST", "/api/v1/results", listing, 201);
-  await api(base, manager, "POST", `/api/v1/results/${created.id}/submit`, undefined, 200);
-  await api(base, reviewer, "POST", `/api/v1/results/${created.id}/approve`, undefined, 200);
-  await api(base, manager, "POST", `/api/v1/results/${created.id}/publish`, undefined, 200);
+  const publish = async (body) => {
+    const made = await api(base, manager, "POST", "/api/v1/results", body, 201);
+    await api(base, manager, "POST", `/api/v1/results/${made.id}/submit`, undefined, 200);
+    await api(base, reviewer, "POST", `/api/v1/results/${made.id}/approve`, undefined, 200);
+    await api(base, manager, "POST", `/api/v1/results/${made.id}/publish`, undefined, 200);
+    return made;
+  };
+  const created = await publish(listing);
   const in_ = (s) => new Date(Date.now() + s * 1000).toISOString();
   const rules = { start_price_fen: 100000000, increment_fen: 1000000, deposit_fen: 10000000,
     registration_closes: in_(3000), bidding_opens: in_(-60), bidding_closes: in_(3600),
@@ -333,7 +337,10 @@ try {
   // the same browser reveals the amount and nonce it kept, and the server finds they match.
   const sealedRules = { ...rules, sealed: true, registration_closes: in_(8), bidding_opens: in_(-60),
     bidding_closes: in_(14), reveal_closes: in_(26) };
-  const sealed = await api(base, manager, "POST", "/api/v1/sessions", { result_id: created.id, rules: sealedRules }, 201);
+  // One exclusive sale of a result at a time: the sealed auction sells another result.
+  await api(base, manager, "POST", "/api/v1/sessions", { result_id: created.id, rules: sealedRules, terms }, 409);
+  const other = await publish({ ...listing, title: "硫化物固态电解质规模化制备装备" });
+  const sealed = await api(base, manager, "POST", "/api/v1/sessions", { result_id: other.id, rules: sealedRules, terms }, 201);
   const zhaomin = await tokenOf(base, "zhaomin", USER_PASSWORD);
   await api(base, zhaomin, "POST", `/api/v1/sessions/${sealed.id}/register`, undefined, 200);
   await api(base, rootToken, "POST", `/api/v1/sessions/${sealed.id}/deposits`,
