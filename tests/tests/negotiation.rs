@@ -400,6 +400,8 @@ async fn a_withdrawal_cancels_the_running_session_and_forfeits_no_deposit(mode: 
     ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{result}/withdraw"), Some(withdraw)).await, 200);
     let v = p.wait("zhaomin", &session(""), |v| v["phase"] == "cancelled").await;
     assert_eq!(v["my_deposit"], "confirmed", "{v}");
+    assert_eq!(v["cancellation"]["refunds_due"], json!([org_id(2), org_id(5)]), "{v}");
+    assert!(v["cancellation"]["reason"].as_str().unwrap().contains("withdrew"), "{v}");
     ok(&p.call("sunli", "POST", &session("/bids"), Some(json!({ "amount_fen": 101000000 }))).await, 422);
     p.wait("zhaomin", &format!("/api/v1/results/{result}/market"), |m| m["open"] == json!([])).await;
     // Past the end and the contract deadline: nothing forfeited, no default; both refunds are due and, unpaid,

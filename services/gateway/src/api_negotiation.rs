@@ -620,6 +620,15 @@ pub struct OutcomeView {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CancellationView {
+    pub reason: String,
+    /// The bidders whose deposits are due back (every confirmed one).
+    pub refunds_due: Vec<String>,
+    /// RFC 3339.
+    pub refunds_due_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SessionView {
     pub session_id: String,
     pub result_id: String,
@@ -649,6 +658,9 @@ pub struct SessionView {
     pub server_time: Option<String>,
     /// What the session sells: mode, territory, term, field of use, the schedule as shares of the final price.
     pub terms: Option<TermsBody>,
+    /// Set when the exchange cancelled the session because the holder withdrew the result: every confirmed deposit
+    /// is due back, none forfeited.
+    pub cancellation: Option<CancellationView>,
     pub listing_id: Option<String>,
     /// The signed contract's reference, once the winner signed; a winner who has not signed by the deal's
     /// `contract_due` defaults (phase `defaulted`) and forfeits the deposit.
@@ -690,6 +702,11 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
         server_time: show(&v.server_time),
         listing_id: (!v.listing_id.is_empty()).then(|| v.listing_id.clone()),
         terms: v.terms.as_ref().map(TermsBody::from_pb),
+        cancellation: v.cancellation.as_ref().map(|c| CancellationView {
+            reason: c.reason.clone(),
+            refunds_due: c.refunds_due.clone(),
+            refunds_due_by: show(&c.refunds_due_by),
+        }),
         version: v.version,
     }
 }

@@ -386,6 +386,7 @@ const LISTING_TEXTS: &[(&str, &str, &str)] = &[
     ("schedule", "付款安排（最多三期）", "Payment schedule (up to three payments)"),
     ("pay_yuan", "金额（元）", "Amount (yuan)"),
     ("pay_pct", "占成交价比例（%）", "Share of the final price (%)"),
+    ("pay_whole", "留空则一次付清", "empty: the whole price at once"),
     ("due_on", "到期日", "Due on"),
     ("due_after", "或在此后", "or after"),
     ("working_days", "个工作日内", "working days"),

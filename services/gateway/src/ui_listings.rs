@@ -567,7 +567,7 @@ async fn result_view(
             }
         }
         @if who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours && status == "published" && to_name(ROUTES, l.route) == "negotiated" {
-            form method="post" action=(action) {
+            form method="post" action=(action) class="inline" {
                 (hidden)
                 label for="negotiate_mode" { (lang.t("modes")) }
                 select id="negotiate_mode" name="mode" {

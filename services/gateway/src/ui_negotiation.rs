@@ -203,6 +203,10 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
                 @if let Some(r) = rules.reserve_fen { dt { (lang.t("reserve")) } dd { (yuan(r)) } }
                 @if rules.sealed { dt { (lang.t("sealed")) } dd { (lang.t("sealed_explained")) " · " (v.commitments) } }
                 @if rules.one_shot { dt { (lang.t("one_shot")) } dd { (lang.t("one_shot_explained")) } }
+                @if let Some(t) = &v.terms {
+                    dt { (lang.t("modes")) } dd id="session-mode" { (label(lang, "mode", to_name(MODES, t.mode))) }
+                    dt { (lang.t("payments")) } dd id="session-schedule" { (crate::ui_terms::schedule_text(lang, t)) }
+                }
                 dt { (lang.t("bidders")) } dd { (v.bidders) }
                 @if !v.my_deposit.is_empty() { dt { (lang.t("my_deposit")) } dd id="my-deposit" { (label(lang, "deposit", &v.my_deposit)) } }
             }
@@ -211,6 +215,11 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
                 p class="notice" id="outcome" {
                     @if o.sold { (lang.t("sold_to")) " " (o.winner_org_id) " · " (yuan(o.price_fen)) } @else { (lang.t("not_sold")) " (" (o.reason) ")" }
                     @if !o.refunds_due.is_empty() { " · " (lang.t("refunds_due_by")) " " (when(&o.refunds_due_by)) }
+                }
+            }
+            @if let Some(c) = &v.cancellation {
+                p class="notice" id="cancelled" {
+                    (label(lang, "phase", "cancelled")) " · " (c.reason) " · " (lang.t("refunds_due_by")) " " (when(&c.refunds_due_by))
                 }
             }
             @if let Some(d) = &v.deal {
@@ -361,28 +370,7 @@ fn term_rows(lang: Lang, t: &pb::TermSheet) -> Vec<(&'static str, String)> {
     vec![
         ("modes", label(lang, "mode", to_name(MODES, t.mode))),
         ("term_price", yuan(t.price_fen)),
-        (
-            "payments",
-            t.payments
-                .iter()
-                .map(|p| {
-                    let due = match &p.when {
-                        Some(pb::payment::When::DueOn(d)) => d.clone(),
-                        Some(pb::payment::When::After(a)) => {
-                            format!(
-                                "{} {} {}",
-                                label(lang, "due_event", &a.event),
-                                a.working_days,
-                                lang.t("working_days")
-                            )
-                        }
-                        None => p.due.clone(),
-                    };
-                    format!("{due} {}", yuan(p.amount_fen))
-                })
-                .collect::<Vec<_>>()
-                .join("；"),
-        ),
+        ("payments", crate::ui_terms::schedule_text(lang, t)),
         ("territory", t.territory.clone()),
         ("term_months", t.term_months.to_string()),
         ("field_of_use", t.field_of_use.clone()),

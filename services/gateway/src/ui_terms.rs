@@ -75,7 +75,8 @@ pub fn fields(lang: Lang, modes: &[i32], t: &pb::TermSheet, by_share: bool) -> M
                 };
                 div class="inline" {
                     label for={ "pay_amount_" (i) } { (lang.t(if by_share { "pay_pct" } else { "pay_yuan" })) }
-                    input id={ "pay_amount_" (i) } name="pay_amount" type="text" value=(amount);
+                    input id={ "pay_amount_" (i) } name="pay_amount" type="text" value=(amount)
+                        placeholder=[(i == 0 && !by_share).then(|| lang.t("pay_whole"))];
                     label for={ "pay_on_" (i) } { (lang.t("due_on")) }
                     input id={ "pay_on_" (i) } name="pay_on" type="date" value=(on);
                     label for={ "pay_days_" (i) } { (lang.t("due_after")) }
@@ -88,6 +89,29 @@ pub fn fields(lang: Lang, modes: &[i32], t: &pb::TermSheet, by_share: bool) -> M
             }
         }
     }
+}
+
+/// A schedule as one line: each payment's amount (or share of the final price) and when it is due.
+pub fn schedule_text(lang: Lang, t: &pb::TermSheet) -> String {
+    t.payments
+        .iter()
+        .map(|p| {
+            let due = match &p.when {
+                Some(pb::payment::When::DueOn(d)) => d.clone(),
+                Some(pb::payment::When::After(a)) => {
+                    format!("{} {} {}", label(lang, "due_event", &a.event), a.working_days, lang.t("working_days"))
+                }
+                None => p.due.clone(),
+            };
+            let amount = if p.amount_fen > 0 {
+                crate::ui_listings::yuan(p.amount_fen)
+            } else {
+                format!("{}.{:02}%", p.share_bp / 100, p.share_bp % 100)
+            };
+            format!("{due} {amount}")
+        })
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// The terms a form sent, at `price_fen` (0 when the schedule is by shares). Rows without an amount are skipped (at a

@@ -497,4 +497,31 @@ mod tests {
             .when(DemandCommand::Withdraw { reason: "x".into() })
             .then_rejected(DemandRejection::NoSuchDemand);
     }
+
+    /// Money is never wrong: any budget, over the full i64 range, is refused or is 1 fen to the ceiling.
+    mod money {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn a_budget_is_refused_or_within_the_rules(
+                budget in prop_oneof![Just(i64::MIN), Just(0i64), Just(1i64), Just(i64::MAX), any::<i64>()],
+            ) {
+                let mut d = details();
+                d.budget_fen = budget;
+                let command = DemandCommand::Post { id: "d1".into(), details: d, challenge: None };
+                let ctx = Ctx::new(at(0), poster_member(), ttx_kernel::CommandId::parse("c").unwrap());
+                match Demands.decide(&DemandState::default(), &command, &ctx) {
+                    Ok(events) => {
+                        let state = Demands.fold(&events);
+                        let posted = state.details.as_ref().map(|d| d.budget_fen).unwrap_or_default();
+                        prop_assert!((1..=crate::domain::RULES_2026.max_amount_fen).contains(&posted));
+                    }
+                    Err(e) => prop_assert!(matches!(e, DemandRejection::Money(_)), "{e:?}"),
+                }
+            }
+        }
+    }
 }

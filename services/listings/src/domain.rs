@@ -1140,4 +1140,41 @@ pub(crate) mod tests {
             Err(DecodeError::Malformed { .. })
         ));
     }
+
+    /// Money is never wrong: any notice price, over the full i64 range, is refused or is 1 fen to the ceiling.
+    mod money {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn money() -> impl Strategy<Value = i64> {
+            let max = RULES_2026.max_amount_fen;
+            prop_oneof![
+                Just(i64::MIN),
+                Just(-1i64),
+                Just(0i64),
+                Just(1i64),
+                Just(max),
+                Just(max + 1),
+                Just(i64::MAX),
+                any::<i64>()
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn a_notice_price_is_refused_or_within_the_rules(price in money()) {
+                let command = ResultCommand::StartNotice { price_fen: price, days: 15 };
+                let state = Results::default().fold(&published());
+                let ctx = Ctx::new(at(0), manager(), ttx_kernel::CommandId::parse("c").unwrap());
+                match Results::default().decide(&state, &command, &ctx) {
+                    Ok(events) => {
+                        let [ResultEvent::NoticeStarted { price_fen, .. }] = events.as_slice() else { panic!("{events:?}") };
+                        prop_assert!((1..=RULES_2026.max_amount_fen).contains(price_fen));
+                    }
+                    Err(e) => prop_assert!(matches!(e, Rejection::Money(_)), "{e:?}"),
+                }
+            }
+        }
+    }
 }

@@ -968,6 +968,7 @@ fn session_view(s: &SessionState, version: u64, asker: &Actor, now: Timestamp, r
         result_title: String::new(),
         contract_reference: s.signed.clone().unwrap_or_default(),
         terms: s.terms.clone(),
+        cancellation: s.cancellation.clone(),
     }
 }
 

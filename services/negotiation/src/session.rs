@@ -253,6 +253,8 @@ pub struct SessionState {
     pub refunds_due: Vec<String>,
     /// The deposits due back are due by then.
     pub refunds_due_by: Option<Timestamp>,
+    /// The cancellation, if the exchange cancelled the session.
+    pub cancellation: Option<pb::SessionCancelled>,
     pub outcome: Option<pb::SessionClosed>,
     pub deal: Option<pb::DealAgreed>,
     /// The winner's contract is due by then.
@@ -877,6 +879,7 @@ impl Decider for Sessions {
             SessionEvent::WinnerDefaulted(_) => s.phase = Phase::Defaulted,
             SessionEvent::WinnerSigned(e) => s.signed = Some(e.reference.clone()),
             SessionEvent::Cancelled(e) => {
+                s.cancellation = Some(e.clone());
                 s.phase = Phase::Cancelled;
                 s.refunds_due = e.refunds_due.clone();
                 s.refunds_due_by = time(&e.refunds_due_by);
