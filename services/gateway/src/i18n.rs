@@ -383,7 +383,7 @@ const LISTING_TEXTS: &[(&str, &str, &str)] = &[
     ("buyer", "买方", "Buyer"),
     ("seller", "卖方", "Seller"),
     ("payments", "支付安排", "Payments"),
-    ("schedule", "付款安排（最多三期）", "Payment schedule (up to three payments)"),
+    ("schedule", "付款安排", "Payment schedule"),
     ("pay_yuan", "金额（元）", "Amount (yuan)"),
     ("pay_pct", "占成交价比例（%）", "Share of the final price (%)"),
     ("pay_whole", "留空则一次付清", "empty: the whole price at once"),

@@ -439,7 +439,7 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="do" value="offer";
                     label for="price_yuan" { (lang.t("term_price")) }
-                    input id="price_yuan" name="price_yuan" type="text" required value=(if last_terms.price_fen > 0 { (last_terms.price_fen / 100).to_string() } else { String::new() });
+                    input id="price_yuan" name="price_yuan" type="text" required value=(if last_terms.price_fen > 0 { format!("{}.{:02}", last_terms.price_fen / 100, last_terms.price_fen % 100) } else { String::new() });
                     (crate::ui_terms::fields(lang, &offer_modes, &offer_terms, false))
                     button type="submit" { (lang.t("do.offer")) }
                 }

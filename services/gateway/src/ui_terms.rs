@@ -14,7 +14,7 @@ use crate::problem::ApiError;
 use crate::ui::field;
 use crate::ui_listings::{label, parse_yuan};
 
-/// Rows a schedule form offers.
+/// Rows a schedule form offers at least.
 const ROWS: usize = 3;
 const EVENTS: [&str; 4] = ["signing", "registration", "delivery", "acceptance"];
 
@@ -49,8 +49,10 @@ pub fn fields(lang: Lang, modes: &[i32], t: &pb::TermSheet, by_share: bool) -> M
         when: Some(pb::payment::When::After(pb::DueAfter { event: "signing".into(), working_days: 10 })),
         ..Default::default()
     };
-    let rows: Vec<Option<&pb::Payment>> =
-        (0..ROWS).map(|i| if t.payments.is_empty() && i == 0 { Some(&first) } else { t.payments.get(i) }).collect();
+    // Three rows, or as many as the terms shown have, so that a counter-offer keeps every payment.
+    let rows: Vec<Option<&pb::Payment>> = (0..ROWS.max(t.payments.len()))
+        .map(|i| if t.payments.is_empty() && i == 0 { Some(&first) } else { t.payments.get(i) })
+        .collect();
     html! {
         label for="mode" { (lang.t("modes")) }
         select id="mode" name="mode" { @for n in &modes { option value=(n) selected[*n == chosen] { (label(lang, "mode", n)) } } }

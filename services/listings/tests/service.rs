@@ -270,3 +270,29 @@ async fn an_invalid_listing_names_its_field_and_writes_nothing() {
     assert_eq!(code(l.send(subjects::CREATE_RESULT, create).await).0, "forbidden");
     assert_eq!(l.log.head().await.unwrap(), 0);
 }
+
+proptest::proptest! {
+    /// Money is never wrong: any asking price, over the full i64 range, is refused naming its field or is 1 fen to the
+    /// rules' ceiling.
+    #[test]
+    fn an_asking_price_is_refused_or_within_the_rules(
+        price in proptest::prop_oneof![
+            proptest::strategy::Just(i64::MIN),
+            proptest::strategy::Just(0i64),
+            proptest::strategy::Just(1i64),
+            proptest::strategy::Just(ttx_listings::domain::RULES_2026.max_amount_fen + 1),
+            proptest::strategy::Just(i64::MAX),
+            proptest::arbitrary::any::<i64>(),
+        ],
+    ) {
+        let mut l = listing();
+        l.asking_price_fen = Some(price);
+        match ttx_listings::values::validate_listing(l) {
+            Ok(v) => proptest::prop_assert!(matches!(
+                v.price,
+                ttx_listings::domain::AskingPrice::Fen(p) if (1..=ttx_listings::domain::RULES_2026.max_amount_fen).contains(&p)
+            )),
+            Err(e) => proptest::prop_assert_eq!(e.field, "listing.asking_price_fen"),
+        }
+    }
+}
