@@ -96,6 +96,26 @@ impl<'a> People<'a> {
         self.x.clock.now()
     }
 
+    /// A session's rules: ¥1,000,000 to start in ¥10,000 steps, a 10 % deposit, registration for a day, bidding from
+    /// a minute from now for two days with a five-minute extension; sealed ones reveal on the third day.
+    fn auction_rules(&self, sealed: bool) -> Value {
+        let mut rules = json!({
+            "start_price_fen": 100000000,
+            "increment_fen": 1000000,
+            "deposit_fen": 10000000,
+            "registration_closes": self.at(DAY),
+            "bidding_opens": self.at(MINUTE),
+            "bidding_closes": self.at(2 * DAY),
+            "anti_sniping": "extension",
+            "window_seconds": 300,
+        });
+        if sealed {
+            rules["sealed"] = json!(true);
+            rules["reveal_closes"] = json!(self.at(3 * DAY));
+        }
+        rules
+    }
+
     fn at(&self, d: Duration) -> String {
         ttx_kernel::Timestamp::from_unix_micros(self.now().unix_micros() + d.as_micros() as i64).to_string()
     }
@@ -369,17 +389,7 @@ async fn a_withdrawal_cancels_the_running_session_and_forfeits_no_deposit(mode: 
     let x = TestExchange::spawn(mode).await.unwrap();
     let mut p = People::new(&x).await;
     let result = p.published("auction").await;
-    let rules = json!({
-        "start_price_fen": 100000000,
-        "increment_fen": 1000000,
-        "deposit_fen": 10000000,
-        "registration_closes": p.at(DAY),
-        "bidding_opens": p.at(MINUTE),
-        "bidding_closes": p.at(2 * DAY),
-        "anti_sniping": "extension",
-        "window_seconds": 300,
-    });
-    let open = json!({ "result_id": result, "rules": rules, "terms": whole_at_signing() });
+    let open = json!({ "result_id": result, "rules": p.auction_rules(false), "terms": whole_at_signing() });
     let a = p.call("zhangwei", "POST", "/api/v1/sessions", Some(open.clone())).await;
     ok(&a, 201);
     let s = a.body["id"].as_str().unwrap().to_owned();
@@ -481,18 +491,7 @@ async fn a_sealed_session_where_one_bidder_does_not_reveal(mode: Mode) {
     let x = TestExchange::spawn(mode).await.unwrap();
     let mut p = People::new(&x).await;
     let result = p.published("auction").await;
-    let rules = json!({
-        "start_price_fen": 100000000,
-        "increment_fen": 1000000,
-        "deposit_fen": 10000000,
-        "registration_closes": p.at(DAY),
-        "bidding_opens": p.at(MINUTE),
-        "bidding_closes": p.at(2 * DAY),
-        "anti_sniping": "extension",
-        "window_seconds": 300,
-        "sealed": true,
-        "reveal_closes": p.at(3 * DAY),
-    });
+    let rules = p.auction_rules(true);
     let terms = json!({
         "mode": "assignment",
         "payments": [{ "share_bp": 10000, "after": { "event": "signing", "working_days": 10 } }],

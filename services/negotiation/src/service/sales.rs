@@ -122,6 +122,17 @@ fn cancellation(d: &Directory, result_id: &str, process_id: &str) -> Option<&'st
     }
 }
 
+/// Carries out a command of the exchange's own on `stream`: how many events it wrote, or why it did not.
+async fn carry<D: Decider>(
+    handler: &CommandHandler<D>,
+    stream: Result<StreamId, ReplyError>,
+    command: D::Command,
+    meta: &CommandMeta,
+) -> Result<usize, String> {
+    let stream = stream.map_err(|e| e.message)?;
+    handler.handle(&stream, &command, meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+}
+
 /// Work the reconciler found in one look at the directory.
 #[derive(Default)]
 struct Work {
@@ -218,33 +229,28 @@ impl Service {
             let meta = CommandMeta::new(command_id, system(""));
             let reason = reason.to_owned();
             let outcome = match kind {
-                "negotiation" => match stream("deal", &id, "negotiation_id") {
-                    Ok(s) => self
-                        .deals
-                        .handle(&s, &DealCommand::Cancel { reason }, &meta)
+                "negotiation" => {
+                    carry(&self.deals, stream("deal", &id, "negotiation_id"), DealCommand::Cancel { reason }, &meta)
                         .await
-                        .map(|h| h.events.len())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.message),
-                },
-                "listing" => match stream("listing", &id, "listing_id") {
-                    Ok(s) => self
-                        .listings
-                        .handle(&s, &ListingCommand::Cancel { reason }, &meta)
-                        .await
-                        .map(|h| h.events.len())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.message),
-                },
-                _ => match stream("session", &id, "session_id") {
-                    Ok(s) => self
-                        .sessions
-                        .handle(&s, &SessionCommand::Cancel { reason }, &meta)
-                        .await
-                        .map(|h| h.events.len())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.message),
-                },
+                }
+                "listing" => {
+                    carry(
+                        &self.listings,
+                        stream("listing", &id, "listing_id"),
+                        ListingCommand::Cancel { reason },
+                        &meta,
+                    )
+                    .await
+                }
+                _ => {
+                    carry(
+                        &self.sessions,
+                        stream("session", &id, "session_id"),
+                        SessionCommand::Cancel { reason },
+                        &meta,
+                    )
+                    .await
+                }
             };
             match outcome {
                 Ok(n) if n > 0 => {
