@@ -263,9 +263,11 @@ impl Service {
             match event.event_type() {
                 "ttx.negotiation.v1.DealAgreed" => {
                     let deal = npb::DealAgreed::decode(event.payload().clone()).map_err(malformed)?;
-                    // A non-exclusive licence leaves the result on the market (deals from before modes were declared
-                    // were exclusive).
-                    if deal.terms.as_ref().is_none_or(|t| t.mode == 0 || t.exclusive) {
+                    // A non-exclusive licence leaves the result on the market; every other mode, and a deal from
+                    // before modes were declared, takes it off.
+                    let non_exclusive =
+                        [pb::TransactionMode::NonExclusiveLicence as i32, pb::TransactionMode::OpenLicence as i32];
+                    if deal.terms.as_ref().is_none_or(|t| !non_exclusive.contains(&t.mode)) {
                         let reaction = DealReaction::UnderContract {
                             result_id: deal.result_id,
                             deal_id: deal.deal_id,
@@ -373,9 +375,8 @@ impl Service {
                     DealReaction::UnderContract { result_id, deal_id, .. } => {
                         directory.results.get(result_id).is_none_or(|e| e.state.deal_id.as_deref() != Some(deal_id))
                     }
-                    DealReaction::Release { result_id, deal_id, .. } => {
-                        directory.results.get(result_id).is_none_or(|e| e.state.deal_id.as_deref() == Some(deal_id))
-                    }
+                    // A release is idempotent in the decider, and the result may not show the deal yet.
+                    DealReaction::Release { .. } => true,
                 })
                 .collect()
         };

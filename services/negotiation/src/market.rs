@@ -10,7 +10,8 @@
 //!   contradict it).
 //! - A non-exclusive process opens while no exclusive process is open, no exclusive right has been granted, and the
 //!   holder has not stopped licensing. Non-exclusive licences may be granted many times.
-//! - A process that ended stays ended; only a lapsed listed sale opens again (relisted).
+//! - A process that ended stays ended; only a lapsed listed sale opens again (relisted), and one that never opened
+//!   in its own stream (its request is retried).
 //! - A right whose deal fell through (the winner defaulted, the seller withdrew before the contract) is voided and the
 //!   result is back on the market.
 
@@ -131,7 +132,8 @@ impl Decider for Markets {
             MarketCommand::Open { result_id, kind, process_id, mode, exclusive } => {
                 match s.sales.get(process_id).map(|sale| sale.ended.as_deref()) {
                     Some(None) => return Ok(Vec::new()),
-                    Some(Some("lapsed")) | None => {}
+                    // A lapsed listed sale is relisted; a sale that never opened may open when its request is retried.
+                    Some(Some("lapsed" | "not_opened")) | None => {}
                     Some(Some(_)) => return Err(R::Ended(process_id.clone())),
                 }
                 available(s, process_id, *exclusive)?;
@@ -364,6 +366,9 @@ mod tests {
         sc(Role::TechManager).given(back).when(open("s2", true)).then([opened("s2", true)]);
         let lapsed = [opened("l1", true), ended("l1", "lapsed")];
         sc(Role::TechManager).given(lapsed).when(open("l1", true)).then([opened("l1", true)]);
+        // A sale let go because its process never opened may open when its request is retried.
+        let never = [opened("s1", true), ended("s1", "not_opened")];
+        sc(Role::TechManager).given(never).when(open("s1", true)).then([opened("s1", true)]);
     }
 
     #[test]

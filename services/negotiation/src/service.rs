@@ -411,7 +411,7 @@ impl Service {
                 let meta = CommandMeta::from_context(c.context)?;
                 self.caught_up().await?;
                 let facts = self.facts(&c.result_id).await?;
-                let exclusive = crate::terms::exclusive(c.mode).unwrap_or(true);
+                let exclusive = sales::exclusive_mode(c.mode);
                 let id = c.negotiation_id.clone();
                 let command = DealCommand::Open { id: id.clone(), result_id: c.result_id.clone(), mode: c.mode, facts };
                 let sale =
@@ -457,7 +457,7 @@ impl Service {
                     return Err(ReplyError::new("forbidden", "only the holder lists its result"));
                 }
                 let terms = terms(c.terms)?;
-                let (mode, exclusive) = (terms.mode, crate::terms::exclusive(terms.mode).unwrap_or(true));
+                let (mode, exclusive) = (terms.mode, sales::exclusive_mode(terms.mode));
                 let id = c.listing_id.clone();
                 let command = ListingCommand::Open {
                     id: id.clone(),
@@ -486,7 +486,8 @@ impl Service {
                     // Not lapsed (or no such listing): the decider says which.
                     return self.on_listing(&c.listing_id, command, &meta).await;
                 };
-                let exclusive = listing.terms.exclusive || listing.terms.mode == 0;
+                let exclusive = sales::exclusive_mode(listing.terms.mode);
+                self.end_lapsed(&listing.result_id, &c.listing_id).await?;
                 let sale = sales::Sale {
                     result_id: &listing.result_id,
                     kind: "listing",
@@ -512,7 +513,7 @@ impl Service {
                 }
                 let rules = c.rules.ok_or_else(|| ReplyError::invalid("rules", "the rules are missing"))?;
                 let terms = terms(c.terms)?;
-                let (mode, exclusive) = (terms.mode, crate::terms::exclusive(terms.mode).unwrap_or(true));
+                let (mode, exclusive) = (terms.mode, sales::exclusive_mode(terms.mode));
                 let id = c.session_id.clone();
                 let command = SessionCommand::Open {
                     id: id.clone(),
@@ -594,6 +595,7 @@ impl Service {
             subjects::RECORD_DEFAULT => {
                 let c = pb::RecordDefault::decode(payload).map_err(|_| bad_request("RecordDefault"))?;
                 let meta = CommandMeta::from_context(c.context)?;
+                self.caught_up().await?;
                 let seller_withdrew = {
                     let d = self.directory.read().await;
                     d.sessions

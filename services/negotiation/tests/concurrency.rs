@@ -246,3 +246,54 @@ async fn two_instances_close_a_session_once() {
     assert_eq!(types.iter().filter(|t| **t == "SessionClosed").count(), 1, "{types:?}");
     assert_eq!(types.iter().filter(|t| **t == "DealAgreed").count(), 1, "{types:?}");
 }
+
+/// A process id is one sale of one result: reusing a session's id for another result opens nothing there and holds
+/// nothing there, so the other result stays free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_that_names_a_sale_of_another_result_holds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    for r in ["r1", "r2"] {
+        let listing = lpb::Listing { route: lpb::PricingRoute::Auction.into(), ..Default::default() };
+        let created = lpb::ResultCreated { result_id: r.into(), owner_org_id: "uni".into(), listing: Some(listing) };
+        append(
+            &log,
+            &format!("listings-result-{r}"),
+            vec![
+                ("ResultCreated", created.encode_to_vec()),
+                ("ResultPublished", lpb::ResultPublished {}.encode_to_vec()),
+            ],
+        )
+        .await;
+    }
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(T0)));
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let service = Arc::new(Service::new(log.clone(), clock.clone()));
+    tokio::spawn(service.clone().project());
+    serve_service(bus.as_ref(), "negotiation", service.clone()).await.unwrap();
+    let at = |minutes: i64| Some(Timestamp::from_unix_micros(T0 + minutes * 60_000_000).to_proto());
+    let open = |session: &str, result: &str, command: &str| pb::OpenSession {
+        context: ctx(actor("m", "uni", Role::TechManager), command.into()),
+        session_id: session.into(),
+        result_id: result.into(),
+        rules: Some(pb::SessionRules {
+            start_price_fen: START,
+            increment_fen: STEP,
+            deposit_fen: START / 10,
+            registration_closes: at(30),
+            bidding_opens: at(0),
+            bidding_closes: at(60),
+            anti_sniping: "extension".into(),
+            window_seconds: 300,
+            ..Default::default()
+        }),
+        terms: Some(ttx_negotiation::terms::single_payment(1, 0, 10)),
+    };
+    send(&bus, subjects::OPEN_SESSION, open("s1", "r1", "open-1")).await.unwrap();
+    let reused = send(&bus, subjects::OPEN_SESSION, open("s1", "r2", "open-2")).await;
+    assert!(matches!(&reused, Err(CallError::Remote { code, .. }) if code == "conflict"), "{reused:?}");
+    // r2's market holds nothing: another session opens there.
+    send(&bus, subjects::OPEN_SESSION, open("s2", "r2", "open-3")).await.unwrap();
+    let market = log.read_stream(&StreamId::parse("negotiation-market-r2").unwrap(), 1, 10).await.unwrap();
+    assert_eq!(market.len(), 1, "only s2 opened in r2's market: {market:?}");
+}

@@ -38,15 +38,26 @@ fn derived(prefix: &str, parts: &[&str]) -> Option<CommandId> {
 /// adopted yet).
 pub(super) fn on_sale(d: &Directory, result_id: &str, process_id: &str) -> bool {
     let published = d.results.get(result_id).is_some_and(|r| r.availability == Availability::Published);
-    let held =
-        d.markets.get(result_id).is_none_or(|m| m.state.holds(process_id) || !m.state.sales.contains_key(process_id));
+    let held = d.markets.get(result_id).is_none_or(|m| {
+        m.state.holds(process_id)
+            // A process from before the market sells only where the market would admit it now.
+            || (!m.state.sales.contains_key(process_id)
+                && m.state.open().next().is_none()
+                && m.state.exclusive_grant().is_none())
+    });
     published && held
+}
+
+/// Whether a mode grants an exclusive right; a value that is no mode (older records) counts as exclusive, as it was
+/// treated.
+pub(super) fn exclusive_mode(mode: i32) -> bool {
+    crate::terms::exclusive(mode).unwrap_or(true)
 }
 
 /// Whether a deal grants an exclusive right: its terms say so, and deals from before modes were declared are taken
 /// as exclusive (as they were treated).
 fn exclusive_deal(d: &pb::DealAgreed) -> bool {
-    d.terms.as_ref().is_none_or(|t| t.mode == 0 || t.exclusive)
+    d.terms.as_ref().is_none_or(|t| exclusive_mode(t.mode))
 }
 
 fn agreed(d: &pb::DealAgreed) -> Ending {
@@ -57,8 +68,12 @@ fn ended(outcome: &str) -> Option<Ending> {
     Some(Ending { outcome: outcome.into(), deal: None })
 }
 
-/// How a process of `kind` ended, if its own stream says it has; `None` while it runs (or was never seen).
-fn ending(d: &Directory, kind: &str, id: &str) -> Option<Ending> {
+/// How a process of `kind` on `result` ended, if its own stream says it has; `None` while it runs (or was never seen
+/// on that result: a process id that names a sale of another result is not this market's).
+fn ending(d: &Directory, kind: &str, id: &str, result: &str) -> Option<Ending> {
+    if result_of(d, kind, id) != Some(result) {
+        return None;
+    }
     match kind {
         "negotiation" => {
             let s = &d.deals.get(id)?.state;
@@ -91,19 +106,28 @@ fn ending(d: &Directory, kind: &str, id: &str) -> Option<Ending> {
     }
 }
 
-/// Whether the directory has seen a process of `kind`.
-fn seen(d: &Directory, kind: &str, id: &str) -> bool {
+/// The result a process of `kind` sells, as the directory has seen it.
+fn result_of<'a>(d: &'a Directory, kind: &str, id: &str) -> Option<&'a str> {
     match kind {
-        "negotiation" => d.deals.contains_key(id),
-        "listing" => d.listings.contains_key(id),
-        _ => d.sessions.contains_key(id),
+        "negotiation" => d.deals.get(id).map(|e| e.state.result_id.as_str()),
+        "listing" => d.listings.get(id).map(|e| e.state.result_id.as_str()),
+        _ => d.sessions.get(id).map(|e| e.state.result_id.as_str()),
     }
+}
+
+/// Whether the directory has seen a process of `kind` on `result`.
+fn seen(d: &Directory, kind: &str, id: &str, result: &str) -> bool {
+    result_of(d, kind, id) == Some(result)
 }
 
 /// Why a granted right fell through, if it did: an auction's winner defaulted, or the seller withdrew before the
 /// contract (the session was cancelled after it was won).
-fn voided(d: &Directory, deal_id: &str) -> Option<&'static str> {
-    match d.sessions.get(deal_id)?.state.phase {
+fn voided(d: &Directory, deal_id: &str, result: &str) -> Option<&'static str> {
+    let s = &d.sessions.get(deal_id)?.state;
+    if s.result_id != result {
+        return None;
+    }
+    match s.phase {
         Phase::Defaulted => Some("the winner defaulted"),
         Phase::Cancelled => Some("the holder withdrew the result before the contract"),
         _ => None,
@@ -152,6 +176,10 @@ impl Service {
         open: impl Future<Output = Result<Bytes, ReplyError>>,
     ) -> Result<Bytes, ReplyError> {
         let market = market_stream(sale.result_id)?;
+        // A process id is one sale of one result: an id that names a sale of another result opens nothing here.
+        if result_of(&*self.directory.read().await, sale.kind, sale.id).is_some_and(|r| r != sale.result_id) {
+            return Err(ReplyError::new("conflict", format!("{} names a sale of another result", sale.id)));
+        }
         let command_id = derived("sale", &[sale.kind, sale.id, meta.command_id.as_str()])
             .ok_or_else(|| ReplyError::invalid("context.command_id", "not a usable command id"))?;
         let reserve = MarketCommand::Open {
@@ -162,11 +190,24 @@ impl Service {
             exclusive: sale.exclusive,
         };
         let market_meta = CommandMeta { command_id, ..meta.clone() };
-        self.markets.handle(&market, &reserve, &market_meta).await.map_err(|e| e.into_reply(market_rejected))?;
+        let handled =
+            self.markets.handle(&market, &reserve, &market_meta).await.map_err(|e| e.into_reply(market_rejected))?;
+        if handled.duplicate {
+            // A retried request: its first opening may have been let go since (its process never opened). Open again
+            // as of the market's version now, so that the retry holds the result before its process opens.
+            let (state, version, _) = self.markets.load(&market).await.map_err(|e| e.into_reply(market_rejected))?;
+            if !state.holds(sale.id) {
+                let version = version.to_string();
+                let again = derived("sale-again", &[sale.kind, sale.id, meta.command_id.as_str(), &version])
+                    .ok_or_else(|| ReplyError::invalid("context.command_id", "not a usable command id"))?;
+                let again_meta = CommandMeta { command_id: again, ..meta.clone() };
+                self.markets.handle(&market, &reserve, &again_meta).await.map_err(|e| e.into_reply(market_rejected))?;
+            }
+        }
         match open.await {
             Ok(answer) => Ok(answer),
             Err(refused) => {
-                if !self.process_exists(sale.kind, sale.id).await {
+                if !self.process_exists(sale.kind, sale.id, sale.result_id).await {
                     let release = MarketCommand::End {
                         process_id: sale.id.to_owned(),
                         ending: Ending { outcome: "not_opened".into(), deal: None },
@@ -183,24 +224,54 @@ impl Service {
         }
     }
 
-    /// Whether a process of `kind` exists in its own stream (when the log cannot say, it is taken to exist: the market
-    /// then keeps it until the reconciler sees otherwise).
-    async fn process_exists(&self, kind: &str, id: &str) -> bool {
+    /// Whether a process of `kind` on `result` exists in its own stream (when the log cannot say, it is taken to exist:
+    /// the market then keeps it until the reconciler sees otherwise).
+    async fn process_exists(&self, kind: &str, id: &str, result: &str) -> bool {
         let exists = match kind {
             "negotiation" => match stream("deal", id, "negotiation_id") {
-                Ok(s) => self.deals.load(&s).await.map(|(s, ..)| s.status != DealStatus::None).ok(),
+                Ok(s) => {
+                    self.deals.load(&s).await.map(|(s, ..)| s.status != DealStatus::None && s.result_id == result).ok()
+                }
                 Err(_) => Some(false),
             },
             "listing" => match stream("listing", id, "listing_id") {
-                Ok(s) => self.listings.load(&s).await.map(|(s, ..)| s.status != ListingStatus::None).ok(),
+                Ok(s) => self
+                    .listings
+                    .load(&s)
+                    .await
+                    .map(|(s, ..)| s.status != ListingStatus::None && s.result_id == result)
+                    .ok(),
                 Err(_) => Some(false),
             },
             _ => match stream("session", id, "session_id") {
-                Ok(s) => self.sessions.load(&s).await.map(|(s, ..)| s.phase != Phase::None).ok(),
+                Ok(s) => {
+                    self.sessions.load(&s).await.map(|(s, ..)| s.phase != Phase::None && s.result_id == result).ok()
+                }
                 Err(_) => Some(false),
             },
         };
         exists.unwrap_or(true)
+    }
+
+    /// Before a lapsed listed sale is relisted: if the market still holds it (the lapse has not reached it yet), its end
+    /// is recorded first, with the id the reconciler would use, so that a late copy from the reconciler cannot end the
+    /// relisted sale.
+    pub(super) async fn end_lapsed(&self, result_id: &str, listing: &str) -> Result<(), ReplyError> {
+        let market = market_stream(result_id)?;
+        let (state, ..) = self.markets.load(&market).await.map_err(|e| e.into_reply(market_rejected))?;
+        let Some(sale) = state.sales.get(listing).filter(|s| s.ended.is_none()) else { return Ok(()) };
+        let openings = sale.openings.to_string();
+        let command_id = derived("market-end", &[listing, &openings])
+            .ok_or_else(|| ReplyError::invalid("listing_id", "not a usable id"))?;
+        let end = MarketCommand::End {
+            process_id: listing.to_owned(),
+            ending: Ending { outcome: "lapsed".into(), deal: None },
+        };
+        self.markets
+            .handle(&market, &end, &CommandMeta::new(command_id, system("")))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_reply(market_rejected))
     }
 
     /// A listed sale hands its result to the session it turns into, in one market step.
@@ -268,16 +339,18 @@ impl Service {
         let mut work = Work::default();
         let mut unopened = self.unopened.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let system_id = |prefix: &str, parts: &[&str]| derived(prefix, parts);
+        let mut still_unopened = std::collections::HashSet::new();
         for (result_id, m) in &d.markets {
             for (pid, sale) in m.state.open() {
                 let openings = sale.openings.to_string();
                 let end = |ending: Ending| MarketCommand::End { process_id: pid.clone(), ending };
-                if let Some(ending) = ending(&d, &sale.kind, pid) {
+                still_unopened.insert(pid.clone());
+                if let Some(ending) = ending(&d, &sale.kind, pid, result_id) {
                     unopened.remove(pid);
                     if let Some(id) = system_id("market-end", &[pid, &openings]) {
                         work.market.push((result_id.clone(), end(ending), id));
                     }
-                } else if seen(&d, &sale.kind, pid) {
+                } else if seen(&d, &sale.kind, pid, result_id) {
                     unopened.remove(pid);
                 } else {
                     let since = *unopened.entry(pid.clone()).or_insert(now);
@@ -290,7 +363,7 @@ impl Service {
                 }
             }
             for (deal_id, (_, was_voided)) in &m.state.grants {
-                if let (false, Some(reason)) = (*was_voided, voided(&d, deal_id))
+                if let (false, Some(reason)) = (*was_voided, voided(&d, deal_id, result_id))
                     && let Some(id) = system_id("market-void", &[deal_id])
                 {
                     let command = MarketCommand::Void { deal_id: deal_id.clone(), reason: reason.to_owned() };
@@ -298,27 +371,22 @@ impl Service {
                 }
             }
         }
+        // Forget what no market holds open any more (another instance ended it).
+        unopened.retain(|pid, _| still_unopened.contains(pid));
         // Live processes: adopted by their market if it does not know them, cancelled if their result is gone.
         let known =
             |result_id: &str, pid: &str| d.markets.get(result_id).is_some_and(|m| m.state.sales.contains_key(pid));
         let mut live: Vec<(&'static str, &String, &String, i32, bool, bool)> = Vec::new();
         for (id, e) in &d.deals {
             if e.state.status == DealStatus::Open {
-                live.push((
-                    "negotiation",
-                    id,
-                    &e.state.result_id,
-                    e.state.mode,
-                    e.state.mode == 0 || e.state.exclusive,
-                    true,
-                ));
+                live.push(("negotiation", id, &e.state.result_id, e.state.mode, exclusive_mode(e.state.mode), true));
             }
         }
         for (id, e) in &d.listings {
             let t = &e.state.terms;
             match e.state.status {
                 ListingStatus::Open => {
-                    live.push(("listing", id, &e.state.result_id, t.mode, t.mode == 0 || t.exclusive, true))
+                    live.push(("listing", id, &e.state.result_id, t.mode, exclusive_mode(t.mode), true))
                 }
                 ListingStatus::Lapsed => live.push(("listing", id, &e.state.result_id, t.mode, true, false)),
                 _ => {}
@@ -326,12 +394,17 @@ impl Service {
         }
         for (id, e) in &d.sessions {
             let s = &e.state;
-            let exclusive = s.terms.as_ref().is_none_or(|t| t.mode == 0 || t.exclusive);
             let mode = s.terms.as_ref().map_or(0, |t| t.mode);
+            let exclusive = exclusive_mode(mode);
             match s.phase {
                 Phase::Open | Phase::Revealing => live.push(("session", id, &s.result_id, mode, exclusive, true)),
+                // Won before the market existed: adopted, so that the market records its right (and voids it if
+                // the winner defaults).
                 Phase::Closed if s.winner.is_some() && s.signed.is_none() => {
-                    live.push(("session", id, &s.result_id, mode, exclusive, false));
+                    live.push(("session", id, &s.result_id, mode, exclusive, true));
+                }
+                Phase::Defaulted if d.results.get(&s.result_id).and_then(|r| r.deal_id.as_deref()) == Some(id) => {
+                    live.push(("session", id, &s.result_id, mode, exclusive, true));
                 }
                 _ => {}
             }
