@@ -27,10 +27,12 @@ pub(super) fn market_stream(result_id: &str) -> Result<StreamId, ReplyError> {
     stream("market", result_id, "result_id")
 }
 
-/// A command id derived from `parts`, within the log's 128 bytes whatever the ids' lengths.
+/// A command id derived from `parts`, within the log's 128 bytes whatever the ids' lengths. The `~` after the
+/// prefix keeps it apart from every id a caller can send through the gateway (`<user id>:<key>`, where neither part
+/// may hold a `~`), so no caller can take the id of a command the exchange will send.
 fn derived(prefix: &str, parts: &[&str]) -> Option<CommandId> {
     let digest = ttx_kernel::hash_bytes(parts.join("\u{1f}").as_bytes());
-    CommandId::parse(format!("{prefix}:{}", hex::encode(&digest[..20]))).ok()
+    CommandId::parse(format!("{prefix}~{}", hex::encode(&digest[..20]))).ok()
 }
 
 /// Whether `process` on `result` may sell now, as the directory knows: the result is published (not withdrawn, not
@@ -427,5 +429,19 @@ impl Service {
             }
         }
         work
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exchange_s_own_command_ids_are_ones_no_caller_can_send() {
+        let id = derived("cancel", &["session", "s1"]).unwrap();
+        // Gateway ids are `<user id>:<key>`; user ids are [a-z0-9_-] and keys [A-Za-z0-9-_:.], so none holds a `~`.
+        assert!(id.as_str().starts_with("cancel~") && id.as_str().len() <= 128, "{id}");
+        assert_eq!(id, derived("cancel", &["session", "s1"]).unwrap(), "derived ids are deterministic");
+        assert_ne!(id, derived("cancel", &["session", "s2"]).unwrap());
     }
 }
