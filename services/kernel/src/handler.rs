@@ -30,6 +30,9 @@ impl CommandMeta {
         let actor = context.actor.ok_or_else(|| ReplyError::invalid("context.actor", "a command needs an actor"))?;
         let command_id = CommandId::parse(context.command_id)
             .map_err(|e| ReplyError::invalid("context.command_id", e.to_string()))?;
+        if command_id.is_system() {
+            return Err(ReplyError::invalid("context.command_id", "'~' marks the exchange's own commands"));
+        }
         Ok(Self::new(command_id, actor))
     }
 

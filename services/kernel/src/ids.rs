@@ -122,10 +122,26 @@ impl CommandId {
         Self::parse(format!("{cause}:{purpose}"))
     }
 
+    /// The id of a command the exchange sends itself (a timer's firing, a reaction): `<purpose>~<what it fires>`.
+    /// No command a caller sends may hold the `~` ([`CommandMeta::from_context`](crate::CommandMeta::from_context)
+    /// refuses it, and the gateway's ids cannot hold it), so no caller can take, and so pre-empt, the id of a command
+    /// the exchange will send.
+    pub fn system(purpose: &str, what: &str) -> Result<Self, InvalidInput> {
+        Self::parse(format!("{purpose}{SYSTEM_SEPARATOR}{what}"))
+    }
+
+    /// Whether this is the id of one of the exchange's own commands.
+    pub fn is_system(&self) -> bool {
+        self.0.contains(SYSTEM_SEPARATOR)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// Marks the exchange's own command ids ([`CommandId::system`]).
+pub const SYSTEM_SEPARATOR: char = '~';
 
 impl fmt::Display for CommandId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -154,6 +170,26 @@ fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exchange_s_own_command_ids_are_ones_no_caller_may_send() {
+        let timer = CommandId::system("close", "s1:1790000000").unwrap();
+        assert_eq!(timer.as_str(), "close~s1:1790000000");
+        assert!(timer.is_system());
+        // A user whose login is a timer's purpose sends `<login>:<key>`: never the timer's id.
+        let user = CommandId::parse("close:s1:1790000000").unwrap();
+        assert!(!user.is_system() && user != timer);
+        // And a caller that sends an id holding the mark is refused before anything is decided.
+        let context = |id: &str| {
+            Some(ttx_proto::common::v1::CommandContext {
+                actor: Some(ttx_proto::common::v1::Actor { user_id: "close".into(), ..Default::default() }),
+                command_id: id.into(),
+            })
+        };
+        let refused = crate::CommandMeta::from_context(context("close~s1:1790000000")).unwrap_err();
+        assert_eq!((refused.code.as_str(), refused.field.as_str()), ("invalid_input", "context.command_id"));
+        assert!(crate::CommandMeta::from_context(context("close:s1:1790000000")).is_ok());
+    }
 
     #[test]
     fn a_well_formed_stream_id_is_split_into_its_parts() {

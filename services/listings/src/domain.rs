@@ -323,6 +323,8 @@ pub enum Rejection {
     WrongStatus(Status),
     #[error("a classified result is never published")]
     Classified,
+    #[error("classified content (secret, confidential, top secret) never enters the exchange's record")]
+    ClassifiedContent,
     #[error("the holders' shares add up to {0} basis points, not 10000")]
     SharesNot100(u32),
     #[error("a result needs at least one transaction mode")]
@@ -380,6 +382,11 @@ fn check_listing(listing: &Listing) -> Result<(), Rejection> {
     }
     if listing.modes.is_empty() {
         return Err(Rejection::NoTransactionMode);
+    }
+    // The log is append-only and published to regulators: secret content is refused before it is written. Internal
+    // results are recorded, never published.
+    if matches!(listing.secrecy, Secrecy::Secret | Secrecy::Confidential | Secrecy::TopSecret) {
+        return Err(Rejection::ClassifiedContent);
     }
     Ok(())
 }
@@ -858,7 +865,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn classified_content_is_refused_at_create_and_edit_and_internal_results_stay_unpublished() {
+        for level in [Secrecy::Secret, Secrecy::Confidential, Secrecy::TopSecret] {
+            let mut classified = listing();
+            classified.secrecy = level;
+            let create = ResultCommand::Create { id: "r1".into(), listing: classified.clone() };
+            results().by(manager()).given([]).when(create).then_rejected(Rejection::ClassifiedContent);
+            let edit = ResultCommand::Edit { listing: classified };
+            results().by(manager()).given([created()]).when(edit).then_rejected(Rejection::ClassifiedContent);
+        }
+        let mut internal = listing();
+        internal.secrecy = Secrecy::Internal;
+        let create = ResultCommand::Create { id: "r1".into(), listing: internal.clone() };
+        results().by(manager()).given([]).when(create).then([ResultEvent::Created {
+            id: "r1".into(),
+            owner_org_id: UNI.into(),
+            listing: internal,
+        }]);
+    }
+
+    #[test]
     fn a_classified_result_is_never_submitted_or_published() {
+        // Recorded before classified content was refused at the door (an older log), or internal.
         let mut secret = listing();
         secret.secrecy = Secrecy::Secret;
         let classified = ResultEvent::Created { id: "r1".into(), owner_org_id: UNI.into(), listing: secret.clone() };

@@ -45,6 +45,9 @@ fn rejected(r: &Rejection) -> ReplyError {
     if let Rejection::Money(e) = r {
         return ReplyError::invalid(e.field(), e.to_string());
     }
+    if let Rejection::ClassifiedContent = r {
+        return ReplyError::invalid("listing.secrecy", r.to_string());
+    }
     let code = match r {
         Rejection::NotTheHoldersManager
         | Rejection::NotTheHoldersReviewer
@@ -350,7 +353,7 @@ impl Service {
             .collect();
         for (id, ends_at) in due {
             let Ok(stream) = result_stream(&id) else { continue };
-            let Ok(command_id) = CommandId::parse(format!("notice-end:{id}:{}", ends_at.unix_micros())) else {
+            let Ok(command_id) = CommandId::system("notice-end", &format!("{id}:{}", ends_at.unix_micros())) else {
                 continue;
             };
             let meta = CommandMeta::new(command_id, system_actor());
@@ -391,9 +394,7 @@ impl Service {
                     (result_id, deal_id, ResultCommand::Release { deal_id: deal_id.clone(), reason: reason.clone() })
                 }
             };
-            let (Ok(stream), Ok(command_id)) =
-                (result_stream(result_id), CommandId::parse(format!("reaction:{cause}")))
-            else {
+            let (Ok(stream), Ok(command_id)) = (result_stream(result_id), CommandId::system("reaction", &cause)) else {
                 continue;
             };
             let meta = CommandMeta::new(command_id, system_actor());

@@ -253,6 +253,11 @@ async fn an_invalid_listing_names_its_field_and_writes_nothing() {
         (Box::new(|p| p.asking_price_fen = Some(-1)), "listing.asking_price_fen"),
         (Box::new(|p| p.inventors.clear()), "listing.inventors"),
         (Box::new(|p| p.trl = None), "listing.trl"),
+        (Box::new(|p| p.asking_price_fen = Some(i64::MAX)), "listing.asking_price_fen"),
+        // Classified content never enters the log.
+        (Box::new(|p| p.secrecy = pb::Secrecy::Secret.into()), "listing.secrecy"),
+        (Box::new(|p| p.secrecy = pb::Secrecy::Confidential.into()), "listing.secrecy"),
+        (Box::new(|p| p.secrecy = pb::Secrecy::TopSecret.into()), "listing.secrecy"),
     ];
     for (i, (spoil, field)) in cases.into_iter().enumerate() {
         let mut bad = listing();

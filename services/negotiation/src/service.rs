@@ -308,7 +308,7 @@ impl Service {
         };
         for (id, seller_withdrew) in deadlines {
             let (Ok(s), Ok(command_id)) =
-                (stream("session", &id, "session_id"), CommandId::parse(format!("contract-due:{id}")))
+                (stream("session", &id, "session_id"), CommandId::system("contract-due", &id))
             else {
                 continue;
             };
@@ -323,7 +323,7 @@ impl Service {
         }
         for (id, key, on_sale) in closes {
             let (Ok(s), Ok(command_id)) =
-                (stream("session", &id, "session_id"), CommandId::parse(format!("close:{id}:{key}")))
+                (stream("session", &id, "session_id"), CommandId::system("close", &format!("{id}:{key}")))
             else {
                 continue;
             };
@@ -335,7 +335,7 @@ impl Service {
         }
         for (id, at, on_sale) in ends {
             let (Ok(s), Ok(command_id)) =
-                (stream("listing", &id, "listing_id"), CommandId::parse(format!("end:{id}:{at}")))
+                (stream("listing", &id, "listing_id"), CommandId::system("end", &format!("{id}:{at}")))
             else {
                 continue;
             };
@@ -359,7 +359,7 @@ impl Service {
                 invited: listing.registrants.keys().cloned().collect(),
             };
             let (Ok(s), Ok(command_id)) =
-                (stream("session", &session_id, "session_id"), CommandId::parse(format!("auction-of:{}", listing.id)))
+                (stream("session", &session_id, "session_id"), CommandId::system("auction-of", &listing.id))
             else {
                 continue;
             };

@@ -282,8 +282,7 @@ impl Service {
                 poster_org_id: demand.org_id.clone(),
                 matches,
             };
-            let (Ok(stream), Ok(command_id)) =
-                (match_stream(&demand.id), CommandId::parse(format!("match:{}", demand.id)))
+            let (Ok(stream), Ok(command_id)) = (match_stream(&demand.id), CommandId::system("match", &demand.id))
             else {
                 continue;
             };

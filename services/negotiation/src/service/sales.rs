@@ -32,7 +32,7 @@ pub(super) fn market_stream(result_id: &str) -> Result<StreamId, ReplyError> {
 /// may hold a `~`), so no caller can take the id of a command the exchange will send.
 fn derived(prefix: &str, parts: &[&str]) -> Option<CommandId> {
     let digest = ttx_kernel::hash_bytes(parts.join("\u{1f}").as_bytes());
-    CommandId::parse(format!("{prefix}~{}", hex::encode(&digest[..20]))).ok()
+    CommandId::system(prefix, &hex::encode(&digest[..20])).ok()
 }
 
 /// Whether `process` on `result` may sell now, as the directory knows: the result is published (not withdrawn, not
