@@ -122,11 +122,26 @@ impl TestExchange {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> anyhow::Result<Answer> {
+        self.request_with(method, path, token, &[], body).await
+    }
+
+    /// One HTTP/1.1 request on a new connection, with more headers.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
         let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
         if let Some(t) = token {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         if !body.is_empty() {
             head.push_str("Content-Type: application/json\r\n");

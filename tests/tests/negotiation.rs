@@ -597,3 +597,97 @@ async fn non_exclusive_licences_on_the_embedded_log() {
 async fn non_exclusive_licences_on_nats() {
     non_exclusive_licences_are_granted_many_times_until_the_holder_stops(Mode::Nats).await;
 }
+
+fn micros(rfc3339: &str) -> i64 {
+    ttx_kernel::Timestamp::parse_rfc3339(rfc3339).unwrap().unix_micros()
+}
+
+/// Users whose logins equal the timers' purposes send, with an idempotency key, the command ids the timers used to
+/// take (`<purpose>:<what it fires>`); every timer still fires, because the exchange's own ids hold a `~` no caller
+/// may send.
+async fn timers_fire_whatever_ids_users_choose(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut p = People::new(&x).await;
+    for (login, org) in [("notice-end", 2), ("end", 2), ("close", 2), ("contract-due", 5)] {
+        let user = json!({
+            "user_id": login,
+            "org_id": org_id(org),
+            "display_name": login,
+            "password": ttx_tests::exchange::PASSWORD,
+            "roles": ["enterprise_member"],
+        });
+        ok(&p.call("root", "POST", "/api/v1/users", Some(user)).await, 201);
+    }
+    let as_user = async |login: &str, path: &str, key: &str, body: Option<Value>| {
+        let token = x.login(login).await.unwrap();
+        x.request_with("POST", path, Some(&token), &[("Idempotency-Key", key)], body.as_ref()).await.unwrap()
+    };
+    // A public notice, objected to under the key its end's timer used to take.
+    let negotiated = p.published("negotiated").await;
+    let notice = json!({ "price_fen": 480000000, "days": 15 });
+    ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{negotiated}/notice"), Some(notice)).await, 201);
+    let r = p.call("zhaomin", "GET", &format!("/api/v1/results/{negotiated}"), None).await.body;
+    let key = format!("{negotiated}:{}", micros(r["notice"]["ends_at"].as_str().unwrap()));
+    let path = format!("/api/v1/results/{negotiated}/objections");
+    ok(&as_user("notice-end", &path, &key, Some(json!({ "text": "价格偏低" }))).await, 201);
+    // A listed sale, whose only registrant registers under the key of the sale's end.
+    let listed = p.published("listed").await;
+    let sale = json!({
+        "result_id": listed,
+        "terms": {
+            "mode": "assignment",
+            "price_fen": 200000000,
+            "payments": [{ "amount_fen": 200000000, "after": { "event": "signing", "working_days": 10 } }],
+        },
+        "disclosure_ends": p.at(10 * DAY),
+    });
+    let a = p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale)).await;
+    ok(&a, 201);
+    let l = a.body["id"].as_str().unwrap().to_owned();
+    let v = p.call("zhaomin", "GET", &format!("/api/v1/listed-sales/{l}"), None).await.body;
+    let key = format!("{l}:{}", micros(v["disclosure_ends"].as_str().unwrap()));
+    ok(&as_user("end", &format!("/api/v1/listed-sales/{l}/register"), &key, None).await, 200);
+    // A session: one bidder registers under the key of its close, the other under the key of its contract deadline.
+    let auctioned = p.published("auction").await;
+    let open = json!({ "result_id": auctioned, "rules": p.auction_rules(false), "terms": whole_at_signing() });
+    let a = p.call("zhangwei", "POST", "/api/v1/sessions", Some(open)).await;
+    ok(&a, 201);
+    let s = a.body["id"].as_str().unwrap().to_owned();
+    let v = p.call("zhaomin", "GET", &format!("/api/v1/sessions/{s}"), None).await.body;
+    let close_key = format!("{s}:{}", micros(v["ends_at"].as_str().unwrap()));
+    ok(&as_user("close", &format!("/api/v1/sessions/{s}/register"), &close_key, None).await, 200);
+    ok(&as_user("contract-due", &format!("/api/v1/sessions/{s}/register"), &s, None).await, 200);
+    for org in [2, 5] {
+        let deposit = json!({ "bidder_org_id": org_id(org), "amount_fen": 10000000, "reference": "保证金" });
+        ok(&p.call("root", "POST", &format!("/api/v1/sessions/{s}/deposits"), Some(deposit)).await, 200);
+    }
+    p.advance(2 * MINUTE).await;
+    ok(
+        &p.call("zhaomin", "POST", &format!("/api/v1/sessions/{s}/bids"), Some(json!({ "amount_fen": 100000000 })))
+            .await,
+        201,
+    );
+    // Every timer fires: the sale ends and sells, the session closes, the notice ends, and the unsigned winner
+    // defaults at its deadline.
+    p.advance(2 * DAY).await;
+    p.wait("zhangwei", &format!("/api/v1/sessions/{s}"), |v| v["phase"] == "closed").await;
+    // (Past the contract deadline's five working days, whatever holidays fall in them.)
+    p.advance(30 * DAY).await;
+    p.wait("zhangwei", &format!("/api/v1/listed-sales/{l}"), |v| v["status"] == "sold").await;
+    p.wait("zhaomin", &format!("/api/v1/results/{negotiated}"), |r| r["notice"]["ended"] == true).await;
+    p.wait("zhangwei", &format!("/api/v1/sessions/{s}"), |v| v["phase"] == "defaulted").await;
+    // And a key holding the exchange's mark is refused.
+    let refused = as_user("close", &format!("/api/v1/sessions/{s}/register"), "x~y", None).await;
+    ok(&refused, 422);
+    x.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_own_their_command_ids_on_the_embedded_log() {
+    timers_fire_whatever_ids_users_choose(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_own_their_command_ids_on_nats() {
+    timers_fire_whatever_ids_users_choose(Mode::Nats).await;
+}
