@@ -137,6 +137,14 @@ async fn a_negotiated_deal_waits_for_the_objection_then_closes(mode: Mode) {
     ok(&a, 201);
     let n = a.body["id"].as_str().unwrap().to_owned();
     let path = |tail: &str| format!("/api/v1/negotiations/{n}{tail}");
+    // The negotiation holds the result's market; who negotiates stays between the parties and the holder.
+    let market = format!("/api/v1/results/{result}/market");
+    let seen = p.call("sunli", "GET", &market, None).await.body;
+    assert_eq!(
+        (seen["open"][0]["kind"].as_str(), seen["open"][0]["process_id"].as_str()),
+        (Some("negotiation"), Some(""))
+    );
+    assert_eq!(p.call("zhangwei", "GET", &market, None).await.body["open"][0]["process_id"], n.as_str());
     let sheet = |mode: &str, price: i64, payments: Value| json!({ "mode": mode, "price_fen": price, "territory": "中国大陆", "term_months": 0, "payments": payments });
     let terms = |price: i64| {
         let first = price / 3;

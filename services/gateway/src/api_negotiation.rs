@@ -1077,6 +1077,7 @@ pub async fn overdue_refunds(
 pub struct SaleView {
     /// negotiation, listing, session.
     pub kind: String,
+    /// Empty for a negotiation, except to the holder, administrators and regulators (negotiations are confidential).
     pub process_id: String,
     pub mode: String,
     pub exclusive: bool,

@@ -5,12 +5,15 @@
 //! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context, and a request
 //!   id (`x-request-id`, the caller's or a new one) on every answer.
 //! - [`api`]: the JSON API (authentication, organisations, users); [`api_results`]: research results;
-//!   [`api_demands`]: demands and open challenges.
+//!   [`api_demands`]: demands and open challenges; [`api_search`]: search, matches, notifications;
+//!   [`api_negotiation`]: negotiations, listed sales, bidding sessions, a result's market, overdue refunds.
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers, and a page listing it.
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
 //! - [`throttle`]: failed-login limits per account and per address.
-//! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]).
+//! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]); [`ui_listings`]: results and demands;
+//!   [`ui_negotiation`]: auctions, the negotiation room, selling from a result's page, overdue refunds;
+//!   [`ui_terms`]: the terms part of sale and offer forms (mode, territory, term, a structured schedule).
 //! - [`metrics`]: request counts and durations per route at `/metrics` (Prometheus).
 //! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`).
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.

@@ -411,11 +411,9 @@ impl Service {
                 let meta = CommandMeta::from_context(c.context)?;
                 self.caught_up().await?;
                 let facts = self.facts(&c.result_id).await?;
-                let exclusive = sales::exclusive_mode(c.mode);
                 let id = c.negotiation_id.clone();
                 let command = DealCommand::Open { id: id.clone(), result_id: c.result_id.clone(), mode: c.mode, facts };
-                let sale =
-                    sales::Sale { result_id: &c.result_id, kind: "negotiation", id: &id, mode: c.mode, exclusive };
+                let sale = sales::Sale { result_id: &c.result_id, kind: "negotiation", id: &id, mode: c.mode };
                 self.open_sale(sale, &meta, self.on_deal(&id, command, &meta)).await
             }
             subjects::MAKE_OFFER => {
@@ -457,7 +455,7 @@ impl Service {
                     return Err(ReplyError::new("forbidden", "only the holder lists its result"));
                 }
                 let terms = terms(c.terms)?;
-                let (mode, exclusive) = (terms.mode, sales::exclusive_mode(terms.mode));
+                let mode = terms.mode;
                 let id = c.listing_id.clone();
                 let command = ListingCommand::Open {
                     id: id.clone(),
@@ -468,7 +466,7 @@ impl Service {
                     terms,
                     disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")?,
                 };
-                let sale = sales::Sale { result_id: &c.result_id, kind: "listing", id: &id, mode, exclusive };
+                let sale = sales::Sale { result_id: &c.result_id, kind: "listing", id: &id, mode };
                 self.open_sale(sale, &meta, self.on_listing(&id, command, &meta)).await
             }
             subjects::REGISTER_INTENT => {
@@ -486,14 +484,12 @@ impl Service {
                     // Not lapsed (or no such listing): the decider says which.
                     return self.on_listing(&c.listing_id, command, &meta).await;
                 };
-                let exclusive = sales::exclusive_mode(listing.terms.mode);
                 self.end_lapsed(&listing.result_id, &c.listing_id).await?;
                 let sale = sales::Sale {
                     result_id: &listing.result_id,
                     kind: "listing",
                     id: &c.listing_id,
                     mode: listing.terms.mode,
-                    exclusive,
                 };
                 self.open_sale(sale, &meta, self.on_listing(&c.listing_id, command, &meta)).await
             }
@@ -513,7 +509,7 @@ impl Service {
                 }
                 let rules = c.rules.ok_or_else(|| ReplyError::invalid("rules", "the rules are missing"))?;
                 let terms = terms(c.terms)?;
-                let (mode, exclusive) = (terms.mode, sales::exclusive_mode(terms.mode));
+                let mode = terms.mode;
                 let id = c.session_id.clone();
                 let command = SessionCommand::Open {
                     id: id.clone(),
@@ -524,7 +520,7 @@ impl Service {
                     listing_id: String::new(),
                     invited: Vec::new(),
                 };
-                let sale = sales::Sale { result_id: &c.result_id, kind: "session", id: &id, mode, exclusive };
+                let sale = sales::Sale { result_id: &c.result_id, kind: "session", id: &id, mode };
                 self.open_sale(sale, &meta, self.on_session(&id, command, &meta)).await
             }
             subjects::STOP_LICENSING => {
@@ -725,7 +721,8 @@ impl Service {
             }
             subjects::GET_MARKET => {
                 let q = pb::GetMarket::decode(payload).map_err(|_| bad_request("GetMarket"))?;
-                if q.asker.unwrap_or_default().user_id.is_empty() {
+                let asker = q.asker.unwrap_or_default();
+                if asker.user_id.is_empty() {
                     return Err(ReplyError::new("not_found", "no such result"));
                 }
                 sales::market_stream(&q.result_id)?;
@@ -733,6 +730,12 @@ impl Service {
                 let d = self.directory.read().await;
                 let entry = d.markets.get(&q.result_id);
                 let state = entry.map(|e| e.state.clone()).unwrap_or_default();
+                // Negotiations are confidential: others learn that one holds the result, not which.
+                let insider =
+                    supervisor(&asker) || d.results.get(&q.result_id).is_some_and(|r| r.owner_org_id == asker.org_id);
+                let shown = |kind: &str, id: &String| {
+                    if insider || kind != "negotiation" { id.clone() } else { String::new() }
+                };
                 Ok(pb::MarketView {
                     result_id: q.result_id.clone(),
                     open: state
@@ -740,7 +743,7 @@ impl Service {
                         .map(|(id, sale)| pb::SaleOpened {
                             result_id: q.result_id.clone(),
                             kind: sale.kind.clone(),
-                            process_id: id.clone(),
+                            process_id: shown(&sale.kind, id),
                             mode: sale.mode,
                             exclusive: sale.exclusive,
                         })

@@ -49,6 +49,22 @@ async fn append(log: &SqliteLog, stream: &str, events: Vec<(&str, Vec<u8>)>) {
     log.append(request).await.unwrap();
 }
 
+/// Rules of an open session: registration for half an hour, an hour of bidding from `T0`, a 10 % deposit.
+fn hour_of_bidding() -> pb::SessionRules {
+    let at = |minutes: i64| Some(Timestamp::from_unix_micros(T0 + minutes * 60_000_000).to_proto());
+    pb::SessionRules {
+        start_price_fen: START,
+        increment_fen: STEP,
+        deposit_fen: START / 10,
+        registration_closes: at(30),
+        bidding_opens: at(0),
+        bidding_closes: at(60),
+        anti_sniping: "extension".into(),
+        window_seconds: 300,
+        ..Default::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_bidders_at_once_are_totally_ordered_and_none_is_lost() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,18 +218,7 @@ async fn two_instances_close_a_session_once() {
         tokio::spawn(s.clone().project());
     }
     serve_service(bus.as_ref(), "negotiation", a.clone()).await.unwrap();
-    let at = |minutes: i64| Some(Timestamp::from_unix_micros(T0 + minutes * 60_000_000).to_proto());
-    let rules = pb::SessionRules {
-        start_price_fen: START,
-        increment_fen: STEP,
-        deposit_fen: START / 10,
-        registration_closes: at(30),
-        bidding_opens: at(0),
-        bidding_closes: at(60),
-        anti_sniping: "extension".into(),
-        window_seconds: 300,
-        ..Default::default()
-    };
+    let rules = hour_of_bidding();
     let seller = actor("m", "uni", Role::TechManager);
     let open = pb::OpenSession {
         context: ctx(seller, "open".into()),
@@ -271,22 +276,11 @@ async fn an_id_that_names_a_sale_of_another_result_holds_nothing() {
     let service = Arc::new(Service::new(log.clone(), clock.clone()));
     tokio::spawn(service.clone().project());
     serve_service(bus.as_ref(), "negotiation", service.clone()).await.unwrap();
-    let at = |minutes: i64| Some(Timestamp::from_unix_micros(T0 + minutes * 60_000_000).to_proto());
     let open = |session: &str, result: &str, command: &str| pb::OpenSession {
         context: ctx(actor("m", "uni", Role::TechManager), command.into()),
         session_id: session.into(),
         result_id: result.into(),
-        rules: Some(pb::SessionRules {
-            start_price_fen: START,
-            increment_fen: STEP,
-            deposit_fen: START / 10,
-            registration_closes: at(30),
-            bidding_opens: at(0),
-            bidding_closes: at(60),
-            anti_sniping: "extension".into(),
-            window_seconds: 300,
-            ..Default::default()
-        }),
+        rules: Some(hour_of_bidding()),
         terms: Some(ttx_negotiation::terms::single_payment(1, 0, 10)),
     };
     send(&bus, subjects::OPEN_SESSION, open("s1", "r1", "open-1")).await.unwrap();

@@ -19,8 +19,8 @@ pub(super) struct Sale<'a> {
     pub result_id: &'a str,
     pub kind: &'static str,
     pub id: &'a str,
+    /// Its transaction mode, which says whether it is exclusive.
     pub mode: i32,
-    pub exclusive: bool,
 }
 
 pub(super) fn market_stream(result_id: &str) -> Result<StreamId, ReplyError> {
@@ -189,7 +189,7 @@ impl Service {
             kind: sale.kind.to_owned(),
             process_id: sale.id.to_owned(),
             mode: sale.mode,
-            exclusive: sale.exclusive,
+            exclusive: exclusive_mode(sale.mode),
         };
         let market_meta = CommandMeta { command_id, ..meta.clone() };
         let handled =
