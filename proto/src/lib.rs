@@ -82,6 +82,8 @@ pub mod identity {
             pub const REVOKE_ROLE: &str = "ttx.identity.cmd.revoke-role";
             pub const SET_PASSWORD: &str = "ttx.identity.cmd.set-password";
             pub const REGISTER_TECH_MANAGER: &str = "ttx.identity.cmd.register-tech-manager";
+            pub const LOAD_SCHEDULE: &str = "ttx.identity.cmd.load-schedule";
+            pub const GET_CALENDAR: &str = "ttx.identity.qry.get-calendar";
             pub const AUTHENTICATE: &str = "ttx.identity.qry.authenticate";
             pub const GET_USER: &str = "ttx.identity.qry.get-user";
             pub const GET_ORGANISATION: &str = "ttx.identity.qry.get-organisation";
@@ -122,6 +124,7 @@ pub mod negotiation {
             pub const GET_NEGOTIATION: &str = "ttx.negotiation.qry.get-negotiation";
             pub const LIST_NEGOTIATIONS: &str = "ttx.negotiation.qry.list-negotiations";
             pub const LIST_OVERDUE_REFUNDS: &str = "ttx.negotiation.qry.list-overdue-refunds";
+            pub const LIST_PENDING_DEADLINES: &str = "ttx.negotiation.qry.list-pending-deadlines";
             pub const GET_MARKET: &str = "ttx.negotiation.qry.get-market";
             pub const GET_LISTING: &str = "ttx.negotiation.qry.get-listing";
             pub const LIST_LISTINGS: &str = "ttx.negotiation.qry.list-listings";

@@ -11,7 +11,9 @@
 // (锂电池 for a title about 锂离子电池, highlighted, with facets), opens it, sees the notice counting down and objects.
 // Two enterprises then bid on a live auction, each in its own browser, and each sees the other's bid appear; one
 // commits a sealed bid computed in the browser (the amount never leaves it) and reveals it after the close.
-// English works; the pages fit a phone-sized screen. Every page visited is saved as a screenshot. Exits non-zero on
+// The administrator sees the holiday calendar with the published years seeded, and a bad date named next to its
+// field. English works; the pages fit a phone-sized screen. The server runs on a test clock started on a Monday of
+// 2026, so every period it counts falls inside the years whose holiday schedules are published. Every page visited is saved as a screenshot. Exits non-zero on
 // the first failed check.
 
 import { spawn, spawnSync } from "node:child_process";
@@ -33,6 +35,10 @@ const UNI = "12100000400000624D";
 const FIRM = "91350100M000100Y43";
 const TITLE = "高镍三元锂离子电池正极材料";
 const FIRM2 = "91440300MA5G2P8X1X";
+// The server's clock starts here and runs at real speed; `serverNow()` is the browser's estimate of it.
+const CLOCK_START = "2026-06-01T01:00:00Z";
+let clockOffset = 0;
+const serverNow = () => Date.now() + clockOffset;
 
 /** Calls the JSON API with a bearer token; fails on an unexpected status. */
 async function api(base, token, method, path, body, want) {
@@ -65,7 +71,9 @@ function createAdmin(dataDir) {
 }
 
 function startServer(dataDir) {
-  const child = spawn(ttx, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+  clockOffset = Date.parse(CLOCK_START) - Date.now();
+  const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--test-clock-start", CLOCK_START];
+  const child = spawn(ttx, args, {
     env: { ...process.env, RUST_LOG: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -128,11 +136,21 @@ try {
   // The administrator.
   await login(page, base, "root", ADMIN_PASSWORD);
   check(new URL(page.url()).pathname === "/", "a login lands on the home page");
-  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "竞价大厅", "我的挂牌", "我的组织", "组织管理", "用户管理", "逾期未退保证金"]), `admin menu: ${await menu(page)}`);
+  check(JSON.stringify(await menu(page)) === JSON.stringify(["首页", "搜索", "技术需求", "竞价大厅", "我的挂牌", "我的组织", "组织管理", "用户管理", "逾期未退保证金", "节假日安排"]), `admin menu: ${await menu(page)}`);
   await shot(page, "03-admin-home");
   await page.click("nav a[href='/refunds/overdue']");
   check((await page.textContent("h1")) === "逾期未退保证金", "administrators see the overdue deposit refunds");
   check((await page.textContent("main"))?.includes("没有逾期未退的保证金"), "none is overdue in a new exchange");
+  await page.click("nav a[href='/admin/calendar']");
+  check((await page.locator("#schedules tbody tr").count()) === 2, "the published 2025 and 2026 schedules are seeded");
+  check((await page.textContent("main"))?.includes("calendar-2"), "the calendar in force is named");
+  await page.fill("#year", "2030");
+  await page.fill("#holidays", "2030-01-01 2030-02-30");
+  await page.fill("#source", "测试");
+  await Promise.all([page.waitForLoadState("load"), page.click("form.card button[type=submit]")]);
+  check((await page.getAttribute("#holidays", "aria-invalid")) === "true", `a bad date is named: ${await page.textContent("main")}`);
+  check((await page.locator("#schedules tbody tr").count()) === 2, "nothing was loaded");
+  await shot(page, "03b-admin-calendar");
 
   await page.goto(`${base}/admin/organisations`);
   for (const [kind, name, code] of [["university", "华东理工示范大学", UNI], ["enterprise", "闽江新能源科技有限公司", FIRM]]) {
@@ -298,7 +316,7 @@ try {
     return made;
   };
   const created = await publish(listing);
-  const in_ = (s) => new Date(Date.now() + s * 1000).toISOString();
+  const in_ = (s) => new Date(serverNow() + s * 1000).toISOString();
   const rules = { start_price_fen: 100000000, increment_fen: 1000000, deposit_fen: 10000000,
     registration_closes: in_(3000), bidding_opens: in_(-60), bidding_closes: in_(3600),
     anti_sniping: "extension", window_seconds: 300 };

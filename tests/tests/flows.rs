@@ -87,8 +87,10 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
         200,
     );
 
-    x.advance(Duration::from_secs(15 * 86_400));
-    // Fifteen days on, the morning's tokens have expired.
+    // 15 days from Monday 2026-09-21 end on 10-06, in the National Day holiday: the notice runs to 24:00 Beijing on
+    // 10-08 (Civil Code art. 201–203).
+    x.advance(Duration::from_secs(18 * 86_400));
+    // Eighteen days on, the morning's tokens have expired.
     assert_eq!(x.request("GET", "/api/v1/me", Some(&member), None).await.unwrap().status, 401);
     let member = x.login("zhaomin").await.unwrap();
     let mut last = serde_json::Value::Null;

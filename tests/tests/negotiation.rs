@@ -202,7 +202,8 @@ async fn a_negotiated_deal_waits_for_the_objection_then_closes(mode: Mode) {
         .await;
     ok(&a, 201);
     let objection = a.body["id"].as_str().unwrap().to_owned();
-    p.advance(15 * DAY).await;
+    // 15 days from Monday 2026-09-21 end on 10-06, in the National Day holiday: the notice runs to 24:00 on 10-08.
+    p.advance(18 * DAY).await;
     p.wait("zhaomin", &format!("/api/v1/results/{result}"), |r| r["notice"]["ended"] == true).await;
     let a = p.call("zhaomin", "POST", &path("/accept"), Some(accept.clone())).await;
     ok(&a, 422);
@@ -256,7 +257,7 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
                 { "amount_fen": 140000000, "after": { "event": "registration", "working_days": 30 } },
             ],
         },
-        "disclosure_ends": p.at(10 * DAY),
+        "disclosure_working_days": 10,
     });
     let a = p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale)).await;
     ok(&a, 201);
@@ -265,8 +266,9 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
         ok(&p.call(who, "POST", &format!("/api/v1/listed-sales/{l}/register"), None).await, 200);
     }
     ok(&p.call("zhaomin", "POST", &format!("/api/v1/listed-sales/{l}/register"), None).await, 409);
-    // The period ends: two registrants go to a bidding session opened for them.
-    p.advance(10 * DAY).await;
+    // The period ends (10 working days from Monday 2026-09-21: the Mid-Autumn and National Day holidays do not count,
+    // so it runs to 24:00 Beijing on 10-12): two registrants go to a bidding session opened for them.
+    p.advance(22 * DAY).await;
     let sale = p.wait("zhangwei", &format!("/api/v1/listed-sales/{l}"), |v| v["status"] == "to_auction").await;
     assert_eq!(sale["registrant_org_ids"].as_array().unwrap().len(), 2);
     let s = sale["session_id"].as_str().unwrap().to_owned();
@@ -380,7 +382,7 @@ async fn a_listed_sale_with_two_registrants_goes_to_a_bidding_session_won_under_
             "price_fen": 200000000,
             "payments": [{ "amount_fen": 200000000, "after": { "event": "signing", "working_days": 10 } }],
         },
-        "disclosure_ends": p.at(10 * DAY),
+        "disclosure_working_days": 10,
     });
     ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(again)).await, 201);
     x.stop().await.unwrap();
@@ -443,8 +445,7 @@ async fn non_exclusive_licences_are_granted_many_times_until_the_holder_stops(mo
     let x = TestExchange::spawn(mode).await.unwrap();
     let mut p = People::new(&x).await;
     let result = p.published_with("listed", &["non_exclusive_licence", "assignment"]).await;
-    let (in_10_days, in_20_days) = (p.at(10 * DAY), p.at(20 * DAY));
-    let sale = |mode: &str, ends: &str| {
+    let sale = |mode: &str, working_days: u32| {
         json!({
             "result_id": result,
             "terms": {
@@ -454,22 +455,22 @@ async fn non_exclusive_licences_are_granted_many_times_until_the_holder_stops(mo
                 "term_months": 36,
                 "payments": [{ "amount_fen": 10000000, "after": { "event": "signing", "working_days": 10 } }],
             },
-            "disclosure_ends": ends,
+            "disclosure_working_days": working_days,
         })
     };
     // Two licences on sale side by side; an assignment is refused beside them.
     let mut sales = Vec::new();
     for _ in 0..2 {
-        let a =
-            p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("non_exclusive_licence", &in_10_days))).await;
+        let a = p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("non_exclusive_licence", 10))).await;
         ok(&a, 201);
         sales.push(a.body["id"].as_str().unwrap().to_owned());
     }
-    ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("assignment", &in_10_days))).await, 409);
+    ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("assignment", 10))).await, 409);
     for (who, l) in [("zhaomin", &sales[0]), ("sunli", &sales[1])] {
         ok(&p.call(who, "POST", &format!("/api/v1/listed-sales/{l}/register"), None).await, 200);
     }
-    p.advance(10 * DAY).await;
+    // 10 working days from 2026-09-21 run to 24:00 Beijing on 10-12, past the Mid-Autumn and National Day holidays.
+    p.advance(22 * DAY).await;
     for l in &sales {
         let v = p.wait("zhangwei", &format!("/api/v1/listed-sales/{l}"), |v| v["status"] == "sold").await;
         assert_eq!(v["deal"]["terms"]["exclusive"], false, "{v}");
@@ -481,11 +482,10 @@ async fn non_exclusive_licences_are_granted_many_times_until_the_holder_stops(mo
     assert!(market["exclusive_deal_id"].is_null(), "{market}");
     assert_eq!(p.call("zhaomin", "GET", &format!("/api/v1/results/{result}"), None).await.body["status"], "published");
     // An exclusive sale would contradict the licences; a third licence sells until the holder stops licensing.
-    ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("assignment", &in_20_days))).await, 422);
+    ok(&p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("assignment", 10))).await, 422);
     ok(&p.call("zhaomin", "POST", &format!("/api/v1/results/{result}/stop-licensing"), None).await, 403);
     ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{result}/stop-licensing"), None).await, 200);
-    let refused =
-        p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("non_exclusive_licence", &in_20_days))).await;
+    let refused = p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale("non_exclusive_licence", 10))).await;
     ok(&refused, 422);
     assert!(refused.body["detail"].as_str().unwrap().contains("stopped licensing"), "{}", refused.body);
     x.stop().await.unwrap();
@@ -647,7 +647,7 @@ async fn timers_fire_whatever_ids_users_choose(mode: Mode) {
             "price_fen": 200000000,
             "payments": [{ "amount_fen": 200000000, "after": { "event": "signing", "working_days": 10 } }],
         },
-        "disclosure_ends": p.at(10 * DAY),
+        "disclosure_working_days": 10,
     });
     let a = p.call("zhangwei", "POST", "/api/v1/listed-sales", Some(sale)).await;
     ok(&a, 201);

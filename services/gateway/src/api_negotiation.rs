@@ -18,7 +18,7 @@ use crate::api_results::{MODES, to_name, to_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 
-fn show(t: &Option<prost_types::Timestamp>) -> Option<String> {
+pub fn show(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref().map(|t| Timestamp::from_proto(t).to_string())
 }
 
@@ -371,8 +371,9 @@ pub struct OpenListingBody {
     pub result_id: String,
     /// The listed price is `terms.price_fen`.
     pub terms: TermsBody,
-    /// RFC 3339 in UTC: the end of the disclosure period.
-    pub disclosure_ends: String,
+    /// The disclosure period (挂牌披露期) in PRC working days, within the rules' bounds (10 to 60); it ends at 24:00
+    /// Beijing time of its last working day.
+    pub disclosure_working_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -438,7 +439,7 @@ pub async fn open_listing(
         listing_id: id.clone(),
         result_id: body.result_id,
         terms: Some(body.terms.to_pb("terms.")?),
-        disclosure_ends: Some(time("disclosure_ends", &body.disclosure_ends)?),
+        disclosure_working_days: body.disclosure_working_days,
     };
     let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_LISTING, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/listed-sales/{id}")), Some(id), &done))
@@ -482,15 +483,15 @@ pub async fn register_intent(
     Path(listing_id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::ListingAction { context: context(&headers, &principal)?, listing_id, disclosure_ends: None };
+    let command = pb::ListingAction { context: context(&headers, &principal)?, listing_id, disclosure_working_days: 0 };
     carry_out(&deps, subjects::REGISTER_INTENT, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelistBody {
-    /// RFC 3339 in UTC.
-    pub disclosure_ends: String,
+    /// A new disclosure period in PRC working days, within the rules' bounds.
+    pub disclosure_working_days: u32,
 }
 
 /// Relist a lapsed sale for a new disclosure period (the seller's technology managers).
@@ -510,7 +511,7 @@ pub async fn relist(
     let command = pb::ListingAction {
         context: context(&headers, &principal)?,
         listing_id,
-        disclosure_ends: Some(time("disclosure_ends", &body.disclosure_ends)?),
+        disclosure_working_days: body.disclosure_working_days,
     };
     carry_out(&deps, subjects::RELIST, command, StatusCode::OK).await
 }

@@ -6,19 +6,22 @@
 //!   id (`x-request-id`, the caller's or a new one) on every answer.
 //! - [`api`]: the JSON API (authentication, organisations, users); [`api_results`]: research results;
 //!   [`api_demands`]: demands and open challenges; [`api_search`]: search, matches, notifications;
-//!   [`api_negotiation`]: negotiations, listed sales, bidding sessions, a result's market, overdue refunds.
+//!   [`api_negotiation`]: negotiations, listed sales, bidding sessions, a result's market, overdue refunds;
+//!   [`api_calendar`]: the holiday schedules, loading a year, the deadlines waiting for one.
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers, and a page listing it.
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
 //! - [`throttle`]: failed-login limits per account and per address.
 //! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]); [`ui_listings`]: results and demands;
 //!   [`ui_negotiation`]: auctions, the negotiation room, selling from a result's page, overdue refunds;
+//!   [`ui_calendar`]: the holiday calendar, its pending-deadline alert and the form that loads a year;
 //!   [`ui_terms`]: the terms part of sale and offer forms (mode, territory, term, a structured schedule).
 //! - [`metrics`]: request counts and durations per route at `/metrics` (Prometheus).
 //! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`).
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
 
 pub mod api;
+pub mod api_calendar;
 pub mod api_demands;
 pub mod api_negotiation;
 pub mod api_results;
@@ -31,6 +34,7 @@ pub mod problem;
 pub mod throttle;
 pub mod token;
 pub mod ui;
+pub mod ui_calendar;
 pub mod ui_listings;
 pub mod ui_negotiation;
 pub mod ui_terms;
@@ -241,6 +245,8 @@ pub fn router(deps: Deps) -> Router {
         .route("/sessions/{session_id}/default", post(api_negotiation::record_default))
         .route("/sessions/{session_id}/contract-signed", post(api_negotiation::record_signed))
         .route("/refunds/overdue", get(api_negotiation::overdue_refunds))
+        .route("/calendar", get(api_calendar::get_calendar).post(api_calendar::load_schedule))
+        .route("/calendar/pending-deadlines", get(api_calendar::pending_deadlines))
         .route("/results/{result_id}/market", get(api_negotiation::get_market))
         .route("/results/{result_id}/stop-licensing", post(api_negotiation::stop_licensing))
         .route("/openapi.json", get(openapi::document));

@@ -7,7 +7,7 @@ use maud::{DOCTYPE, html};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, api_demands, api_negotiation, api_results, api_search};
+use crate::{api, api_calendar, api_demands, api_negotiation, api_results, api_search};
 
 #[derive(Debug)]
 struct Bearer;
@@ -94,6 +94,9 @@ impl Modify for Bearer {
         api_negotiation::overdue_refunds,
         api_negotiation::get_market,
         api_negotiation::stop_licensing,
+        api_calendar::get_calendar,
+        api_calendar::load_schedule,
+        api_calendar::pending_deadlines,
     ),
     modifiers(&Bearer),
     tags(
@@ -104,6 +107,7 @@ impl Modify for Bearer {
         (name = "demands", description = "Technology demands and open challenges (揭榜挂帅)"),
         (name = "search", description = "Search, matching and match notices"),
         (name = "negotiation", description = "Negotiated deals, listed-price sales and bidding sessions"),
+        (name = "calendar", description = "The PRC working-day calendar: holiday schedules and pending deadlines"),
     )
 )]
 pub struct ApiDoc;

@@ -34,6 +34,7 @@ pub fn routes() -> Router<Deps> {
         .route("/static/app.css", get(css))
         .merge(crate::ui_listings::routes())
         .merge(crate::ui_negotiation::routes())
+        .merge(crate::ui_calendar::routes())
 }
 
 pub(crate) fn html_response(status: StatusCode, markup: Markup) -> Response {
@@ -157,6 +158,7 @@ pub fn menu(who: &Principal) -> Vec<(&'static str, &'static str)> {
     }
     if who.has(Role::Admin) || who.has(Role::Regulator) {
         items.push(("/refunds/overdue", "overdue_refunds"));
+        items.push(("/admin/calendar", "calendar"));
     }
     items
 }

@@ -40,7 +40,7 @@ pub fn routes() -> Router<Deps> {
         .route("/negotiations/{id}", get(negotiation_page).post(negotiation_action))
 }
 
-fn when(t: &Option<prost_types::Timestamp>) -> String {
+pub(crate) fn when(t: &Option<prost_types::Timestamp>) -> String {
     t.as_ref().map(|t| beijing(Timestamp::from_proto(t))).unwrap_or_default()
 }
 
@@ -572,7 +572,7 @@ pub fn sales_part(
                     label for="sale_price" { (lang.t("amount_yuan")) }
                     input id="sale_price" name="price_yuan" type="text" required value=(price);
                     label for="sale_days" { (lang.t("disclosure_days")) }
-                    input id="sale_days" name="days" type="number" min="1" value="20";
+                    input id="sale_days" name="working_days" type="number" min="10" max="60" value="10";
                     (crate::ui_terms::fields(lang, modes, &pb::TermSheet::default(), false))
                     button type="submit" name="do" value="list_sale" { (lang.t("do.list_sale")) }
                 }
@@ -618,7 +618,7 @@ pub async fn sale_action(
             let command = pb::ListingAction {
                 context: command_context(who),
                 listing_id: field(f, "listing_id").to_owned(),
-                disclosure_ends: None,
+                disclosure_working_days: 0,
             };
             ask::<pb::CommandAccepted>(deps, subjects::REGISTER_INTENT, command).await?;
             Ok(None)
@@ -632,7 +632,10 @@ pub async fn sale_action(
                 listing_id: id,
                 result_id: result_id.to_owned(),
                 terms: Some(crate::ui_terms::from_form(f, price, false)?),
-                disclosure_ends: at(days()? * 24 * 60),
+                disclosure_working_days: field(f, "working_days")
+                    .trim()
+                    .parse()
+                    .map_err(|_| ApiError::invalid("disclosure_working_days", "a number of working days"))?,
             };
             ask::<pb::CommandAccepted>(deps, subjects::OPEN_LISTING, command).await?;
             Ok(None)

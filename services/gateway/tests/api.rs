@@ -167,7 +167,7 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
             Some(json!({
                 "result_id": "r-none",
                 "terms": { "mode": "assignment", "price_fen": 100 },
-                "disclosure_ends": "2030-01-01T00:00:00Z"
+                "disclosure_working_days": 10
             })),
             [401, 403, 404, 403, 403, 403],
         ),
@@ -177,7 +177,7 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         (
             "POST",
             "/api/v1/listed-sales/l-none/relist".into(),
-            Some(json!({ "disclosure_ends": "2030-01-01T00:00:00Z" })),
+            Some(json!({ "disclosure_working_days": 10 })),
             [401, 403, 404, 403, 403, 403],
         ),
         (
@@ -233,6 +233,14 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         ),
         ("GET", "/api/v1/sessions/s-none/bids".into(), None, [401, 404, 404, 404, 404, 404]),
         ("GET", "/api/v1/refunds/overdue".into(), None, [401, 200, 403, 403, 403, 200]),
+        ("GET", "/api/v1/calendar".into(), None, [200, 200, 200, 200, 200, 200]),
+        (
+            "POST",
+            "/api/v1/calendar".into(),
+            Some(json!({ "year": 2030, "holidays": ["2030-01-01"], "source": "a notice for the test" })),
+            [401, 201, 403, 403, 403, 403],
+        ),
+        ("GET", "/api/v1/calendar/pending-deadlines".into(), None, [401, 200, 403, 403, 403, 200]),
         ("GET", "/api/v1/results/r-none/market".into(), None, [401, 200, 200, 200, 200, 200]),
         ("POST", "/api/v1/results/r-none/stop-licensing".into(), None, [401, 403, 404, 403, 403, 403]),
         ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
@@ -605,6 +613,9 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("post", "/api/v1/sessions/{session_id}/contract-signed"),
         ("get", "/api/v1/sessions/{session_id}/bids"),
         ("get", "/api/v1/refunds/overdue"),
+        ("get", "/api/v1/calendar"),
+        ("post", "/api/v1/calendar"),
+        ("get", "/api/v1/calendar/pending-deadlines"),
         ("get", "/api/v1/results/{result_id}/market"),
         ("post", "/api/v1/results/{result_id}/stop-licensing"),
     ];

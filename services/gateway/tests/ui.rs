@@ -235,7 +235,7 @@ async fn a_seller_lists_a_sale_from_the_result_page_and_a_buyer_registers_its_in
         .post_form(
             &path,
             &seller,
-            "csrf=abc&do=list_sale&price_yuan=20000&days=20&mode=assignment&pay_event=signing&pay_days=10",
+            "csrf=abc&do=list_sale&price_yuan=20000&working_days=10&mode=assignment&pay_event=signing&pay_days=10",
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);

@@ -9,12 +9,14 @@ use bytes::Bytes;
 use prost::Message;
 use tokio::sync::RwLock;
 use ttx_kernel::bus::ReplyError;
+use ttx_kernel::calendar::{Calendar, CalendarView};
 use ttx_kernel::handler::decode_event;
 use ttx_kernel::projection::Progress;
-use ttx_kernel::{Clock, CommandHandler, CommandMeta, Decider, EventLog, RecordedEvent, StreamId};
+use ttx_kernel::{Clock, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId};
 use ttx_proto::common::v1::{Actor, Role};
 use ttx_proto::identity::v1::{self as pb, subjects};
 
+use crate::calendar::{self, CalendarCommand, CalendarRejection, Calendars};
 use crate::domain::{
     OrgCommand, OrgEvent, OrgProfile, OrgState, Organisations, Rejection, UserCommand, UserEvent, UserState, Users,
 };
@@ -52,6 +54,13 @@ fn rejected(r: &Rejection) -> ReplyError {
     ReplyError::new(code, r.to_string())
 }
 
+fn calendar_rejected(r: &CalendarRejection) -> ReplyError {
+    ReplyError::new("forbidden", r.to_string())
+}
+
+/// The version of identity's rules every identity event records.
+pub const RULES: &str = "identity-2026.1";
+
 fn role(value: i32, field: &'static str) -> Result<Role, ReplyError> {
     match Role::try_from(value) {
         Ok(Role::Unspecified) | Err(_) => Err(ReplyError::invalid(field, "not a known role")),
@@ -64,6 +73,7 @@ fn role(value: i32, field: &'static str) -> Result<Role, ReplyError> {
 struct Directory {
     orgs: BTreeMap<String, pb::Organisation>,
     users: BTreeMap<String, UserState>,
+    calendar: CalendarView,
 }
 
 impl Directory {
@@ -87,6 +97,8 @@ impl Directory {
                     }
                 }
             }
+        } else if stream == calendar::STREAM {
+            calendar::fold(&self.calendar, event);
         } else if stream.starts_with("identity-user-") {
             let event = decode_event::<UserEvent>(event)?;
             let id = user_of(&event).to_owned();
@@ -139,6 +151,7 @@ pub struct Service {
     log: Arc<dyn EventLog>,
     orgs: CommandHandler<Organisations>,
     users: CommandHandler<Users>,
+    calendars: CommandHandler<Calendars>,
     directory: RwLock<Directory>,
     /// The log position the directory has applied (every event before it, identity or not).
     progress: Progress,
@@ -153,12 +166,28 @@ impl std::fmt::Debug for Service {
 impl Service {
     pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            orgs: CommandHandler::new(Organisations, log.clone(), clock.clone()),
-            users: CommandHandler::new(Users, log.clone(), clock),
+            orgs: CommandHandler::new(Organisations, log.clone(), clock.clone()).with_rule_version(RULES),
+            users: CommandHandler::new(Users, log.clone(), clock.clone()).with_rule_version(RULES),
+            calendars: CommandHandler::new(Calendars, log.clone(), clock).with_rule_version(RULES),
             log,
             directory: RwLock::default(),
             progress: Progress::default(),
         }
+    }
+
+    /// Seeds the published holiday schedules that the calendar stream does not hold yet (each by a command id of its
+    /// year, so instances and restarts seed it once).
+    pub async fn seed_calendar(&self) -> Result<(), ReplyError> {
+        for s in Calendar::published_schedules() {
+            let id = CommandId::system("calendar-seed", &s.year.to_string())
+                .map_err(|e| ReplyError::new("internal", e.to_string()))?;
+            let meta = CommandMeta::new(id, system_actor());
+            self.calendars
+                .handle(&calendar::stream(), &CalendarCommand::Seed(s), &meta)
+                .await
+                .map_err(|e| e.into_reply(calendar_rejected))?;
+        }
+        Ok(())
     }
 
     /// Folds the log into the directory, from the start, then live, until the task is dropped.
@@ -289,6 +318,18 @@ impl Service {
                 let command = UserCommand::RegisterTechManager { certificate_number };
                 self.handle_user(&user_id, &command, &meta).await
             }
+            subjects::LOAD_SCHEDULE => {
+                let c = pb::LoadSchedule::decode(payload).map_err(|_| bad_request("LoadSchedule"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let schedule = calendar::schedule(c.year, &c.holidays, &c.make_up_workdays, &c.source)
+                    .map_err(|e| ReplyError::invalid(e.field, e.reason))?;
+                let handled = self
+                    .calendars
+                    .handle(&calendar::stream(), &CalendarCommand::Load(schedule), &meta)
+                    .await
+                    .map_err(|e| e.into_reply(calendar_rejected))?;
+                Ok(handled.accepted())
+            }
             other => Err(ReplyError::new("unknown_command", format!("the identity service has no command {other}"))),
         }
     }
@@ -374,6 +415,12 @@ impl Service {
                     .map(user)
                     .collect();
                 Ok(pb::UserList { users }.encode_to_vec().into())
+            }
+            subjects::GET_CALENDAR => {
+                pb::GetCalendar::decode(payload).map_err(|_| bad_request("GetCalendar"))?;
+                self.caught_up().await?;
+                let calendar = self.directory.read().await.calendar.get();
+                Ok(calendar::view(&calendar).encode_to_vec().into())
             }
             other => Err(ReplyError::new("unknown_query", format!("the identity service has no query {other}"))),
         }

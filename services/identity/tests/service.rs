@@ -13,6 +13,8 @@ use ttx_proto::common::v1::{Actor, Role};
 use ttx_proto::identity::v1::{self as pb, subjects};
 
 const WAIT: Duration = Duration::from_secs(20);
+/// The published holiday schedules identity seeds at its first start.
+const SEEDS: u64 = 2;
 
 struct Identity {
     bus: Arc<dyn Bus>,
@@ -26,9 +28,12 @@ async fn start() -> Identity {
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
     let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: Arc::new(SystemClock) };
     tokio::spawn(ttx_identity::run(deps, std::future::pending()));
-    for _ in 0..200 {
+    for _ in 0..500 {
         let probe = pb::ListOrganisations {}.encode_to_vec();
-        if call(bus.as_ref(), subjects::LIST_ORGANISATIONS, probe.into(), WAIT).await.is_ok() {
+        // Serving, and the published holiday schedules seeded (the log's first two events).
+        if call(bus.as_ref(), subjects::LIST_ORGANISATIONS, probe.into(), WAIT).await.is_ok()
+            && log.head().await.unwrap() >= SEEDS
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -140,7 +145,7 @@ async fn a_retried_command_answers_as_the_first_did_and_writes_nothing() {
     assert!(retry.duplicate);
     assert_eq!(remote(id.create_user("c3", "li-lei", &org, &[]).await).0, "conflict", "a login is taken once");
     assert_eq!(remote(id.register("c4", &uni, pb::OrgKind::University, "又一个").await).0, "conflict");
-    assert_eq!(id.log.head().await.unwrap(), 3, "one organisation event, two user events");
+    assert_eq!(id.log.head().await.unwrap(), SEEDS + 3, "one organisation event, two user events");
 }
 
 #[tokio::test]
@@ -179,7 +184,7 @@ async fn invalid_input_names_the_field_and_writes_nothing() {
         field(id.create_user("c8", "li-lei", &code("91350100M000100Y4").to_ascii_lowercase(), &[]).await),
         "not_found"
     );
-    assert_eq!(id.log.head().await.unwrap(), 1, "only the valid organisation was written");
+    assert_eq!(id.log.head().await.unwrap(), SEEDS + 1, "only the valid organisation was written");
 }
 
 #[tokio::test]
@@ -239,4 +244,47 @@ async fn only_administrators_create_and_members_declare_related_parties() {
         roles: vec![],
     };
     assert_eq!(remote(id.send(subjects::CREATE_USER, create).await).0, "forbidden");
+}
+
+#[tokio::test]
+async fn the_published_schedules_are_seeded_once_and_an_administrator_loads_the_next_year() {
+    let id = start().await;
+    let calendar = |b: Bytes| pb::Calendar::decode(b).unwrap();
+    let get = || id.send(subjects::GET_CALENDAR, pb::GetCalendar {});
+    let seeded = calendar(get().await.unwrap());
+    assert_eq!(seeded.version, "calendar-2");
+    assert_eq!(seeded.years.iter().map(|y| y.year).collect::<Vec<_>>(), vec![2025, 2026]);
+    let load = |actor: Actor, command_id: &str, holidays: Vec<String>| pb::LoadSchedule {
+        context: ctx(actor, command_id),
+        year: 2027,
+        holidays,
+        make_up_workdays: vec![],
+        source: "a notice for the test".into(),
+    };
+    let one_day = vec!["2027-01-01".to_string()];
+    let manager = Actor {
+        user_id: "tm".into(),
+        org_id: "uni".into(),
+        role: Role::TechManager.into(),
+        roles: vec![Role::TechManager.into()],
+    };
+    assert_eq!(remote(id.send(subjects::LOAD_SCHEDULE, load(manager, "l0", one_day.clone())).await).0, "forbidden");
+    let bad = load(admin(), "l1", vec!["2027-02-30".into()]);
+    assert_eq!(remote(id.send(subjects::LOAD_SCHEDULE, bad).await).0, "invalid_input");
+    id.send(subjects::LOAD_SCHEDULE, load(admin(), "l2", one_day.clone())).await.unwrap();
+    let again =
+        pb::CommandAccepted::decode(id.send(subjects::LOAD_SCHEDULE, load(admin(), "l3", one_day)).await.unwrap());
+    assert_eq!(again.unwrap().version, 3, "the same schedule again writes nothing");
+    let loaded = calendar(get().await.unwrap());
+    assert_eq!(loaded.version, "calendar-3");
+    assert_eq!(loaded.years.last().unwrap().holidays, vec!["2027-01-01".to_string()]);
+    let events = ttx_kernel::log::read_stream_to_end(
+        id.log.as_ref(),
+        &ttx_kernel::StreamId::parse(ttx_identity::calendar::STREAM).unwrap(),
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(events.len(), 3, "two seeds and one load");
+    assert_eq!(events[2].rule_version(), ttx_identity::service::RULES);
 }

@@ -1,12 +1,14 @@
 //! Pure decisions: a decider turns (state, command, context) into events, and folds events into state.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use ttx_proto::common::v1::{Actor, SubjectRef};
 use uuid::Uuid;
 
+use crate::calendar::Calendar;
 use crate::ids::CommandId;
 use crate::time::Timestamp;
 
@@ -66,12 +68,31 @@ pub struct Ctx {
     pub actor: Actor,
     pub command_id: CommandId,
     pub rule_version: String,
+    /// The PRC working-day calendar in force: periods are counted with it, never guessed.
+    pub calendar: Arc<Calendar>,
     pub ids: IdSource,
 }
 
 impl Ctx {
+    /// A context with the published calendar.
     pub fn new(now: Timestamp, actor: Actor, command_id: CommandId) -> Self {
-        Self { now, actor, command_id, rule_version: String::new(), ids: IdSource::System }
+        Self {
+            now,
+            actor,
+            command_id,
+            rule_version: String::new(),
+            calendar: Calendar::published(),
+            ids: IdSource::System,
+        }
+    }
+
+    /// The rule version an event records: the service's rules, and the calendar in force where periods are counted.
+    pub fn recorded_rule_version(&self, counts_periods: bool) -> String {
+        if counts_periods && !self.rule_version.is_empty() {
+            format!("{};{}", self.rule_version, self.calendar.version())
+        } else {
+            self.rule_version.clone()
+        }
     }
 
     /// A fresh id for a new entity.

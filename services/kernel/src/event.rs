@@ -139,6 +139,11 @@ impl RecordedEvent {
         &self.envelope.payload
     }
 
+    /// The rules (and calendar) the event was decided under.
+    pub fn rule_version(&self) -> &str {
+        &self.envelope.rule_version
+    }
+
     pub fn event_id(&self) -> Option<Uuid> {
         Uuid::from_slice(&self.envelope.event_id).ok()
     }

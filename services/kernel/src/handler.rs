@@ -6,6 +6,7 @@ use bytes::Bytes;
 use prost::Message as _;
 use ttx_proto::common::v1::{Actor, CommandAccepted, CommandContext, ReplyError};
 
+use crate::calendar::{Calendar, CalendarView};
 use crate::decider::{Ctx, Decider, DecodeError, DomainEvent, IdSource};
 use crate::error::LogError;
 use crate::event::{NewEvent, RecordedEvent};
@@ -110,6 +111,7 @@ pub struct CommandHandler<D: Decider> {
     log: Arc<dyn EventLog>,
     clock: Arc<dyn Clock>,
     rule_version: String,
+    calendar: Option<CalendarView>,
     max_attempts: u32,
     /// One lane per stream being handled: commands on the same stream wait their turn in this process instead of
     /// racing to a conflict (other processes are still kept apart by the expected version).
@@ -185,6 +187,7 @@ impl<D: Decider> CommandHandler<D> {
             log,
             clock,
             rule_version: String::new(),
+            calendar: None,
             max_attempts: 5,
             streams: Default::default(),
             cache: Default::default(),
@@ -198,6 +201,12 @@ impl<D: Decider> CommandHandler<D> {
     }
 
     /// How many times a command is decided again after a conflict before giving up (at least 1).
+    /// Decisions count periods with the calendar `view` holds, and their events record its version.
+    pub fn with_calendar(mut self, view: CalendarView) -> Self {
+        self.calendar = Some(view);
+        self
+    }
+
     pub fn with_max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
         self
@@ -416,6 +425,7 @@ impl<D: Decider> CommandHandler<D> {
             actor: meta.actor.clone(),
             command_id: meta.command_id.clone(),
             rule_version: self.rule_version.clone(),
+            calendar: self.calendar.as_ref().map_or_else(Calendar::published, CalendarView::get),
             ids: IdSource::System,
         }
     }
@@ -558,7 +568,7 @@ impl<D: Decider> CommandHandler<D> {
             causation_id: meta.causation_id.clone(),
             subjects: e.subjects(),
             traceparent: meta.traceparent.clone(),
-            rule_version: self.rule_version.clone(),
+            rule_version: ctx.recorded_rule_version(self.calendar.is_some()),
             payload: e.encode(),
         }
     }

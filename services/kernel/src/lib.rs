@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`ids`]: validated `StreamId` (`<context>-<aggregate>-<id>`) and `CommandId`.
-//! - [`time`]: `Timestamp` (UTC, microseconds), the `Clock` trait, `SystemClock` and `ManualClock`.
+//! - [`time`]: `Timestamp` (UTC, microseconds), the `Clock` trait, `SystemClock`, `ShiftedClock` and `ManualClock`.
 //! - [`event`]: `NewEvent` (what a decision produces) and `RecordedEvent` (envelope + exact stored bytes + hash).
 //! - [`log`]: the `EventLog` trait (expected versions, command ids, stream/global reads, checkpoints) and
 //!   `Subscription` (catch-up, then live, by position).
@@ -42,5 +42,5 @@ pub use event::{NewEvent, Placement, RecordedEvent};
 pub use handler::{CommandError, CommandHandler, CommandMeta, Handled};
 pub use ids::{CommandId, StreamId};
 pub use log::{AppendOutcome, AppendRequest, EventLog, ExpectedVersion, Subscription};
-pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use time::{Clock, ManualClock, ShiftedClock, SystemClock, Timestamp};
 pub use ttx_proto;

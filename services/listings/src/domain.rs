@@ -227,14 +227,14 @@ impl ResultState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     pub version: &'static str,
-    /// Shortest public notice for negotiated pricing, in calendar days.
+    /// Shortest public notice for negotiated pricing, in days as the Civil Code counts them.
     pub notice_min_days: u32,
     /// The largest amount of money an asking price, a notice price or a budget may be (fen): ¥100 billion.
     pub max_amount_fen: i64,
 }
 
 pub const RULES_2026: Rules =
-    Rules { version: "listings-2026.2", notice_min_days: 15, max_amount_fen: 10_000_000_000_000 };
+    Rules { version: "listings-2026.3", notice_min_days: 15, max_amount_fen: 10_000_000_000_000 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultCommand {
@@ -337,6 +337,10 @@ pub enum Rejection {
     NoticeExists,
     #[error("a notice must run at least {0} days")]
     NoticeTooShort(u32),
+    #[error(
+        "the period would end in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it"
+    )]
+    NoSchedule(i32),
     #[error(transparent)]
     Money(#[from] ttx_kernel::money::MoneyError),
     #[error("no notice is running")]
@@ -409,8 +413,6 @@ impl Default for Results {
         Self { rules: RULES_2026 }
     }
 }
-
-const DAY_MICROS: i64 = 86_400_000_000;
 
 impl Decider for Results {
     type State = ResultState;
@@ -510,7 +512,9 @@ impl Decider for Results {
                     return Err(Rejection::NoticeTooShort(self.rules.notice_min_days));
                 }
                 ttx_kernel::money::amount("price_fen", *price_fen, self.rules.max_amount_fen)?;
-                let ends_at = Timestamp::from_unix_micros(ctx.now.unix_micros() + i64::from(*days) * DAY_MICROS);
+                // Counted as the Civil Code counts periods (art. 201–203): from the next day, to 24:00 Beijing time of
+                // the last day, moved to the next working day.
+                let ends_at = ctx.calendar.day_period_end(ctx.now, *days).map_err(|e| Rejection::NoSchedule(e.0))?;
                 Ok(vec![ResultEvent::NoticeStarted { price_fen: *price_fen, starts_at: ctx.now, ends_at }])
             }
             ResultCommand::RaiseObjection { objection_id, text } => {
@@ -700,7 +704,7 @@ pub(crate) mod tests {
     }
 
     fn at(days: i64) -> Timestamp {
-        Timestamp::from_unix_micros(T0 + days * DAY_MICROS)
+        Timestamp::from_unix_micros(T0 + days * 86_400_000_000)
     }
 
     pub(crate) fn listing() -> Listing {
@@ -926,8 +930,19 @@ pub(crate) mod tests {
     #[test]
     fn a_notice_runs_at_least_the_minimum_with_a_positive_price_on_the_negotiated_route() {
         let start = |price_fen, days| ResultCommand::StartNotice { price_fen, days };
-        let state = results().by(manager()).given(published()).when(start(480_000_000, 15)).then([notice_started()]);
-        assert_eq!(state.notice.unwrap().ends_at, at(15));
+        // Started Monday 2026-09-21 at 22:13 Beijing: day 1 is 09-22, day 15 is 10-06, in the National Day holiday
+        // (10-01…07), so the notice runs to 24:00 Beijing on Thursday 10-08 (Civil Code art. 201–203).
+        let law = Timestamp::parse_rfc3339("2026-10-08T15:59:59.999999Z").unwrap();
+        let started = ResultEvent::NoticeStarted { price_fen: 480_000_000, starts_at: at(0), ends_at: law };
+        let state = results().by(manager()).given(published()).when(start(480_000_000, 15)).then([started]);
+        assert_eq!(state.notice.unwrap().ends_at, law);
+        // A notice whose last day would fall in a year without a schedule is refused naming the year.
+        results()
+            .by(manager())
+            .given(published())
+            .at(Timestamp::parse_rfc3339("2026-12-20T02:00:00Z").unwrap())
+            .when(start(480_000_000, 15))
+            .then_rejected(Rejection::NoSchedule(2027));
         results()
             .by(manager())
             .given(published())
@@ -1133,7 +1148,12 @@ pub(crate) mod tests {
             .given(upheld)
             .at(at(16))
             .when(ResultCommand::StartNotice { price_fen: 520_000_000, days: 15 })
-            .then([ResultEvent::NoticeStarted { price_fen: 520_000_000, starts_at: at(16), ends_at: at(31) }]);
+            .then([ResultEvent::NoticeStarted {
+                price_fen: 520_000_000,
+                starts_at: at(16),
+                // Wednesday 10-07 22:13 Beijing + 15 days: Thursday 10-22, a working day, to 24:00 Beijing.
+                ends_at: Timestamp::parse_rfc3339("2026-10-22T15:59:59.999999Z").unwrap(),
+            }]);
     }
 
     #[test]

@@ -45,6 +45,9 @@ fn rejected(r: &Rejection) -> ReplyError {
     if let Rejection::Money(e) = r {
         return ReplyError::invalid(e.field(), e.to_string());
     }
+    if let Rejection::NoSchedule(_) = r {
+        return ReplyError::invalid("days", r.to_string());
+    }
     if let Rejection::ClassifiedContent = r {
         return ReplyError::invalid("listing.secrecy", r.to_string());
     }
@@ -146,6 +149,8 @@ struct DemandEntry {
 /// (read from identity's published events, the contract, not from its code).
 #[derive(Debug, Default)]
 struct Directory {
+    /// The working-day calendar, folded from identity's schedules; the handlers decide with it.
+    calendar: ttx_kernel::calendar::CalendarView,
     results: BTreeMap<String, Entry>,
     demands: BTreeMap<String, DemandEntry>,
     /// (organisation, related organisation) → relation, as declared.
@@ -210,10 +215,13 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
+        let calendar = ttx_kernel::calendar::CalendarView::default();
+        let version = crate::domain::RULES_2026.version;
         let results = CommandHandler::new(Results::default(), log.clone(), clock.clone())
-            .with_rule_version(crate::domain::RULES_2026.version);
-        let demands = CommandHandler::new(Demands, log.clone(), clock.clone());
-        let matches = CommandHandler::new(Matches, log.clone(), clock.clone());
+            .with_rule_version(version)
+            .with_calendar(calendar.clone());
+        let demands = CommandHandler::new(Demands, log.clone(), clock.clone()).with_rule_version(version);
+        let matches = CommandHandler::new(Matches, log.clone(), clock.clone()).with_rule_version(version);
         let search = Arc::new(SearchIndex::new().expect("an empty index in memory"));
         Self {
             log,
@@ -221,7 +229,7 @@ impl Service {
             results,
             demands,
             matches,
-            directory: RwLock::default(),
+            directory: RwLock::new(Directory { calendar, ..Directory::default() }),
             progress: Progress::default(),
             search,
             pending: Mutex::default(),
@@ -238,6 +246,9 @@ impl Service {
 
     fn fold_into(directory: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
         let stream = event.stream_id();
+        if stream == ttx_kernel::calendar::STREAM {
+            ttx_kernel::calendar::fold(&directory.calendar, event);
+        }
         if let Some(id) = stream.strip_prefix("listings-result-") {
             let e: ResultEvent = decode_event(event)?;
             let entry = directory.results.entry(id.to_owned()).or_default();

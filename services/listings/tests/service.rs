@@ -167,8 +167,9 @@ async fn a_result_is_published_with_a_notice_objected_to_resolved_and_ended_by_t
     };
     l.send(subjects::RESOLVE_OBJECTION, resolve).await.unwrap();
 
-    // Not yet: the notice runs 15 days.
-    l.clock.advance(14 * DAY);
+    // Not yet: the notice runs 15 days from Monday 2026-09-21 (22:13 Beijing); its last day, 10-06, falls in the
+    // National Day holiday, so it runs to 24:00 Beijing on 10-08 (Civil Code art. 201–203), past 15 × 24 h.
+    l.clock.advance(17 * DAY);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(l.deal(480_000_000).await.blocked_by, "notice_running");
     l.clock.advance(DAY);
@@ -208,7 +209,7 @@ async fn with_two_instances_a_notice_ends_exactly_once() {
     l.publish().await;
     let notice = pb::StartNotice { context: ctx(manager(), "c5"), result_id: "r1".into(), price_fen: 1_000, days: 15 };
     l.send(subjects::START_NOTICE, notice).await.unwrap();
-    l.clock.advance(16 * DAY);
+    l.clock.advance(18 * DAY);
     for _ in 0..100 {
         if l.events().await.last().map(String::as_str) == Some("NoticeEnded") {
             break;

@@ -101,6 +101,10 @@ pub enum DealCommand {
 pub enum DealRejection {
     #[error("the negotiation exists already")]
     Exists,
+    #[error(
+        "the contract deadline would fall in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it"
+    )]
+    NoSchedule(i32),
     #[error("no such negotiation")]
     NoSuchNegotiation,
     #[error("only an enterprise member opens a negotiation")]
@@ -252,15 +256,20 @@ impl Decider for Deals {
                     }
                     NoticeGate::Clear { .. } => {}
                 }
-                Ok(vec![DealEvent::Agreed(deal_agreed(
+                let agreed = deal_agreed(
                     &s.id,
                     &s.result_id,
                     &s.seller_org_id,
                     &s.buyer_org_id,
                     "negotiated",
                     terms.clone(),
-                    ctx.now,
-                ))])
+                    ctx,
+                );
+                // A user's command never leaves its own deadline pending: it waits for the year's schedule.
+                if agreed.pending_year != 0 {
+                    return Err(R::NoSchedule(agreed.pending_year));
+                }
+                Ok(vec![DealEvent::Agreed(agreed)])
             }
             DealCommand::Abandon { reason } => Ok(vec![DealEvent::Abandoned(pb::NegotiationAbandoned {
                 by_org_id: actor.org_id.clone(),

@@ -22,6 +22,7 @@ wire_events!(ListingEvent {
     Ended(ListingEnded),
     Relisted(ListingRelisted),
     Agreed(DealAgreed),
+    DeadlinesFixed(DeadlinesFixed),
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,7 +66,8 @@ pub enum ListingCommand {
         /// The modes the result is offered in.
         modes: Vec<i32>,
         terms: pb::TermSheet,
-        disclosure_ends: Timestamp,
+        /// The disclosure period, in PRC working days (at least the rules' minimum).
+        working_days: u32,
     },
     RegisterIntent,
     /// By the timer, at or after the end of the disclosure period; a result no longer on sale cancels the sale.
@@ -77,8 +79,10 @@ pub enum ListingCommand {
         reason: String,
     },
     Relist {
-        disclosure_ends: Timestamp,
+        working_days: u32,
     },
+    /// By the timer, once the year a pending contract deadline waits for has its schedule: the deadline is counted.
+    FixDeadlines,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,8 +99,12 @@ pub enum ListingRejection {
     NotListedRoute,
     #[error(transparent)]
     Terms(#[from] TermsError),
-    #[error("the disclosure period must end in the future")]
-    BadPeriod,
+    #[error("the disclosure period runs {min} to {max} working days")]
+    BadPeriod { min: u32, max: u32 },
+    #[error(
+        "the period would end in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it"
+    )]
+    NoSchedule(i32),
     #[error("only an enterprise member of another organisation registers")]
     NotABuyer,
     #[error("the disclosure period is over")]
@@ -131,7 +139,7 @@ impl Decider for Listings {
         let actor = &ctx.actor;
         let seller_manager = actor.has_role(Role::TechManager) && actor.org_id == s.seller_org_id;
         match command {
-            ListingCommand::Open { id, result_id, published, listed_route, modes, terms, disclosure_ends } => {
+            ListingCommand::Open { id, result_id, published, listed_route, modes, terms, working_days } => {
                 if s.status != ListingStatus::None {
                     return Err(R::Exists);
                 }
@@ -144,17 +152,17 @@ impl Decider for Listings {
                 if !listed_route {
                     return Err(R::NotListedRoute);
                 }
-                let terms = terms::check("terms.", terms, Pricing::Fixed, modes, crate::rules::of(&ctx.rule_version))?;
-                if *disclosure_ends <= ctx.now {
-                    return Err(R::BadPeriod);
-                }
+                let rules = crate::rules::of(&ctx.rule_version);
+                let terms = terms::check("terms.", terms, Pricing::Fixed, modes, rules)?;
+                let ends = disclosure_end(ctx, *working_days)?;
                 Ok(vec![ListingEvent::Opened(pb::ListingOpened {
                     listing_id: id.clone(),
                     result_id: result_id.clone(),
                     seller_org_id: actor.org_id.clone(),
                     price_fen: terms.price_fen,
-                    disclosure_ends: Some(disclosure_ends.to_proto()),
+                    disclosure_ends: Some(ends.to_proto()),
                     terms: Some(terms),
+                    disclosure_working_days: *working_days,
                 })])
             }
             _ if s.status == ListingStatus::None => Err(R::NoSuchListing),
@@ -227,24 +235,37 @@ impl Decider for Listings {
                             buyer,
                             "listed",
                             s.terms.clone(),
-                            ctx.now,
+                            ctx,
                         )),
                     ],
                     _ => vec![ended("to_auction", session_id_for(&s.id))],
                 })
             }
-            ListingCommand::Relist { disclosure_ends } => {
+            ListingCommand::Relist { working_days } => {
                 if !seller_manager {
                     return Err(R::NotTheSeller);
                 }
                 if s.status != ListingStatus::Lapsed {
                     return Err(R::NotLapsed);
                 }
-                if *disclosure_ends <= ctx.now {
-                    return Err(R::BadPeriod);
-                }
+                let ends = disclosure_end(ctx, *working_days)?;
                 Ok(vec![ListingEvent::Relisted(pb::ListingRelisted {
-                    disclosure_ends: Some(disclosure_ends.to_proto()),
+                    disclosure_ends: Some(ends.to_proto()),
+                    disclosure_working_days: *working_days,
+                })])
+            }
+            ListingCommand::FixDeadlines => {
+                if !actor.has_role(Role::System) {
+                    return Err(R::NotTheTimer);
+                }
+                let Some(deal) = s.deal.as_ref().filter(|d| d.pending_year != 0) else { return Ok(Vec::new()) };
+                let from = deal.agreed_at.as_ref().map_or(ctx.now, Timestamp::from_proto);
+                let due =
+                    crate::deadline::working_days_after(&ctx.calendar, from, crate::deadline::CONTRACT_WORKING_DAYS)
+                        .map_err(|e| R::NoSchedule(e.0))?;
+                Ok(vec![ListingEvent::DeadlinesFixed(pb::DeadlinesFixed {
+                    contract_due: Some(due.to_proto()),
+                    refunds_due_by: None,
                 })])
             }
         }
@@ -278,9 +299,27 @@ impl Decider for Listings {
                 s.disclosure_ends = e.disclosure_ends.as_ref().map(Timestamp::from_proto);
             }
             ListingEvent::Agreed(d) => s.deal = Some(d.clone()),
+            ListingEvent::DeadlinesFixed(f) => {
+                if let Some(d) = s.deal.as_mut() {
+                    d.contract_due = f.contract_due;
+                    d.contract_due_basis = crate::deadline::PRC_CALENDAR.into();
+                    d.pending_year = 0;
+                }
+            }
         }
         s
     }
+}
+
+/// The end of a disclosure period of `working_days` from now, within the rules' bounds.
+fn disclosure_end(ctx: &Ctx, working_days: u32) -> Result<Timestamp, ListingRejection> {
+    let rules = crate::rules::of(&ctx.rule_version);
+    let (min, max) = (rules.listing_min_working_days, rules.listing_max_working_days);
+    if !(min..=max).contains(&working_days) {
+        return Err(ListingRejection::BadPeriod { min, max });
+    }
+    crate::deadline::working_days_after(&ctx.calendar, ctx.now, working_days)
+        .map_err(|e| ListingRejection::NoSchedule(e.0))
 }
 
 #[cfg(test)]
@@ -312,14 +351,23 @@ mod tests {
         let payment = pb::Payment { amount_fen: 2_000_000, when: Some(due), ..Default::default() };
         pb::TermSheet { mode: 1, price_fen: 2_000_000, payments: vec![payment], exclusive: true, ..Default::default() }
     }
+    /// The end of a 10-working-day disclosure opened at day 0 (Monday 2026-09-21, 21:33 Beijing): the Mid-Autumn and
+    /// National Day holidays do not count, the make-up Saturday 10-10 does, so it ends at 24:00 on Monday 10-12.
+    fn ends() -> Timestamp {
+        Timestamp::parse_rfc3339("2026-10-12T15:59:59.999999Z").unwrap()
+    }
+    fn after(t: Timestamp, micros: i64) -> Timestamp {
+        Timestamp::from_unix_micros(t.unix_micros() + micros)
+    }
     fn opened() -> ListingEvent {
         ListingEvent::Opened(pb::ListingOpened {
             listing_id: "l1".into(),
             result_id: "r1".into(),
             seller_org_id: "uni".into(),
             price_fen: 2_000_000,
-            disclosure_ends: Some(at(20).to_proto()),
+            disclosure_ends: Some(ends().to_proto()),
             terms: Some(terms()),
+            disclosure_working_days: 10,
         })
     }
     fn intent(org: &str) -> ListingEvent {
@@ -338,22 +386,31 @@ mod tests {
     }
 
     #[test]
-    fn a_seller_lists_a_published_listed_route_result_for_a_future_period() {
-        let open = |published, listed_route, ends| ListingCommand::Open {
+    fn a_seller_lists_a_published_listed_route_result_for_a_period_in_working_days() {
+        let open = |published, listed_route, working_days| ListingCommand::Open {
             id: "l1".into(),
             result_id: "r1".into(),
             published,
             listed_route,
             modes: vec![1],
             terms: terms(),
-            disclosure_ends: ends,
+            working_days,
         };
-        sc(seller(), 0).given([]).when(open(true, true, at(20))).then([opened()]);
-        sc(seller(), 0).given([]).when(open(false, true, at(20))).then_rejected(ListingRejection::NotPublished);
-        sc(seller(), 0).given([]).when(open(true, false, at(20))).then_rejected(ListingRejection::NotListedRoute);
-        sc(seller(), 0).given([]).when(open(true, true, at(0))).then_rejected(ListingRejection::BadPeriod);
+        sc(seller(), 0).given([]).when(open(true, true, 10)).then([opened()]);
+        sc(seller(), 0).given([]).when(open(false, true, 10)).then_rejected(ListingRejection::NotPublished);
+        sc(seller(), 0).given([]).when(open(true, false, 10)).then_rejected(ListingRejection::NotListedRoute);
+        let bounds = ListingRejection::BadPeriod { min: 10, max: 60 };
+        sc(seller(), 0).given([]).when(open(true, true, 9)).then_rejected(bounds.clone());
+        sc(seller(), 0).given([]).when(open(true, true, 61)).then_rejected(bounds);
+        // A period ending in a year without a schedule is refused naming the year, never guessed.
+        let december = Timestamp::parse_rfc3339("2026-12-21T02:00:00Z").unwrap();
+        Scenario::new(Listings)
+            .at(december)
+            .by(seller())
+            .when(open(true, true, 10))
+            .then_rejected(ListingRejection::NoSchedule(2027));
         let buyer = who("zhaomin", "firm", Role::EnterpriseMember);
-        sc(buyer, 0).given([]).when(open(true, true, at(20))).then_rejected(ListingRejection::NotTheSeller);
+        sc(buyer, 0).given([]).when(open(true, true, 10)).then_rejected(ListingRejection::NotTheSeller);
     }
 
     #[test]
@@ -364,24 +421,30 @@ mod tests {
             .given([opened(), intent("firm")])
             .when(ListingCommand::RegisterIntent)
             .then_rejected(ListingRejection::AlreadyRegistered);
-        sc(firm, 20).given([opened()]).when(ListingCommand::RegisterIntent).then_rejected(ListingRejection::PeriodOver);
+        Scenario::new(Listings)
+            .at(ends())
+            .by(firm)
+            .given([opened()])
+            .when(ListingCommand::RegisterIntent)
+            .then_rejected(ListingRejection::PeriodOver);
         let own = who("x", "uni", Role::EnterpriseMember);
         sc(own, 1).given([opened()]).when(ListingCommand::RegisterIntent).then_rejected(ListingRejection::NotABuyer);
     }
 
     #[test]
     fn the_end_sells_to_one_sends_several_to_auction_and_lapses_with_none() {
-        sc(timer(), 19)
+        let timer_at = |t: Timestamp| Scenario::new(Listings).at(t).by(timer());
+        timer_at(after(ends(), -1))
             .given([opened()])
             .when(ListingCommand::End { on_sale: true })
-            .then_rejected(ListingRejection::NotYet(at(20)));
-        sc(timer(), 20).given([opened()]).when(ListingCommand::End { on_sale: true }).then([ended("lapsed", &[], "")]);
-        sc(timer(), 20)
+            .then_rejected(ListingRejection::NotYet(ends()));
+        timer_at(ends()).given([opened()]).when(ListingCommand::End { on_sale: true }).then([ended("lapsed", &[], "")]);
+        timer_at(ends())
             .given([opened(), intent("a"), intent("b")])
             .when(ListingCommand::End { on_sale: true })
             .then([ended("to_auction", &["a", "b"], "l1-auction")]);
         let one = Listings.fold(&[opened(), intent("a")]);
-        let ctx = ttx_kernel::Ctx::new(at(20), timer(), ttx_kernel::CommandId::parse("c").unwrap());
+        let ctx = ttx_kernel::Ctx::new(ends(), timer(), ttx_kernel::CommandId::parse("c").unwrap());
         let events = Listings.decide(&one, &ListingCommand::End { on_sale: true }, &ctx).unwrap();
         assert_eq!(events[0], ended("sold", &["a"], ""));
         let ListingEvent::Agreed(d) = &events[1] else { panic!("{events:?}") };
@@ -391,6 +454,51 @@ mod tests {
             .given([opened()])
             .when(ListingCommand::End { on_sale: true })
             .then_rejected(ListingRejection::NotTheTimer);
+    }
+
+    #[test]
+    fn a_sale_ended_by_the_timer_into_a_year_without_a_schedule_records_its_contract_deadline_as_pending() {
+        let december = Timestamp::parse_rfc3339("2026-12-28T02:00:00Z").unwrap();
+        let state = Scenario::new(Listings)
+            .at(december)
+            .by(timer())
+            .given([opened(), intent("a")])
+            .when(ListingCommand::End { on_sale: true })
+            .result()
+            .clone()
+            .unwrap();
+        let ListingEvent::Agreed(d) = &state[1] else { panic!("{state:?}") };
+        assert_eq!((d.contract_due, d.pending_year, d.contract_due_basis.as_str()), (None, 2027, "pending_calendar"));
+        let given = [opened(), intent("a"), state[0].clone(), state[1].clone()];
+        // Still no schedule: the timer's attempt is refused and records nothing.
+        Scenario::new(Listings)
+            .at(december)
+            .by(timer())
+            .given(given.clone())
+            .when(ListingCommand::FixDeadlines)
+            .then_rejected(ListingRejection::NoSchedule(2027));
+        // Once 2027 is loaded, the deadline is counted from the day of the agreement.
+        let y2027 = ttx_kernel::calendar::Schedule::new(
+            2027,
+            [ttx_kernel::calendar::Date::new(2027, 1, 1).unwrap()],
+            [],
+            "a test schedule",
+        )
+        .unwrap();
+        let loaded = ttx_kernel::calendar::Calendar::published().with(y2027);
+        let fixed = Scenario::new(Listings)
+            .at(after(december, 86_400_000_000 * 30))
+            .by(timer())
+            .with_calendar(loaded)
+            .given(given)
+            .when(ListingCommand::FixDeadlines)
+            .then([ListingEvent::DeadlinesFixed(pb::DeadlinesFixed {
+                // Monday 12-28 + 5 working days: 29, 30, 31, (1 January off), 4, 5 January.
+                contract_due: Some(Timestamp::parse_rfc3339("2027-01-05T15:59:59.999999Z").unwrap().to_proto()),
+                refunds_due_by: None,
+            })]);
+        let deal = fixed.deal.unwrap();
+        assert_eq!((deal.pending_year, deal.contract_due_basis.as_str()), (0, "prc_calendar"));
     }
 
     #[test]
@@ -421,9 +529,12 @@ mod tests {
     #[test]
     fn a_lapsed_listing_is_relisted_by_its_seller() {
         let lapsed = || [opened(), ended("lapsed", &[], "")];
-        let relist = ListingCommand::Relist { disclosure_ends: at(40) };
-        let relisted = ListingEvent::Relisted(pb::ListingRelisted { disclosure_ends: Some(at(40).to_proto()) });
-        let state = sc(seller(), 21).given(lapsed()).when(relist.clone()).then([relisted]);
+        let relist = ListingCommand::Relist { working_days: 10 };
+        let relisted = ListingEvent::Relisted(pb::ListingRelisted {
+            disclosure_ends: Some(ends().to_proto()),
+            disclosure_working_days: 10,
+        });
+        let state = sc(seller(), 0).given(lapsed()).when(relist.clone()).then([relisted]);
         assert_eq!(state.status, ListingStatus::Open);
         sc(seller(), 10).given([opened()]).when(relist).then_rejected(ListingRejection::NotLapsed);
     }

@@ -18,6 +18,10 @@ pub struct Rules {
     pub max_payments: usize,
     /// A payment due some working days after an event: at most this many.
     pub max_due_working_days: u32,
+    /// A listed-price sale's disclosure period (挂牌披露期), in PRC working days: at least this (practice: 10)…
+    pub listing_min_working_days: u32,
+    /// …and at most this.
+    pub listing_max_working_days: u32,
 }
 
 /// The rules of 2026, second version: money bounded, deposits bounded, refunds due.
@@ -29,10 +33,17 @@ pub const RULES_2026_2: Rules = Rules {
     refund_working_days: 5,
     max_payments: 24,
     max_due_working_days: 365,
+    listing_min_working_days: 0,
+    listing_max_working_days: u32::MAX,
 };
 
+/// The rules of 2026, third version: periods counted with the calendar in force (a deadline in a year without a
+/// schedule is refused or pending, never guessed), and a listed-price disclosure period of 10 to 60 working days.
+pub const RULES_2026_3: Rules =
+    Rules { version: "negotiation-2026.3", listing_min_working_days: 10, listing_max_working_days: 60, ..RULES_2026_2 };
+
 /// Every version negotiation has decided by; the last is in force for new commands.
-pub const VERSIONS: &[&Rules] = &[&RULES_2026_2];
+pub const VERSIONS: &[&Rules] = &[&RULES_2026_2, &RULES_2026_3];
 
 /// The rules in force for new commands.
 pub fn current() -> &'static Rules {
@@ -52,6 +63,7 @@ mod tests {
     #[test]
     fn the_current_rules_are_found_by_their_version_and_unknown_versions_fall_back_to_them() {
         assert_eq!(of("negotiation-2026.2"), &RULES_2026_2);
+        assert_eq!(of("negotiation-2026.3"), &RULES_2026_3);
         assert_eq!(of(""), current());
         assert_eq!(of("session-2026.1"), current());
         let r = current();

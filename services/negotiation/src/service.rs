@@ -70,6 +70,10 @@ fn deal_rejected(r: &DealRejection) -> ReplyError {
     if let R::ExclusivityChanged(_) = r {
         return ReplyError::invalid("terms.mode", r.to_string());
     }
+    if let R::NoSchedule(_) = r {
+        // The deadline the acceptance would set cannot be counted yet: nothing the caller sent is wrong.
+        return ReplyError::new("rejected", r.to_string());
+    }
     let code =
         code_of(matches!(r, R::NotABuyer | R::NotAParty), matches!(r, R::NoSuchNegotiation), matches!(r, R::Exists));
     ReplyError::new(code, r.to_string())
@@ -79,6 +83,9 @@ fn listing_rejected(r: &ListingRejection) -> ReplyError {
     use ListingRejection as R;
     if let R::Terms(e) = r {
         return terms_invalid(e);
+    }
+    if let R::BadPeriod { .. } | R::NoSchedule(_) = r {
+        return ReplyError::invalid("disclosure_working_days", r.to_string());
     }
     let code = code_of(
         matches!(r, R::NotTheSeller | R::NotABuyer | R::NotTheTimer),
@@ -128,6 +135,8 @@ struct Entry<S> {
 
 #[derive(Debug, Default)]
 struct Directory {
+    /// The working-day calendar, folded from identity's schedules; the handlers decide with it.
+    calendar: ttx_kernel::calendar::CalendarView,
     results: Results,
     deals: BTreeMap<String, Entry<DealState>>,
     listings: BTreeMap<String, Entry<ListingState>>,
@@ -182,10 +191,6 @@ impl std::fmt::Debug for Service {
     }
 }
 
-fn time(t: &Option<prost_types::Timestamp>, field: &str) -> Result<Timestamp, ReplyError> {
-    t.as_ref().map(Timestamp::from_proto).ok_or_else(|| ReplyError::invalid(field, "a time is required"))
-}
-
 fn text(field: &str, s: &str, max: usize) -> Result<String, ReplyError> {
     let t = s.trim();
     if t.chars().count() > max {
@@ -201,17 +206,22 @@ fn terms(t: Option<pb::TermSheet>) -> Result<pb::TermSheet, ReplyError> {
 
 impl Service {
     pub fn new(log: Arc<dyn EventLog>, clock: Arc<dyn Clock>) -> Self {
+        let calendar = ttx_kernel::calendar::CalendarView::default();
+        let version = rules::current().version;
         Self {
-            deals: CommandHandler::new(Deals, log.clone(), clock.clone()).with_rule_version(rules::current().version),
+            deals: CommandHandler::new(Deals, log.clone(), clock.clone())
+                .with_rule_version(version)
+                .with_calendar(calendar.clone()),
             listings: CommandHandler::new(Listings, log.clone(), clock.clone())
-                .with_rule_version(rules::current().version),
+                .with_rule_version(version)
+                .with_calendar(calendar.clone()),
             sessions: CommandHandler::new(Sessions, log.clone(), clock.clone())
-                .with_rule_version(rules::current().version),
-            markets: CommandHandler::new(Markets, log.clone(), clock.clone())
-                .with_rule_version(rules::current().version),
+                .with_rule_version(version)
+                .with_calendar(calendar.clone()),
+            markets: CommandHandler::new(Markets, log.clone(), clock.clone()).with_rule_version(version),
             log,
             clock,
-            directory: RwLock::default(),
+            directory: RwLock::new(Directory { calendar, ..Directory::default() }),
             unopened: Default::default(),
             progress: Progress::default(),
         }
@@ -219,6 +229,9 @@ impl Service {
 
     fn fold_into(d: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
         let stream = event.stream_id();
+        if stream == ttx_kernel::calendar::STREAM {
+            ttx_kernel::calendar::fold(&d.calendar, event);
+        }
         if let Some(id) = stream.strip_prefix("negotiation-deal-") {
             fold(&Deals, &mut d.deals, id, event)
         } else if let Some(id) = stream.strip_prefix("negotiation-listing-") {
@@ -250,6 +263,7 @@ impl Service {
         loop {
             self.fire_due().await;
             self.keep_markets().await;
+            self.fix_pending_deadlines().await;
             tokio::time::sleep(TIMER_TICK).await;
         }
     }
@@ -464,7 +478,7 @@ impl Service {
                     listed_route: entry.route == ttx_proto::listings::v1::PricingRoute::Listed as i32,
                     modes: entry.modes.clone(),
                     terms,
-                    disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")?,
+                    working_days: c.disclosure_working_days,
                 };
                 let sale = sales::Sale { result_id: &c.result_id, kind: "listing", id: &id, mode };
                 self.open_sale(sale, &meta, self.on_listing(&id, command, &meta)).await
@@ -477,7 +491,7 @@ impl Service {
             subjects::RELIST => {
                 let c = pb::ListingAction::decode(payload).map_err(|_| bad_request("ListingAction"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                let command = ListingCommand::Relist { disclosure_ends: time(&c.disclosure_ends, "disclosure_ends")? };
+                let command = ListingCommand::Relist { working_days: c.disclosure_working_days };
                 self.caught_up().await?;
                 let listing = self.directory.read().await.listings.get(&c.listing_id).map(|e| e.state.clone());
                 let Some(listing) = listing.filter(|l| l.status == ListingStatus::Lapsed) else {
@@ -782,7 +796,53 @@ impl Service {
                 refunds.truncate(MAX_OVERDUE_REFUNDS);
                 Ok(pb::OverdueRefundList { refunds, total }.encode_to_vec().into())
             }
+            subjects::LIST_PENDING_DEADLINES => {
+                let q = pb::ListPendingDeadlines::decode(payload).map_err(|_| bad_request("ListPendingDeadlines"))?;
+                if !supervisor(&q.asker.unwrap_or_default()) {
+                    return Err(ReplyError::new("forbidden", "administrators and regulators see pending deadlines"));
+                }
+                self.caught_up().await?;
+                let mut pending = pending_deadlines(&*self.directory.read().await);
+                pending.sort_by_key(|p| (p.since.map(|t| (t.seconds, t.nanos)), p.id.clone()));
+                let total = u32::try_from(pending.len()).unwrap_or(u32::MAX);
+                pending.truncate(MAX_OVERDUE_REFUNDS);
+                Ok(pb::PendingDeadlineList { pending, total }.encode_to_vec().into())
+            }
             other => Err(ReplyError::new("unknown_query", format!("the negotiation service has no query {other}"))),
+        }
+    }
+
+    /// Counts the deadlines that were pending once their year's schedule is loaded: one command per pending record
+    /// (its id names the instant they count from), so instances and restarts fix each once.
+    pub async fn fix_pending_deadlines(&self) {
+        let due: Vec<pb::PendingDeadline> = {
+            let d = self.directory.read().await;
+            let calendar = d.calendar.get();
+            pending_deadlines(&d).into_iter().filter(|p| calendar.schedule(p.year).is_some()).collect()
+        };
+        for p in due {
+            let since = p.since.map_or(0, |t| Timestamp::from_proto(&t).unix_micros());
+            let Ok(command_id) = CommandId::system("deadlines", &format!("{}:{since}", p.id)) else { continue };
+            let meta = CommandMeta::new(command_id, system(""));
+            let outcome = if p.process == "session" {
+                let Ok(s) = stream("session", &p.id, "session_id") else { continue };
+                self.sessions
+                    .handle(&s, &SessionCommand::FixDeadlines, &meta)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            } else {
+                let Ok(s) = stream("listing", &p.id, "listing_id") else { continue };
+                self.listings
+                    .handle(&s, &ListingCommand::FixDeadlines, &meta)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            };
+            match outcome {
+                Ok(()) => tracing::info!(process = %p.process, id = %p.id, year = p.year, "pending deadlines counted"),
+                Err(e) => tracing::debug!(id = %p.id, error = %e, "pending deadlines not counted yet"),
+            }
         }
     }
 
@@ -902,6 +962,37 @@ fn session_entry<'a>(d: &'a Directory, id: &str) -> Result<&'a Entry<SessionStat
 
 /// How many of the latest bids a session's view carries.
 pub const RECENT_BIDS: usize = 50;
+/// Every deadline recorded as pending, for the administrators' alert and the timer that completes them.
+fn pending_deadlines(d: &Directory) -> Vec<pb::PendingDeadline> {
+    let sessions = d.sessions.values().filter_map(|e| {
+        let (since, year) = e.state.pending?;
+        let mut deadlines = vec!["refunds".to_owned()];
+        if e.state.deal.as_ref().is_some_and(|d| d.pending_year != 0) {
+            deadlines.push("contract".into());
+        }
+        Some(pb::PendingDeadline {
+            process: "session".into(),
+            id: e.state.id.clone(),
+            result_id: e.state.result_id.clone(),
+            year,
+            since: Some(since.to_proto()),
+            deadlines,
+        })
+    });
+    let listings = d.listings.values().filter_map(|e| {
+        let deal = e.state.deal.as_ref().filter(|d| d.pending_year != 0)?;
+        Some(pb::PendingDeadline {
+            process: "listing".into(),
+            id: e.state.id.clone(),
+            result_id: e.state.result_id.clone(),
+            year: deal.pending_year,
+            since: deal.agreed_at,
+            deadlines: vec!["contract".into()],
+        })
+    });
+    sessions.chain(listings).collect()
+}
+
 /// Most overdue refunds one answer lists.
 pub const MAX_OVERDUE_REFUNDS: usize = 1000;
 /// Most bids one page of list-bids holds.

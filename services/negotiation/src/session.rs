@@ -191,6 +191,7 @@ wire_events!(SessionEvent {
     WinnerDefaulted(WinnerDefaulted),
     WinnerSigned(WinnerSigned),
     Cancelled(SessionCancelled),
+    DeadlinesFixed(DeadlinesFixed),
 });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -261,6 +262,8 @@ pub struct SessionState {
     pub contract_due: Option<Timestamp>,
     /// The signed contract's reference, once the winner signed.
     pub signed: Option<String>,
+    /// Deadlines decided while their year had no schedule: the instant they count from and the year they wait for.
+    pub pending: Option<(Timestamp, i32)>,
 }
 
 impl SessionState {
@@ -335,6 +338,8 @@ pub enum SessionCommand {
     ContractDeadline {
         seller_withdrew: bool,
     },
+    /// By the timer, once the year pending deadlines wait for has its schedule: they are counted.
+    FixDeadlines,
     /// By the exchange, when the seller withdrew the result (or it was sold under another process): the session ends
     /// with every confirmed deposit due back, the winner's too, and none forfeited.
     Cancel {
@@ -424,6 +429,8 @@ pub enum SessionRejection {
     SellerWithdrew,
     #[error("only the exchange cancels a session")]
     NotTheSystem,
+    #[error("the deadline falls in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it")]
+    DeadlinePending(i32),
 }
 
 /// The bidding-session decider.
@@ -436,7 +443,7 @@ fn is_admin(ctx: &Ctx) -> bool {
 
 /// The deal of a sold session: the declared terms at the final price (the schedule split by its shares), the winner's
 /// deposit credited toward the price.
-fn deal(state: &SessionState, winner: &str, price: i64, now: Timestamp) -> Result<pb::DealAgreed, MoneyError> {
+fn deal(state: &SessionState, winner: &str, price: i64, ctx: &Ctx) -> Result<pb::DealAgreed, MoneyError> {
     let declared = state.terms.clone().unwrap_or_default();
     let mut d = crate::deadline::deal_agreed(
         &state.id,
@@ -445,7 +452,7 @@ fn deal(state: &SessionState, winner: &str, price: i64, now: Timestamp) -> Resul
         winner,
         "auction",
         terms::at_price(&declared, price)?,
-        now,
+        ctx,
     );
     d.deposit_credited_fen =
         state.bidders.get(winner).filter(|b| b.deposit == Deposit::Confirmed).map_or(0, |b| b.deposit_fen.min(price));
@@ -484,17 +491,20 @@ fn settle(
         .map(|(b, _)| b.clone())
         .collect();
     let refund_days = crate::rules::of(&ctx.rule_version).refund_working_days;
-    let (refunds_due_by, _) = crate::deadline::working_days_after(now, refund_days);
+    // Decided by the timer: a deadline in a year without a schedule is recorded as pending, never guessed.
+    let refunds_due_by = crate::deadline::working_days_after(&ctx.calendar, now, refund_days);
     events.push(SessionEvent::Closed(pb::SessionClosed {
         sold: sold.is_some(),
         winner_org_id: sold.as_ref().map(|(w, _)| w.clone()).unwrap_or_default(),
         price_fen: sold.as_ref().map_or(0, |(_, p)| *p),
         reason: reason.into(),
         refunds_due,
-        refunds_due_by: Some(refunds_due_by.to_proto()),
+        refunds_due_by: refunds_due_by.as_ref().ok().map(|t| t.to_proto()),
+        closed_at: Some(now.to_proto()),
+        pending_year: refunds_due_by.err().map_or(0, |e| e.0),
     }));
     if let Some((winner, price)) = sold {
-        events.push(SessionEvent::DealAgreed(deal(state, &winner, price, now)?));
+        events.push(SessionEvent::DealAgreed(deal(state, &winner, price, ctx)?));
     }
     Ok(events)
 }
@@ -768,6 +778,9 @@ impl Decider for Sessions {
                 if s.signed.is_some() {
                     return Err(R::AlreadySigned);
                 }
+                if let Some((_, year)) = s.pending {
+                    return Err(R::DeadlinePending(year));
+                }
                 if let Some(due) = s.contract_due.filter(|due| now <= *due) {
                     return Err(R::ContractNotDue(due));
                 }
@@ -796,11 +809,31 @@ impl Decider for Sessions {
                     return Ok(Vec::new());
                 }
                 let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
+                if let Some((_, year)) = s.pending {
+                    return Err(R::DeadlinePending(year));
+                }
                 let due = s.contract_due.ok_or(R::NoWinner)?;
                 if now <= due {
                     return Err(R::ContractNotDue(due));
                 }
                 Ok(default(&s.id, winner, format!("the contract was not signed by its deadline, {due}")))
+            }
+            SessionCommand::FixDeadlines => {
+                if !ctx.actor.has_role(Role::System) {
+                    return Err(R::NotTheSystem);
+                }
+                let Some((from, _)) = s.pending else { return Ok(Vec::new()) };
+                let count = |n: u32| {
+                    crate::deadline::working_days_after(&ctx.calendar, from, n)
+                        .map(|t| Some(t.to_proto()))
+                        .map_err(|e| R::DeadlinePending(e.0))
+                };
+                let refund_days = crate::rules::of(&ctx.rule_version).refund_working_days;
+                let contract = s.deal.as_ref().is_some_and(|d| d.pending_year != 0);
+                Ok(vec![SessionEvent::DeadlinesFixed(pb::DeadlinesFixed {
+                    contract_due: if contract { count(crate::deadline::CONTRACT_WORKING_DAYS)? } else { None },
+                    refunds_due_by: count(refund_days)?,
+                })])
             }
             SessionCommand::Cancel { reason } => {
                 if !ctx.actor.has_role(Role::System) {
@@ -870,7 +903,28 @@ impl Decider for Sessions {
                 s.winner = e.sold.then(|| (e.winner_org_id.clone(), e.price_fen));
                 s.refunds_due = e.refunds_due.clone();
                 s.refunds_due_by = time(&e.refunds_due_by);
+                s.pending = pending(&e.closed_at, e.pending_year);
                 s.outcome = Some(e.clone());
+            }
+            SessionEvent::DeadlinesFixed(f) => {
+                s.refunds_due_by = time(&f.refunds_due_by).or(s.refunds_due_by);
+                if let Some(due) = time(&f.contract_due) {
+                    s.contract_due = Some(due);
+                    if let Some(d) = s.deal.as_mut() {
+                        d.contract_due = f.contract_due;
+                        d.contract_due_basis = crate::deadline::PRC_CALENDAR.into();
+                        d.pending_year = 0;
+                    }
+                }
+                if let Some(o) = s.outcome.as_mut() {
+                    o.refunds_due_by = f.refunds_due_by;
+                    o.pending_year = 0;
+                }
+                if let Some(c) = s.cancellation.as_mut() {
+                    c.refunds_due_by = f.refunds_due_by;
+                    c.pending_year = 0;
+                }
+                s.pending = None;
             }
             SessionEvent::DealAgreed(d) => {
                 s.contract_due = time(&d.contract_due);
@@ -883,23 +937,31 @@ impl Decider for Sessions {
                 s.phase = Phase::Cancelled;
                 s.refunds_due = e.refunds_due.clone();
                 s.refunds_due_by = time(&e.refunds_due_by);
+                s.pending = pending(&e.cancelled_at, e.pending_year);
             }
         }
         s
     }
 }
 
+/// Deadlines pending since `at`, waiting for `year`'s schedule.
+fn pending(at: &Option<prost_types::Timestamp>, year: i32) -> Option<(Timestamp, i32)> {
+    (year != 0).then(|| (time(at).unwrap_or_default(), year))
+}
+
 /// The cancellation of a session for the seller's act: every confirmed deposit (the winner's too) due back, none
 /// forfeited.
 fn cancel(s: &SessionState, reason: &str, ctx: &Ctx) -> Result<Vec<SessionEvent>, SessionRejection> {
     let refund_days = crate::rules::of(&ctx.rule_version).refund_working_days;
-    let (due_by, _) = crate::deadline::working_days_after(ctx.now, refund_days);
+    let due_by = crate::deadline::working_days_after(&ctx.calendar, ctx.now, refund_days);
     let refunds_due =
         s.bidders.iter().filter(|(_, b)| b.deposit == Deposit::Confirmed).map(|(org, _)| org.clone()).collect();
     Ok(vec![SessionEvent::Cancelled(pb::SessionCancelled {
         reason: reason.to_owned(),
         refunds_due,
-        refunds_due_by: Some(due_by.to_proto()),
+        refunds_due_by: due_by.as_ref().ok().map(|t| t.to_proto()),
+        cancelled_at: Some(ctx.now.to_proto()),
+        pending_year: due_by.err().map_or(0, |e| e.0),
     })])
 }
 

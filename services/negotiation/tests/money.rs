@@ -128,7 +128,7 @@ proptest! {
             listed_route: true,
             modes: vec![],
             terms: sheet(price, &[a, b]),
-            disclosure_ends: Timestamp::from_unix_micros(T0 + 10 * MIN),
+            working_days: 10,
         };
         let Ok(events) = Listings.decide(&Default::default(), &open, &ctx(who("m", "uni", Role::TechManager), 0)) else {
             return Ok(());
@@ -140,7 +140,9 @@ proptest! {
         let intent = ListingCommand::RegisterIntent;
         let events = Listings.decide(&state, &intent, &ctx(who("z", "firm", Role::EnterpriseMember), 1)).unwrap();
         let state = events.iter().fold(state, |s, e| Listings.evolve(s, e));
-        let events = Listings.decide(&state, &ListingCommand::End { on_sale: true }, &ctx(who("t", "", Role::System), 10)).unwrap();
+        // 10 working days from Monday 2026-09-21 end at 24:00 Beijing on 2026-10-12: 21 days later is past it.
+        let end = ctx(who("t", "", Role::System), 21 * 24 * 60);
+        let events = Listings.decide(&state, &ListingCommand::End { on_sale: true }, &end).unwrap();
         let Some(ListingEvent::Agreed(d)) = events.last() else { panic!("{events:?}") };
         deal_holds(d)?;
     }

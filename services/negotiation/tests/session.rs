@@ -1,6 +1,7 @@
 //! The bidding session's rules, given/when/then, and properties over random bid sequences.
 
 use proptest::prelude::*;
+use ttx_kernel::calendar::Calendar;
 use ttx_kernel::testing::Scenario;
 use ttx_kernel::{CommandId, Ctx, Decider, Timestamp};
 use ttx_negotiation::pb;
@@ -81,7 +82,7 @@ fn declared() -> pb::TermSheet {
 
 /// The refunds of a close at minute 60 are due five working days later, at the end of that day in Beijing.
 fn refunds_due_by() -> Option<prost_types::Timestamp> {
-    Some(ttx_negotiation::deadline::working_days_after(at(60), 5).0.to_proto())
+    Some(ttx_negotiation::deadline::working_days_after(&Calendar::published(), at(60), 5).unwrap().to_proto())
 }
 
 fn opened_with(r: pb::SessionRules, invited: &[&str]) -> E {
@@ -314,6 +315,8 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
         reason: "reserve_not_met".into(),
         refunds_due: vec!["a".into()],
         refunds_due_by: refunds_due_by(),
+        closed_at: Some(at(60).to_proto()),
+        pending_year: 0,
     })]);
     assert_eq!(closed.phase, Phase::Closed);
     sc(timer(), 60).given(ready()).when(C::Close { on_sale: true }).then([E::Closed(pb::SessionClosed {
@@ -323,6 +326,8 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
         reason: "no_bids".into(),
         refunds_due: vec!["a".into(), "b".into()],
         refunds_due_by: refunds_due_by(),
+        closed_at: Some(at(60).to_proto()),
+        pending_year: 0,
     })]);
 }
 
@@ -664,7 +669,13 @@ fn no_deposit_is_ever_forfeited_because_the_seller_withdrew() {
         E::Cancelled(pb::SessionCancelled {
             reason: "the holder withdrew the result".into(),
             refunds_due: orgs.iter().map(|o| (*o).to_owned()).collect(),
-            refunds_due_by: Some(ttx_negotiation::deadline::working_days_after(at(minute), 5).0.to_proto()),
+            refunds_due_by: Some(
+                ttx_negotiation::deadline::working_days_after(&Calendar::published(), at(minute), 5)
+                    .unwrap()
+                    .to_proto(),
+            ),
+            cancelled_at: Some(at(minute).to_proto()),
+            pending_year: 0,
         })
     };
     // While bidding runs: every confirmed deposit is due back, and no more bids are taken.

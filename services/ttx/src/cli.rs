@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// Run only this service (repeat for several; needs --nats). Without it, every service runs here.
     #[arg(long = "service", value_name = "NAME", value_enum)]
     pub services: Vec<crate::serve::ServiceName>,
+    /// For tests and rehearsals only: the exchange's clock starts at this instant (RFC 3339, UTC) and runs at real
+    /// speed, so that periods fall in years whose holiday schedules are loaded. Never in production: the log records
+    /// these times.
+    #[arg(long, value_name = "TIME", hide = true)]
+    pub test_clock_start: Option<String>,
 }
 
 #[derive(Debug, Args, Default, Clone)]

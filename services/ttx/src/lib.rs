@@ -48,7 +48,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.nats.url = url;
             }
             let services = serve::selection(&args.services);
-            runtime.block_on(serve::serve(config, &services, serve::shutdown_signal()))?;
+            let clock: std::sync::Arc<dyn ttx_kernel::Clock> = match &args.test_clock_start {
+                None => std::sync::Arc::new(ttx_kernel::SystemClock),
+                Some(t) => {
+                    let start = ttx_kernel::Timestamp::parse_rfc3339(t)
+                        .ok_or_else(|| anyhow::anyhow!("--test-clock-start: not an RFC 3339 time in UTC: {t}"))?;
+                    tracing::warn!(%start, "the exchange runs on a test clock: for tests and rehearsals only");
+                    std::sync::Arc::new(ttx_kernel::ShiftedClock::starting_at(start))
+                }
+            };
+            let wiring = serve::Wiring { clock, listening: None };
+            runtime.block_on(serve::serve_wired(config, &services, wiring, serve::shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { command } => {

@@ -36,7 +36,7 @@ fn serve_answers_probes_and_problems_and_stops_on_sigterm() {
     assert!(body.contains("\"ok\""), "{body}");
     let (status, _, body) = server.get("/readyz");
     assert_eq!(status, 200);
-    assert!(body.contains("\"log_head\":0"), "{body}");
+    assert!(body.contains("\"log_head\":2"), "the published holiday schedules, seeded: {body}");
     let (status, content_type, body) = server.get("/no/such/page");
     assert_eq!(status, 404);
     assert_eq!(content_type, "application/problem+json");
@@ -222,9 +222,10 @@ fn the_exchange_runs_on_nats_and_its_log_verifies_there() {
     });
     let out = run(&["log", "verify", "--nats", &nats.url()]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("ok: 5 events in 2 streams"), "{}", text(&out.stdout));
+    // The two published holiday schedules identity seeded, and the five written here.
+    assert!(text(&out.stdout).starts_with("ok: 7 events in 3 streams"), "{}", text(&out.stdout));
     let out = run(&["log", "stats", "--nats", &nats.url()]);
-    assert!(text(&out.stdout).contains("head position: 5"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("head position: 7"), "{}", text(&out.stdout));
     let out = run(&["log", "stats", "--nats", "nats://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "an unreachable server is an operational error");
 }

@@ -49,6 +49,12 @@ impl<D: Decider> Scenario<D> {
         self
     }
 
+    /// Decides with `calendar` in force instead of the published one.
+    pub fn with_calendar(mut self, calendar: crate::calendar::Calendar) -> Self {
+        self.ctx.calendar = std::sync::Arc::new(calendar);
+        self
+    }
+
     pub fn given(mut self, events: impl IntoIterator<Item = D::Event>) -> Self {
         self.given.extend(events);
         self
