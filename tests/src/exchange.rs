@@ -59,6 +59,7 @@ pub struct TestExchange {
     pub mode: Mode,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    config: Config,
     _nats: Option<ttx_nats::testing::NatsServer>,
     _dir: tempfile::TempDir,
 }
@@ -93,6 +94,7 @@ impl TestExchange {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let wiring = Wiring { clock: clock.clone(), listening: Some(tx) };
         let services = ServiceName::ALL.into_iter().collect();
+        let kept = config.clone();
         let task = tokio::spawn(async move {
             serve_wired(config, &services, wiring, async {
                 let _ = stopped.await;
@@ -100,7 +102,26 @@ impl TestExchange {
             .await
         });
         let addr = rx.await.map_err(|_| anyhow::anyhow!("the exchange stopped before it listened"))?;
-        Ok(Self { addr, clock, mode, stop: Some(stop), task: Some(task), _nats: nats, _dir: dir })
+        Ok(Self { addr, clock, mode, stop: Some(stop), task: Some(task), config: kept, _nats: nats, _dir: dir })
+    }
+
+    /// Stops the exchange, then reads its whole log (as an auditor would).
+    pub async fn stop_and_read_log(mut self) -> anyhow::Result<Vec<ttx_kernel::RecordedEvent>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        let log = ttx::serve::open_log(&self.config).await?;
+        let mut events = Vec::new();
+        loop {
+            let page = log.read_all(events.len() as u64 + 1, 1000).await?;
+            if page.is_empty() {
+                return Ok(events);
+            }
+            events.extend(page);
+        }
     }
 
     /// Stops the exchange and reports how it ended.

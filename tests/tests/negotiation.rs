@@ -699,3 +699,91 @@ async fn timers_own_their_command_ids_on_the_embedded_log() {
 async fn timers_own_their_command_ids_on_nats() {
     timers_fire_whatever_ids_users_choose(Mode::Nats).await;
 }
+
+/// Late in a year whose successor has no holiday schedule yet: a user's own period ending then is refused naming the
+/// year; a session closed by its timer records its deadlines as pending and raises the alert administrators see;
+/// once an administrator loads the year, the timer counts them and the alert clears. Every event records the rules
+/// and the calendar it was decided under.
+async fn deadlines_in_a_year_without_a_schedule_wait_for_it(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut p = People::new(&x).await;
+    // Friday 2026-12-25, 10:00 Beijing.
+    x.clock.set(ttx_kernel::Timestamp::parse_rfc3339("2026-12-25T02:00:00Z").unwrap());
+    p.refresh().await;
+    let negotiated = p.published("negotiated").await;
+    let notice = json!({ "price_fen": 480000000, "days": 15 });
+    let a = p.call("zhangwei", "POST", &format!("/api/v1/results/{negotiated}/notice"), Some(notice)).await;
+    ok(&a, 422);
+    assert_eq!(a.body["field"], "days", "{}", a.body);
+    assert!(a.body["detail"].as_str().unwrap().contains("2027"), "{}", a.body);
+    // A session that closes on Sunday 12-27: five working days from then reach into 2027.
+    let auctioned = p.published("auction").await;
+    let open = json!({ "result_id": auctioned, "rules": p.auction_rules(false), "terms": whole_at_signing() });
+    let a = p.call("zhangwei", "POST", "/api/v1/sessions", Some(open)).await;
+    ok(&a, 201);
+    let s = a.body["id"].as_str().unwrap().to_owned();
+    for (who, org) in [("zhaomin", 2), ("sunli", 5)] {
+        ok(&p.call(who, "POST", &format!("/api/v1/sessions/{s}/register"), None).await, 200);
+        let deposit = json!({ "bidder_org_id": org_id(org), "amount_fen": 10000000, "reference": "保证金" });
+        ok(&p.call("root", "POST", &format!("/api/v1/sessions/{s}/deposits"), Some(deposit)).await, 200);
+    }
+    p.advance(2 * MINUTE).await;
+    let bid = Some(json!({ "amount_fen": 100000000 }));
+    ok(&p.call("zhaomin", "POST", &format!("/api/v1/sessions/{s}/bids"), bid).await, 201);
+    p.advance(2 * DAY).await;
+    let closed = p.wait("zhangwei", &format!("/api/v1/sessions/{s}"), |v| v["phase"] == "closed").await;
+    assert_eq!(closed["deal"]["contract_due"], Value::Null, "{closed}");
+    assert_eq!(
+        (closed["deal"]["contract_due_basis"].as_str(), closed["deal"]["pending_year"].as_i64()),
+        (Some("pending_calendar"), Some(2027))
+    );
+    assert_eq!(closed["outcome"]["refunds_due_by"], Value::Null, "{closed}");
+    // The alert: administrators and regulators see what waits; no one else does.
+    let pending = p.call("root", "GET", "/api/v1/calendar/pending-deadlines", None).await;
+    ok(&pending, 200);
+    assert_eq!(pending.body["total"], 1, "{}", pending.body);
+    assert_eq!(pending.body["pending"][0]["id"], s.as_str());
+    assert_eq!(pending.body["pending"][0]["year"], 2027);
+    assert_eq!(pending.body["pending"][0]["deadlines"], json!(["refunds", "contract"]));
+    ok(&p.call("zhaomin", "GET", "/api/v1/calendar/pending-deadlines", None).await, 403);
+    // A pending deadline is never in default: recording one is refused until it is counted.
+    ok(&p.call("root", "POST", &format!("/api/v1/sessions/{s}/default"), Some(json!({ "reason": "x" }))).await, 422);
+    // An administrator loads 2027 (a schedule made for this test: 1 January off); the timer counts the deadlines.
+    let y2027 = json!({ "year": 2027, "holidays": ["2027-01-01"], "source": "测试用安排" });
+    ok(&p.call("zhangwei", "POST", "/api/v1/calendar", Some(y2027.clone())).await, 403);
+    ok(&p.call("root", "POST", "/api/v1/calendar", Some(y2027)).await, 201);
+    let calendar = p.call("zhaomin", "GET", "/api/v1/calendar", None).await.body;
+    assert_eq!(calendar["version"], "calendar-3", "{calendar}");
+    let fixed = p.wait("zhangwei", &format!("/api/v1/sessions/{s}"), |v| v["deal"]["contract_due"].is_string()).await;
+    // Sunday 12-27 + 5 working days: 28, 29, 30, 31 December, (1 January off), Monday 4 January, to 24:00 Beijing.
+    assert_eq!(fixed["deal"]["contract_due"], "2027-01-04T15:59:59.999999Z", "{fixed}");
+    assert_eq!(fixed["outcome"]["refunds_due_by"], "2027-01-04T15:59:59.999999Z", "{fixed}");
+    assert_eq!(fixed["deal"]["contract_due_basis"], "prc_calendar");
+    let pending = p.wait("root", "/api/v1/calendar/pending-deadlines", |v| v["total"] == 0).await;
+    assert_eq!(pending["pending"], json!([]));
+    // And the user's own period now counts.
+    let notice = json!({ "price_fen": 480000000, "days": 15 });
+    ok(&p.call("zhangwei", "POST", &format!("/api/v1/results/{negotiated}/notice"), Some(notice)).await, 201);
+    drop(p);
+    // Every event records the rules it was decided under, chosen by its service; where periods were counted, the
+    // calendar in force too.
+    let events = x.stop_and_read_log().await.unwrap();
+    for e in &events {
+        assert!(!e.rule_version().is_empty(), "{} at {} records no rule version", e.event_type(), e.position());
+    }
+    let version_of = |t: &str| events.iter().rev().find(|e| e.event_type() == t).map(|e| e.rule_version().to_owned());
+    assert_eq!(version_of("ttx.negotiation.v1.DeadlinesFixed").as_deref(), Some("negotiation-2026.3;calendar-3"));
+    assert_eq!(version_of("ttx.negotiation.v1.SessionClosed").as_deref(), Some("negotiation-2026.3;calendar-2"));
+    assert_eq!(version_of("ttx.listings.v1.NoticeStarted").as_deref(), Some("listings-2026.3;calendar-3"));
+    assert_eq!(version_of("ttx.identity.v1.ScheduleLoaded").as_deref(), Some("identity-2026.1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_wait_for_their_year_on_the_embedded_log() {
+    deadlines_in_a_year_without_a_schedule_wait_for_it(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_wait_for_their_year_on_nats() {
+    deadlines_in_a_year_without_a_schedule_wait_for_it(Mode::Nats).await;
+}

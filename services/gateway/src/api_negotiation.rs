@@ -148,8 +148,11 @@ pub struct DealView {
     pub terms: Option<TermsBody>,
     /// RFC 3339: the contract is due by then (5 PRC working days).
     pub contract_due: Option<String>,
-    /// prc_calendar, or weekdays_only when the year's holiday schedule is not in the data yet.
+    /// prc_calendar; pending_calendar while the deadline's year has no holiday schedule loaded (weekdays_only in
+    /// older deals).
     pub contract_due_basis: String,
+    /// The year whose schedule a pending deadline waits for.
+    pub pending_year: Option<i32>,
     /// An auction winner's deposit, credited toward the price.
     pub deposit_credited_fen: i64,
 }
@@ -165,6 +168,7 @@ fn deal_view(d: &Option<pb::DealAgreed>) -> Option<DealView> {
         terms: d.terms.as_ref().map(TermsBody::from_pb),
         contract_due: show(&d.contract_due),
         contract_due_basis: d.contract_due_basis.clone(),
+        pending_year: (d.pending_year != 0).then_some(d.pending_year),
         deposit_credited_fen: d.deposit_credited_fen,
     })
 }
@@ -616,8 +620,9 @@ pub struct OutcomeView {
     /// When not sold: no_bids, reserve_not_met.
     pub reason: Option<String>,
     pub refunds_due: Vec<String>,
-    /// RFC 3339: the deposits due back are due by then.
+    /// RFC 3339: the deposits due back are due by then (absent while `pending_year` waits for its schedule).
     pub refunds_due_by: Option<String>,
+    pub pending_year: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -625,8 +630,9 @@ pub struct CancellationView {
     pub reason: String,
     /// The bidders whose deposits are due back (every confirmed one).
     pub refunds_due: Vec<String>,
-    /// RFC 3339.
+    /// RFC 3339 (absent while `pending_year` waits for its schedule).
     pub refunds_due_by: Option<String>,
+    pub pending_year: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -698,6 +704,7 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
             reason: (!o.reason.is_empty()).then(|| o.reason.clone()),
             refunds_due: o.refunds_due.clone(),
             refunds_due_by: show(&o.refunds_due_by),
+            pending_year: (o.pending_year != 0).then_some(o.pending_year),
         }),
         deal: deal_view(&v.deal),
         server_time: show(&v.server_time),
@@ -707,6 +714,7 @@ pub fn session_view(v: &pb::SessionView) -> SessionView {
             reason: c.reason.clone(),
             refunds_due: c.refunds_due.clone(),
             refunds_due_by: show(&c.refunds_due_by),
+            pending_year: (c.pending_year != 0).then_some(c.pending_year),
         }),
         version: v.version,
     }
