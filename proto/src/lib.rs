@@ -77,6 +77,7 @@ pub mod identity {
             pub const QUERIES: &str = "ttx.identity.qry.*";
             pub const REGISTER_ORGANISATION: &str = "ttx.identity.cmd.register-organisation";
             pub const DECLARE_RELATED_PARTY: &str = "ttx.identity.cmd.declare-related-party";
+            pub const WITHDRAW_RELATED_PARTY: &str = "ttx.identity.cmd.withdraw-related-party";
             pub const CREATE_USER: &str = "ttx.identity.cmd.create-user";
             pub const GRANT_ROLE: &str = "ttx.identity.cmd.grant-role";
             pub const REVOKE_ROLE: &str = "ttx.identity.cmd.revoke-role";

@@ -113,7 +113,12 @@ impl TestExchange {
         if let Some(task) = self.task.take() {
             task.await??;
         }
-        let log = ttx::serve::open_log(&self.config).await?;
+        // Read-only for the embedded log: the stopped exchange's last tasks may still hold its writer's lock a moment.
+        let log: Arc<dyn ttx_kernel::EventLog> = if self.config.nats.url.is_empty() {
+            Arc::new(ttx_eventlog_sqlite::SqliteLog::open_read_only(&self.config.data_dir)?)
+        } else {
+            ttx::serve::open_log(&self.config).await?
+        };
         let mut events = Vec::new();
         loop {
             let page = log.read_all(events.len() as u64 + 1, 1000).await?;

@@ -113,7 +113,8 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
 }
 
 /// An enterprise posts a challenge; the university declared the enterprise its related party, so its application is
-/// refused with the relation; the institute's is shortlisted and awarded.
+/// refused with the relation, and still after it withdraws the declaration; an enterprise that declares the link after
+/// applying is refused at the shortlist; the institute's is shortlisted and awarded.
 async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mode) {
     let x = TestExchange::spawn(mode).await.unwrap();
     let poster = x.login("zhaomin").await.unwrap();
@@ -152,9 +153,29 @@ async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mo
     let a = x.request("POST", &apply, Some(&related), Some(&letter)).await.unwrap();
     ok(&a, 422);
     assert!(a.body["detail"].as_str().unwrap().contains("校办企业"), "the reason names the relation: {}", a.body);
+    // Withdrawing the declaration while the challenge is open does not clear the conflict.
+    let withdraw = format!("{path}/{}", org_id(2));
+    ok(&x.request("DELETE", &withdraw, Some(&related), None).await.unwrap(), 200);
+    let a = x.request("POST", &apply, Some(&related), Some(&letter)).await.unwrap();
+    ok(&a, 422);
+    assert!(a.body["detail"].as_str().unwrap().contains("校办企业"), "still refused: {}", a.body);
     let a = x.request("POST", &apply, Some(&other), Some(&letter)).await.unwrap();
     ok(&a, 201);
     let application = a.body["id"].as_str().unwrap().to_owned();
+    // An enterprise applies, and declares the poster a related party afterwards, then withdraws it: its application
+    // is refused at the shortlist, the check running again at each step.
+    let late = x.login("sunli").await.unwrap();
+    let a = x.request("POST", &apply, Some(&late), Some(&letter)).await.unwrap();
+    ok(&a, 201);
+    let late_application = a.body["id"].as_str().unwrap().to_owned();
+    let path5 = format!("/api/v1/organisations/{}/related-parties", org_id(5));
+    let declare = json!({ "related_org_id": org_id(2), "relation": "同一实际控制人" });
+    ok(&x.request("POST", &path5, Some(&late), Some(&declare)).await.unwrap(), 201);
+    ok(&x.request("DELETE", &format!("{path5}/{}", org_id(2)), Some(&late), None).await.unwrap(), 200);
+    let shortlist_late = format!("/api/v1/demands/{id}/applications/{late_application}/shortlist");
+    let a = x.request("POST", &shortlist_late, Some(&poster), None).await.unwrap();
+    ok(&a, 422);
+    assert!(a.body["detail"].as_str().unwrap().contains("同一实际控制人"), "{}", a.body);
 
     let step = |s: &str| format!("/api/v1/demands/{id}/applications/{application}/{s}");
     ok(&x.request("POST", &step("award"), Some(&poster), None).await.unwrap(), 422);
@@ -162,8 +183,10 @@ async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mo
     ok(&x.request("POST", &step("award"), Some(&poster), None).await.unwrap(), 200);
     let a = x.request("GET", &format!("/api/v1/demands/{id}"), Some(&poster), None).await.unwrap();
     assert_eq!(a.body["status"], "awarded");
-    assert_eq!(a.body["applications"].as_array().unwrap().len(), 1, "the refused application left no trace");
-    assert_eq!(a.body["applications"][0]["applicant_org_id"], org_id(4));
+    let applicants: Vec<&str> =
+        a.body["applications"].as_array().unwrap().iter().map(|a| a["applicant_org_id"].as_str().unwrap()).collect();
+    assert!(!applicants.contains(&org_id(1).as_str()), "the refused applications left no trace: {applicants:?}");
+    assert_eq!(applicants.len(), 2, "{applicants:?}");
     let a = x.request("GET", &format!("/api/v1/demands/{id}"), Some(&related), None).await.unwrap();
     assert_eq!(a.body["applications"].as_array().unwrap().len(), 0, "others' letters are not shown");
     x.stop().await.unwrap();

@@ -562,6 +562,33 @@ pub async fn declare_related_party(
     carry_out(&deps, subjects::DECLARE_RELATED_PARTY, command, StatusCode::CREATED).await
 }
 
+/// Withdraw a declared related party (the organisation's members and administrators). A challenge that was open
+/// while the declaration held still refuses the pair.
+#[utoipa::path(delete, path = "/api/v1/organisations/{org_id}/related-parties/{related_org_id}", tag = "organisations",
+    security(("bearer" = [])),
+    params(
+        ("org_id" = String, Path, description = "The credit code in lower case"),
+        ("related_org_id" = String, Path, description = "The related organisation's credit code in lower case"),
+    ), responses(
+    (status = 200, description = "Withdrawn", body = Accepted),
+    (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such declaration", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn withdraw_related_party(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path((org_id, related_org_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    if principal.has(Role::Regulator) && !principal.has(Role::Admin) {
+        return Err(ApiError::forbidden());
+    }
+    principal.require_member_or(&org_id, &[Role::Admin])?;
+    let command = pb::WithdrawRelatedParty { context: context(&headers, &principal)?, org_id, related_org_id };
+    carry_out(&deps, subjects::WITHDRAW_RELATED_PARTY, command, StatusCode::OK).await
+}
+
 // ---- users ----
 
 #[derive(Debug, Deserialize, ToSchema)]

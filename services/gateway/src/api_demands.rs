@@ -69,7 +69,7 @@ pub struct ApplicationView {
 pub struct DemandView {
     pub demand_id: String,
     pub poster_org_id: String,
-    /// open, awarded, withdrawn.
+    /// open, awarded, withdrawn, expired (its validity passed with no award).
     pub status: &'static str,
     pub demand: Option<DemandBody>,
     /// The poster, administrators and regulators see every application; an applicant sees its own.
@@ -94,6 +94,7 @@ fn view(v: &pb::DemandView) -> DemandView {
             Ok(pb::DemandStatus::Open) => "open",
             Ok(pb::DemandStatus::Awarded) => "awarded",
             Ok(pb::DemandStatus::Withdrawn) => "withdrawn",
+            Ok(pb::DemandStatus::Expired) => "expired",
             _ => "unspecified",
         },
         demand: v.demand.as_ref().map(|d| DemandBody {

@@ -209,6 +209,7 @@ const LISTING_TEXTS: &[(&str, &str, &str)] = &[
     ("dstatus.open", "征集中", "Open"),
     ("dstatus.awarded", "已揭榜", "Awarded"),
     ("dstatus.withdrawn", "已撤回", "Withdrawn"),
+    ("dstatus.expired", "已过有效期", "Expired"),
     ("title", "名称", "Title"),
     ("summary", "成果简介", "Summary"),
     ("industry", "应用行业", "Industry"),

@@ -37,6 +37,7 @@ impl Modify for Bearer {
         api::get_organisation,
         api::list_org_users,
         api::declare_related_party,
+        api::withdraw_related_party,
         api::create_user,
         api::get_user,
         api::grant_role,

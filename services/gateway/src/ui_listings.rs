@@ -959,6 +959,7 @@ fn demand_status(status: i32) -> &'static str {
         pb::DemandStatus::Open => "open",
         pb::DemandStatus::Awarded => "awarded",
         pb::DemandStatus::Withdrawn => "withdrawn",
+        pb::DemandStatus::Expired => "expired",
         pb::DemandStatus::Unspecified => "open",
     }
 }

@@ -123,18 +123,20 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
             // The university declared the enterprise a related party in an earlier row: refused with the relation.
             [401, 403, 422, 403, 403, 403],
         ),
-        ("POST", "/api/v1/demands/d-seed/applications/a-seed/shortlist".into(), None, [401, 403, 403, 403, 200, 403]),
-        ("POST", "/api/v1/demands/d-seed/applications/a-seed/award".into(), None, [401, 403, 403, 403, 200, 403]),
-        (
-            "POST",
-            "/api/v1/demands/d-seed/withdraw".into(),
-            Some(json!({ "reason": "x" })),
-            [401, 403, 403, 403, 422, 403],
-        ),
+        // The seeded application is the university's, related to the poster since the row above: the check runs
+        // again at the shortlist and the award, so the poster's members get the rule's refusal.
+        ("POST", "/api/v1/demands/d-seed/applications/a-seed/shortlist".into(), None, [401, 403, 403, 403, 422, 403]),
+        ("POST", "/api/v1/demands/d-seed/applications/a-seed/award".into(), None, [401, 403, 403, 403, 422, 403]),
         ("GET", "/api/v1/search?q=%E7%94%B5%E6%B1%A0".into(), None, [200, 200, 200, 200, 200, 200]),
         ("GET", "/api/v1/notifications".into(), None, [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/v1/results/r-seed/matches".into(), None, [401, 200, 200, 200, 404, 200]),
         ("GET", "/api/v1/demands/d-seed/matches".into(), None, [401, 200, 200, 200, 200, 200]),
+        (
+            "POST",
+            "/api/v1/demands/d-seed/withdraw".into(),
+            Some(json!({ "reason": "x" })),
+            [401, 403, 403, 403, 200, 403],
+        ),
         (
             "POST",
             "/api/v1/negotiations".into(),
@@ -243,6 +245,12 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         ("GET", "/api/v1/calendar/pending-deadlines".into(), None, [401, 200, 403, 403, 403, 200]),
         ("GET", "/api/v1/results/r-none/market".into(), None, [401, 200, 200, 200, 200, 200]),
         ("POST", "/api/v1/results/r-none/stop-licensing".into(), None, [401, 403, 404, 403, 403, 403]),
+        (
+            "DELETE",
+            format!("/api/v1/organisations/{uni}/related-parties/{}", org_id(FIRM)),
+            None,
+            [401, 200, 404, 404, 403, 403],
+        ),
         ("POST", "/api/v1/auth/logout".into(), None, [204, 204, 204, 204, 204, 204]),
     ]
 }
@@ -558,6 +566,7 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("get", "/api/v1/organisations/{org_id}"),
         ("get", "/api/v1/organisations/{org_id}/users"),
         ("post", "/api/v1/organisations/{org_id}/related-parties"),
+        ("delete", "/api/v1/organisations/{org_id}/related-parties/{related_org_id}"),
         ("post", "/api/v1/users"),
         ("get", "/api/v1/users/{user_id}"),
         ("post", "/api/v1/users/{user_id}/roles"),

@@ -242,6 +242,19 @@ impl Service {
                     .map_err(|e| e.into_reply(rejected))?;
                 Ok(handled.accepted())
             }
+            subjects::WITHDRAW_RELATED_PARTY => {
+                let c = pb::WithdrawRelatedParty::decode(payload).map_err(|_| bad_request("WithdrawRelatedParty"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+                let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
+                let command = OrgCommand::WithdrawRelated { related_org_id };
+                let handled = self
+                    .orgs
+                    .handle(&org_stream(&org_id)?, &command, &meta)
+                    .await
+                    .map_err(|e| e.into_reply(rejected))?;
+                Ok(handled.accepted())
+            }
             subjects::CREATE_USER => {
                 let c = pb::CreateUser::decode(payload).map_err(|_| bad_request("CreateUser"))?;
                 let meta = CommandMeta::from_context(c.context)?;

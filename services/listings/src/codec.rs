@@ -360,6 +360,7 @@ const APPLICATION_SUBMITTED: &str = "ttx.listings.v1.ApplicationSubmitted";
 const APPLICATION_SHORTLISTED: &str = "ttx.listings.v1.ApplicationShortlisted";
 const CHALLENGE_AWARDED: &str = "ttx.listings.v1.ChallengeAwarded";
 const DEMAND_WITHDRAWN: &str = "ttx.listings.v1.DemandWithdrawn";
+const DEMAND_EXPIRED: &str = "ttx.listings.v1.DemandExpired";
 
 impl DomainEvent for crate::demand::DemandEvent {
     fn event_type(&self) -> &'static str {
@@ -370,6 +371,7 @@ impl DomainEvent for crate::demand::DemandEvent {
             E::ApplicationShortlisted { .. } => APPLICATION_SHORTLISTED,
             E::Awarded { .. } => CHALLENGE_AWARDED,
             E::Withdrawn { .. } => DEMAND_WITHDRAWN,
+            E::Expired { .. } => DEMAND_EXPIRED,
         }
     }
 
@@ -420,6 +422,9 @@ impl DomainEvent for crate::demand::DemandEvent {
                 pb::ChallengeAwarded { application_id, awarded_org_id: org_id }.encode_to_vec()
             }
             E::Withdrawn { reason } => pb::DemandWithdrawn { reason }.encode_to_vec(),
+            E::Expired { valid_until } => {
+                pb::DemandExpired { valid_until: Some(valid_until.to_proto()) }.encode_to_vec()
+            }
         };
         bytes.into()
     }
@@ -470,6 +475,13 @@ impl DomainEvent for crate::demand::DemandEvent {
                 E::Awarded { application_id: p.application_id, org_id: p.awarded_org_id }
             }
             DEMAND_WITHDRAWN => E::Withdrawn { reason: decode_pb::<pb::DemandWithdrawn>(event_type, payload)?.reason },
+            DEMAND_EXPIRED => E::Expired {
+                valid_until: decode_pb::<pb::DemandExpired>(event_type, payload)?
+                    .valid_until
+                    .as_ref()
+                    .map(Timestamp::from_proto)
+                    .unwrap_or_default(),
+            },
             _ => return Err(DecodeError::UnknownType { event_type: event_type.to_owned(), schema_version }),
         })
     }

@@ -1,6 +1,9 @@
 //! The technology demand (技术需求) aggregate, stream `listings-demand-<id>`, and the open challenge (揭榜挂帅) a demand
 //! can be: published indicators, a deadline, letters of intent answering each indicator, a shortlist and an award.
-//! No organisation related to the poster (by a declared related-party link, either way) may apply.
+//! No organisation related to the poster (by a declared related-party link, either way) may apply, be shortlisted or
+//! win: the check runs at each of the three steps, and a link declared at any time while the challenge was open counts
+//! even if it was withdrawn since (the shell passes the relation as its view of identity's events holds it). A demand
+//! past its validity closes by the exchange's timer.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +53,8 @@ pub enum DemandStatus {
     Open,
     Awarded,
     Withdrawn,
+    /// Its validity passed with no award.
+    Expired,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,15 +81,20 @@ pub enum DemandCommand {
         answers: Vec<String>,
         related: Option<String>,
     },
+    /// `related` as for `Apply`, for the application's organisation.
     Shortlist {
         application_id: String,
+        related: Option<String>,
     },
     Award {
         application_id: String,
+        related: Option<String>,
     },
     Withdraw {
         reason: String,
     },
+    /// By the exchange's timer, at or after the end of the demand's validity.
+    Expire,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +104,7 @@ pub enum DemandEvent {
     ApplicationShortlisted { application_id: String },
     Awarded { application_id: String, org_id: String },
     Withdrawn { reason: String },
+    Expired { valid_until: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +149,12 @@ pub enum DemandRejection {
     CannotApply,
     #[error("regulators read and change nothing")]
     Regulator,
+    #[error("the demand's validity ended at {0}")]
+    ValidityOver(Timestamp),
+    #[error("not yet: the demand is valid until {0}")]
+    StillValid(Timestamp),
+    #[error("only the exchange's timer closes a demand at the end of its validity")]
+    NotTheTimer,
 }
 
 fn poster(state: &DemandState, actor: &Actor) -> Result<(), DemandRejection> {
@@ -214,6 +231,7 @@ impl Decider for Demands {
                 if ctx.now >= challenge.deadline {
                     return Err(DemandRejection::DeadlinePassed);
                 }
+                valid(state, ctx.now)?;
                 if actor.org_id == state.poster_org_id {
                     return Err(DemandRejection::OwnChallenge);
                 }
@@ -235,12 +253,16 @@ impl Decider for Demands {
                     answers: answers.clone(),
                 }])
             }
-            DemandCommand::Shortlist { application_id } => {
+            DemandCommand::Shortlist { application_id, related } => {
                 poster(state, actor)?;
                 if state.status != DemandStatus::Open {
                     return Err(DemandRejection::NotOpen);
                 }
+                valid(state, ctx.now)?;
                 let app = state.applications.get(application_id).ok_or(DemandRejection::NoSuchApplication)?;
+                if let Some(relation) = related {
+                    return Err(DemandRejection::RelatedParty(relation.clone()));
+                }
                 match app.status {
                     ApplicationStatus::Submitted => {
                         Ok(vec![DemandEvent::ApplicationShortlisted { application_id: application_id.clone() }])
@@ -249,12 +271,16 @@ impl Decider for Demands {
                     ApplicationStatus::Awarded => Err(DemandRejection::WrongApplicationStatus),
                 }
             }
-            DemandCommand::Award { application_id } => {
+            DemandCommand::Award { application_id, related } => {
                 poster(state, actor)?;
                 if state.status != DemandStatus::Open {
                     return Err(DemandRejection::NotOpen);
                 }
+                valid(state, ctx.now)?;
                 let app = state.applications.get(application_id).ok_or(DemandRejection::NoSuchApplication)?;
+                if let Some(relation) = related {
+                    return Err(DemandRejection::RelatedParty(relation.clone()));
+                }
                 if app.status != ApplicationStatus::Shortlisted {
                     return Err(DemandRejection::NotShortlisted);
                 }
@@ -266,6 +292,19 @@ impl Decider for Demands {
                     return Err(DemandRejection::NotOpen);
                 }
                 Ok(vec![DemandEvent::Withdrawn { reason: reason.clone() }])
+            }
+            DemandCommand::Expire => {
+                if !actor.has_role(Role::System) {
+                    return Err(DemandRejection::NotTheTimer);
+                }
+                if state.status != DemandStatus::Open {
+                    return Ok(Vec::new());
+                }
+                let valid_until = state.details.as_ref().map_or(ctx.now, |d| d.valid_until);
+                if ctx.now < valid_until {
+                    return Err(DemandRejection::StillValid(valid_until));
+                }
+                Ok(vec![DemandEvent::Expired { valid_until }])
             }
         }
     }
@@ -302,8 +341,17 @@ impl Decider for Demands {
                 state.status = DemandStatus::Awarded;
             }
             DemandEvent::Withdrawn { .. } => state.status = DemandStatus::Withdrawn,
+            DemandEvent::Expired { .. } => state.status = DemandStatus::Expired,
         }
         state
+    }
+}
+
+/// A demand past its validity takes no more steps (its timer closes it).
+fn valid(state: &DemandState, now: Timestamp) -> Result<(), DemandRejection> {
+    match state.details.as_ref().map(|d| d.valid_until) {
+        Some(until) if now >= until => Err(DemandRejection::ValidityOver(until)),
+        _ => Ok(()),
     }
 }
 
@@ -444,6 +492,59 @@ mod tests {
     }
 
     #[test]
+    fn a_related_applicant_is_refused_at_the_shortlist_and_the_award_too() {
+        // A link declared after the application (or declared while the challenge ran and withdrawn since, which the
+        // shell passes as still holding) stops both later steps.
+        let relation = Some("同一控制人".to_owned());
+        let history = vec![posted(), applied("a1", "uni")];
+        demands()
+            .by(poster_member())
+            .given(history.clone())
+            .when(DemandCommand::Shortlist { application_id: "a1".into(), related: relation.clone() })
+            .then_rejected(DemandRejection::RelatedParty("同一控制人".into()));
+        let shortlisted = [history, vec![DemandEvent::ApplicationShortlisted { application_id: "a1".into() }]].concat();
+        demands()
+            .by(poster_member())
+            .given(shortlisted)
+            .when(DemandCommand::Award { application_id: "a1".into(), related: relation })
+            .then_rejected(DemandRejection::RelatedParty("同一控制人".into()));
+    }
+
+    #[test]
+    fn a_demand_past_its_validity_takes_no_step_and_its_timer_closes_it() {
+        let history = vec![posted(), applied("a1", "uni")];
+        demands()
+            .by(poster_member())
+            .given(history.clone())
+            .at(at(90))
+            .when(DemandCommand::Shortlist { application_id: "a1".into(), related: None })
+            .then_rejected(DemandRejection::ValidityOver(at(90)));
+        let timer = actor("system", "", Role::System);
+        demands()
+            .by(timer.clone())
+            .given(history.clone())
+            .at(at(89))
+            .when(DemandCommand::Expire)
+            .then_rejected(DemandRejection::StillValid(at(90)));
+        demands()
+            .by(poster_member())
+            .given(history.clone())
+            .at(at(90))
+            .when(DemandCommand::Expire)
+            .then_rejected(DemandRejection::NotTheTimer);
+        let state = demands()
+            .by(timer.clone())
+            .given(history.clone())
+            .at(at(90))
+            .when(DemandCommand::Expire)
+            .then([DemandEvent::Expired { valid_until: at(90) }]);
+        assert_eq!(state.status, DemandStatus::Expired);
+        // Fired again (another instance, a restart): nothing more.
+        let expired = [history, vec![DemandEvent::Expired { valid_until: at(90) }]].concat();
+        demands().by(timer).given(expired).at(at(91)).when(DemandCommand::Expire).then([]);
+    }
+
+    #[test]
     fn a_plain_demand_takes_no_applications() {
         let plain =
             DemandEvent::Posted { id: "d1".into(), poster_org_id: "firm".into(), details: details(), challenge: None };
@@ -453,8 +554,8 @@ mod tests {
     #[test]
     fn the_poster_shortlists_then_awards_once() {
         let history = vec![posted(), applied("a1", "uni"), applied("a2", "inst")];
-        let shortlist = |id: &str| DemandCommand::Shortlist { application_id: id.into() };
-        let award = |id: &str| DemandCommand::Award { application_id: id.into() };
+        let shortlist = |id: &str| DemandCommand::Shortlist { application_id: id.into(), related: None };
+        let award = |id: &str| DemandCommand::Award { application_id: id.into(), related: None };
         demands()
             .by(solver())
             .given(history.clone())

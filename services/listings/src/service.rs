@@ -153,8 +153,8 @@ struct Directory {
     calendar: ttx_kernel::calendar::CalendarView,
     results: BTreeMap<String, Entry>,
     demands: BTreeMap<String, DemandEntry>,
-    /// (organisation, related organisation) → relation, as declared.
-    related: BTreeMap<(String, String), String>,
+    /// (organisation, related organisation) → the declared relation, and where it was last withdrawn.
+    related: BTreeMap<(String, String), Relation>,
     /// Organisation → its region, as registered.
     regions: BTreeMap<String, String>,
     /// Demands whose matches are recorded.
@@ -174,13 +174,31 @@ enum DealReaction {
     Release { result_id: String, deal_id: String, reason: String },
 }
 
+/// A related-party link as identity's events record it.
+#[derive(Debug, Clone, Default)]
+struct Relation {
+    relation: String,
+    declared: bool,
+    /// The log position of its last withdrawal (0: never withdrawn).
+    withdrawn_at: u64,
+}
+
 impl Directory {
-    /// The declared relation between two organisations, in either direction.
-    fn relation(&self, a: &str, b: &str) -> Option<String> {
-        self.related
-            .get(&(a.to_owned(), b.to_owned()))
-            .or_else(|| self.related.get(&(b.to_owned(), a.to_owned())))
-            .cloned()
+    /// The relation between two organisations, in either direction, that held at some moment since log position
+    /// `since` (a challenge's posting): declared now, or withdrawn after it. Withdrawing a declaration while a
+    /// challenge between the two is open does not clear it.
+    fn relation(&self, a: &str, b: &str, since: u64) -> Option<String> {
+        [(a, b), (b, a)]
+            .into_iter()
+            .filter_map(|(x, y)| self.related.get(&(x.to_owned(), y.to_owned())))
+            .find(|r| r.declared || r.withdrawn_at > since)
+            .map(|r| r.relation.clone())
+    }
+
+    /// The relation between a demand's poster and `org`, as [`Directory::relation`] counts it for that demand.
+    fn related_to_poster(&self, demand_id: &str, org: &str) -> Option<String> {
+        let d = self.demands.get(demand_id)?;
+        self.relation(&d.state.poster_org_id, org, d.created_position)
     }
 }
 
@@ -330,12 +348,17 @@ impl Service {
                 "ttx.identity.v1.RelatedPartyDeclared" => {
                     let p = ttx_proto::identity::v1::RelatedPartyDeclared::decode(event.payload().clone())
                         .map_err(malformed)?;
-                    directory.related.insert((p.org_id, p.related_org_id), p.relation);
+                    let r = directory.related.entry((p.org_id, p.related_org_id)).or_default();
+                    r.relation = p.relation;
+                    r.declared = true;
                 }
                 "ttx.identity.v1.RelatedPartyWithdrawn" => {
                     let p = ttx_proto::identity::v1::RelatedPartyWithdrawn::decode(event.payload().clone())
                         .map_err(malformed)?;
-                    directory.related.remove(&(p.org_id, p.related_org_id));
+                    if let Some(r) = directory.related.get_mut(&(p.org_id, p.related_org_id)) {
+                        r.declared = false;
+                        r.withdrawn_at = event.position();
+                    }
                 }
                 _ => {}
             }
@@ -371,6 +394,32 @@ impl Service {
             match self.results.handle(&stream, &ResultCommand::EndNotice, &meta).await {
                 Ok(_) => tracing::info!(result = %id, "public notice ended"),
                 Err(e) => tracing::warn!(result = %id, error = %e, "could not end a public notice"),
+            }
+        }
+    }
+
+    /// Closes every open demand past its validity, once (the command id names the demand and its end).
+    pub async fn expire_demands(&self) {
+        let now = self.clock.now();
+        let due: Vec<(String, Timestamp)> = self
+            .directory
+            .read()
+            .await
+            .demands
+            .iter()
+            .filter(|(_, e)| e.state.status == crate::demand::DemandStatus::Open)
+            .filter_map(|(id, e)| e.state.details.as_ref().map(|d| (id.clone(), d.valid_until)))
+            .filter(|(_, until)| *until <= now)
+            .collect();
+        for (id, until) in due {
+            let Ok(stream) = demand_stream(&id) else { continue };
+            let Ok(command_id) = CommandId::system("demand-expiry", &format!("{id}:{}", until.unix_micros())) else {
+                continue;
+            };
+            let meta = CommandMeta::new(command_id, system_actor());
+            match self.demands.handle(&stream, &crate::demand::DemandCommand::Expire, &meta).await {
+                Ok(_) => tracing::info!(demand = %id, "demand closed at the end of its validity"),
+                Err(e) => tracing::warn!(demand = %id, error = %e, "could not close an expired demand"),
             }
         }
     }
@@ -430,6 +479,7 @@ impl Service {
     pub async fn timers(self: Arc<Self>) {
         loop {
             self.end_due_notices().await;
+            self.expire_demands().await;
             self.record_deals().await;
             tokio::time::sleep(TIMER_TICK).await;
         }
@@ -692,6 +742,7 @@ fn demand_view(state: &DemandState, version: u64, asker: &Actor, all_application
             DemandStatus::Open => pb::DemandStatus::Open,
             DemandStatus::Awarded => pb::DemandStatus::Awarded,
             DemandStatus::Withdrawn => pb::DemandStatus::Withdrawn,
+            DemandStatus::Expired => pb::DemandStatus::Expired,
         }
         .into(),
         demand: d.map(|d| pb::Demand {
@@ -768,21 +819,29 @@ impl Service {
                     .collect::<Result<Vec<_>, _>>()?;
                 // The related-party links as of now: the directory first catches up with the log.
                 self.caught_up().await?;
-                let related = {
-                    let directory = self.directory.read().await;
-                    let poster = directory.demands.get(&c.demand_id).map(|d| d.state.poster_org_id.clone());
-                    poster.and_then(|p| directory.relation(&p, &meta.actor.org_id))
-                };
+                let related = self.directory.read().await.related_to_poster(&c.demand_id, &meta.actor.org_id);
                 let command = DemandCommand::Apply { application_id: c.application_id, answers, related };
                 self.handle_demand(&c.demand_id, command, &meta).await
             }
             subjects::SHORTLIST_APPLICATION | subjects::AWARD_CHALLENGE => {
                 let c = pb::ApplicationAction::decode(payload).map_err(|_| bad_request("ApplicationAction"))?;
                 let meta = CommandMeta::from_context(c.context)?;
+                // The applicant's relation to the poster is checked again at each step, as of now.
+                self.caught_up().await?;
+                let related = {
+                    let directory = self.directory.read().await;
+                    let applicant = directory
+                        .demands
+                        .get(&c.demand_id)
+                        .and_then(|d| d.state.applications.get(&c.application_id))
+                        .map(|a| a.org_id.clone());
+                    applicant.and_then(|org| directory.related_to_poster(&c.demand_id, &org))
+                };
+                let application_id = c.application_id;
                 let command = if subject == subjects::AWARD_CHALLENGE {
-                    DemandCommand::Award { application_id: c.application_id }
+                    DemandCommand::Award { application_id, related }
                 } else {
-                    DemandCommand::Shortlist { application_id: c.application_id }
+                    DemandCommand::Shortlist { application_id, related }
                 };
                 self.handle_demand(&c.demand_id, command, &meta).await
             }
