@@ -202,8 +202,10 @@ pub struct NegotiationView {
     pub exclusive: bool,
     /// open, agreed, abandoned.
     pub status: String,
-    /// Every version of the terms, oldest first.
+    /// A page of the versions of the terms, oldest first (lists carry the latest only).
     pub offers: Vec<OfferView>,
+    /// How many versions there are in all.
+    pub offers_total: u32,
     pub deal: Option<DealView>,
     pub version: u64,
 }
@@ -231,6 +233,7 @@ fn negotiation_view(v: &pb::NegotiationView) -> NegotiationView {
                 terms: o.terms.as_ref().map(TermsBody::from_pb),
             })
             .collect(),
+        offers_total: v.offers_total,
         deal: deal_view(&v.deal),
         version: v.version,
     }
@@ -281,9 +284,20 @@ pub async fn list_negotiations(
     Ok(Json(NegotiationList { negotiations: list.negotiations.iter().map(negotiation_view).collect() }))
 }
 
-/// One negotiation, with every version of its terms (the parties, administrators and regulators).
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+pub struct OffersQuery {
+    /// Offers to skip, oldest first.
+    #[serde(default)]
+    pub offers_offset: u32,
+    /// 1 to 100; absent: the latest 20.
+    #[serde(default)]
+    pub offers_limit: u32,
+}
+
+/// One negotiation with a page of its versions of the terms, the latest 20 unless asked (the parties,
+/// administrators and regulators).
 #[utoipa::path(get, path = "/api/v1/negotiations/{negotiation_id}", tag = "negotiation", security(("bearer" = [])),
-    params(("negotiation_id" = String, Path)), responses(
+    params(("negotiation_id" = String, Path), OffersQuery), responses(
     (status = 200, description = "The negotiation", body = NegotiationView),
     (status = 404, description = "No such negotiation that you take part in", body = Problem, content_type = "application/problem+json"),
 ))]
@@ -291,10 +305,15 @@ pub async fn get_negotiation(
     State(deps): State<Deps>,
     principal: Principal,
     Path(negotiation_id): Path<String>,
+    Params(q): Params<OffersQuery>,
 ) -> Result<Json<NegotiationView>, ApiError> {
-    let v: pb::NegotiationView =
-        ask(&deps, subjects::GET_NEGOTIATION, pb::GetNegotiation { asker: Some(principal.actor()), negotiation_id })
-            .await?;
+    let query = pb::GetNegotiation {
+        asker: Some(principal.actor()),
+        negotiation_id,
+        offers_offset: q.offers_offset,
+        offers_limit: q.offers_limit,
+    };
+    let v: pb::NegotiationView = ask(&deps, subjects::GET_NEGOTIATION, query).await?;
     Ok(Json(negotiation_view(&v)))
 }
 

@@ -257,11 +257,45 @@ impl ListingBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ObjectionView {
     pub objection_id: String,
-    pub by_org_id: String,
+    /// Absent for anonymous visitors.
+    pub by_org_id: Option<String>,
     pub text: String,
     pub answer: Option<String>,
     /// open, upheld, dismissed.
     pub resolution: &'static str,
+    /// The reviewer's note with the resolution.
+    pub resolution_note: Option<String>,
+    /// RFC 3339: raised, answered and resolved (absent for steps not taken, and in records older than the times).
+    pub raised_at: Option<String>,
+    pub answered_at: Option<String>,
+    pub resolved_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectionPage {
+    /// In the order they were raised.
+    pub objections: Vec<ObjectionView>,
+    pub total: u32,
+}
+
+fn objection_view(o: &pb::ObjectionView) -> ObjectionView {
+    let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+    let at = |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| Timestamp::from_proto(t).to_string());
+    ObjectionView {
+        objection_id: o.objection_id.clone(),
+        by_org_id: some(&o.by_org_id),
+        text: o.text.clone(),
+        answer: some(&o.answer),
+        resolution: match o.resolution {
+            1 => "upheld",
+            2 => "dismissed",
+            _ => "open",
+        },
+        resolution_note: some(&o.resolution_note),
+        raised_at: at(&o.raised_at),
+        answered_at: at(&o.answered_at),
+        resolved_at: at(&o.resolved_at),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -271,7 +305,10 @@ pub struct NoticeView {
     pub starts_at: String,
     pub ends_at: String,
     pub ended: bool,
+    /// The first 20 objections in the order they were raised; `GET …/objections` pages through all of them.
     pub objections: Vec<ObjectionView>,
+    pub objections_total: u32,
+    pub open_objections: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -307,21 +344,9 @@ fn result_view(v: &pb::ResultView) -> ResultView {
             starts_at: time(&n.starts_at),
             ends_at: time(&n.ends_at),
             ended: n.ended,
-            objections: n
-                .objections
-                .iter()
-                .map(|o| ObjectionView {
-                    objection_id: o.objection_id.clone(),
-                    by_org_id: o.by_org_id.clone(),
-                    text: o.text.clone(),
-                    answer: (!o.answer.is_empty()).then(|| o.answer.clone()),
-                    resolution: match o.resolution {
-                        1 => "upheld",
-                        2 => "dismissed",
-                        _ => "open",
-                    },
-                })
-                .collect(),
+            objections: n.objections.iter().map(objection_view).collect(),
+            objections_total: n.objections_total,
+            open_objections: n.open_objections,
         }),
         version: v.version,
     }
@@ -380,6 +405,35 @@ pub async fn get(
     let q = pb::GetResult { asker: Some(principal.actor()), result_id };
     let view: pb::ResultView = ask(&deps, subjects::GET_RESULT, q).await?;
     Ok(Json(result_view(&view)))
+}
+
+#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// How many to skip.
+    #[serde(default)]
+    pub offset: u32,
+    /// 1 to 100 (default 20).
+    #[serde(default)]
+    pub limit: u32,
+}
+
+/// A page of a result's notice objections, in the order they were raised, with when each was raised, answered and
+/// resolved (the objector's organisation is not shown to anonymous visitors).
+#[utoipa::path(get, path = "/api/v1/results/{result_id}/objections", tag = "results",
+    params(("result_id" = String, Path), PageQuery), responses(
+    (status = 200, description = "The page", body = ObjectionPage),
+    (status = 404, description = "No such result that you may see", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "A limit out of range", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn list_objections(
+    State(deps): State<Deps>,
+    principal: MaybePrincipal,
+    Path(result_id): Path<String>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<ObjectionPage>, ApiError> {
+    let query = pb::ListObjections { asker: Some(principal.actor()), result_id, offset: q.offset, limit: q.limit };
+    let page: pb::ObjectionPage = ask(&deps, subjects::LIST_OBJECTIONS, query).await?;
+    Ok(Json(ObjectionPage { objections: page.objections.iter().map(objection_view).collect(), total: page.total }))
 }
 
 /// Edit a draft or returned result (its institution's technology managers).

@@ -65,6 +65,12 @@ impl From<CallError> for ApiError {
                 "rejected" => {
                     Self::new(StatusCode::UNPROCESSABLE_ENTITY, "rule-violation", "Not allowed by the rules", message)
                 }
+                "too_many" => Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "limit-reached",
+                    "A limit of the rules is reached",
+                    message,
+                ),
                 "invalid_credentials" => {
                     Self::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "Wrong login or password", message)
                 }

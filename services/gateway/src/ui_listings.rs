@@ -489,11 +489,24 @@ async fn result_view(
                 }
                 h3 { (lang.t("objections")) }
                 @if n.objections.is_empty() { p { (lang.t("no_objections")) } }
+                @if n.objections_total as usize > n.objections.len() {
+                    p { (n.objections.len()) " / " (n.objections_total) " · "
+                        a href={ "/api/v1/results/" (view.result_id) "/objections?limit=100" } { (lang.t("all_objections")) } }
+                }
                 @for o in &n.objections {
                     @let resolution = match o.resolution { 1 => "upheld", 2 => "dismissed", _ => "open" };
                     article class="objection" {
-                        p { strong { (name_of(&names, &o.by_org_id)) } "：" (o.text) " " span class="badge" { (label(lang, "resolution", resolution)) } }
-                        @if !o.answer.is_empty() { p { (lang.t("answer")) "：" (o.answer) } }
+                        p {
+                            strong { @if o.by_org_id.is_empty() { (lang.t("an_objector")) } @else { (name_of(&names, &o.by_org_id)) } }
+                            "：" (o.text) " " span class="badge" { (label(lang, "resolution", resolution)) }
+                        }
+                        @if o.raised_at.is_some() { p class="meta" { (lang.t("raised_at")) " " (crate::ui_negotiation::when(&o.raised_at)) } }
+                        @if !o.answer.is_empty() {
+                            p { (lang.t("answer")) "：" (o.answer) @if o.answered_at.is_some() { " · " (crate::ui_negotiation::when(&o.answered_at)) } }
+                        }
+                        @if resolution != "open" && (!o.resolution_note.is_empty() || o.resolved_at.is_some()) {
+                            p { (lang.t("note")) "：" (o.resolution_note) @if o.resolved_at.is_some() { " · " (crate::ui_negotiation::when(&o.resolved_at)) } }
+                        }
                         @if manager && resolution == "open" && o.answer.is_empty() {
                             form method="post" action=(action) class="inline" {
                                 (hidden) input type="hidden" name="do" value="answer"; input type="hidden" name="objection_id" value=(o.objection_id);

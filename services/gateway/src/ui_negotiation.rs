@@ -386,7 +386,12 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
     let Some(who) = session(deps, headers) else { return to_login() };
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    let q = pb::GetNegotiation { asker: Some(who.actor()), negotiation_id: id.to_owned() };
+    let q = pb::GetNegotiation {
+        asker: Some(who.actor()),
+        negotiation_id: id.to_owned(),
+        offers_offset: 0,
+        offers_limit: 0,
+    };
     let v: pb::NegotiationView = match ask(deps, subjects::GET_NEGOTIATION, q).await {
         Ok(v) => v,
         Err(e) if e.status == StatusCode::NOT_FOUND => {

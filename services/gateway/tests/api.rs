@@ -94,6 +94,7 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
             Some(json!({ "text": "异议" })),
             [401, 201, 201, 201, 201, 403],
         ),
+        ("GET", "/api/v1/results/r-seed/objections".into(), None, [200, 200, 200, 200, 200, 200]),
         (
             "POST",
             "/api/v1/results/r-seed/objections/o-seed/answer".into(),
@@ -551,6 +552,42 @@ async fn a_regulator_reads_everything_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn objections_show_their_times_page_hide_the_objector_from_anonymous_visitors_and_cannot_flood_a_notice() {
+    let x = Exchange::start().await;
+    let member = format!("Bearer {}", x.login("zhaoqiang").await);
+    let auth = [("authorization", member.as_str())];
+    // Anonymous visitors see the objection and when it was raised, not who raised it.
+    let anonymous = x.send("GET", "/api/v1/results/r-seed", &[], None).await;
+    assert_eq!(anonymous.status, StatusCode::OK, "{}", anonymous.body);
+    let first = &anonymous.body["notice"]["objections"][0];
+    assert_eq!(first["objection_id"], "o-seed");
+    assert!(first["by_org_id"].is_null(), "{first}");
+    assert!(first["raised_at"].is_string(), "{first}");
+    assert_eq!(anonymous.body["notice"]["objections_total"], 1);
+    let seen = x.send("GET", "/api/v1/results/r-seed", &auth, None).await;
+    assert_eq!(seen.body["notice"]["objections"][0]["by_org_id"], org_id(FIRM));
+    // One organisation raises at most five objections to a notice (the seed's is the first).
+    for i in 0..4 {
+        let a = x
+            .send("POST", "/api/v1/results/r-seed/objections", &auth, Some(json!({ "text": format!("异议 {i}") })))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    }
+    let flood = x.send("POST", "/api/v1/results/r-seed/objections", &auth, Some(json!({ "text": "再一条" }))).await;
+    assert_eq!(flood.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", flood.body);
+    assert_eq!(flood.body["type"], "urn:ttx:problem:limit-reached", "{}", flood.body);
+    // The objections page, in the order raised.
+    let page = x.send("GET", "/api/v1/results/r-seed/objections?offset=1&limit=2", &[], None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["total"], 5);
+    let texts: Vec<&str> =
+        page.body["objections"].as_array().unwrap().iter().map(|o| o["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["异议 0", "异议 1"]);
+    let too_many = x.send("GET", "/api/v1/results/r-seed/objections?limit=101", &[], None).await;
+    assert_eq!((too_many.status, too_many.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")));
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
     let x = Exchange::start().await;
     let doc = x.send("GET", "/api/v1/openapi.json", &[], None).await;
@@ -584,6 +621,7 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("post", "/api/v1/results/{result_id}/withdraw"),
         ("post", "/api/v1/results/{result_id}/notice"),
         ("post", "/api/v1/results/{result_id}/objections"),
+        ("get", "/api/v1/results/{result_id}/objections"),
         ("post", "/api/v1/results/{result_id}/objections/{objection_id}/answer"),
         ("post", "/api/v1/results/{result_id}/objections/{objection_id}/resolution"),
         ("get", "/api/v1/results/{result_id}/deal-status"),

@@ -278,14 +278,15 @@ impl DomainEvent for ResultEvent {
                 ends_at: Some(ends_at.to_proto()),
             }
             .encode_to_vec(),
-            Self::ObjectionRaised { objection_id, by, text } => {
-                pb::ObjectionRaised { objection_id, by: Some(by), text }.encode_to_vec()
+            Self::ObjectionRaised { objection_id, by, text, at } => {
+                pb::ObjectionRaised { objection_id, by: Some(by), text, at: at.map(Timestamp::to_proto) }
+                    .encode_to_vec()
             }
-            Self::ObjectionAnswered { objection_id, answer } => {
-                pb::ObjectionAnswered { objection_id, answer }.encode_to_vec()
+            Self::ObjectionAnswered { objection_id, answer, at } => {
+                pb::ObjectionAnswered { objection_id, answer, at: at.map(Timestamp::to_proto) }.encode_to_vec()
             }
-            Self::ObjectionResolved { objection_id, upheld, note } => {
-                pb::ObjectionResolved { objection_id, upheld, note }.encode_to_vec()
+            Self::ObjectionResolved { objection_id, upheld, note, at } => {
+                pb::ObjectionResolved { objection_id, upheld, note, at: at.map(Timestamp::to_proto) }.encode_to_vec()
             }
             Self::NoticeEnded { clean } => pb::NoticeEnded { clean }.encode_to_vec(),
             Self::Withdrawn { reason } => pb::ResultWithdrawn { reason }.encode_to_vec(),
@@ -330,15 +331,29 @@ impl DomainEvent for ResultEvent {
             OBJECTION_RAISED => {
                 let p: pb::ObjectionRaised = decode_pb(event_type, payload)?;
                 let by = p.by.ok_or_else(|| malformed(event_type, "no objector"))?;
-                Self::ObjectionRaised { objection_id: p.objection_id, by, text: p.text }
+                Self::ObjectionRaised {
+                    objection_id: p.objection_id,
+                    by,
+                    text: p.text,
+                    at: p.at.as_ref().map(Timestamp::from_proto),
+                }
             }
             OBJECTION_ANSWERED => {
                 let p: pb::ObjectionAnswered = decode_pb(event_type, payload)?;
-                Self::ObjectionAnswered { objection_id: p.objection_id, answer: p.answer }
+                Self::ObjectionAnswered {
+                    objection_id: p.objection_id,
+                    answer: p.answer,
+                    at: p.at.as_ref().map(Timestamp::from_proto),
+                }
             }
             OBJECTION_RESOLVED => {
                 let p: pb::ObjectionResolved = decode_pb(event_type, payload)?;
-                Self::ObjectionResolved { objection_id: p.objection_id, upheld: p.upheld, note: p.note }
+                Self::ObjectionResolved {
+                    objection_id: p.objection_id,
+                    upheld: p.upheld,
+                    note: p.note,
+                    at: p.at.as_ref().map(Timestamp::from_proto),
+                }
             }
             NOTICE_ENDED => Self::NoticeEnded { clean: decode_pb::<pb::NoticeEnded>(event_type, payload)?.clean },
             WITHDRAWN => Self::Withdrawn { reason: decode_pb::<pb::ResultWithdrawn>(event_type, payload)?.reason },

@@ -158,6 +158,14 @@ pub struct Objection {
     pub answer: Option<String>,
     /// `Some(true)` upheld, `Some(false)` dismissed.
     pub upheld: Option<bool>,
+    /// The reviewer's note with the resolution.
+    pub note: String,
+    /// Raised, answered, resolved (absent in events recorded before they carried it).
+    pub raised_at: Option<Timestamp>,
+    pub answered_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    /// The order it was raised in.
+    pub seq: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,10 +239,16 @@ pub struct Rules {
     pub notice_min_days: u32,
     /// The largest amount of money an asking price, a notice price or a budget may be (fen): ¥100 billion.
     pub max_amount_fen: i64,
+    /// Objections one organisation may raise to one notice.
+    pub max_objections_per_org: u32,
 }
 
-pub const RULES_2026: Rules =
-    Rules { version: "listings-2026.3", notice_min_days: 15, max_amount_fen: 10_000_000_000_000 };
+pub const RULES_2026: Rules = Rules {
+    version: "listings-2026.3",
+    notice_min_days: 15,
+    max_amount_fen: 10_000_000_000_000,
+    max_objections_per_org: 5,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultCommand {
@@ -294,9 +308,9 @@ pub enum ResultEvent {
     Returned { by: String, reasons: Vec<String> },
     Published,
     NoticeStarted { price_fen: i64, starts_at: Timestamp, ends_at: Timestamp },
-    ObjectionRaised { objection_id: String, by: Actor, text: String },
-    ObjectionAnswered { objection_id: String, answer: String },
-    ObjectionResolved { objection_id: String, upheld: bool, note: String },
+    ObjectionRaised { objection_id: String, by: Actor, text: String, at: Option<Timestamp> },
+    ObjectionAnswered { objection_id: String, answer: String, at: Option<Timestamp> },
+    ObjectionResolved { objection_id: String, upheld: bool, note: String, at: Option<Timestamp> },
     NoticeEnded { clean: bool },
     Withdrawn { reason: String },
     UnderContract { deal_id: String, buyer_org_id: String },
@@ -337,6 +351,8 @@ pub enum Rejection {
     NoticeExists,
     #[error("a notice must run at least {0} days")]
     NoticeTooShort(u32),
+    #[error("an organisation raises at most {0} objections to a notice")]
+    TooManyObjections(u32),
     #[error(
         "the period would end in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it"
     )]
@@ -525,10 +541,16 @@ impl Decider for Results {
                 if notice.objections.contains_key(objection_id) {
                     return Err(Rejection::DuplicateObjection);
                 }
+                // No one floods a notice: each organisation raises at most the rules' number of objections.
+                let max = self.rules.max_objections_per_org;
+                if notice.objections.values().filter(|o| o.by.org_id == actor.org_id).count() >= max as usize {
+                    return Err(Rejection::TooManyObjections(max));
+                }
                 Ok(vec![ResultEvent::ObjectionRaised {
                     objection_id: objection_id.clone(),
                     by: actor.clone(),
                     text: text.clone(),
+                    at: Some(ctx.now),
                 }])
             }
             ResultCommand::AnswerObjection { objection_id, answer } => {
@@ -541,7 +563,11 @@ impl Decider for Results {
                 if objection.answer.is_some() {
                     return Err(Rejection::AlreadyAnswered);
                 }
-                Ok(vec![ResultEvent::ObjectionAnswered { objection_id: objection_id.clone(), answer: answer.clone() }])
+                Ok(vec![ResultEvent::ObjectionAnswered {
+                    objection_id: objection_id.clone(),
+                    answer: answer.clone(),
+                    at: Some(ctx.now),
+                }])
             }
             ResultCommand::ResolveObjection { objection_id, upheld, note } => {
                 reviewer_of_owner(state, actor)?;
@@ -560,6 +586,7 @@ impl Decider for Results {
                     objection_id: objection_id.clone(),
                     upheld: *upheld,
                     note: note.clone(),
+                    at: Some(ctx.now),
                 }])
             }
             ResultCommand::EndNotice => {
@@ -636,22 +663,36 @@ impl Decider for Results {
                     objections: BTreeMap::new(),
                 });
             }
-            ResultEvent::ObjectionRaised { objection_id, by, text } => {
+            ResultEvent::ObjectionRaised { objection_id, by, text, at } => {
                 if let Some(n) = &mut state.notice {
+                    let seq = n.objections.len() as u32;
                     n.objections.insert(
                         objection_id.clone(),
-                        Objection { by: by.clone(), text: text.clone(), answer: None, upheld: None },
+                        Objection {
+                            by: by.clone(),
+                            text: text.clone(),
+                            answer: None,
+                            upheld: None,
+                            note: String::new(),
+                            raised_at: *at,
+                            answered_at: None,
+                            resolved_at: None,
+                            seq,
+                        },
                     );
                 }
             }
-            ResultEvent::ObjectionAnswered { objection_id, answer } => {
+            ResultEvent::ObjectionAnswered { objection_id, answer, at } => {
                 if let Some(o) = state.notice.as_mut().and_then(|n| n.objections.get_mut(objection_id)) {
                     o.answer = Some(answer.clone());
+                    o.answered_at = *at;
                 }
             }
-            ResultEvent::ObjectionResolved { objection_id, upheld, .. } => {
+            ResultEvent::ObjectionResolved { objection_id, upheld, note, at } => {
                 if let Some(o) = state.notice.as_mut().and_then(|n| n.objections.get_mut(objection_id)) {
                     o.upheld = Some(*upheld);
+                    o.note.clone_from(note);
+                    o.resolved_at = *at;
                 }
             }
             ResultEvent::NoticeEnded { .. } => {
@@ -758,7 +799,12 @@ pub(crate) mod tests {
     }
 
     fn objection(id: &str) -> ResultEvent {
-        ResultEvent::ObjectionRaised { objection_id: id.into(), by: enterprise(), text: "价格明显偏低".into() }
+        ResultEvent::ObjectionRaised {
+            objection_id: id.into(),
+            by: enterprise(),
+            text: "价格明显偏低".into(),
+            at: Some(at(0)),
+        }
     }
 
     fn with(mut events: Vec<ResultEvent>, more: impl IntoIterator<Item = ResultEvent>) -> Vec<ResultEvent> {
@@ -1001,10 +1047,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn no_organisation_floods_a_notice_with_objections() {
+        let raise = |id: &str| ResultCommand::RaiseObjection { objection_id: id.into(), text: "x".into() };
+        let five: Vec<ResultEvent> = (1..=5).map(|i| objection(&format!("o{i}"))).collect();
+        let flooded = with(with(published(), [notice_started()]), five);
+        results()
+            .by(enterprise())
+            .given(flooded.clone())
+            .when(raise("o6"))
+            .then_rejected(Rejection::TooManyObjections(RULES_2026.max_objections_per_org));
+        // Another organisation still objects.
+        let other = actor("lisi", "firm2", &[Role::EnterpriseMember]);
+        let state = results().by(other.clone()).given(flooded).when(raise("o6")).then([ResultEvent::ObjectionRaised {
+            objection_id: "o6".into(),
+            by: other,
+            text: "x".into(),
+            at: Some(at(0)),
+        }]);
+        let n = state.notice.unwrap();
+        assert_eq!((n.objections.len(), n.objections["o6"].seq, n.objections["o6"].raised_at), (6, 5, Some(at(0))));
+    }
+
+    #[test]
     fn the_holder_answers_and_the_reviewer_resolves_an_objection_once() {
         let raised = with(published(), [notice_started(), objection("o1")]);
         let answer = ResultCommand::AnswerObjection { objection_id: "o1".into(), answer: "价格经评估".into() };
-        let answered = ResultEvent::ObjectionAnswered { objection_id: "o1".into(), answer: "价格经评估".into() };
+        let answered =
+            ResultEvent::ObjectionAnswered {
+                objection_id: "o1".into(), answer: "价格经评估".into(), at: Some(at(0))
+            };
         let resolve =
             |upheld| ResultCommand::ResolveObjection {
                 objection_id: "o1".into(), upheld, note: "评估报告充分".into()
@@ -1021,10 +1092,12 @@ pub(crate) mod tests {
             .when(answer)
             .then_rejected(Rejection::AlreadyAnswered);
         results().by(reviewer()).given(raised.clone()).when(resolve(false)).then_rejected(Rejection::NotAnswered);
-        let dismissed =
-            ResultEvent::ObjectionResolved {
-                objection_id: "o1".into(), upheld: false, note: "评估报告充分".into()
-            };
+        let dismissed = ResultEvent::ObjectionResolved {
+            objection_id: "o1".into(),
+            upheld: false,
+            note: "评估报告充分".into(),
+            at: Some(at(0)),
+        };
         let state = results()
             .by(reviewer())
             .given(with(raised.clone(), [answered.clone()]))
@@ -1130,8 +1203,8 @@ pub(crate) mod tests {
         let upheld = with(
             objected,
             [
-                ResultEvent::ObjectionAnswered { objection_id: "o1".into(), answer: "a".into() },
-                ResultEvent::ObjectionResolved { objection_id: "o1".into(), upheld: true, note: "n".into() },
+                ResultEvent::ObjectionAnswered { objection_id: "o1".into(), answer: "a".into(), at: None },
+                ResultEvent::ObjectionResolved { objection_id: "o1".into(), upheld: true, note: "n".into(), at: None },
             ],
         );
         assert_eq!(fold(upheld.clone()).negotiated_deal_blocked(price), Some(DealBlocked::NoticeFailed));

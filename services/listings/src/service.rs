@@ -45,6 +45,9 @@ fn rejected(r: &Rejection) -> ReplyError {
     if let Rejection::Money(e) = r {
         return ReplyError::invalid(e.field(), e.to_string());
     }
+    if let Rejection::TooManyObjections(_) = r {
+        return ReplyError::new("too_many", r.to_string());
+    }
     if let Rejection::NoSchedule(_) = r {
         return ReplyError::invalid("days", r.to_string());
     }
@@ -95,7 +98,43 @@ pub fn may_see(asker: &Actor, state: &ResultState) -> bool {
     audience_ok && matches!(state.status, Status::Published | Status::UnderContract | Status::Transacted)
 }
 
-pub fn view(state: &ResultState, version: u64) -> pb::ResultView {
+/// Objections one answer shows; the rest page through `list-objections`.
+pub const OBJECTION_PAGE: usize = 20;
+/// The most objections one page may ask for.
+pub const MAX_OBJECTION_PAGE: usize = 100;
+
+/// A notice's objections in the order they were raised, from `offset`, at most `limit`, as `asker` may see them: the
+/// objector's organisation is not shown to anonymous visitors.
+pub fn objections(
+    notice: &crate::domain::Notice,
+    asker: &Actor,
+    offset: usize,
+    limit: usize,
+) -> Vec<pb::ObjectionView> {
+    let mut all: Vec<(&String, &crate::domain::Objection)> = notice.objections.iter().collect();
+    all.sort_by_key(|(_, o)| o.seq);
+    all.into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(id, o)| pb::ObjectionView {
+            objection_id: id.clone(),
+            by_org_id: if asker.user_id.is_empty() { String::new() } else { o.by.org_id.clone() },
+            text: o.text.clone(),
+            answer: o.answer.clone().unwrap_or_default(),
+            resolution: match o.upheld {
+                None => 0,
+                Some(true) => 1,
+                Some(false) => 2,
+            },
+            raised_at: o.raised_at.map(Timestamp::to_proto),
+            answered_at: o.answered_at.map(Timestamp::to_proto),
+            resolved_at: o.resolved_at.map(Timestamp::to_proto),
+            resolution_note: o.note.clone(),
+        })
+        .collect()
+}
+
+pub fn view(state: &ResultState, version: u64, asker: &Actor) -> pb::ResultView {
     pb::ResultView {
         result_id: state.id.clone(),
         owner_org_id: state.owner_org_id.clone(),
@@ -107,21 +146,9 @@ pub fn view(state: &ResultState, version: u64) -> pb::ResultView {
             starts_at: Some(n.starts_at.to_proto()),
             ends_at: Some(n.ends_at.to_proto()),
             ended: n.ended,
-            objections: n
-                .objections
-                .iter()
-                .map(|(id, o)| pb::ObjectionView {
-                    objection_id: id.clone(),
-                    by_org_id: o.by.org_id.clone(),
-                    text: o.text.clone(),
-                    answer: o.answer.clone().unwrap_or_default(),
-                    resolution: match o.upheld {
-                        None => 0,
-                        Some(true) => 1,
-                        Some(false) => 2,
-                    },
-                })
-                .collect(),
+            objections: objections(n, asker, 0, OBJECTION_PAGE),
+            objections_total: u32::try_from(n.objections.len()).unwrap_or(u32::MAX),
+            open_objections: u32::try_from(n.open_objections()).unwrap_or(u32::MAX),
         }),
         version,
     }
@@ -595,7 +622,25 @@ impl Service {
                 if state.status == Status::None || !may_see(&asker, &state) {
                     return Err(ReplyError::new("not_found", "no such result"));
                 }
-                Ok(view(&state, version).encode_to_vec().into())
+                Ok(view(&state, version, &asker).encode_to_vec().into())
+            }
+            subjects::LIST_OBJECTIONS => {
+                let q = pb::ListObjections::decode(payload).map_err(|_| bad_request("ListObjections"))?;
+                let asker = q.asker.unwrap_or_default();
+                let limit = match q.limit as usize {
+                    0 => OBJECTION_PAGE,
+                    n if n <= MAX_OBJECTION_PAGE => n,
+                    _ => return Err(ReplyError::invalid("limit", format!("1 to {MAX_OBJECTION_PAGE}"))),
+                };
+                let (state, _, _) =
+                    self.results.load(&result_stream(&q.result_id)?).await.map_err(|e| e.into_reply(rejected))?;
+                if state.status == Status::None || !may_see(&asker, &state) {
+                    return Err(ReplyError::new("not_found", "no such result"));
+                }
+                let page =
+                    state.notice.as_ref().map_or_else(Vec::new, |n| objections(n, &asker, q.offset as usize, limit));
+                let total = state.notice.as_ref().map_or(0, |n| u32::try_from(n.objections.len()).unwrap_or(u32::MAX));
+                Ok(pb::ObjectionPage { objections: page, total }.encode_to_vec().into())
             }
             subjects::LIST_RESULTS => {
                 let q = pb::ListResults::decode(payload).map_err(|_| bad_request("ListResults"))?;
@@ -609,7 +654,7 @@ impl Service {
                     .filter(|e| may_see(&asker, &e.state))
                     .collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
-                let results = entries.into_iter().map(|e| view(&e.state, e.version)).collect();
+                let results = entries.into_iter().map(|e| view(&e.state, e.version, &asker)).collect();
                 Ok(pb::ResultList { results }.encode_to_vec().into())
             }
             subjects::DEAL_STATUS => {

@@ -105,6 +105,8 @@ pub enum DealRejection {
         "the contract deadline would fall in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it"
     )]
     NoSchedule(i32),
+    #[error("a party makes at most {0} offers in a negotiation")]
+    TooManyOffers(usize),
     #[error("no such negotiation")]
     NoSuchNegotiation,
     #[error("only an enterprise member opens a negotiation")]
@@ -224,6 +226,10 @@ impl Decider for Deals {
                     } else {
                         "non-exclusive rights"
                     }));
+                }
+                // No party floods a negotiation: at most the rules' number of offers each.
+                if s.offers.iter().filter(|(_, by, _)| *by == actor.org_id).count() >= rules.max_offers_per_party {
+                    return Err(R::TooManyOffers(rules.max_offers_per_party));
                 }
                 let version = u32::try_from(s.offers.len()).ok().and_then(|n| n.checked_add(1)).ok_or(R::Over)?;
                 Ok(vec![DealEvent::Offered(pb::OfferMade {
@@ -404,6 +410,17 @@ mod tests {
         let short =
             TermsError::Invalid { field: "terms.payments".into(), reason: "the payments add up to the price exactly" };
         sc(buyer()).given([opened()]).when(DealCommand::Offer { terms: bad }).then_rejected(short.into());
+    }
+
+    #[test]
+    fn no_party_floods_a_negotiation_with_offers() {
+        let max = crate::rules::current().max_offers_per_party;
+        let history: Vec<DealEvent> =
+            std::iter::once(opened()).chain((1..=max as u32).map(|v| offer(v, "firm", 480_000_000))).collect();
+        let cmd = DealCommand::Offer { terms: terms(480_000_000) };
+        sc(buyer()).given(history.clone()).when(cmd.clone()).then_rejected(DealRejection::TooManyOffers(max));
+        // The other party still answers.
+        sc(seller()).given(history).when(cmd).then([offer(max as u32 + 1, "uni", 480_000_000)]);
     }
 
     #[test]

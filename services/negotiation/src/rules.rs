@@ -22,6 +22,10 @@ pub struct Rules {
     pub listing_min_working_days: u32,
     /// …and at most this.
     pub listing_max_working_days: u32,
+    /// Offers one party may make in one negotiation.
+    pub max_offers_per_party: usize,
+    /// Bids one bidder may place in one session.
+    pub max_bids_per_bidder: usize,
 }
 
 /// The rules of 2026, second version: money bounded, deposits bounded, refunds due.
@@ -35,12 +39,21 @@ pub const RULES_2026_2: Rules = Rules {
     max_due_working_days: 365,
     listing_min_working_days: 0,
     listing_max_working_days: u32::MAX,
+    max_offers_per_party: usize::MAX,
+    max_bids_per_bidder: usize::MAX,
 };
 
 /// The rules of 2026, third version: periods counted with the calendar in force (a deadline in a year without a
-/// schedule is refused or pending, never guessed), and a listed-price disclosure period of 10 to 60 working days.
-pub const RULES_2026_3: Rules =
-    Rules { version: "negotiation-2026.3", listing_min_working_days: 10, listing_max_working_days: 60, ..RULES_2026_2 };
+/// schedule is refused or pending, never guessed), a listed-price disclosure period of 10 to 60 working days, and no
+/// record flooded: at most 50 offers per party in a negotiation and 500 bids per bidder in a session.
+pub const RULES_2026_3: Rules = Rules {
+    version: "negotiation-2026.3",
+    listing_min_working_days: 10,
+    listing_max_working_days: 60,
+    max_offers_per_party: 50,
+    max_bids_per_bidder: 500,
+    ..RULES_2026_2
+};
 
 /// Every version negotiation has decided by; the last is in force for new commands.
 pub const VERSIONS: &[&Rules] = &[&RULES_2026_2, &RULES_2026_3];

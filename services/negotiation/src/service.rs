@@ -74,6 +74,9 @@ fn deal_rejected(r: &DealRejection) -> ReplyError {
         // The deadline the acceptance would set cannot be counted yet: nothing the caller sent is wrong.
         return ReplyError::new("rejected", r.to_string());
     }
+    if let R::TooManyOffers(_) = r {
+        return ReplyError::new("too_many", r.to_string());
+    }
     let code =
         code_of(matches!(r, R::NotABuyer | R::NotAParty), matches!(r, R::NoSuchNegotiation), matches!(r, R::Exists));
     ReplyError::new(code, r.to_string())
@@ -112,6 +115,7 @@ fn session_rejected(r: &SessionRejection) -> ReplyError {
         R::Money(e) => return money_invalid(e),
         R::DepositOutOfRange { .. } => return ReplyError::invalid("rules.deposit_fen", r.to_string()),
         R::WrongDeposit(_) => return ReplyError::invalid("amount_fen", r.to_string()),
+        R::TooManyBids(_) => return ReplyError::new("too_many", r.to_string()),
         _ => {}
     }
     let code = code_of(
@@ -646,7 +650,8 @@ impl Service {
                 if !(supervisor(&asker) || asker.org_id == state.buyer_org_id || asker.org_id == state.seller_org_id) {
                     return Err(ReplyError::new("not_found", "no such negotiation"));
                 }
-                Ok(negotiation_view(&state, version).encode_to_vec().into())
+                let range = offer_range(state.offers.len(), q.offers_offset, q.offers_limit)?;
+                Ok(negotiation_view(&state, version, range).encode_to_vec().into())
             }
             subjects::LIST_NEGOTIATIONS => {
                 let q = pb::ListNegotiations::decode(payload).map_err(|_| bad_request("ListNegotiations"))?;
@@ -664,7 +669,11 @@ impl Service {
                     })
                     .collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
-                let negotiations = entries.into_iter().map(|e| negotiation_view(&e.state, e.version)).collect();
+                // Lists carry each negotiation's latest offer only.
+                let negotiations = entries
+                    .into_iter()
+                    .map(|e| negotiation_view(&e.state, e.version, e.state.offers.len().saturating_sub(1)..usize::MAX))
+                    .collect();
                 Ok(pb::NegotiationList { negotiations }.encode_to_vec().into())
             }
             subjects::GET_LISTING => {
@@ -893,7 +902,11 @@ pub fn auction_rules(price_fen: i64, now: Timestamp) -> pb::SessionRules {
     }
 }
 
-fn negotiation_view(s: &DealState, version: u64) -> pb::NegotiationView {
+/// Offers one negotiation answer shows unless asked for a page.
+pub const OFFER_PAGE: usize = 20;
+
+/// A negotiation with `offers` of its offers (oldest first).
+fn negotiation_view(s: &DealState, version: u64, offers: std::ops::Range<usize>) -> pb::NegotiationView {
     pb::NegotiationView {
         negotiation_id: s.id.clone(),
         result_id: s.result_id.clone(),
@@ -908,6 +921,8 @@ fn negotiation_view(s: &DealState, version: u64) -> pb::NegotiationView {
         offers: s
             .offers
             .iter()
+            .skip(offers.start)
+            .take(offers.end.saturating_sub(offers.start))
             .map(|(v, by, t)| pb::OfferMade {
                 version: *v,
                 by_org_id: by.clone(),
@@ -919,6 +934,16 @@ fn negotiation_view(s: &DealState, version: u64) -> pb::NegotiationView {
         version,
         mode: s.mode,
         exclusive: s.exclusive,
+        offers_total: u32::try_from(s.offers.len()).unwrap_or(u32::MAX),
+    }
+}
+
+/// The offers a request asks for: a page, or the latest `OFFER_PAGE`.
+fn offer_range(total: usize, offset: u32, limit: u32) -> Result<std::ops::Range<usize>, ReplyError> {
+    match limit as usize {
+        0 => Ok(total.saturating_sub(OFFER_PAGE)..total),
+        n if n <= 100 => Ok(offset as usize..(offset as usize).saturating_add(n)),
+        _ => Err(ReplyError::invalid("offers_limit", "1 to 100")),
     }
 }
 

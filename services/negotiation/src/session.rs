@@ -431,6 +431,8 @@ pub enum SessionRejection {
     NotTheSystem,
     #[error("the deadline falls in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it")]
     DeadlinePending(i32),
+    #[error("a bidder places at most {0} bids in a session")]
+    TooManyBids(usize),
 }
 
 /// The bidding-session decider.
@@ -652,6 +654,10 @@ impl Decider for Sessions {
                 }
                 if rules.one_shot && s.bids.iter().any(|b| b.bidder == org) {
                     return Err(R::OneBidEach);
+                }
+                // No bidder floods a session's record.
+                if s.bids.iter().filter(|b| b.bidder == org).count() >= in_force.max_bids_per_bidder {
+                    return Err(R::TooManyBids(in_force.max_bids_per_bidder));
                 }
                 match s.high() {
                     None => {

@@ -140,8 +140,8 @@ proptest! {
         let intent = ListingCommand::RegisterIntent;
         let events = Listings.decide(&state, &intent, &ctx(who("z", "firm", Role::EnterpriseMember), 1)).unwrap();
         let state = events.iter().fold(state, |s, e| Listings.evolve(s, e));
-        // 10 working days from Monday 2026-09-21 end at 24:00 Beijing on 2026-10-12: 21 days later is past it.
-        let end = ctx(who("t", "", Role::System), 21 * 24 * 60);
+        // 10 working days from Monday 2026-09-21 end at 24:00 Beijing on 2026-10-12: 22 days later is past it.
+        let end = ctx(who("t", "", Role::System), 22 * 24 * 60);
         let events = Listings.decide(&state, &ListingCommand::End { on_sale: true }, &end).unwrap();
         let Some(ListingEvent::Agreed(d)) = events.last() else { panic!("{events:?}") };
         deal_holds(d)?;

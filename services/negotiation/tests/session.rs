@@ -727,3 +727,18 @@ fn a_result_no_longer_on_sale_takes_no_bid_and_its_close_cancels_the_session() {
         .unwrap();
     assert!(matches!(events.as_slice(), [E::Cancelled(c)] if c.refunds_due == ["a", "b"]), "{events:?}");
 }
+
+#[test]
+fn no_bidder_floods_a_session_with_bids() {
+    let max = ttx_negotiation::rules::current().max_bids_per_bidder;
+    // "a" and "b" outbid each other, each reaching the limit.
+    let bids: Vec<E> = (0..2 * max as u32)
+        .map(|i| bid(i + 1, if i % 2 == 0 { "a" } else { "b" }, 1_000_000 + i64::from(i) * 10_000, 60))
+        .collect();
+    let given = [ready(), bids].concat();
+    let next = 1_000_000 + 2 * max as i64 * 10_000;
+    sc(bidder("a"), 10)
+        .given(given.clone())
+        .when(C::Bid { amount_fen: next, on_sale: true })
+        .then_rejected(R::TooManyBids(max));
+}
