@@ -142,6 +142,22 @@ pub async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl
 
 // ---- names on the wire ----
 
+/// A page of a list, from the query string: `?offset=&limit=` (limit 1 to 200, 50 when absent).
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListPage {
+    /// How many to skip.
+    pub offset: Option<u32>,
+    /// 1 to 200 (50 when absent).
+    pub limit: Option<u32>,
+}
+
+impl ListPage {
+    pub fn to_pb(self) -> Option<ttx_proto::common::v1::PageRequest> {
+        Some(ttx_proto::common::v1::PageRequest { offset: self.offset.unwrap_or(0), limit: self.limit.unwrap_or(0) })
+    }
+}
+
 pub fn role_name(role: Role) -> &'static str {
     match role {
         Role::TechManager => "tech_manager",
@@ -240,12 +256,18 @@ pub struct OrganisationView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrganisationList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub organisations: Vec<OrganisationView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub users: Vec<UserView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
 /// What a login returns.
@@ -445,7 +467,8 @@ pub struct NewOrganisation {
 }
 
 /// Every organisation (administrators and regulators).
-#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations", security(("bearer" = [])),
+    params(ListPage), responses(
     (status = 200, description = "The organisations", body = OrganisationList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
@@ -453,10 +476,12 @@ pub struct NewOrganisation {
 pub async fn list_organisations(
     State(deps): State<Deps>,
     principal: Principal,
+    Params(page): Params<ListPage>,
 ) -> Result<Json<OrganisationList>, ApiError> {
     principal.require(&[Role::Admin, Role::Regulator])?;
-    let list: pb::OrganisationList = ask(&deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations {}).await?;
-    Ok(Json(OrganisationList { organisations: list.organisations.iter().map(org_view).collect() }))
+    let q = pb::ListOrganisations { page: page.to_pb() };
+    let list: pb::OrganisationList = ask(&deps, subjects::LIST_ORGANISATIONS, q).await?;
+    Ok(Json(OrganisationList { organisations: list.organisations.iter().map(org_view).collect(), total: list.total }))
 }
 
 /// Register an organisation (administrators). `Idempotency-Key` makes a retry answer like the first.
@@ -510,7 +535,7 @@ pub async fn get_organisation(
 
 /// An organisation's users (its members, administrators and regulators).
 #[utoipa::path(get, path = "/api/v1/organisations/{org_id}/users", tag = "organisations", security(("bearer" = [])),
-    params(("org_id" = String, Path, description = "The credit code in lower case")), responses(
+    params(("org_id" = String, Path, description = "The credit code in lower case"), ListPage), responses(
     (status = 200, description = "The users", body = UserList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "The caller's roles do not allow this", body = Problem, content_type = "application/problem+json"),
@@ -519,10 +544,11 @@ pub async fn list_org_users(
     State(deps): State<Deps>,
     principal: Principal,
     Path(org_id): Path<String>,
+    Params(page): Params<ListPage>,
 ) -> Result<Json<UserList>, ApiError> {
     principal.require_member_or(&org_id, &[Role::Admin, Role::Regulator])?;
-    let list: pb::UserList = ask(&deps, subjects::LIST_USERS, pb::ListUsers { org_id }).await?;
-    Ok(Json(UserList { users: list.users.iter().map(user_view).collect() }))
+    let list: pb::UserList = ask(&deps, subjects::LIST_USERS, pb::ListUsers { page: page.to_pb(), org_id }).await?;
+    Ok(Json(UserList { users: list.users.iter().map(user_view).collect(), total: list.total }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -79,7 +79,10 @@ pub struct DemandView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DemandList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub demands: Vec<DemandView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
 fn show(t: &Option<prost_types::Timestamp>) -> String {
@@ -168,14 +171,19 @@ pub async fn post(
 }
 
 /// The demands the caller may see, newest first.
-#[utoipa::path(get, path = "/api/v1/demands", tag = "demands", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/demands", tag = "demands", security(("bearer" = [])),
+    params(crate::api::ListPage), responses(
     (status = 200, description = "Demands", body = DemandList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn list(State(deps): State<Deps>, principal: Principal) -> Result<Json<DemandList>, ApiError> {
-    let list: pb::DemandList =
-        ask(&deps, subjects::LIST_DEMANDS, pb::ListDemands { asker: Some(principal.actor()) }).await?;
-    Ok(Json(DemandList { demands: list.demands.iter().map(view).collect() }))
+pub async fn list(
+    State(deps): State<Deps>,
+    principal: Principal,
+    crate::api::Params(page): crate::api::Params<crate::api::ListPage>,
+) -> Result<Json<DemandList>, ApiError> {
+    let q = pb::ListDemands { page: page.to_pb(), asker: Some(principal.actor()) };
+    let list: pb::DemandList = ask(&deps, subjects::LIST_DEMANDS, q).await?;
+    Ok(Json(DemandList { demands: list.demands.iter().map(view).collect(), total: list.total }))
 }
 
 /// One demand, if the caller may see it.

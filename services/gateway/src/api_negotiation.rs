@@ -212,7 +212,10 @@ pub struct NegotiationView {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NegotiationList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub negotiations: Vec<NegotiationView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
 fn negotiation_view(v: &pb::NegotiationView) -> NegotiationView {
@@ -265,6 +268,10 @@ pub async fn open_negotiation(
 pub struct NegotiationQuery {
     /// Only this result's.
     pub result_id: Option<String>,
+    /// How many to skip.
+    pub offset: Option<u32>,
+    /// 1 to 200 (50 when absent).
+    pub limit: Option<u32>,
 }
 
 /// The caller's organisation's negotiations (all of them for administrators and regulators), newest first.
@@ -278,10 +285,17 @@ pub async fn list_negotiations(
     let list: pb::NegotiationList = ask(
         &deps,
         subjects::LIST_NEGOTIATIONS,
-        pb::ListNegotiations { asker: Some(principal.actor()), result_id: q.result_id.unwrap_or_default() },
+        pb::ListNegotiations {
+            page: crate::api::ListPage { offset: q.offset, limit: q.limit }.to_pb(),
+            asker: Some(principal.actor()),
+            result_id: q.result_id.unwrap_or_default(),
+        },
     )
     .await?;
-    Ok(Json(NegotiationList { negotiations: list.negotiations.iter().map(negotiation_view).collect() }))
+    Ok(Json(NegotiationList {
+        negotiations: list.negotiations.iter().map(negotiation_view).collect(),
+        total: list.total,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema, IntoParams)]
@@ -422,7 +436,10 @@ pub struct ListedSaleView {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ListedSaleList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub listed_sales: Vec<ListedSaleView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
 fn listing_view(v: &pb::ListingView) -> ListedSaleView {
@@ -470,11 +487,15 @@ pub async fn open_listing(
 
 /// Every listed-price sale, newest first.
 #[utoipa::path(get, path = "/api/v1/listed-sales", tag = "negotiation", security(("bearer" = [])),
-    responses((status = 200, description = "Newest first", body = ListedSaleList)))]
-pub async fn list_listings(State(deps): State<Deps>, principal: Principal) -> Result<Json<ListedSaleList>, ApiError> {
-    let list: pb::ListingList =
-        ask(&deps, subjects::LIST_LISTINGS, pb::ListListings { asker: Some(principal.actor()) }).await?;
-    Ok(Json(ListedSaleList { listed_sales: list.listings.iter().map(listing_view).collect() }))
+    params(crate::api::ListPage), responses((status = 200, description = "Newest first", body = ListedSaleList)))]
+pub async fn list_listings(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Params(page): Params<crate::api::ListPage>,
+) -> Result<Json<ListedSaleList>, ApiError> {
+    let q = pb::ListListings { page: page.to_pb(), asker: Some(principal.actor()) };
+    let list: pb::ListingList = ask(&deps, subjects::LIST_LISTINGS, q).await?;
+    Ok(Json(ListedSaleList { listed_sales: list.listings.iter().map(listing_view).collect(), total: list.total }))
 }
 
 /// One listed-price sale.
@@ -696,7 +717,10 @@ pub struct SessionView {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SessionList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub sessions: Vec<SessionView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
 pub fn session_view(v: &pb::SessionView) -> SessionView {
@@ -767,11 +791,15 @@ pub async fn open_session(
 
 /// Every bidding session, newest first.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "negotiation", security(("bearer" = [])),
-    responses((status = 200, description = "Newest first", body = SessionList)))]
-pub async fn list_sessions(State(deps): State<Deps>, principal: Principal) -> Result<Json<SessionList>, ApiError> {
-    let list: pb::SessionList =
-        ask(&deps, subjects::LIST_SESSIONS, pb::ListSessions { asker: Some(principal.actor()) }).await?;
-    Ok(Json(SessionList { sessions: list.sessions.iter().map(session_view).collect() }))
+    params(crate::api::ListPage), responses((status = 200, description = "Newest first", body = SessionList)))]
+pub async fn list_sessions(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Params(page): Params<crate::api::ListPage>,
+) -> Result<Json<SessionList>, ApiError> {
+    let q = pb::ListSessions { page: page.to_pb(), asker: Some(principal.actor()) };
+    let list: pb::SessionList = ask(&deps, subjects::LIST_SESSIONS, q).await?;
+    Ok(Json(SessionList { sessions: list.sessions.iter().map(session_view).collect(), total: list.total }))
 }
 
 /// Fetches a session as the caller may see it.

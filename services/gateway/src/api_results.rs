@@ -325,7 +325,10 @@ pub struct ResultView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResultList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub results: Vec<ResultView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
 fn time(t: &Option<prost_types::Timestamp>) -> String {
@@ -379,14 +382,19 @@ pub async fn create(
 }
 
 /// The results the caller may see: their institution's in every state, others' once published.
-#[utoipa::path(get, path = "/api/v1/results", tag = "results", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/results", tag = "results", security(("bearer" = [])),
+    params(crate::api::ListPage), responses(
     (status = 200, description = "Newest first", body = ResultList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn list(State(deps): State<Deps>, principal: Principal) -> Result<Json<ResultList>, ApiError> {
-    let q = pb::ListResults { asker: Some(principal.actor()), owner_org_id: String::new() };
+pub async fn list(
+    State(deps): State<Deps>,
+    principal: Principal,
+    Params(page): Params<crate::api::ListPage>,
+) -> Result<Json<ResultList>, ApiError> {
+    let q = pb::ListResults { page: page.to_pb(), asker: Some(principal.actor()), owner_org_id: String::new() };
     let list: pb::ResultList = ask(&deps, subjects::LIST_RESULTS, q).await?;
-    Ok(Json(ResultList { results: list.results.iter().map(result_view).collect() }))
+    Ok(Json(ResultList { results: list.results.iter().map(result_view).collect(), total: list.total }))
 }
 
 /// One result, if the caller may see it (404 otherwise, whether or not it exists). Anonymous visitors see published

@@ -358,7 +358,7 @@ pub struct NotificationList {
 
 /// Fetches the caller's organisation's match notices.
 pub async fn list_notifications(deps: &Deps, principal: &Principal) -> Result<NotificationList, ApiError> {
-    let q = pb::ListNotifications { asker: Some(principal.actor()) };
+    let q = pb::ListNotifications { page: None, asker: Some(principal.actor()) };
     let list: pb::NotificationList = ask(deps, subjects::LIST_NOTIFICATIONS, q).await?;
     Ok(NotificationList {
         notifications: list

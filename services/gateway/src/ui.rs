@@ -361,7 +361,7 @@ async fn my_org(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let org: Result<pb::Organisation, _> =
         ask(&deps, subjects::GET_ORGANISATION, pb::GetOrganisation { org_id: who.org_id.clone() }).await;
     let users: Result<pb::UserList, _> =
-        ask(&deps, subjects::LIST_USERS, pb::ListUsers { org_id: who.org_id.clone() }).await;
+        ask(&deps, subjects::LIST_USERS, pb::ListUsers { page: None, org_id: who.org_id.clone() }).await;
     let (Ok(org), Ok(users)) = (org, users) else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -485,7 +485,8 @@ async fn organisations_view(
 ) -> Response {
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    let Ok(list) = ask::<pb::OrganisationList>(deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations {}).await
+    let Ok(list) =
+        ask::<pb::OrganisationList>(deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations { page: None }).await
     else {
         return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -587,8 +588,8 @@ async fn users_view(
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     let (Ok(orgs), Ok(users)) = (
-        ask::<pb::OrganisationList>(deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations {}).await,
-        ask::<pb::UserList>(deps, subjects::LIST_USERS, pb::ListUsers { org_id: String::new() }).await,
+        ask::<pb::OrganisationList>(deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations { page: None }).await,
+        ask::<pb::UserList>(deps, subjects::LIST_USERS, pb::ListUsers { page: None, org_id: String::new() }).await,
     ) else {
         return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };

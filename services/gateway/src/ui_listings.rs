@@ -90,7 +90,7 @@ pub fn beijing(t: Timestamp) -> String {
 /// Organisation id → name, from identity; ids stand in for names it does not know.
 async fn org_names(deps: &Deps) -> HashMap<String, String> {
     use ttx_proto::identity::v1 as ipb;
-    ask::<ipb::OrganisationList>(deps, ipb::subjects::LIST_ORGANISATIONS, ipb::ListOrganisations {})
+    ask::<ipb::OrganisationList>(deps, ipb::subjects::LIST_ORGANISATIONS, ipb::ListOrganisations { page: None })
         .await
         .map(|l| l.organisations.into_iter().map(|o| (o.org_id, o.name)).collect())
         .unwrap_or_default()
@@ -926,11 +926,11 @@ async fn my_listings(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let results: Result<pb::ResultList, _> = ask(
         &deps,
         subjects::LIST_RESULTS,
-        pb::ListResults { asker: Some(who.actor()), owner_org_id: who.org_id.clone() },
+        pb::ListResults { page: None, asker: Some(who.actor()), owner_org_id: who.org_id.clone() },
     )
     .await;
     let demands: Result<pb::DemandList, _> =
-        ask(&deps, subjects::LIST_DEMANDS, pb::ListDemands { asker: Some(who.actor()) }).await;
+        ask(&deps, subjects::LIST_DEMANDS, pb::ListDemands { page: None, asker: Some(who.actor()) }).await;
     let notices = list_notifications(&deps, &who).await;
     let (Ok(results), Ok(demands), Ok(notices)) = (results, demands, notices) else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
@@ -1005,7 +1005,8 @@ async fn demands_page(State(deps): State<Deps>, headers: HeaderMap) -> Response 
     let lang = Lang::from_headers(&headers);
     let csrf = csrf_of(&headers);
     let Ok(list) =
-        ask::<pb::DemandList>(&deps, subjects::LIST_DEMANDS, pb::ListDemands { asker: Some(who.actor()) }).await
+        ask::<pb::DemandList>(&deps, subjects::LIST_DEMANDS, pb::ListDemands { page: None, asker: Some(who.actor()) })
+            .await
     else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };

@@ -54,8 +54,12 @@ async fn sessions_page(State(deps): State<Deps>, headers: HeaderMap) -> Response
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let Ok(list) =
-        ask::<pb::SessionList>(&deps, subjects::LIST_SESSIONS, pb::ListSessions { asker: Some(who.actor()) }).await
+    let Ok(list) = ask::<pb::SessionList>(
+        &deps,
+        subjects::LIST_SESSIONS,
+        pb::ListSessions { page: None, asker: Some(who.actor()) },
+    )
+    .await
     else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -525,9 +529,13 @@ pub struct Sales {
 
 pub async fn sales_of(deps: &Deps, asker: ttx_proto::common::v1::Actor, result_id: &str) -> Sales {
     let listings: pb::ListingList =
-        ask(deps, subjects::LIST_LISTINGS, pb::ListListings { asker: Some(asker.clone()) }).await.unwrap_or_default();
+        ask(deps, subjects::LIST_LISTINGS, pb::ListListings { page: None, asker: Some(asker.clone()) })
+            .await
+            .unwrap_or_default();
     let sessions: pb::SessionList =
-        ask(deps, subjects::LIST_SESSIONS, pb::ListSessions { asker: Some(asker) }).await.unwrap_or_default();
+        ask(deps, subjects::LIST_SESSIONS, pb::ListSessions { page: None, asker: Some(asker) })
+            .await
+            .unwrap_or_default();
     Sales {
         listings: listings.listings.into_iter().filter(|l| l.result_id == result_id).collect(),
         sessions: sessions.sessions.into_iter().filter(|s| s.result_id == result_id).collect(),

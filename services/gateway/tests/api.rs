@@ -588,6 +588,37 @@ async fn objections_show_their_times_page_hide_the_objector_from_anonymous_visit
 }
 
 #[tokio::test]
+async fn every_list_answers_a_bounded_page_with_its_total() {
+    let x = Exchange::start().await;
+    let admin = format!("Bearer {}", x.login("root").await);
+    let auth = [("authorization", admin.as_str())];
+    for (path, key) in [
+        ("/api/v1/organisations", "organisations"),
+        ("/api/v1/results", "results"),
+        ("/api/v1/demands", "demands"),
+        ("/api/v1/negotiations", "negotiations"),
+        ("/api/v1/listed-sales", "listed_sales"),
+        ("/api/v1/sessions", "sessions"),
+    ] {
+        let all = x.send("GET", path, &auth, None).await;
+        assert_eq!(all.status, StatusCode::OK, "{path}: {}", all.body);
+        let total = all.body["total"].as_u64().unwrap();
+        assert_eq!(all.body[key].as_array().unwrap().len() as u64, total.min(50), "{path}");
+        let one = x.send("GET", &format!("{path}?offset=0&limit=1"), &auth, None).await;
+        assert_eq!(one.body[key].as_array().unwrap().len() as u64, total.min(1), "{path}");
+        assert_eq!(one.body["total"], total, "{path}");
+        let past = x.send("GET", &format!("{path}?offset={total}&limit=1"), &auth, None).await;
+        assert_eq!(past.body[key], json!([]), "{path}");
+        let big = x.send("GET", &format!("{path}?limit=201"), &auth, None).await;
+        assert_eq!(
+            (big.status, big.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("page.limit")),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
     let x = Exchange::start().await;
     let doc = x.send("GET", "/api/v1/openapi.json", &[], None).await;

@@ -412,10 +412,11 @@ impl Service {
                 Ok(organisation(&org_id, profile, state.related.keys().cloned().collect()).encode_to_vec().into())
             }
             subjects::LIST_ORGANISATIONS => {
-                pb::ListOrganisations::decode(payload).map_err(|_| bad_request("ListOrganisations"))?;
+                let q = pb::ListOrganisations::decode(payload).map_err(|_| bad_request("ListOrganisations"))?;
                 self.caught_up().await?;
-                let organisations = self.directory.read().await.orgs.values().cloned().collect();
-                Ok(pb::OrganisationList { organisations }.encode_to_vec().into())
+                let all: Vec<pb::Organisation> = self.directory.read().await.orgs.values().cloned().collect();
+                let (organisations, total) = ttx_kernel::bus::page(all, q.page.as_ref())?;
+                Ok(pb::OrganisationList { organisations, total }.encode_to_vec().into())
             }
             subjects::LIST_USERS => {
                 let q = pb::ListUsers::decode(payload).map_err(|_| bad_request("ListUsers"))?;
@@ -427,7 +428,8 @@ impl Service {
                     .filter(|u| q.org_id.is_empty() || u.org_id == q.org_id)
                     .map(user)
                     .collect();
-                Ok(pb::UserList { users }.encode_to_vec().into())
+                let (users, total) = ttx_kernel::bus::page(users, q.page.as_ref())?;
+                Ok(pb::UserList { users, total }.encode_to_vec().into())
             }
             subjects::GET_CALENDAR => {
                 pb::GetCalendar::decode(payload).map_err(|_| bad_request("GetCalendar"))?;

@@ -29,7 +29,7 @@ async fn start() -> Identity {
     let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: Arc::new(SystemClock) };
     tokio::spawn(ttx_identity::run(deps, std::future::pending()));
     for _ in 0..500 {
-        let probe = pb::ListOrganisations {}.encode_to_vec();
+        let probe = pb::ListOrganisations { page: None }.encode_to_vec();
         // Serving, and the published holiday schedules seeded (the log's first two events).
         if call(bus.as_ref(), subjects::LIST_ORGANISATIONS, probe.into(), WAIT).await.is_ok()
             && log.head().await.unwrap() >= SEEDS
@@ -118,11 +118,13 @@ async fn an_organisation_and_its_user_are_created_and_the_user_logs_in() {
     assert_eq!(remote(id.login("nobody", "correct horse battery").await).0, "invalid_credentials");
     assert_eq!(remote(id.login("NOT A LOGIN", "x").await).0, "invalid_credentials");
 
-    let users =
-        pb::UserList::decode(id.send(subjects::LIST_USERS, pb::ListUsers { org_id: org_id.clone() }).await.unwrap());
+    let users = pb::UserList::decode(
+        id.send(subjects::LIST_USERS, pb::ListUsers { org_id: org_id.clone(), page: None }).await.unwrap(),
+    );
     assert_eq!(users.unwrap().users.len(), 1, "a list right after a command already shows it");
-    let orgs =
-        pb::OrganisationList::decode(id.send(subjects::LIST_ORGANISATIONS, pb::ListOrganisations {}).await.unwrap());
+    let orgs = pb::OrganisationList::decode(
+        id.send(subjects::LIST_ORGANISATIONS, pb::ListOrganisations { page: None }).await.unwrap(),
+    );
     assert_eq!(orgs.unwrap().organisations[0].name, "示范大学");
 
     // Neither the password nor its hash leaves the service, and the log holds only the hash.

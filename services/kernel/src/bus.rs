@@ -337,6 +337,27 @@ pub enum CallError {
     Bus(#[from] BusError),
 }
 
+/// Items of a list answer unless a page asks for fewer or more.
+pub const DEFAULT_PAGE: u32 = 50;
+/// The most items one list answer holds, so no answer outgrows the bus.
+pub const MAX_PAGE: u32 = 200;
+
+/// The page of `items` a request asks for (the first `DEFAULT_PAGE` without one), and how many there are in all. A
+/// limit above [`MAX_PAGE`] is invalid input naming `page.limit`.
+pub fn page<T>(
+    items: Vec<T>,
+    request: Option<&ttx_proto::common::v1::PageRequest>,
+) -> Result<(Vec<T>, u32), ReplyError> {
+    let (offset, limit) = request.map_or((0, 0), |p| (p.offset, p.limit));
+    let limit = match limit {
+        0 => DEFAULT_PAGE,
+        n if n <= MAX_PAGE => n,
+        _ => return Err(ReplyError::invalid("page.limit", format!("1 to {MAX_PAGE}"))),
+    };
+    let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    Ok((items.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+}
+
 fn encode_reply(result: Result<Bytes, ReplyError>) -> Bytes {
     let result = match result {
         Ok(bytes) => reply::Result::Ok(bytes),
@@ -430,6 +451,25 @@ pub async fn serve_service<S: Service>(
     })
     .await?;
     Ok([commands, queries])
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+    use ttx_proto::common::v1::PageRequest;
+
+    #[test]
+    fn a_list_answers_a_bounded_page_and_its_total() {
+        let items: Vec<u32> = (0..500).collect();
+        let (first, total) = page(items.clone(), None).unwrap();
+        assert_eq!((first.len(), first[0], total), (DEFAULT_PAGE as usize, 0, 500));
+        let (p, _) = page(items.clone(), Some(&PageRequest { offset: 490, limit: 20 })).unwrap();
+        assert_eq!(p, (490..500).collect::<Vec<_>>());
+        let (p, _) = page(items.clone(), Some(&PageRequest { offset: u32::MAX, limit: MAX_PAGE })).unwrap();
+        assert!(p.is_empty());
+        let e = page(items, Some(&PageRequest { offset: 0, limit: MAX_PAGE + 1 })).unwrap_err();
+        assert_eq!(e.field, "page.limit");
+    }
 }
 
 #[cfg(test)]

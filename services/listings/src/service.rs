@@ -654,8 +654,9 @@ impl Service {
                     .filter(|e| may_see(&asker, &e.state))
                     .collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
                 let results = entries.into_iter().map(|e| view(&e.state, e.version, &asker)).collect();
-                Ok(pb::ResultList { results }.encode_to_vec().into())
+                Ok(pb::ResultList { results, total }.encode_to_vec().into())
             }
             subjects::DEAL_STATUS => {
                 let q = pb::DealStatus::decode(payload).map_err(|_| bad_request("DealStatus"))?;
@@ -929,9 +930,10 @@ impl Service {
                     .map(|(e, (_, all))| (e, all))
                     .collect();
                 entries.sort_by_key(|(e, _)| std::cmp::Reverse(e.created_position));
+                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
                 let demands =
                     entries.into_iter().map(|(e, all)| demand_view(&e.state, e.version, &asker, all)).collect();
-                Ok(pb::DemandList { demands }.encode_to_vec().into())
+                Ok(pb::DemandList { demands, total }.encode_to_vec().into())
             }
             other => Err(ReplyError::new("unknown_query", format!("the listings service has no query {other}"))),
         }

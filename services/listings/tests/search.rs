@@ -302,7 +302,7 @@ async fn a_new_demand_is_matched_once_and_the_holders_are_notified() {
 
     let mut notices = Vec::new();
     for _ in 0..200 {
-        let q = pb::ListNotifications { asker: Some(manager("uni")) };
+        let q = pb::ListNotifications { asker: Some(manager("uni")), page: None };
         notices =
             pb::NotificationList::decode(m.send(subjects::LIST_NOTIFICATIONS, q).await.unwrap()).unwrap().notifications;
         if !notices.is_empty() {
@@ -317,7 +317,7 @@ async fn a_new_demand_is_matched_once_and_the_holders_are_notified() {
     assert_eq!(reasons, vec!["text", "field", "trl", "budget", "region"]);
 
     // The rice result is no match; the institute hears nothing.
-    let q = pb::ListNotifications { asker: Some(manager("inst")) };
+    let q = pb::ListNotifications { asker: Some(manager("inst")), page: None };
     let inst = pb::NotificationList::decode(m.send(subjects::LIST_NOTIFICATIONS, q).await.unwrap()).unwrap();
     assert!(inst.notifications.iter().all(|n| n.result_id != "r-rice"));
 

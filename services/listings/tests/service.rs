@@ -109,7 +109,7 @@ impl Listings {
     }
 
     async fn list(&self, who: Actor) -> Result<Vec<pb::ResultView>, CallError> {
-        let q = pb::ListResults { asker: Some(who), owner_org_id: String::new() };
+        let q = pb::ListResults { asker: Some(who), owner_org_id: String::new(), page: None };
         self.send(subjects::LIST_RESULTS, q).await.map(|b| pb::ResultList::decode(b).unwrap().results)
     }
 

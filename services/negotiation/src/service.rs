@@ -669,12 +669,13 @@ impl Service {
                     })
                     .collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
                 // Lists carry each negotiation's latest offer only.
                 let negotiations = entries
                     .into_iter()
                     .map(|e| negotiation_view(&e.state, e.version, e.state.offers.len().saturating_sub(1)..usize::MAX))
                     .collect();
-                Ok(pb::NegotiationList { negotiations }.encode_to_vec().into())
+                Ok(pb::NegotiationList { negotiations, total }.encode_to_vec().into())
             }
             subjects::GET_LISTING => {
                 let q = pb::GetListing::decode(payload).map_err(|_| bad_request("GetListing"))?;
@@ -696,8 +697,9 @@ impl Service {
                 let d = self.directory.read().await;
                 let mut entries: Vec<&Entry<ListingState>> = d.listings.values().collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
                 let listings = entries.into_iter().map(|e| listing_view(&e.state, e.version, &asker)).collect();
-                Ok(pb::ListingList { listings }.encode_to_vec().into())
+                Ok(pb::ListingList { listings, total }.encode_to_vec().into())
             }
             subjects::GET_SESSION => {
                 // From the directory, once it holds what the log held when the query arrived: the live auction page
@@ -730,6 +732,7 @@ impl Service {
                 let d = self.directory.read().await;
                 let mut entries: Vec<&Entry<SessionState>> = d.sessions.values().collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
                 let now = self.clock.now();
                 let sessions = entries
                     .into_iter()
@@ -740,7 +743,7 @@ impl Service {
                         view
                     })
                     .collect();
-                Ok(pb::SessionList { sessions }.encode_to_vec().into())
+                Ok(pb::SessionList { sessions, total }.encode_to_vec().into())
             }
             subjects::GET_MARKET => {
                 let q = pb::GetMarket::decode(payload).map_err(|_| bad_request("GetMarket"))?;

@@ -391,6 +391,7 @@ impl Service {
             directory.notifications.get(&asker.org_id).cloned().unwrap_or_default()
         };
         notifications.reverse();
-        Ok(pb::NotificationList { notifications }.encode_to_vec().into())
+        let (notifications, total) = ttx_kernel::bus::page(notifications, q.page.as_ref())?;
+        Ok(pb::NotificationList { notifications, total }.encode_to_vec().into())
     }
 }
