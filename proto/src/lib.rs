@@ -160,6 +160,7 @@ pub mod listings {
             pub const RESOLVE_OBJECTION: &str = "ttx.listings.cmd.resolve-objection";
             pub const GET_RESULT: &str = "ttx.listings.qry.get-result";
             pub const LIST_OBJECTIONS: &str = "ttx.listings.qry.list-objections";
+            pub const CONSENT_AS_CO_HOLDER: &str = "ttx.listings.cmd.consent-as-co-holder";
             pub const LIST_RESULTS: &str = "ttx.listings.qry.list-results";
             pub const DEAL_STATUS: &str = "ttx.listings.qry.deal-status";
             pub const POST_DEMAND: &str = "ttx.listings.cmd.post-demand";

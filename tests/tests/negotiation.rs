@@ -45,7 +45,7 @@ impl<'a> People<'a> {
     }
 
     async fn refresh(&mut self) {
-        for user in ["root", "zhangwei", "liuyang", "zhaomin", "sunli"] {
+        for user in ["root", "zhangwei", "liuyang", "zhaomin", "sunli", "wangqiang"] {
             self.tokens.insert(user, self.x.login(user).await.unwrap());
         }
     }
@@ -786,4 +786,45 @@ async fn deadlines_wait_for_their_year_on_the_embedded_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlines_wait_for_their_year_on_nats() {
     deadlines_in_a_year_without_a_schedule_wait_for_it(Mode::Nats).await;
+}
+
+/// A result held by the university and the institute is offered for assignment only once the institute, its
+/// co-holder, has consented through its technology manager (Patent Law art. 14).
+async fn a_jointly_held_result_is_sold_exclusively_only_with_every_co_holders_consent(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let p = People::new(&x).await;
+    let mut body = listing("auction");
+    body["holders"] = json!([{ "org_id": org_id(1), "share_bp": 6000 }, { "org_id": org_id(4), "share_bp": 4000 }]);
+    let a = p.call("zhangwei", "POST", "/api/v1/results", Some(body)).await;
+    ok(&a, 201);
+    let result = a.body["id"].as_str().unwrap().to_owned();
+    for (who, step) in [("zhangwei", "submit"), ("liuyang", "approve"), ("zhangwei", "publish")] {
+        ok(&p.call(who, "POST", &format!("/api/v1/results/{result}/{step}"), None).await, 200);
+    }
+    let open = json!({ "result_id": result, "rules": p.auction_rules(false), "terms": whole_at_signing() });
+    let refused = p.call("zhangwei", "POST", "/api/v1/sessions", Some(open.clone())).await;
+    ok(&refused, 422);
+    assert!(refused.body["detail"].as_str().unwrap().contains(&org_id(4)), "names the co-holder: {}", refused.body);
+    // Only a member entitled to act for the co-holder consents for it.
+    let consent = format!("/api/v1/results/{result}/consent");
+    ok(&p.call("zhaomin", "POST", &consent, None).await, 403);
+    ok(&p.call("zhangwei", "POST", &consent, None).await, 403);
+    ok(&p.call("wangqiang", "POST", &consent, None).await, 200);
+    let view = p.call("zhangwei", "GET", &format!("/api/v1/results/{result}"), None).await.body;
+    assert_eq!(
+        (view["co_holder_org_ids"].clone(), view["consented_org_ids"].clone()),
+        (json!([org_id(4)]), json!([org_id(4)]))
+    );
+    ok(&p.call("zhangwei", "POST", "/api/v1/sessions", Some(open)).await, 201);
+    x.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_holders_consent_on_the_embedded_log() {
+    a_jointly_held_result_is_sold_exclusively_only_with_every_co_holders_consent(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_holders_consent_on_nats() {
+    a_jointly_held_result_is_sold_exclusively_only_with_every_co_holders_consent(Mode::Nats).await;
 }

@@ -320,6 +320,10 @@ pub struct ResultView {
     pub listing: Option<ListingBody>,
     pub return_reasons: Vec<String>,
     pub notice: Option<NoticeView>,
+    /// The holders other than the creator: each consents before an exclusive sale opens.
+    pub co_holder_org_ids: Vec<String>,
+    /// Those that consented.
+    pub consented_org_ids: Vec<String>,
     pub version: u64,
 }
 
@@ -351,6 +355,8 @@ fn result_view(v: &pb::ResultView) -> ResultView {
             objections_total: n.objections_total,
             open_objections: n.open_objections,
         }),
+        co_holder_org_ids: v.co_holder_org_ids.clone(),
+        consented_org_ids: v.consented_org_ids.clone(),
         version: v.version,
     }
 }
@@ -569,6 +575,26 @@ pub async fn withdraw(
     principal.require(&[Role::TechManager])?;
     let command = pb::WithdrawResult { context: context(&headers, &principal)?, result_id, reason: body.reason };
     carry_out(&deps, subjects::WITHDRAW_RESULT, command, StatusCode::OK).await
+}
+
+/// Consent, for a co-holder, to the result being offered for assignment, an exclusive or sole licence or equity
+/// (its technology managers, or enterprise members for an enterprise co-holder). Until every co-holder has, such a sale
+/// does not open (Patent Law art. 14); an edit of the listing sets the consents aside.
+#[utoipa::path(post, path = "/api/v1/results/{result_id}/consent", tag = "results", security(("bearer" = [])),
+    params(("result_id" = String, Path)), responses(
+    (status = 200, description = "Consented (again: nothing changes)", body = Accepted),
+    (status = 403, description = "Not a member of a co-holder entitled to act for it", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such result", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn consent(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(result_id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::TechManager, Role::EnterpriseMember])?;
+    let command = pb::ConsentAsCoHolder { context: context(&headers, &principal)?, result_id };
+    carry_out(&deps, subjects::CONSENT_AS_CO_HOLDER, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

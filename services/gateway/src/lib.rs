@@ -215,6 +215,7 @@ pub fn router(deps: Deps) -> Router {
         .route("/results/{result_id}/publish", post(api_results::publish))
         .route("/results/{result_id}/withdraw", post(api_results::withdraw))
         .route("/results/{result_id}/notice", post(api_results::start_notice))
+        .route("/results/{result_id}/consent", post(api_results::consent))
         .route("/results/{result_id}/objections", post(api_results::raise_objection).get(api_results::list_objections))
         .route("/results/{result_id}/objections/{objection_id}/answer", post(api_results::answer_objection))
         .route("/results/{result_id}/objections/{objection_id}/resolution", post(api_results::resolve_objection))

@@ -56,6 +56,7 @@ impl Modify for Bearer {
         api_results::start_notice,
         api_results::raise_objection,
         api_results::list_objections,
+        api_results::consent,
         api_results::answer_objection,
         api_results::resolve_objection,
         api_results::deal_status,

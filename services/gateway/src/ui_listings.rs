@@ -424,6 +424,11 @@ async fn result_view(
     let ours = who.as_ref().is_some_and(|w| w.org_id == view.owner_org_id);
     let manager = ours && who.as_ref().is_some_and(|w| w.has(Role::TechManager));
     let reviewer = ours && who.as_ref().is_some_and(|w| w.has(Role::Reviewer));
+    // A member entitled to act for a co-holder that has not consented yet.
+    let co_holder = who
+        .as_ref()
+        .filter(|w| w.has(Role::TechManager) || w.has(Role::EnterpriseMember))
+        .is_some_and(|w| view.co_holder_org_ids.contains(&w.org_id) && !view.consented_org_ids.contains(&w.org_id));
     let now = deps.auth.now_unix();
     let trl = l.trl.clone().unwrap_or_default();
     let notice_running = view.notice.as_ref().is_some_and(|n| !n.ended);
@@ -537,6 +542,19 @@ async fn result_view(
             }
             @if !n.ended { script { (PreEscaped(COUNTDOWN)) } }
         }
+        @if !view.co_holder_org_ids.is_empty() {
+            section aria-labelledby="co-holders-heading" id="co-holders" {
+                h2 id="co-holders-heading" { (lang.t("co_holders")) }
+                p { (lang.t("co_holders_help")) }
+                ul { @for org in &view.co_holder_org_ids {
+                    li { (name_of(&names, org)) " · "
+                        @if view.consented_org_ids.contains(org) { (lang.t("consented")) } @else { (lang.t("not_consented")) } }
+                } }
+                @if co_holder {
+                    form method="post" action=(action) { (hidden) button type="submit" name="do" value="consent" { (lang.t("do.consent")) } }
+                }
+            }
+        }
         @if manager || reviewer {
             section aria-labelledby="actions-heading" {
                 h2 id="actions-heading" { (lang.t("actions")) }
@@ -644,6 +662,9 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
         "return" => {
             let reasons = list_of(field(&f, "reasons"));
             ask(&deps, subjects::RETURN_RESULT, pb::ReturnResult { context: ctx, result_id, reasons }).await
+        }
+        "consent" => {
+            ask(&deps, subjects::CONSENT_AS_CO_HOLDER, pb::ConsentAsCoHolder { context: ctx, result_id }).await
         }
         "withdraw" => {
             let reason = field(&f, "reason").to_owned();

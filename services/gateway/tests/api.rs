@@ -95,6 +95,8 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
             [401, 201, 201, 201, 201, 403],
         ),
         ("GET", "/api/v1/results/r-seed/objections".into(), None, [200, 200, 200, 200, 200, 200]),
+        // r-seed has one holder, so no one consents as a co-holder.
+        ("POST", "/api/v1/results/r-seed/consent".into(), None, [401, 403, 403, 403, 403, 403]),
         (
             "POST",
             "/api/v1/results/r-seed/objections/o-seed/answer".into(),
@@ -653,6 +655,7 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("post", "/api/v1/results/{result_id}/notice"),
         ("post", "/api/v1/results/{result_id}/objections"),
         ("get", "/api/v1/results/{result_id}/objections"),
+        ("post", "/api/v1/results/{result_id}/consent"),
         ("post", "/api/v1/results/{result_id}/objections/{objection_id}/answer"),
         ("post", "/api/v1/results/{result_id}/objections/{objection_id}/resolution"),
         ("get", "/api/v1/results/{result_id}/deal-status"),

@@ -222,6 +222,7 @@ const NOTICE_ENDED: &str = "ttx.listings.v1.NoticeEnded";
 const WITHDRAWN: &str = "ttx.listings.v1.ResultWithdrawn";
 const UNDER_CONTRACT: &str = "ttx.listings.v1.ResultUnderContract";
 const RELEASED: &str = "ttx.listings.v1.ResultReleased";
+const CO_HOLDER_CONSENTED: &str = "ttx.listings.v1.CoHolderConsented";
 
 fn malformed(event_type: &str, reason: impl ToString) -> DecodeError {
     DecodeError::Malformed { event_type: event_type.to_owned(), reason: reason.to_string() }
@@ -248,6 +249,7 @@ impl DomainEvent for ResultEvent {
             Self::Withdrawn { .. } => WITHDRAWN,
             Self::UnderContract { .. } => UNDER_CONTRACT,
             Self::Released { .. } => RELEASED,
+            Self::CoHolderConsented { .. } => CO_HOLDER_CONSENTED,
         }
     }
 
@@ -294,6 +296,9 @@ impl DomainEvent for ResultEvent {
                 pb::ResultUnderContract { deal_id, buyer_org_id }.encode_to_vec()
             }
             Self::Released { deal_id, reason } => pb::ResultReleased { deal_id, reason }.encode_to_vec(),
+            Self::CoHolderConsented { org_id, by, at } => {
+                pb::CoHolderConsented { org_id, by_user_id: by, at: Some(at.to_proto()) }.encode_to_vec()
+            }
         };
         bytes.into()
     }
@@ -364,6 +369,10 @@ impl DomainEvent for ResultEvent {
             RELEASED => {
                 let p: pb::ResultReleased = decode_pb(event_type, payload)?;
                 Self::Released { deal_id: p.deal_id, reason: p.reason }
+            }
+            CO_HOLDER_CONSENTED => {
+                let p: pb::CoHolderConsented = decode_pb(event_type, payload)?;
+                Self::CoHolderConsented { org_id: p.org_id, by: p.by_user_id, at: time(p.at)? }
             }
             _ => return Err(DecodeError::UnknownType { event_type: event_type.to_owned(), schema_version }),
         })

@@ -198,6 +198,18 @@ pub struct ResultState {
     pub notice: Option<Notice>,
     /// The deal that put it under contract.
     pub deal_id: Option<String>,
+    /// Co-holders that consented to exclusive disposal of the listing as it stands.
+    pub consents: BTreeSet<String>,
+}
+
+impl ResultState {
+    /// The holders other than the one that created the result.
+    pub fn co_holders(&self) -> Vec<String> {
+        self.listing
+            .as_ref()
+            .map(|l| l.holders.iter().map(|h| h.org_id.clone()).filter(|o| *o != self.owner_org_id).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Why a negotiated deal on the result cannot close now.
@@ -297,6 +309,8 @@ pub enum ResultCommand {
         deal_id: String,
         reason: String,
     },
+    /// A co-holder consents to exclusive disposal (assignment, exclusive or sole licence, equity).
+    Consent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,6 +329,7 @@ pub enum ResultEvent {
     Withdrawn { reason: String },
     UnderContract { deal_id: String, buyer_org_id: String },
     Released { deal_id: String, reason: String },
+    CoHolderConsented { org_id: String, by: String, at: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -353,6 +368,8 @@ pub enum Rejection {
     NoticeTooShort(u32),
     #[error("an organisation raises at most {0} objections to a notice")]
     TooManyObjections(u32),
+    #[error("only a technology manager, or an enterprise member, of a co-holder consents for it")]
+    NotACoHolder,
     #[error(
         "the period would end in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it"
     )]
@@ -625,6 +642,23 @@ impl Decider for Results {
                 }
                 Ok(vec![ResultEvent::Released { deal_id: deal_id.clone(), reason: reason.clone() }])
             }
+            ResultCommand::Consent => {
+                let entitled = actor.has_role(Role::TechManager) || actor.has_role(Role::EnterpriseMember);
+                if !entitled || !state.co_holders().contains(&actor.org_id) {
+                    return Err(Rejection::NotACoHolder);
+                }
+                if matches!(status, Status::Transacted | Status::Withdrawn) {
+                    return Err(Rejection::WrongStatus(status));
+                }
+                if state.consents.contains(&actor.org_id) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ResultEvent::CoHolderConsented {
+                    org_id: actor.org_id.clone(),
+                    by: actor.user_id.clone(),
+                    at: ctx.now,
+                }])
+            }
             ResultCommand::Withdraw { reason } => {
                 manager_of_owner(state, actor)?;
                 if matches!(status, Status::Transacted | Status::Withdrawn | Status::UnderContract) {
@@ -643,7 +677,14 @@ impl Decider for Results {
                 state.listing = Some(listing.clone());
                 state.status = Status::Draft;
             }
-            ResultEvent::Edited { listing } => state.listing = Some(listing.clone()),
+            ResultEvent::Edited { listing } => {
+                state.listing = Some(listing.clone());
+                // The co-holders consented to the listing as it stood.
+                state.consents.clear();
+            }
+            ResultEvent::CoHolderConsented { org_id, .. } => {
+                state.consents.insert(org_id.clone());
+            }
             ResultEvent::Submitted { by } => {
                 state.status = Status::Submitted;
                 state.submitted_by.clone_from(by);
@@ -1227,6 +1268,43 @@ pub(crate) mod tests {
                 // Wednesday 10-07 22:13 Beijing + 15 days: Thursday 10-22, a working day, to 24:00 Beijing.
                 ends_at: Timestamp::parse_rfc3339("2026-10-22T15:59:59.999999Z").unwrap(),
             }]);
+    }
+
+    #[test]
+    fn co_holders_consent_through_their_own_members_once_and_an_edit_sets_the_consents_aside() {
+        let mut joint = listing();
+        joint.holders =
+            vec![Holder { org_id: UNI.into(), share_bp: 6_000 }, Holder { org_id: "inst".into(), share_bp: 4_000 }];
+        let created = ResultEvent::Created { id: "r1".into(), owner_org_id: UNI.into(), listing: joint.clone() };
+        let co_manager = actor("wangqiang", "inst", &[Role::TechManager]);
+        let consented = ResultEvent::CoHolderConsented { org_id: "inst".into(), by: "wangqiang".into(), at: at(0) };
+        let state = results()
+            .by(co_manager.clone())
+            .given([created.clone()])
+            .when(ResultCommand::Consent)
+            .then([consented.clone()]);
+        assert_eq!((state.co_holders(), state.consents.len()), (vec!["inst".to_owned()], 1));
+        // Once is enough; the owner, a stranger and a co-holder's reviewer do not consent for a co-holder.
+        results()
+            .by(co_manager.clone())
+            .given([created.clone(), consented.clone()])
+            .when(ResultCommand::Consent)
+            .then([]);
+        for who in [manager(), enterprise(), actor("x", "inst", &[Role::Reviewer])] {
+            results()
+                .by(who)
+                .given([created.clone()])
+                .when(ResultCommand::Consent)
+                .then_rejected(Rejection::NotACoHolder);
+        }
+        // An edit sets the consents aside: the co-holders consented to the listing as it stood.
+        let returned = ResultEvent::Returned { by: "liuyang".into(), reasons: vec!["x".into()] };
+        let edited = results()
+            .by(manager())
+            .given([created, ResultEvent::Submitted { by: "zhangwei".into() }, returned, consented])
+            .when(ResultCommand::Edit { listing: joint.clone() })
+            .then([ResultEvent::Edited { listing: joint }]);
+        assert!(edited.consents.is_empty());
     }
 
     #[test]

@@ -56,6 +56,7 @@ fn rejected(r: &Rejection) -> ReplyError {
     }
     let code = match r {
         Rejection::NotTheHoldersManager
+        | Rejection::NotACoHolder
         | Rejection::NotTheHoldersReviewer
         | Rejection::OwnSubmission
         | Rejection::CreatorNotAHolder
@@ -141,6 +142,8 @@ pub fn view(state: &ResultState, version: u64, asker: &Actor) -> pb::ResultView 
         status: status_pb(state.status).into(),
         listing: state.listing.as_ref().map(listing_to_pb),
         return_reasons: state.return_reasons.clone(),
+        co_holder_org_ids: state.co_holders(),
+        consented_org_ids: state.consents.iter().cloned().collect(),
         notice: state.notice.as_ref().map(|n| pb::NoticeView {
             price_fen: n.price_fen,
             starts_at: Some(n.starts_at.to_proto()),
@@ -564,6 +567,11 @@ impl Service {
                 let meta = CommandMeta::from_context(c.context)?;
                 let reasons = c.reasons.iter().map(|r| text("reasons", r, 500)).collect::<Result<Vec<_>, _>>()?;
                 self.handle(&c.result_id, ResultCommand::Return { reasons }, &meta).await
+            }
+            subjects::CONSENT_AS_CO_HOLDER => {
+                let c = pb::ConsentAsCoHolder::decode(payload).map_err(|_| bad_request("ConsentAsCoHolder"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                self.handle(&c.result_id, ResultCommand::Consent, &meta).await
             }
             subjects::WITHDRAW_RESULT => {
                 let c = pb::WithdrawResult::decode(payload).map_err(|_| bad_request("WithdrawResult"))?;

@@ -38,9 +38,17 @@ pub struct ResultEntry {
     /// The deal it is under contract by, if it is.
     pub deal_id: Option<String>,
     pub notice: Option<Notice>,
+    /// The holders other than the creator, and those that consented to exclusive disposal (listings' record).
+    pub co_holders: Vec<String>,
+    pub consents: std::collections::BTreeSet<String>,
 }
 
 impl ResultEntry {
+    /// The co-holders whose consent an exclusive sale still needs.
+    pub fn missing_consents(&self) -> Vec<String> {
+        self.co_holders.iter().filter(|o| !self.consents.contains(*o)).cloned().collect()
+    }
+
     /// Mirrors the listings rule: the notice must have ended (recorded), with no objection open or upheld.
     pub fn gate(&self) -> NoticeGate {
         match &self.notice {
@@ -64,6 +72,10 @@ impl ResultEntry {
     }
 }
 
+fn co_holders(holders: &[lpb::Holder], owner: &str) -> Vec<String> {
+    holders.iter().map(|h| h.org_id.clone()).filter(|o| o != owner).collect()
+}
+
 /// The results as negotiation knows them.
 #[derive(Debug, Clone, Default)]
 pub struct Results(pub BTreeMap<String, ResultEntry>);
@@ -81,12 +93,18 @@ impl Results {
                 entry.route = listing.route;
                 entry.modes = listing.modes;
                 entry.title = listing.title;
+                entry.co_holders = co_holders(&listing.holders, &entry.owner_org_id);
             }
             "ResultEdited" => {
                 let listing = lpb::ResultEdited::decode(payload)?.listing.unwrap_or_default();
                 entry.route = listing.route;
                 entry.modes = listing.modes;
                 entry.title = listing.title;
+                entry.co_holders = co_holders(&listing.holders, &entry.owner_org_id);
+                entry.consents.clear();
+            }
+            "CoHolderConsented" => {
+                entry.consents.insert(lpb::CoHolderConsented::decode(payload)?.org_id);
             }
             "ResultPublished" => entry.availability = Availability::Published,
             "ResultReleased" => {

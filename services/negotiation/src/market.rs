@@ -86,7 +86,16 @@ pub struct Ending {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarketCommand {
     /// A process takes the result (or, already holding it, nothing changes).
-    Open { result_id: String, kind: String, process_id: String, mode: i32, exclusive: bool },
+    /// `missing_consents`: the co-holders that have not consented to exclusive disposal (negotiation's view of
+    /// listings; empty when the process was opened before consents were recorded and is adopted).
+    Open {
+        result_id: String,
+        kind: String,
+        process_id: String,
+        mode: i32,
+        exclusive: bool,
+        missing_consents: Vec<String>,
+    },
     /// A listed sale with several registrants hands the result to the session it turns into, in one step.
     Handover { from: String, to: String },
     /// A process ended (nothing changes if it had already, or never opened here).
@@ -114,6 +123,8 @@ pub enum MarketRejection {
     NotTheHolder,
     #[error("only the exchange itself hands a sale over")]
     NotTheSystem,
+    #[error("every co-holder must consent to an assignment, an exclusive or sole licence or equity first; missing: {}", .0.join(", "))]
+    ConsentMissing(Vec<String>),
 }
 
 /// The market decider.
@@ -129,7 +140,12 @@ impl Decider for Markets {
     fn decide(&self, s: &MarketState, command: &MarketCommand, ctx: &Ctx) -> Result<Vec<MarketEvent>, MarketRejection> {
         use MarketRejection as R;
         match command {
-            MarketCommand::Open { result_id, kind, process_id, mode, exclusive } => {
+            MarketCommand::Open { result_id, kind, process_id, mode, exclusive, missing_consents } => {
+                // Patent Law art. 14: a jointly held right is disposed of exclusively only with every co-holder's
+                // consent; non-exclusive licences need none.
+                if *exclusive && !missing_consents.is_empty() {
+                    return Err(R::ConsentMissing(missing_consents.clone()));
+                }
                 match s.sales.get(process_id).map(|sale| sale.ended.as_deref()) {
                     Some(None) => return Ok(Vec::new()),
                     // A lapsed listed sale is relisted; a sale that never opened may open when its request is retried.
@@ -275,6 +291,7 @@ mod tests {
             process_id: process.into(),
             mode: if exclusive { 1 } else { 4 },
             exclusive,
+            missing_consents: Vec::new(),
         }
     }
     fn opened(process: &str, exclusive: bool) -> MarketEvent {
@@ -302,6 +319,27 @@ mod tests {
             process_id: process.into(),
             ending: Ending { outcome: "agreed".into(), deal: Some((process.into(), exclusive, "firm".into())) },
         }
+    }
+
+    #[test]
+    fn an_exclusive_sale_of_a_jointly_held_result_waits_for_every_co_holders_consent() {
+        let with_missing = |exclusive, missing: &[&str]| match open("p1", exclusive) {
+            MarketCommand::Open { result_id, kind, process_id, mode, exclusive, .. } => MarketCommand::Open {
+                result_id,
+                kind,
+                process_id,
+                mode,
+                exclusive,
+                missing_consents: missing.iter().map(|m| (*m).to_owned()).collect(),
+            },
+            other => other,
+        };
+        sc(Role::TechManager)
+            .when(with_missing(true, &["inst"]))
+            .then_rejected(MarketRejection::ConsentMissing(vec!["inst".into()]));
+        // A non-exclusive licence needs no consent (Patent Law art. 14); with every consent, an exclusive sale opens.
+        sc(Role::TechManager).when(with_missing(false, &["inst"])).then([opened("p1", false)]);
+        sc(Role::TechManager).when(with_missing(true, &[])).then([opened("p1", true)]);
     }
 
     #[test]

@@ -103,7 +103,7 @@ fn market_rejected(r: &MarketRejection) -> ReplyError {
     let code = match r {
         R::Busy(_) | R::ExclusiveGranted(_) => "conflict",
         R::NotTheHolder | R::NotTheSystem => "forbidden",
-        R::LicencesGranted | R::LicensingStopped | R::Ended(_) => "rejected",
+        R::LicencesGranted | R::LicensingStopped | R::Ended(_) | R::ConsentMissing(_) => "rejected",
     };
     ReplyError::new(code, r.to_string())
 }

@@ -184,12 +184,15 @@ impl Service {
         }
         let command_id = derived("sale", &[sale.kind, sale.id, meta.command_id.as_str()])
             .ok_or_else(|| ReplyError::invalid("context.command_id", "not a usable command id"))?;
+        let missing_consents =
+            self.directory.read().await.results.get(sale.result_id).map(|r| r.missing_consents()).unwrap_or_default();
         let reserve = MarketCommand::Open {
             result_id: sale.result_id.to_owned(),
             kind: sale.kind.to_owned(),
             process_id: sale.id.to_owned(),
             mode: sale.mode,
             exclusive: exclusive_mode(sale.mode),
+            missing_consents,
         };
         let market_meta = CommandMeta { command_id, ..meta.clone() };
         let handled =
@@ -424,6 +427,7 @@ impl Service {
                     process_id: id.clone(),
                     mode,
                     exclusive,
+                    missing_consents: Vec::new(),
                 };
                 work.market.push((result_id.clone(), command, command_id));
             }
