@@ -616,7 +616,7 @@ fn micros(rfc3339: &str) -> i64 {
 async fn timers_fire_whatever_ids_users_choose(mode: Mode) {
     let x = TestExchange::spawn(mode).await.unwrap();
     let mut p = People::new(&x).await;
-    for (login, org) in [("notice-end", 2), ("end", 2), ("close", 2), ("contract-due", 5)] {
+    for (login, org) in [("notice-end", 2), ("end", 2), ("close", 2), ("contract-due", 5), ("demand-expiry", 5)] {
         let user = json!({
             "user_id": login,
             "org_id": org_id(org),
@@ -675,8 +675,25 @@ async fn timers_fire_whatever_ids_users_choose(mode: Mode) {
             .await,
         201,
     );
-    // Every timer fires: the sale ends and sells, the session closes, the notice ends, and the unsigned winner
-    // defaults at its deadline.
+    // A demand valid for ten days; its poster's colleague posts another demand under the key of its expiry.
+    let demand = json!({
+        "title": "储能电池热管理方案",
+        "field": "new_energy",
+        "indicators": "温差 ≤ 3℃",
+        "problem": "夏季高温下电芯温差大",
+        "budget_fen": 50000000,
+        "cooperation_mode": "技术转让",
+        "wanted_trl": 6,
+        "valid_until": p.at(10 * DAY),
+    });
+    let a = p.call("sunli", "POST", "/api/v1/demands", Some(demand.clone())).await;
+    ok(&a, 201);
+    let d = a.body["id"].as_str().unwrap().to_owned();
+    let v = p.call("sunli", "GET", &format!("/api/v1/demands/{d}"), None).await.body;
+    let key = format!("{d}:{}", micros(v["demand"]["valid_until"].as_str().unwrap()));
+    ok(&as_user("demand-expiry", "/api/v1/demands", &key, Some(demand)).await, 201);
+    // Every timer fires: the sale ends and sells, the session closes, the notice ends, the demand expires, and the
+    // unsigned winner defaults at its deadline.
     p.advance(2 * DAY).await;
     p.wait("zhangwei", &format!("/api/v1/sessions/{s}"), |v| v["phase"] == "closed").await;
     // (Past the contract deadline's five working days, whatever holidays fall in them.)
@@ -684,6 +701,7 @@ async fn timers_fire_whatever_ids_users_choose(mode: Mode) {
     p.wait("zhangwei", &format!("/api/v1/listed-sales/{l}"), |v| v["status"] == "sold").await;
     p.wait("zhaomin", &format!("/api/v1/results/{negotiated}"), |r| r["notice"]["ended"] == true).await;
     p.wait("zhangwei", &format!("/api/v1/sessions/{s}"), |v| v["phase"] == "defaulted").await;
+    p.wait("sunli", &format!("/api/v1/demands/{d}"), |v| v["status"] == "expired").await;
     // And a key holding the exchange's mark is refused.
     let refused = as_user("close", &format!("/api/v1/sessions/{s}/register"), "x~y", None).await;
     ok(&refused, 422);
