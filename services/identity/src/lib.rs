@@ -1,8 +1,8 @@
 //! The identity service: organisations, users, roles, the technology-manager registry and declared related parties.
 //!
-//! It owns three kinds of stream: `identity-calendar-prc` (the working-day calendar), `identity-org-<org id>` (the id is the organisation's unified social credit code in
-//! lower case, so a code is registered once) and `identity-user-<login>` (the login is the user's id, so a login is
-//! taken once). It emits the `ttx.identity.v1` events (docs/events.md) and consumes nothing. Commands arrive on
+//! It owns three kinds of stream: `identity-calendar-prc` (the working-day calendar), `identity-org-<org id>` (the id
+//! is the organisation's unified social credit code in lower case, so a code is registered once) and
+//! `identity-user-<login>` (the login is the user's id, so a login is taken once). It emits the `ttx.identity.v1` events (docs/events.md) and consumes nothing. Commands arrive on
 //! `ttx.identity.cmd.*` and queries on `ttx.identity.qry.*` (queue group `identity`); passwords are hashed here with
 //! argon2id and never leave the service, not even hashed.
 //!

@@ -10,6 +10,8 @@
 //! - [`chain`]: SHA-256 per-stream hash chain; `verify_log` / `verify_stream` name the first bad position.
 //! - [`sha256x`]: SHA-256 of many messages at once (16 lanes of AVX-512 where available).
 //! - [`decider`]: the `Decider` and `DomainEvent` traits and the decision context `Ctx`.
+//! - [`calendar`]: PRC dates, day periods (Civil Code art. 201–203) and working-day periods with the holiday schedules
+//!   as data: the published years, and `CalendarView`, which each service folds from identity's `ScheduleLoaded`.
 //! - [`money`]: integer fen bounded by the rules' ceiling, and checked sums, differences, shares and splits.
 //! - [`handler`]: `CommandHandler`, load → fold → decide → append, bounded retry, idempotent by command id.
 //! - [`bus`]: the `Bus` trait (publish/subscribe, request/reply with queue groups) and `InProcessBus`.

@@ -12,7 +12,7 @@
 //!   poster's declared related parties are refused.
 //! - [`values`]: checks a listing as it arrives, naming the field at fault.
 //! - [`codec`]: result events ↔ `ttx.listings.v1` messages.
-//! - [`calendar`]: working days with the State Council's holiday schedule as data (2025–2026), from the kernel.
+//! - [`calendar`]: the kernel's working-day calendar (periods, and the view folded from identity's schedules).
 //! - [`service`]: command and query handlers, the results directory, the notice timer.
 //! - [`run`]: serves the subjects until shutdown.
 

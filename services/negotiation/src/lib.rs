@@ -9,11 +9,14 @@
 //!   increment grid, anti-sniping, a hidden reserve, close by timer; or sealed bids by commit–reveal ([`seal`]);
 //!   cancelled, every deposit due back, when the holder withdraws the result.
 //! - [`market`]: one result's market, stream `negotiation-market-<result_id>`: every process opens and ends there and
-//!   every deal's right is granted or voided there, so a result is in at most one exclusive sale (ADR 0008).
+//!   every deal's right is granted or voided there, so a result is in at most one exclusive sale (ADR 0008), and an
+//!   exclusive sale of a jointly held result opens only with every co-holder's consent.
 //!
 //! Events are the `ttx.negotiation.v1` messages themselves ([`events`]); a deal on any route is `DealAgreed`, with
-//! the full terms and the contract due in 5 PRC working days ([`deadline`]). [`rules`] holds the versioned rules the
-//! deciders look up by their context's rule version (the money ceiling, deposits, refunds); [`terms`] checks the
+//! the full terms and the contract due in 5 PRC working days ([`deadline`]: counted with the calendar in the decision's
+//! context; pending, never guessed, when its year has no schedule, until `DeadlinesFixed`). [`rules`] holds the
+//! versioned rules the deciders look up by their context's rule version (the money ceiling, deposits, refunds, the
+//! disclosure period's bounds, the offer and bid limits); [`terms`] checks the
 //! terms every sale declares (mode and exclusivity, a structured schedule that adds up); [`facts`] is negotiation's
 //! view of listings' results; [`service`] is the shell (its `sales` part keeps the markets true to the processes).
 
