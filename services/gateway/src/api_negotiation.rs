@@ -493,7 +493,7 @@ pub async fn list_listings(
     principal: Principal,
     Params(page): Params<crate::api::ListPage>,
 ) -> Result<Json<ListedSaleList>, ApiError> {
-    let q = pb::ListListings { page: page.to_pb(), asker: Some(principal.actor()) };
+    let q = pb::ListListings { page: page.to_pb(), asker: Some(principal.actor()), result_id: String::new() };
     let list: pb::ListingList = ask(&deps, subjects::LIST_LISTINGS, q).await?;
     Ok(Json(ListedSaleList { listed_sales: list.listings.iter().map(listing_view).collect(), total: list.total }))
 }
@@ -797,7 +797,7 @@ pub async fn list_sessions(
     principal: Principal,
     Params(page): Params<crate::api::ListPage>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let q = pb::ListSessions { page: page.to_pb(), asker: Some(principal.actor()) };
+    let q = pb::ListSessions { page: page.to_pb(), asker: Some(principal.actor()), result_id: String::new() };
     let list: pb::SessionList = ask(&deps, subjects::LIST_SESSIONS, q).await?;
     Ok(Json(SessionList { sessions: list.sessions.iter().map(session_view).collect(), total: list.total }))
 }
@@ -1137,6 +1137,8 @@ pub struct SaleView {
     pub process_id: String,
     pub mode: String,
     pub exclusive: bool,
+    /// Who opened it, shown to the holder, administrators and regulators only.
+    pub opened_by_org_id: Option<String>,
 }
 
 /// What is on sale of a result and what has been granted (ADR 0008).
@@ -1147,8 +1149,10 @@ pub struct MarketView {
     pub open: Vec<SaleView>,
     /// The deal whose exclusive right stands, if any.
     pub exclusive_deal_id: Option<String>,
-    /// Non-exclusive licences granted (deal ids).
+    /// Non-exclusive licences granted (deal ids): the first 200.
     pub licences: Vec<String>,
+    /// How many licences stand in all.
+    pub licences_total: u32,
     pub licensing_stopped: bool,
     pub version: u64,
 }
@@ -1174,10 +1178,12 @@ pub async fn get_market(
                 process_id: s.process_id.clone(),
                 mode: to_name(MODES, s.mode).into(),
                 exclusive: s.exclusive,
+                opened_by_org_id: (!s.opened_by_org_id.is_empty()).then(|| s.opened_by_org_id.clone()),
             })
             .collect(),
         exclusive_deal_id: (!m.exclusive_deal_id.is_empty()).then_some(m.exclusive_deal_id),
         licences: m.licences,
+        licences_total: m.licences_total,
         licensing_stopped: m.licensing_stopped,
         version: m.version,
     }))

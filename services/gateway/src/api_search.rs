@@ -353,12 +353,19 @@ pub struct NotificationView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotificationList {
+    /// A page (`?offset=&limit=`, 50 unless asked, at most 200).
     pub notifications: Vec<NotificationView>,
+    /// How many there are in all.
+    pub total: u32,
 }
 
-/// Fetches the caller's organisation's match notices.
-pub async fn list_notifications(deps: &Deps, principal: &Principal) -> Result<NotificationList, ApiError> {
-    let q = pb::ListNotifications { page: None, asker: Some(principal.actor()) };
+/// Fetches a page of the caller's organisation's match notices.
+pub async fn list_notifications(
+    deps: &Deps,
+    principal: &Principal,
+    page: crate::api::ListPage,
+) -> Result<NotificationList, ApiError> {
+    let q = pb::ListNotifications { page: page.to_pb(), asker: Some(principal.actor()) };
     let list: pb::NotificationList = ask(deps, subjects::LIST_NOTIFICATIONS, q).await?;
     Ok(NotificationList {
         notifications: list
@@ -373,14 +380,20 @@ pub async fn list_notifications(deps: &Deps, principal: &Principal) -> Result<No
                 reasons: reasons(&n.reasons),
             })
             .collect(),
+        total: list.total,
     })
 }
 
 /// New demands that match the caller's organisation's results, newest first.
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "search", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "search", security(("bearer" = [])),
+    params(crate::api::ListPage), responses(
     (status = 200, description = "Newest first", body = NotificationList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn notifications(State(deps): State<Deps>, principal: Principal) -> Result<Json<NotificationList>, ApiError> {
-    Ok(Json(list_notifications(&deps, &principal).await?))
+pub async fn notifications(
+    State(deps): State<Deps>,
+    principal: Principal,
+    crate::api::Params(page): crate::api::Params<crate::api::ListPage>,
+) -> Result<Json<NotificationList>, ApiError> {
+    Ok(Json(list_notifications(&deps, &principal, page).await?))
 }

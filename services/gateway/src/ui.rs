@@ -37,6 +37,11 @@ pub fn routes() -> Router<Deps> {
         .merge(crate::ui_calendar::routes())
 }
 
+/// The longest page one answer holds: pages show up to this many of a list (the API pages through all of it).
+pub(crate) fn longest_page() -> Option<ttx_proto::common::v1::PageRequest> {
+    Some(ttx_proto::common::v1::PageRequest { offset: 0, limit: ttx_kernel::bus::MAX_PAGE })
+}
+
 pub(crate) fn html_response(status: StatusCode, markup: Markup) -> Response {
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
 }
@@ -361,7 +366,8 @@ async fn my_org(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let org: Result<pb::Organisation, _> =
         ask(&deps, subjects::GET_ORGANISATION, pb::GetOrganisation { org_id: who.org_id.clone() }).await;
     let users: Result<pb::UserList, _> =
-        ask(&deps, subjects::LIST_USERS, pb::ListUsers { page: None, org_id: who.org_id.clone() }).await;
+        ask(&deps, subjects::LIST_USERS, pb::ListUsers { page: crate::ui::longest_page(), org_id: who.org_id.clone() })
+            .await;
     let (Ok(org), Ok(users)) = (org, users) else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -485,8 +491,12 @@ async fn organisations_view(
 ) -> Response {
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    let Ok(list) =
-        ask::<pb::OrganisationList>(deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations { page: None }).await
+    let Ok(list) = ask::<pb::OrganisationList>(
+        deps,
+        subjects::LIST_ORGANISATIONS,
+        pb::ListOrganisations { page: crate::ui::longest_page() },
+    )
+    .await
     else {
         return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -588,8 +598,18 @@ async fn users_view(
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     let (Ok(orgs), Ok(users)) = (
-        ask::<pb::OrganisationList>(deps, subjects::LIST_ORGANISATIONS, pb::ListOrganisations { page: None }).await,
-        ask::<pb::UserList>(deps, subjects::LIST_USERS, pb::ListUsers { page: None, org_id: String::new() }).await,
+        ask::<pb::OrganisationList>(
+            deps,
+            subjects::LIST_ORGANISATIONS,
+            pb::ListOrganisations { page: crate::ui::longest_page() },
+        )
+        .await,
+        ask::<pb::UserList>(
+            deps,
+            subjects::LIST_USERS,
+            pb::ListUsers { page: crate::ui::longest_page(), org_id: String::new() },
+        )
+        .await,
     ) else {
         return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };

@@ -87,13 +87,18 @@ pub fn beijing(t: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", s / 3600, s % 3600 / 60)
 }
 
-/// Organisation id → name, from identity; ids stand in for names it does not know.
-async fn org_names(deps: &Deps) -> HashMap<String, String> {
+/// Organisation id → name for the organisations a page shows, from identity; ids stand in for names it does not know.
+async fn org_names(deps: &Deps, ids: Vec<String>) -> HashMap<String, String> {
     use ttx_proto::identity::v1 as ipb;
-    ask::<ipb::OrganisationList>(deps, ipb::subjects::LIST_ORGANISATIONS, ipb::ListOrganisations { page: None })
-        .await
-        .map(|l| l.organisations.into_iter().map(|o| (o.org_id, o.name)).collect())
-        .unwrap_or_default()
+    let ids: std::collections::BTreeSet<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
+    let mut names = HashMap::new();
+    for id in ids {
+        let q = ipb::GetOrganisation { org_id: id };
+        if let Ok(o) = ask::<ipb::Organisation>(deps, ipb::subjects::GET_ORGANISATION, q).await {
+            names.insert(o.org_id, o.name);
+        }
+    }
+    names
 }
 
 fn name_of<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {
@@ -443,7 +448,12 @@ async fn result_view(
     } else {
         crate::ui_negotiation::Sales::default()
     };
-    let names = org_names(deps).await;
+    let mut shown: Vec<String> = l.holders.iter().map(|h| h.org_id.clone()).collect();
+    shown.extend(view.co_holder_org_ids.iter().cloned());
+    if let Some(n) = &view.notice {
+        shown.extend(n.objections.iter().map(|o| o.by_org_id.clone()));
+    }
+    let names = org_names(deps, shown).await;
     let action = format!("/results/{id}");
     let hidden = html! { input type="hidden" name="csrf" value=(csrf); };
     let content = html! {
@@ -947,12 +957,17 @@ async fn my_listings(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let results: Result<pb::ResultList, _> = ask(
         &deps,
         subjects::LIST_RESULTS,
-        pb::ListResults { page: None, asker: Some(who.actor()), owner_org_id: who.org_id.clone() },
+        pb::ListResults { page: crate::ui::longest_page(), asker: Some(who.actor()), owner_org_id: who.org_id.clone() },
     )
     .await;
-    let demands: Result<pb::DemandList, _> =
-        ask(&deps, subjects::LIST_DEMANDS, pb::ListDemands { page: None, asker: Some(who.actor()) }).await;
-    let notices = list_notifications(&deps, &who).await;
+    let demands: Result<pb::DemandList, _> = ask(
+        &deps,
+        subjects::LIST_DEMANDS,
+        pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) },
+    )
+    .await;
+    let longest = crate::api::ListPage { offset: None, limit: Some(ttx_kernel::bus::MAX_PAGE) };
+    let notices = list_notifications(&deps, &who, longest).await;
     let (Ok(results), Ok(demands), Ok(notices)) = (results, demands, notices) else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -1025,9 +1040,12 @@ async fn demands_page(State(deps): State<Deps>, headers: HeaderMap) -> Response 
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = csrf_of(&headers);
-    let Ok(list) =
-        ask::<pb::DemandList>(&deps, subjects::LIST_DEMANDS, pb::ListDemands { page: None, asker: Some(who.actor()) })
-            .await
+    let Ok(list) = ask::<pb::DemandList>(
+        &deps,
+        subjects::LIST_DEMANDS,
+        pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) },
+    )
+    .await
     else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -1064,7 +1082,9 @@ async fn demand_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: FormErr
         if poster { find_matches(deps, who.actor(), id.to_owned(), String::new(), &None).await.ok() } else { None };
     let time =
         |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| beijing(Timestamp::from_proto(t))).unwrap_or_default();
-    let names = org_names(deps).await;
+    let mut shown = vec![view.poster_org_id.clone()];
+    shown.extend(view.applications.iter().map(|a| a.applicant_org_id.clone()));
+    let names = org_names(deps, shown).await;
     let action = format!("/demands/{id}");
     let applied = view.applications.iter().any(|a| a.applicant_org_id == who.org_id);
     let content = html! {

@@ -57,7 +57,7 @@ async fn sessions_page(State(deps): State<Deps>, headers: HeaderMap) -> Response
     let Ok(list) = ask::<pb::SessionList>(
         &deps,
         subjects::LIST_SESSIONS,
-        pb::ListSessions { page: None, asker: Some(who.actor()) },
+        pb::ListSessions { page: crate::ui::longest_page(), asker: Some(who.actor()), result_id: String::new() },
     )
     .await
     else {
@@ -528,18 +528,13 @@ pub struct Sales {
 }
 
 pub async fn sales_of(deps: &Deps, asker: ttx_proto::common::v1::Actor, result_id: &str) -> Sales {
-    let listings: pb::ListingList =
-        ask(deps, subjects::LIST_LISTINGS, pb::ListListings { page: None, asker: Some(asker.clone()) })
-            .await
-            .unwrap_or_default();
-    let sessions: pb::SessionList =
-        ask(deps, subjects::LIST_SESSIONS, pb::ListSessions { page: None, asker: Some(asker) })
-            .await
-            .unwrap_or_default();
-    Sales {
-        listings: listings.listings.into_iter().filter(|l| l.result_id == result_id).collect(),
-        sessions: sessions.sessions.into_iter().filter(|s| s.result_id == result_id).collect(),
-    }
+    // The newest of this result's, as many as one answer holds.
+    let page = Some(ttx_proto::common::v1::PageRequest { offset: 0, limit: ttx_kernel::bus::MAX_PAGE });
+    let q = pb::ListListings { page, asker: Some(asker.clone()), result_id: result_id.to_owned() };
+    let listings: pb::ListingList = ask(deps, subjects::LIST_LISTINGS, q).await.unwrap_or_default();
+    let q = pb::ListSessions { page, asker: Some(asker), result_id: result_id.to_owned() };
+    let sessions: pb::SessionList = ask(deps, subjects::LIST_SESSIONS, q).await.unwrap_or_default();
+    Sales { listings: listings.listings, sessions: sessions.sessions }
 }
 
 /// The result page's part for the listed-price and auction routes: what is on sale, and the forms to sell or buy.

@@ -601,6 +601,7 @@ async fn every_list_answers_a_bounded_page_with_its_total() {
         ("/api/v1/negotiations", "negotiations"),
         ("/api/v1/listed-sales", "listed_sales"),
         ("/api/v1/sessions", "sessions"),
+        ("/api/v1/notifications", "notifications"),
     ] {
         let all = x.send("GET", path, &auth, None).await;
         assert_eq!(all.status, StatusCode::OK, "{path}: {}", all.body);

@@ -128,7 +128,7 @@ impl Decider for Calendars {
             // Never written: the decider checks every schedule. Counted anyway, so versions stay positions.
             Err(_) => {
                 tracing::error!(year = e.year, "a stored holiday schedule does not check");
-                state
+                state.counted()
             }
         }
     }

@@ -290,6 +290,15 @@ impl Calendar {
         next
     }
 
+    /// This calendar counting one more load that changed nothing (a stored schedule that does not check), so that its
+    /// version stays the calendar stream's version.
+    #[must_use]
+    pub fn counted(&self) -> Self {
+        let mut next = self.clone();
+        next.loads += 1;
+        next
+    }
+
     /// `calendar-<loads>`: the number of schedules loaded identifies the calendar in force.
     pub fn version(&self) -> String {
         format!("calendar-{}", self.loads)
@@ -372,16 +381,27 @@ impl CalendarView {
         self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Loads `s` (as its event is folded). A schedule identical to the one in force for its year, as the seeds are
-    /// to the published calendar a view starts with, changes nothing.
-    pub fn load(&self, s: Schedule, loads: u64) {
+    /// Loads `s`, the calendar stream's event at `version` (as it is folded): the calendar's version becomes exactly
+    /// that. A schedule identical to the one in force for its year, at a version the view has reached (as the seeds
+    /// are to the published calendar a view starts with), changes nothing.
+    pub fn load(&self, s: Schedule, version: u64) {
         let mut guard = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if loads <= guard.loads && guard.years.get(&s.year) == Some(&s) {
+        if version <= guard.loads && guard.years.get(&s.year) == Some(&s) {
             return;
         }
         let mut next = guard.with(s);
-        next.loads = next.loads.max(loads);
+        next.loads = version;
         *guard = Arc::new(next);
+    }
+
+    /// Counts the stream's event at `version` that could not be read, so later versions stay exact.
+    pub fn skip(&self, version: u64) {
+        let mut guard = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if version > guard.loads {
+            let mut next = guard.as_ref().clone();
+            next.loads = version;
+            *guard = Arc::new(next);
+        }
     }
 }
 
@@ -412,9 +432,15 @@ pub fn fold(view: &CalendarView, event: &crate::event::RecordedEvent) {
     match ttx_proto::identity::v1::ScheduleLoaded::decode(event.payload().as_ref()) {
         Ok(e) => match schedule(e.year, &e.holidays, &e.make_up_workdays, &e.source) {
             Ok(s) => view.load(s, event.version()),
-            Err(err) => tracing::error!(year = e.year, error = %err, "a stored holiday schedule does not check"),
+            Err(err) => {
+                tracing::error!(year = e.year, error = %err, "a stored holiday schedule does not check");
+                view.skip(event.version());
+            }
         },
-        Err(err) => tracing::error!(error = %err, "a holiday schedule event does not decode"),
+        Err(err) => {
+            tracing::error!(error = %err, "a holiday schedule event does not decode");
+            view.skip(event.version());
+        }
     }
 }
 
@@ -530,6 +556,19 @@ mod tests {
         view.load(Schedule::new(2027, [d("2027-01-01")], [], "x").unwrap(), 3);
         assert_eq!(view.get().version(), "calendar-3");
         assert!(view.get().schedule(2027).is_some());
+    }
+
+    #[test]
+    fn a_view_takes_the_streams_version_even_when_its_start_already_holds_a_later_year() {
+        // A build whose published list already holds 2027, on a log where an administrator loaded 2027 as version 3.
+        let y2027 = Schedule::new(2027, [d("2027-01-01")], [], "x").unwrap();
+        let view = CalendarView::default();
+        view.load(y2027.clone(), 3);
+        assert_eq!(view.get().version(), "calendar-3");
+        view.load(y2027, 3);
+        assert_eq!(view.get().version(), "calendar-3", "folding the same event again changes nothing");
+        view.skip(4);
+        assert_eq!(view.get().version(), "calendar-4", "an unreadable event still counts");
     }
 
     #[test]

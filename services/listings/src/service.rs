@@ -507,6 +507,10 @@ impl Service {
 
     /// Runs the notice timer and the deal reaction until the task is dropped.
     pub async fn timers(self: Arc<Self>) {
+        // Nothing fires on a view still replaying the log.
+        while self.caught_up().await.is_err() {
+            tokio::time::sleep(TIMER_TICK).await;
+        }
         loop {
             self.end_due_notices().await;
             self.expire_demands().await;
@@ -582,6 +586,8 @@ impl Service {
             subjects::START_NOTICE => {
                 let c = pb::StartNotice::decode(payload).map_err(|_| bad_request("StartNotice"))?;
                 let meta = CommandMeta::from_context(c.context)?;
+                // The notice's end is counted with the calendar as the log holds it now.
+                self.caught_up().await?;
                 if c.days > 365 {
                     return Err(ReplyError::invalid("days", "a notice runs at most 365 days"));
                 }

@@ -41,6 +41,8 @@ pub struct Sale {
     pub ended: Option<String>,
     /// How many times it opened (a lapsed listed sale opens again when relisted).
     pub openings: u32,
+    /// The organisation that opened it.
+    pub by_org_id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +125,10 @@ pub enum MarketRejection {
     NotTheHolder,
     #[error("only the exchange itself hands a sale over")]
     NotTheSystem,
+    #[error("at most {0} processes are open on a result at once")]
+    TooManyOpen(usize),
+    #[error("this organisation negotiates this result already ({0})")]
+    AlreadyNegotiating(String),
     #[error("every co-holder must consent to an assignment, an exclusive or sole licence or equity first; missing: {}", .0.join(", "))]
     ConsentMissing(Vec<String>),
 }
@@ -153,12 +159,27 @@ impl Decider for Markets {
                     Some(Some(_)) => return Err(R::Ended(process_id.clone())),
                 }
                 available(s, process_id, *exclusive)?;
+                // No one floods a result's market: a bounded number open at once, one negotiation per buyer.
+                let rules = crate::rules::of(&ctx.rule_version);
+                let others = || s.open().filter(|(id, _)| *id != process_id);
+                if others().count() >= rules.max_open_sales {
+                    return Err(R::TooManyOpen(rules.max_open_sales));
+                }
+                let by = &ctx.actor.org_id;
+                if kind == "negotiation"
+                    && !by.is_empty()
+                    && let Some((id, _)) =
+                        others().find(|(_, sale)| sale.kind == "negotiation" && sale.by_org_id == *by)
+                {
+                    return Err(R::AlreadyNegotiating(id.clone()));
+                }
                 Ok(vec![MarketEvent::Opened(pb::SaleOpened {
                     result_id: result_id.clone(),
                     kind: kind.clone(),
                     process_id: process_id.clone(),
                     mode: *mode,
                     exclusive: *exclusive,
+                    opened_by_org_id: by.clone(),
                 })])
             }
             MarketCommand::Handover { from, to } => {
@@ -177,6 +198,7 @@ impl Decider for Markets {
                         process_id: to.clone(),
                         mode: sale.mode,
                         exclusive: sale.exclusive,
+                        opened_by_org_id: sale.by_org_id.clone(),
                     }),
                 ])
             }
@@ -223,7 +245,14 @@ impl Decider for Markets {
                 let openings = s.sales.get(&e.process_id).map_or(0, |sale| sale.openings).saturating_add(1);
                 s.sales.insert(
                     e.process_id.clone(),
-                    Sale { kind: e.kind.clone(), mode: e.mode, exclusive: e.exclusive, ended: None, openings },
+                    Sale {
+                        kind: e.kind.clone(),
+                        mode: e.mode,
+                        exclusive: e.exclusive,
+                        ended: None,
+                        openings,
+                        by_org_id: e.opened_by_org_id.clone(),
+                    },
                 );
             }
             MarketEvent::Ended(e) => {
@@ -301,6 +330,7 @@ mod tests {
             process_id: process.into(),
             mode: if exclusive { 1 } else { 4 },
             exclusive,
+            opened_by_org_id: "uni".into(),
         })
     }
     fn ended(process: &str, outcome: &str) -> MarketEvent {
@@ -319,6 +349,55 @@ mod tests {
             process_id: process.into(),
             ending: Ending { outcome: "agreed".into(), deal: Some((process.into(), exclusive, "firm".into())) },
         }
+    }
+
+    #[test]
+    fn no_one_floods_a_results_market() {
+        let negotiation = |process: &str| match open(process, false) {
+            MarketCommand::Open { result_id, mode, exclusive, missing_consents, .. } => MarketCommand::Open {
+                result_id,
+                kind: "negotiation".into(),
+                process_id: process.into(),
+                mode,
+                exclusive,
+                missing_consents,
+            },
+            other => other,
+        };
+        let buyer = |org: &str| {
+            Scenario::new(Markets)
+                .at(Timestamp::from_unix_micros(1_790_000_000_000_000))
+                .by(who(org, Role::EnterpriseMember))
+        };
+        let first = MarketEvent::Opened(pb::SaleOpened {
+            result_id: "r1".into(),
+            kind: "negotiation".into(),
+            process_id: "n1".into(),
+            mode: 4,
+            exclusive: false,
+            opened_by_org_id: "firm".into(),
+        });
+        buyer("firm").when(negotiation("n1")).then([first.clone()]);
+        // One negotiation per buyer organisation and result at a time; another buyer negotiates beside it.
+        buyer("firm")
+            .given([first.clone()])
+            .when(negotiation("n2"))
+            .then_rejected(MarketRejection::AlreadyNegotiating("n1".into()));
+        buyer("other").given([first.clone()]).when(negotiation("n2")).then([MarketEvent::Opened(pb::SaleOpened {
+            process_id: "n2".into(),
+            opened_by_org_id: "other".into(),
+            ..match &first {
+                MarketEvent::Opened(e) => e.clone(),
+                _ => unreachable!(),
+            }
+        })]);
+        // At most the rules' number of processes open at once.
+        let max = crate::rules::current().max_open_sales;
+        let full: Vec<MarketEvent> = (0..max).map(|i| opened(&format!("s{i}"), false)).collect();
+        sc(Role::TechManager)
+            .given(full)
+            .when(open("one-more", false))
+            .then_rejected(MarketRejection::TooManyOpen(max));
     }
 
     #[test]
@@ -420,6 +499,7 @@ mod tests {
                 process_id: "l1-auction".into(),
                 mode: 1,
                 exclusive: true,
+                opened_by_org_id: "uni".into(),
             }),
         ]);
         sc(Role::TechManager).given([opened("l1", true)]).when(handover).then_rejected(MarketRejection::NotTheSystem);

@@ -26,6 +26,9 @@ pub struct Rules {
     pub max_offers_per_party: usize,
     /// Bids one bidder may place in one session.
     pub max_bids_per_bidder: usize,
+    /// Processes open at once on one result (non-exclusive licences sell side by side); a buyer organisation
+    /// negotiates a result once at a time.
+    pub max_open_sales: usize,
 }
 
 /// The rules of 2026, second version: money bounded, deposits bounded, refunds due.
@@ -41,17 +44,20 @@ pub const RULES_2026_2: Rules = Rules {
     listing_max_working_days: u32::MAX,
     max_offers_per_party: usize::MAX,
     max_bids_per_bidder: usize::MAX,
+    max_open_sales: usize::MAX,
 };
 
 /// The rules of 2026, third version: periods counted with the calendar in force (a deadline in a year without a
 /// schedule is refused or pending, never guessed), a listed-price disclosure period of 10 to 60 working days, and no
-/// record flooded: at most 50 offers per party in a negotiation and 500 bids per bidder in a session.
+/// record flooded: at most 50 offers per party in a negotiation, 500 bids per bidder in a session, 50 processes open on
+/// a result at once and one open negotiation per buyer organisation and result.
 pub const RULES_2026_3: Rules = Rules {
     version: "negotiation-2026.3",
     listing_min_working_days: 10,
     listing_max_working_days: 60,
     max_offers_per_party: 50,
     max_bids_per_bidder: 500,
+    max_open_sales: 50,
     ..RULES_2026_2
 };
 

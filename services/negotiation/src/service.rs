@@ -104,6 +104,8 @@ fn market_rejected(r: &MarketRejection) -> ReplyError {
         R::Busy(_) | R::ExclusiveGranted(_) => "conflict",
         R::NotTheHolder | R::NotTheSystem => "forbidden",
         R::LicencesGranted | R::LicensingStopped | R::Ended(_) | R::ConsentMissing(_) => "rejected",
+        R::TooManyOpen(_) => "too_many",
+        R::AlreadyNegotiating(_) => "conflict",
     };
     ReplyError::new(code, r.to_string())
 }
@@ -264,6 +266,10 @@ impl Service {
 
     /// Runs the timers and the reactions until the task is dropped.
     pub async fn timers(self: Arc<Self>) {
+        // Nothing fires on a view still replaying the log: a deadline would be counted with an older calendar.
+        while self.caught_up().await.is_err() {
+            tokio::time::sleep(TIMER_TICK).await;
+        }
         loop {
             self.fire_due().await;
             self.keep_markets().await;
@@ -695,7 +701,11 @@ impl Service {
                 let asker = q.asker.unwrap_or_default();
                 self.caught_up().await?;
                 let d = self.directory.read().await;
-                let mut entries: Vec<&Entry<ListingState>> = d.listings.values().collect();
+                let mut entries: Vec<&Entry<ListingState>> = d
+                    .listings
+                    .values()
+                    .filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id)
+                    .collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
                 let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
                 let listings = entries.into_iter().map(|e| listing_view(&e.state, e.version, &asker)).collect();
@@ -730,7 +740,11 @@ impl Service {
                 let asker = q.asker.unwrap_or_default();
                 self.caught_up().await?;
                 let d = self.directory.read().await;
-                let mut entries: Vec<&Entry<SessionState>> = d.sessions.values().collect();
+                let mut entries: Vec<&Entry<SessionState>> = d
+                    .sessions
+                    .values()
+                    .filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id)
+                    .collect();
                 entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
                 let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
                 let now = self.clock.now();
@@ -772,10 +786,13 @@ impl Service {
                             process_id: shown(&sale.kind, id),
                             mode: sale.mode,
                             exclusive: sale.exclusive,
+                            // Who negotiates stays between the parties, the holder and supervisors.
+                            opened_by_org_id: if insider { sale.by_org_id.clone() } else { String::new() },
                         })
                         .collect(),
                     exclusive_deal_id: state.exclusive_grant().cloned().unwrap_or_default(),
-                    licences: state.licences().cloned().collect(),
+                    licences: state.licences().take(ttx_kernel::bus::MAX_PAGE as usize).cloned().collect(),
+                    licences_total: u32::try_from(state.licences().count()).unwrap_or(u32::MAX),
                     licensing_stopped: state.licensing_stopped,
                     version: entry.map_or(0, |e| e.version),
                 }
@@ -993,18 +1010,15 @@ pub const RECENT_BIDS: usize = 50;
 /// Every deadline recorded as pending, for the administrators' alert and the timer that completes them.
 fn pending_deadlines(d: &Directory) -> Vec<pb::PendingDeadline> {
     let sessions = d.sessions.values().filter_map(|e| {
-        let (since, year) = e.state.pending?;
-        let mut deadlines = vec!["refunds".to_owned()];
-        if e.state.deal.as_ref().is_some_and(|d| d.pending_year != 0) {
-            deadlines.push("contract".into());
-        }
+        let pending = e.state.pending();
+        let first = pending.iter().min_by_key(|p| (p.year, p.from))?;
         Some(pb::PendingDeadline {
             process: "session".into(),
             id: e.state.id.clone(),
             result_id: e.state.result_id.clone(),
-            year,
-            since: Some(since.to_proto()),
-            deadlines,
+            year: first.year,
+            since: Some(first.from.to_proto()),
+            deadlines: pending.iter().map(|p| p.what.to_owned()).collect(),
         })
     });
     let listings = d.listings.values().filter_map(|e| {

@@ -262,11 +262,54 @@ pub struct SessionState {
     pub contract_due: Option<Timestamp>,
     /// The signed contract's reference, once the winner signed.
     pub signed: Option<String>,
-    /// Deadlines decided while their year had no schedule: the instant they count from and the year they wait for.
-    pub pending: Option<(Timestamp, i32)>,
+}
+
+/// A deadline recorded as pending: what it is, the instant it counts from, the working days it runs and the year whose
+/// schedule it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub what: &'static str,
+    pub from: Timestamp,
+    pub working_days: u32,
+    pub year: i32,
 }
 
 impl SessionState {
+    /// The deadlines in force that wait for their year's schedule: the refunds' (of the cancellation if cancelled,
+    /// else of the close) and the winner's contract (unless the session was cancelled, which voids the deal).
+    pub fn pending(&self) -> Vec<Pending> {
+        let refund_days =
+            |recorded: u32| if recorded == 0 { crate::rules::current().refund_working_days } else { recorded };
+        let refunds = match (&self.cancellation, &self.outcome) {
+            (Some(c), _) if c.pending_year != 0 => Some(Pending {
+                what: "refunds",
+                from: time(&c.cancelled_at).unwrap_or_default(),
+                working_days: refund_days(c.refund_working_days),
+                year: c.pending_year,
+            }),
+            (None, Some(o)) if o.pending_year != 0 => Some(Pending {
+                what: "refunds",
+                from: time(&o.closed_at).unwrap_or_default(),
+                working_days: refund_days(o.refund_working_days),
+                year: o.pending_year,
+            }),
+            _ => None,
+        };
+        let contract =
+            self.deal.as_ref().filter(|d| d.pending_year != 0 && self.phase != Phase::Cancelled).map(|d| Pending {
+                what: "contract",
+                from: time(&d.agreed_at).unwrap_or_default(),
+                working_days: crate::deadline::CONTRACT_WORKING_DAYS,
+                year: d.pending_year,
+            });
+        refunds.into_iter().chain(contract).collect()
+    }
+
+    /// The year a pending contract deadline waits for, if it does.
+    fn contract_pending(&self) -> Option<i32> {
+        self.pending().iter().find(|p| p.what == "contract").map(|p| p.year)
+    }
+
     /// The highest accepted bid of an open session.
     pub fn high(&self) -> Option<&Bid> {
         self.bids.last()
@@ -504,6 +547,7 @@ fn settle(
         refunds_due_by: refunds_due_by.as_ref().ok().map(|t| t.to_proto()),
         closed_at: Some(now.to_proto()),
         pending_year: refunds_due_by.err().map_or(0, |e| e.0),
+        refund_working_days: refund_days,
     }));
     if let Some((winner, price)) = sold {
         events.push(SessionEvent::DealAgreed(deal(state, &winner, price, ctx)?));
@@ -784,7 +828,7 @@ impl Decider for Sessions {
                 if s.signed.is_some() {
                     return Err(R::AlreadySigned);
                 }
-                if let Some((_, year)) = s.pending {
+                if let Some(year) = s.contract_pending() {
                     return Err(R::DeadlinePending(year));
                 }
                 if let Some(due) = s.contract_due.filter(|due| now <= *due) {
@@ -815,7 +859,7 @@ impl Decider for Sessions {
                     return Ok(Vec::new());
                 }
                 let (winner, _) = s.winner.as_ref().filter(|_| s.phase == Phase::Closed).ok_or(R::NoWinner)?;
-                if let Some((_, year)) = s.pending {
+                if let Some(year) = s.contract_pending() {
                     return Err(R::DeadlinePending(year));
                 }
                 let due = s.contract_due.ok_or(R::NoWinner)?;
@@ -828,17 +872,23 @@ impl Decider for Sessions {
                 if !ctx.actor.has_role(Role::System) {
                     return Err(R::NotTheSystem);
                 }
-                let Some((from, _)) = s.pending else { return Ok(Vec::new()) };
-                let count = |n: u32| {
-                    crate::deadline::working_days_after(&ctx.calendar, from, n)
-                        .map(|t| Some(t.to_proto()))
+                let pending = s.pending();
+                if pending.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Each counted from its own instant, over the days it was given when it was decided.
+                let count = |what: &str| {
+                    pending
+                        .iter()
+                        .find(|p| p.what == what)
+                        .map(|p| crate::deadline::working_days_after(&ctx.calendar, p.from, p.working_days))
+                        .transpose()
+                        .map(|t| t.map(Timestamp::to_proto))
                         .map_err(|e| R::DeadlinePending(e.0))
                 };
-                let refund_days = crate::rules::of(&ctx.rule_version).refund_working_days;
-                let contract = s.deal.as_ref().is_some_and(|d| d.pending_year != 0);
                 Ok(vec![SessionEvent::DeadlinesFixed(pb::DeadlinesFixed {
-                    contract_due: if contract { count(crate::deadline::CONTRACT_WORKING_DAYS)? } else { None },
-                    refunds_due_by: count(refund_days)?,
+                    contract_due: count("contract")?,
+                    refunds_due_by: count("refunds")?,
                 })])
             }
             SessionCommand::Cancel { reason } => {
@@ -909,11 +959,9 @@ impl Decider for Sessions {
                 s.winner = e.sold.then(|| (e.winner_org_id.clone(), e.price_fen));
                 s.refunds_due = e.refunds_due.clone();
                 s.refunds_due_by = time(&e.refunds_due_by);
-                s.pending = pending(&e.closed_at, e.pending_year);
                 s.outcome = Some(e.clone());
             }
             SessionEvent::DeadlinesFixed(f) => {
-                s.refunds_due_by = time(&f.refunds_due_by).or(s.refunds_due_by);
                 if let Some(due) = time(&f.contract_due) {
                     s.contract_due = Some(due);
                     if let Some(d) = s.deal.as_mut() {
@@ -922,15 +970,17 @@ impl Decider for Sessions {
                         d.pending_year = 0;
                     }
                 }
-                if let Some(o) = s.outcome.as_mut() {
-                    o.refunds_due_by = f.refunds_due_by;
-                    o.pending_year = 0;
+                if let Some(due) = time(&f.refunds_due_by) {
+                    s.refunds_due_by = Some(due);
+                    // The refunds in force: the cancellation's if there is one, else the close's.
+                    if let Some(c) = s.cancellation.as_mut().filter(|c| c.pending_year != 0) {
+                        c.refunds_due_by = f.refunds_due_by;
+                        c.pending_year = 0;
+                    } else if let Some(o) = s.outcome.as_mut().filter(|o| o.pending_year != 0) {
+                        o.refunds_due_by = f.refunds_due_by;
+                        o.pending_year = 0;
+                    }
                 }
-                if let Some(c) = s.cancellation.as_mut() {
-                    c.refunds_due_by = f.refunds_due_by;
-                    c.pending_year = 0;
-                }
-                s.pending = None;
             }
             SessionEvent::DealAgreed(d) => {
                 s.contract_due = time(&d.contract_due);
@@ -943,16 +993,10 @@ impl Decider for Sessions {
                 s.phase = Phase::Cancelled;
                 s.refunds_due = e.refunds_due.clone();
                 s.refunds_due_by = time(&e.refunds_due_by);
-                s.pending = pending(&e.cancelled_at, e.pending_year);
             }
         }
         s
     }
-}
-
-/// Deadlines pending since `at`, waiting for `year`'s schedule.
-fn pending(at: &Option<prost_types::Timestamp>, year: i32) -> Option<(Timestamp, i32)> {
-    (year != 0).then(|| (time(at).unwrap_or_default(), year))
 }
 
 /// The cancellation of a session for the seller's act: every confirmed deposit (the winner's too) due back, none
@@ -968,6 +1012,7 @@ fn cancel(s: &SessionState, reason: &str, ctx: &Ctx) -> Result<Vec<SessionEvent>
         refunds_due_by: due_by.as_ref().ok().map(|t| t.to_proto()),
         cancelled_at: Some(ctx.now.to_proto()),
         pending_year: due_by.err().map_or(0, |e| e.0),
+        refund_working_days: refund_days,
     })])
 }
 

@@ -317,6 +317,7 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
         refunds_due_by: refunds_due_by(),
         closed_at: Some(at(60).to_proto()),
         pending_year: 0,
+        refund_working_days: 5,
     })]);
     assert_eq!(closed.phase, Phase::Closed);
     sc(timer(), 60).given(ready()).when(C::Close { on_sale: true }).then([E::Closed(pb::SessionClosed {
@@ -328,6 +329,7 @@ fn below_a_hidden_reserve_or_without_bids_there_is_no_sale() {
         refunds_due_by: refunds_due_by(),
         closed_at: Some(at(60).to_proto()),
         pending_year: 0,
+        refund_working_days: 5,
     })]);
 }
 
@@ -676,6 +678,7 @@ fn no_deposit_is_ever_forfeited_because_the_seller_withdrew() {
             ),
             cancelled_at: Some(at(minute).to_proto()),
             pending_year: 0,
+            refund_working_days: 5,
         })
     };
     // While bidding runs: every confirmed deposit is due back, and no more bids are taken.
@@ -741,4 +744,54 @@ fn no_bidder_floods_a_session_with_bids() {
         .given(given.clone())
         .when(C::Bid { amount_fen: next, on_sale: true })
         .then_rejected(R::TooManyBids(max));
+}
+
+/// A close late in December with no schedule for the next year: both deadlines pending, no default while the contract's
+/// is; a cancellation takes over the refunds and voids the contract's; once the year is loaded each is counted from its
+/// own instant over the days it was given.
+#[test]
+fn deadlines_pending_their_year_are_counted_from_their_own_instant_once_it_is_loaded() {
+    let beijing = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+    let bids = [ready(), vec![bid(1, "a", 1_000_000, 60), bid(2, "b", 1_010_000, 60)]].concat();
+    // Monday 2026-12-28, 10:00 Beijing.
+    let close = Ctx::new(beijing("2026-12-28T02:00:00Z"), timer(), CommandId::parse("c").unwrap());
+    let events = Sessions.decide(&Sessions.fold(&bids), &C::Close { on_sale: true }, &close).unwrap();
+    let closed = [bids, events].concat();
+    let state = Sessions.fold(&closed);
+    let pending: Vec<(&str, i32)> = state.pending().iter().map(|p| (p.what, p.year)).collect();
+    assert_eq!(pending, [("refunds", 2027), ("contract", 2027)]);
+    assert_eq!((state.refunds_due_by, state.contract_due), (None, None));
+    let late = Ctx::new(beijing("2027-03-01T02:00:00Z"), timer(), CommandId::parse("c").unwrap());
+    let deadline = C::ContractDeadline { seller_withdrew: false };
+    assert_eq!(Sessions.decide(&state, &deadline, &late), Err(R::DeadlinePending(2027)), "never in default");
+    assert_eq!(Sessions.decide(&state, &C::FixDeadlines, &late), Err(R::DeadlinePending(2027)), "still no schedule");
+    // The holder withdraws the next day: the cancellation's refunds are due, pending too; the deal is void.
+    let cancel = Ctx::new(beijing("2026-12-29T02:00:00Z"), timer(), CommandId::parse("c").unwrap());
+    let events = Sessions.decide(&state, &C::Cancel { reason: "withdrawn".into() }, &cancel).unwrap();
+    let cancelled = [closed, events].concat();
+    let state = Sessions.fold(&cancelled);
+    let pending: Vec<(&str, Timestamp)> = state.pending().iter().map(|p| (p.what, p.from)).collect();
+    assert_eq!(pending, [("refunds", cancel.now)]);
+    // 2027 loaded (1 January off): Tuesday 12-29 + 5 working days = 30, 31 December, 4, 5, 6 January.
+    let y2027 = ttx_kernel::calendar::Schedule::new(
+        2027,
+        [ttx_kernel::calendar::Date::new(2027, 1, 1).unwrap()],
+        [],
+        "a test schedule",
+    )
+    .unwrap();
+    let mut fix = Ctx::new(beijing("2027-01-10T02:00:00Z"), timer(), CommandId::parse("c").unwrap());
+    fix.calendar = std::sync::Arc::new(Calendar::published().with(y2027));
+    let fixed = Sessions.decide(&state, &C::FixDeadlines, &fix).unwrap();
+    assert_eq!(
+        fixed,
+        [E::DeadlinesFixed(pb::DeadlinesFixed {
+            contract_due: None,
+            refunds_due_by: Some(beijing("2027-01-06T15:59:59.999999Z").to_proto()),
+        })]
+    );
+    let state = Sessions.fold(&[cancelled, fixed].concat());
+    assert!(state.pending().is_empty());
+    assert_eq!(state.refunds_due_by, Some(beijing("2027-01-06T15:59:59.999999Z")));
+    assert_eq!(state.cancellation.unwrap().pending_year, 0);
 }
