@@ -49,14 +49,14 @@ pub const RULES_2026_2: Rules = Rules {
 
 /// The rules of 2026, third version: periods counted with the calendar in force (a deadline in a year without a
 /// schedule is refused or pending, never guessed), a listed-price disclosure period of 10 to 60 working days, and no
-/// record flooded: at most 50 offers per party in a negotiation, 500 bids per bidder in a session, 50 processes open on
+/// record flooded: at most 50 offers per party in a negotiation, 10,000 bids per bidder in a session, 50 processes open on
 /// a result at once and one open negotiation per buyer organisation and result.
 pub const RULES_2026_3: Rules = Rules {
     version: "negotiation-2026.3",
     listing_min_working_days: 10,
     listing_max_working_days: 60,
     max_offers_per_party: 50,
-    max_bids_per_bidder: 500,
+    max_bids_per_bidder: 10_000,
     max_open_sales: 50,
     ..RULES_2026_2
 };

@@ -246,6 +246,8 @@ pub struct SessionState {
     pub phase: Phase,
     pub bidders: BTreeMap<String, Bidder>,
     pub bids: Vec<Bid>,
+    /// How many bids each bidder placed.
+    pub bids_by: BTreeMap<String, usize>,
     pub ends_at: Option<Timestamp>,
     /// Sealed: bidder → (commitment, order of commitment).
     pub commitments: BTreeMap<String, ([u8; 32], u32)>,
@@ -700,7 +702,7 @@ impl Decider for Sessions {
                     return Err(R::OneBidEach);
                 }
                 // No bidder floods a session's record.
-                if s.bids.iter().filter(|b| b.bidder == org).count() >= in_force.max_bids_per_bidder {
+                if s.bids_by.get(&org).copied().unwrap_or(0) >= in_force.max_bids_per_bidder {
                     return Err(R::TooManyBids(in_force.max_bids_per_bidder));
                 }
                 match s.high() {
@@ -942,6 +944,7 @@ impl Decider for Sessions {
             SessionEvent::DepositForfeited(e) => set_deposit(&mut s, &e.bidder_org_id, Deposit::Forfeited),
             SessionEvent::BidPlaced(e) => {
                 s.bids.push(Bid { seq: e.seq, bidder: e.bidder_org_id.clone(), amount_fen: e.amount_fen });
+                *s.bids_by.entry(e.bidder_org_id.clone()).or_default() += 1;
                 s.ends_at = time(&e.ends_at).or(s.ends_at);
             }
             SessionEvent::BidCommitted(e) => {
