@@ -78,6 +78,7 @@ pub mod identity {
             pub const REGISTER_ORGANISATION: &str = "ttx.identity.cmd.register-organisation";
             pub const DECLARE_RELATED_PARTY: &str = "ttx.identity.cmd.declare-related-party";
             pub const WITHDRAW_RELATED_PARTY: &str = "ttx.identity.cmd.withdraw-related-party";
+            pub const NAME_REPRESENTATIVE: &str = "ttx.identity.cmd.name-representative";
             pub const CREATE_USER: &str = "ttx.identity.cmd.create-user";
             pub const GRANT_ROLE: &str = "ttx.identity.cmd.grant-role";
             pub const REVOKE_ROLE: &str = "ttx.identity.cmd.revoke-role";

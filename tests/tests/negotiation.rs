@@ -806,13 +806,18 @@ async fn deadlines_wait_for_their_year_on_nats() {
     deadlines_in_a_year_without_a_schedule_wait_for_it(Mode::Nats).await;
 }
 
-/// A result held by the university and the institute is offered for assignment only once the institute, its
-/// co-holder, has consented through its technology manager (Patent Law art. 14).
+/// A result held by the university, the institute and an enterprise is offered for assignment only once both co-holders
+/// have consented: the institute through its technology manager, the enterprise through the member it named (Patent
+/// Law art. 14).
 async fn a_jointly_held_result_is_sold_exclusively_only_with_every_co_holders_consent(mode: Mode) {
     let x = TestExchange::spawn(mode).await.unwrap();
     let p = People::new(&x).await;
     let mut body = listing("auction");
-    body["holders"] = json!([{ "org_id": org_id(1), "share_bp": 6000 }, { "org_id": org_id(4), "share_bp": 4000 }]);
+    body["holders"] = json!([
+        { "org_id": org_id(1), "share_bp": 5000 },
+        { "org_id": org_id(4), "share_bp": 3000 },
+        { "org_id": org_id(5), "share_bp": 2000 },
+    ]);
     let a = p.call("zhangwei", "POST", "/api/v1/results", Some(body)).await;
     ok(&a, 201);
     let result = a.body["id"].as_str().unwrap().to_owned();
@@ -828,11 +833,20 @@ async fn a_jointly_held_result_is_sold_exclusively_only_with_every_co_holders_co
     ok(&p.call("zhaomin", "POST", &consent, None).await, 403);
     ok(&p.call("zhangwei", "POST", &consent, None).await, 403);
     ok(&p.call("wangqiang", "POST", &consent, None).await, 200);
+    let refused = p.call("zhangwei", "POST", "/api/v1/sessions", Some(open.clone())).await;
+    ok(&refused, 422);
+    assert!(refused.body["detail"].as_str().unwrap().contains(&org_id(5)), "the enterprise has not: {}", refused.body);
+    // The enterprise acts through the member it named (an administrator records it on its written request).
+    ok(&p.call("sunli", "POST", &consent, None).await, 403);
+    let name = json!({ "user_id": "sunli" });
+    let representative = format!("/api/v1/organisations/{}/representative", org_id(5));
+    ok(&p.call("sunli", "PUT", &representative, Some(name.clone())).await, 403);
+    ok(&p.call("root", "PUT", &representative, Some(json!({ "user_id": "zhaomin" }))).await, 403);
+    ok(&p.call("root", "PUT", &representative, Some(name)).await, 200);
+    ok(&p.call("sunli", "POST", &consent, None).await, 200);
     let view = p.call("zhangwei", "GET", &format!("/api/v1/results/{result}"), None).await.body;
-    assert_eq!(
-        (view["co_holder_org_ids"].clone(), view["consented_org_ids"].clone()),
-        (json!([org_id(4)]), json!([org_id(4)]))
-    );
+    let both = json!([org_id(4), org_id(5)]);
+    assert_eq!((view["co_holder_org_ids"].clone(), view["consented_org_ids"].clone()), (both.clone(), both));
     ok(&p.call("zhangwei", "POST", "/api/v1/sessions", Some(open)).await, 201);
     x.stop().await.unwrap();
 }

@@ -588,6 +588,34 @@ pub async fn declare_related_party(
     carry_out(&deps, subjects::DECLARE_RELATED_PARTY, command, StatusCode::CREATED).await
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Representative {
+    /// A member of the organisation.
+    pub user_id: String,
+}
+
+/// Name the member who acts for the organisation as a co-holder of results (administrators, on the organisation's
+/// written request): an enterprise co-holder consents to exclusive disposal only through this member.
+#[utoipa::path(put, path = "/api/v1/organisations/{org_id}/representative", tag = "organisations",
+    security(("bearer" = [])), request_body = Representative,
+    params(("org_id" = String, Path, description = "The credit code in lower case")), responses(
+    (status = 200, description = "Named", body = Accepted),
+    (status = 403, description = "Not an administrator, or the user is not a member", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such organisation or user", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn name_representative(
+    State(deps): State<Deps>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(org_id): Path<String>,
+    Body(body): Body<Representative>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let command = pb::NameRepresentative { context: context(&headers, &principal)?, org_id, user_id: body.user_id };
+    carry_out(&deps, subjects::NAME_REPRESENTATIVE, command, StatusCode::OK).await
+}
+
 /// Withdraw a declared related party (the organisation's members and administrators). A challenge that was open
 /// while the declaration held still refuses the pair.
 #[utoipa::path(delete, path = "/api/v1/organisations/{org_id}/related-parties/{related_org_id}", tag = "organisations",

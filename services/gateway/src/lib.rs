@@ -197,6 +197,7 @@ pub fn router(deps: Deps) -> Router {
         .route("/organisations/{org_id}", get(api::get_organisation))
         .route("/organisations/{org_id}/users", get(api::list_org_users))
         .route("/organisations/{org_id}/related-parties", post(api::declare_related_party))
+        .route("/organisations/{org_id}/representative", axum::routing::put(api::name_representative))
         .route(
             "/organisations/{org_id}/related-parties/{related_org_id}",
             axum::routing::delete(api::withdraw_related_party),

@@ -38,6 +38,7 @@ impl Modify for Bearer {
         api::list_org_users,
         api::declare_related_party,
         api::withdraw_related_party,
+        api::name_representative,
         api::create_user,
         api::get_user,
         api::grant_role,

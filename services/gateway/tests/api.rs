@@ -48,6 +48,12 @@ fn matrix() -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
         ("GET", format!("/api/v1/organisations/{uni}/users"), None, [401, 200, 200, 200, 403, 200]),
         ("POST", format!("/api/v1/organisations/{uni}/related-parties"), Some(related), [401, 201, 201, 201, 403, 403]),
         ("POST", "/api/v1/users".into(), Some(new_user), [401, 201, 403, 403, 403, 403]),
+        (
+            "PUT",
+            format!("/api/v1/organisations/{}/representative", org_id(FIRM)),
+            Some(json!({ "user_id": "zhaoqiang" })),
+            [401, 200, 403, 403, 403, 403],
+        ),
         ("GET", "/api/v1/users/lilei".into(), None, [401, 200, 200, 200, 403, 200]),
         (
             "POST",
@@ -638,6 +644,7 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
         ("get", "/api/v1/organisations/{org_id}/users"),
         ("post", "/api/v1/organisations/{org_id}/related-parties"),
         ("delete", "/api/v1/organisations/{org_id}/related-parties/{related_org_id}"),
+        ("put", "/api/v1/organisations/{org_id}/representative"),
         ("post", "/api/v1/users"),
         ("get", "/api/v1/users/{user_id}"),
         ("post", "/api/v1/users/{user_id}/roles"),

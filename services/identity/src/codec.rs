@@ -12,6 +12,7 @@ use crate::values::CreditCode;
 const ORG_REGISTERED: &str = "ttx.identity.v1.OrganisationRegistered";
 const RELATED_DECLARED: &str = "ttx.identity.v1.RelatedPartyDeclared";
 const RELATED_WITHDRAWN: &str = "ttx.identity.v1.RelatedPartyWithdrawn";
+const REPRESENTATIVE_NAMED: &str = "ttx.identity.v1.RepresentativeNamed";
 const USER_CREATED: &str = "ttx.identity.v1.UserCreated";
 const PASSWORD_SET: &str = "ttx.identity.v1.PasswordSet";
 const ROLE_GRANTED: &str = "ttx.identity.v1.RoleGranted";
@@ -43,6 +44,7 @@ impl DomainEvent for OrgEvent {
             Self::Registered { .. } => ORG_REGISTERED,
             Self::RelatedDeclared { .. } => RELATED_DECLARED,
             Self::RelatedWithdrawn { .. } => RELATED_WITHDRAWN,
+            Self::RepresentativeNamed { .. } => REPRESENTATIVE_NAMED,
         }
     }
 
@@ -52,6 +54,9 @@ impl DomainEvent for OrgEvent {
             Self::RelatedDeclared { org_id, related_org_id, .. }
             | Self::RelatedWithdrawn { org_id, related_org_id } => {
                 vec![subject("organisation", org_id), subject("organisation", related_org_id)]
+            }
+            Self::RepresentativeNamed { org_id, user_id } => {
+                vec![subject("organisation", org_id), subject("user", user_id)]
             }
         }
     }
@@ -76,6 +81,9 @@ impl DomainEvent for OrgEvent {
                 pb::RelatedPartyWithdrawn { org_id: org_id.clone(), related_org_id: related_org_id.clone() }
                     .encode_to_vec()
             }
+            Self::RepresentativeNamed { org_id, user_id } => {
+                pb::RepresentativeNamed { org_id: org_id.clone(), user_id: user_id.clone() }.encode_to_vec()
+            }
         };
         bytes.into()
     }
@@ -98,6 +106,10 @@ impl DomainEvent for OrgEvent {
             (RELATED_WITHDRAWN, 1) => {
                 let p: pb::RelatedPartyWithdrawn = decode_pb(event_type, payload)?;
                 Ok(Self::RelatedWithdrawn { org_id: p.org_id, related_org_id: p.related_org_id })
+            }
+            (REPRESENTATIVE_NAMED, 1) => {
+                let p: pb::RepresentativeNamed = decode_pb(event_type, payload)?;
+                Ok(Self::RepresentativeNamed { org_id: p.org_id, user_id: p.user_id })
             }
             _ => Err(DecodeError::UnknownType { event_type: event_type.to_owned(), schema_version }),
         }

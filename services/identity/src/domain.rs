@@ -84,13 +84,28 @@ pub struct OrgState {
     pub profile: Option<OrgProfile>,
     /// Related organisation id → relation.
     pub related: BTreeMap<String, String>,
+    /// The member the organisation named to act for it as a co-holder of results (an enterprise's representative).
+    pub representative: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgCommand {
-    Register { profile: OrgProfile },
-    DeclareRelated { related_org_id: String, relation: String },
-    WithdrawRelated { related_org_id: String },
+    Register {
+        profile: OrgProfile,
+    },
+    DeclareRelated {
+        related_org_id: String,
+        relation: String,
+    },
+    WithdrawRelated {
+        related_org_id: String,
+    },
+    /// By an administrator, on the organisation's written request: the member who acts for it as a co-holder.
+    /// `member`: whether the user belongs to the organisation (the shell looks it up).
+    NameRepresentative {
+        user_id: String,
+        member: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +113,7 @@ pub enum OrgEvent {
     Registered { org_id: String, profile: OrgProfile },
     RelatedDeclared { org_id: String, related_org_id: String, relation: String },
     RelatedWithdrawn { org_id: String, related_org_id: String },
+    RepresentativeNamed { org_id: String, user_id: String },
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -138,6 +154,21 @@ impl Decider for Organisations {
                     relation: relation.clone(),
                 }])
             }
+            OrgCommand::NameRepresentative { user_id, member } => {
+                if !is_admin(actor) {
+                    return Err(Rejection::AdminOnly);
+                }
+                if state.profile.is_none() {
+                    return Err(Rejection::NoSuchOrganisation);
+                }
+                if !member {
+                    return Err(Rejection::NotAMember);
+                }
+                if state.representative.as_ref() == Some(user_id) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![OrgEvent::RepresentativeNamed { org_id: state.id.clone(), user_id: user_id.clone() }])
+            }
             OrgCommand::WithdrawRelated { related_org_id } => {
                 let org_id = member_or_admin(state, actor)?;
                 if !state.related.contains_key(related_org_id) {
@@ -160,6 +191,7 @@ impl Decider for Organisations {
             OrgEvent::RelatedWithdrawn { related_org_id, .. } => {
                 state.related.remove(related_org_id);
             }
+            OrgEvent::RepresentativeNamed { user_id, .. } => state.representative = Some(user_id.clone()),
         }
         state
     }
@@ -496,6 +528,27 @@ mod tests {
             .then([declared.clone()]);
         assert_eq!(state.related.get("other").map(String::as_str), Some("控股子公司"));
         Scenario::new(Organisations).by(member).given([registered(), declared]).when(declare()).then([]);
+    }
+
+    #[test]
+    fn an_administrator_names_a_member_to_act_for_the_organisation_as_a_co_holder() {
+        let org = UNI.to_ascii_lowercase();
+        let name = |member| OrgCommand::NameRepresentative { user_id: "li".into(), member };
+        let named = OrgEvent::RepresentativeNamed { org_id: org.clone(), user_id: "li".into() };
+        let state =
+            Scenario::new(Organisations).by(admin()).given([registered()]).when(name(true)).then([named.clone()]);
+        assert_eq!(state.representative.as_deref(), Some("li"));
+        Scenario::new(Organisations).by(admin()).given([registered(), named]).when(name(true)).then([]);
+        Scenario::new(Organisations)
+            .by(admin())
+            .given([registered()])
+            .when(name(false))
+            .then_rejected(Rejection::NotAMember);
+        Scenario::new(Organisations)
+            .by(actor("li", &org, &[Role::TechManager]))
+            .given([registered()])
+            .when(name(true))
+            .then_rejected(Rejection::AdminOnly);
     }
 
     #[test]

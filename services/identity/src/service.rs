@@ -96,6 +96,7 @@ impl Directory {
                         org.related_org_ids.retain(|r| *r != related_org_id);
                     }
                 }
+                OrgEvent::RepresentativeNamed { .. } => {}
             }
         } else if stream == calendar::STREAM {
             calendar::fold(&self.calendar, event);
@@ -235,6 +236,24 @@ impl Service {
                     return Err(ReplyError::new("not_found", "the related organisation is not registered"));
                 }
                 let command = OrgCommand::DeclareRelated { related_org_id, relation };
+                let handled = self
+                    .orgs
+                    .handle(&org_stream(&org_id)?, &command, &meta)
+                    .await
+                    .map_err(|e| e.into_reply(rejected))?;
+                Ok(handled.accepted())
+            }
+            subjects::NAME_REPRESENTATIVE => {
+                let c = pb::NameRepresentative::decode(payload).map_err(|_| bad_request("NameRepresentative"))?;
+                let meta = CommandMeta::from_context(c.context)?;
+                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+                let user = self.load_user(user_id.as_str()).await?;
+                if !user.exists() {
+                    return Err(ReplyError::new("not_found", "no such user"));
+                }
+                let command =
+                    OrgCommand::NameRepresentative { user_id: user_id.to_string(), member: user.org_id == org_id };
                 let handled = self
                     .orgs
                     .handle(&org_stream(&org_id)?, &command, &meta)

@@ -309,8 +309,11 @@ pub enum ResultCommand {
         deal_id: String,
         reason: String,
     },
-    /// A co-holder consents to exclusive disposal (assignment, exclusive or sole licence, equity).
-    Consent,
+    /// A co-holder consents to exclusive disposal (assignment, exclusive or sole licence, equity). `named`: whether
+    /// the actor is the member its organisation named to act for it (identity's record; the shell looks it up).
+    Consent {
+        named: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,7 +371,7 @@ pub enum Rejection {
     NoticeTooShort(u32),
     #[error("an organisation raises at most {0} objections to a notice")]
     TooManyObjections(u32),
-    #[error("only a technology manager, or an enterprise member, of a co-holder consents for it")]
+    #[error("only a technology manager of a co-holder, or the member an enterprise co-holder named, consents for it")]
     NotACoHolder,
     #[error(
         "the period would end in {0}, for which no public-holiday schedule is loaded yet; an administrator loads it"
@@ -642,8 +645,9 @@ impl Decider for Results {
                 }
                 Ok(vec![ResultEvent::Released { deal_id: deal_id.clone(), reason: reason.clone() }])
             }
-            ResultCommand::Consent => {
-                let entitled = actor.has_role(Role::TechManager) || actor.has_role(Role::EnterpriseMember);
+            ResultCommand::Consent { named } => {
+                // A technology manager acts for its institution; an enterprise only through the member it named.
+                let entitled = actor.has_role(Role::TechManager) || (actor.has_role(Role::EnterpriseMember) && *named);
                 if !entitled || !state.co_holders().contains(&actor.org_id) {
                     return Err(Rejection::NotACoHolder);
                 }
@@ -1281,22 +1285,34 @@ pub(crate) mod tests {
         let state = results()
             .by(co_manager.clone())
             .given([created.clone()])
-            .when(ResultCommand::Consent)
+            .when(ResultCommand::Consent { named: false })
             .then([consented.clone()]);
         assert_eq!((state.co_holders(), state.consents.len()), (vec!["inst".to_owned()], 1));
         // Once is enough; the owner, a stranger and a co-holder's reviewer do not consent for a co-holder.
         results()
             .by(co_manager.clone())
             .given([created.clone(), consented.clone()])
-            .when(ResultCommand::Consent)
+            .when(ResultCommand::Consent { named: false })
             .then([]);
         for who in [manager(), enterprise(), actor("x", "inst", &[Role::Reviewer])] {
             results()
                 .by(who)
                 .given([created.clone()])
-                .when(ResultCommand::Consent)
+                .when(ResultCommand::Consent { named: false })
                 .then_rejected(Rejection::NotACoHolder);
         }
+        // An enterprise co-holder acts only through the member it named.
+        let firm_member = actor("lisi", "inst", &[Role::EnterpriseMember]);
+        results()
+            .by(firm_member.clone())
+            .given([created.clone()])
+            .when(ResultCommand::Consent { named: false })
+            .then_rejected(Rejection::NotACoHolder);
+        results()
+            .by(firm_member)
+            .given([created.clone()])
+            .when(ResultCommand::Consent { named: true })
+            .then([ResultEvent::CoHolderConsented { org_id: "inst".into(), by: "lisi".into(), at: at(0) }]);
         // An edit sets the consents aside: the co-holders consented to the listing as it stood.
         let returned = ResultEvent::Returned { by: "liuyang".into(), reasons: vec!["x".into()] };
         let edited = results()

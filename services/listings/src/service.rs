@@ -185,6 +185,8 @@ struct Directory {
     demands: BTreeMap<String, DemandEntry>,
     /// (organisation, related organisation) → the declared relation, and where it was last withdrawn.
     related: BTreeMap<(String, String), Relation>,
+    /// Organisation → the member it named to act for it as a co-holder (identity's `RepresentativeNamed`).
+    representatives: BTreeMap<String, String>,
     /// Organisation → its region, as registered.
     regions: BTreeMap<String, String>,
     /// Demands whose matches are recorded.
@@ -382,6 +384,11 @@ impl Service {
                     r.relation = p.relation;
                     r.declared = true;
                 }
+                "ttx.identity.v1.RepresentativeNamed" => {
+                    let p = ttx_proto::identity::v1::RepresentativeNamed::decode(event.payload().clone())
+                        .map_err(malformed)?;
+                    directory.representatives.insert(p.org_id, p.user_id);
+                }
                 "ttx.identity.v1.RelatedPartyWithdrawn" => {
                     let p = ttx_proto::identity::v1::RelatedPartyWithdrawn::decode(event.payload().clone())
                         .map_err(malformed)?;
@@ -575,7 +582,10 @@ impl Service {
             subjects::CONSENT_AS_CO_HOLDER => {
                 let c = pb::ConsentAsCoHolder::decode(payload).map_err(|_| bad_request("ConsentAsCoHolder"))?;
                 let meta = CommandMeta::from_context(c.context)?;
-                self.handle(&c.result_id, ResultCommand::Consent, &meta).await
+                self.caught_up().await?;
+                let named =
+                    self.directory.read().await.representatives.get(&meta.actor.org_id) == Some(&meta.actor.user_id);
+                self.handle(&c.result_id, ResultCommand::Consent { named }, &meta).await
             }
             subjects::WITHDRAW_RESULT => {
                 let c = pb::WithdrawResult::decode(payload).map_err(|_| bad_request("WithdrawResult"))?;
