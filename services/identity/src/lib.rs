@@ -49,10 +49,21 @@ impl std::fmt::Debug for Deps {
 pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
     let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
     let projection = tokio::spawn(service.clone().project());
-    // The published holiday schedules are in the log before identity answers (and so before it counts as ready).
-    while let Err(e) = service.seed_calendar().await {
-        tracing::warn!(code = %e.code, message = %e.message, "the published holiday schedules are not seeded yet");
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let mut shutdown = std::pin::pin!(shutdown);
+    // The published holiday schedules are in the log before identity answers (and so before it counts as ready); a
+    // stop asked for meanwhile is honoured.
+    let seeded = async {
+        while let Err(e) = service.seed_calendar().await {
+            tracing::warn!(code = %e.code, message = %e.message, "the published holiday schedules are not seeded yet");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    tokio::select! {
+        () = seeded => {}
+        () = &mut shutdown => {
+            projection.abort();
+            return Ok(());
+        }
     }
     let [commands, queries] = serve_service(deps.bus.as_ref(), "identity", service).await?;
     tracing::info!("identity service serving");
