@@ -171,7 +171,7 @@ pub async fn post(
 }
 
 /// The demands the caller may see, newest first.
-#[utoipa::path(get, path = "/api/v1/demands", tag = "demands", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_demands", path = "/api/v1/demands", tag = "demands", security(("bearer" = [])),
     params(crate::api::ListPage), responses(
     (status = 200, description = "Demands", body = DemandList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
@@ -187,7 +187,7 @@ pub async fn list(
 }
 
 /// One demand, if the caller may see it.
-#[utoipa::path(get, path = "/api/v1/demands/{demand_id}", tag = "demands", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_demand", path = "/api/v1/demands/{demand_id}", tag = "demands", security(("bearer" = [])),
     params(("demand_id" = String, Path)), responses(
     (status = 200, description = "The demand", body = DemandView),
     (status = 404, description = "No such demand that you may see", body = Problem, content_type = "application/problem+json"),
@@ -284,7 +284,7 @@ pub struct DemandWithdrawBody {
 }
 
 /// Withdraw an open demand (the poster's members).
-#[utoipa::path(post, path = "/api/v1/demands/{demand_id}/withdraw", tag = "demands", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "withdraw_demand", path = "/api/v1/demands/{demand_id}/withdraw", tag = "demands", security(("bearer" = [])),
     request_body = DemandWithdrawBody, params(("demand_id" = String, Path)), responses(
     (status = 200, description = "Withdrawn", body = Accepted),
     (status = 403, description = "Not the poster", body = Problem, content_type = "application/problem+json"),

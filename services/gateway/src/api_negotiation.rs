@@ -299,6 +299,7 @@ pub async fn list_negotiations(
 }
 
 #[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OffersQuery {
     /// Offers to skip, oldest first.
     #[serde(default)]

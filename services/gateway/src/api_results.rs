@@ -388,7 +388,7 @@ pub async fn create(
 }
 
 /// The results the caller may see: their institution's in every state, others' once published.
-#[utoipa::path(get, path = "/api/v1/results", tag = "results", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_results", path = "/api/v1/results", tag = "results", security(("bearer" = [])),
     params(crate::api::ListPage), responses(
     (status = 200, description = "Newest first", body = ResultList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
@@ -405,7 +405,7 @@ pub async fn list(
 
 /// One result, if the caller may see it (404 otherwise, whether or not it exists). Anonymous visitors see published
 /// results listed as public.
-#[utoipa::path(get, path = "/api/v1/results/{result_id}", tag = "results",
+#[utoipa::path(get, operation_id = "get_result", path = "/api/v1/results/{result_id}", tag = "results",
     params(("result_id" = String, Path)), responses(
     (status = 200, description = "The result", body = ResultView),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
@@ -422,6 +422,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many to skip.
     #[serde(default)]
@@ -560,7 +561,7 @@ pub struct WithdrawBody {
 }
 
 /// Withdraw a result (the holder's technology managers).
-#[utoipa::path(post, path = "/api/v1/results/{result_id}/withdraw", tag = "results", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "withdraw_result", path = "/api/v1/results/{result_id}/withdraw", tag = "results", security(("bearer" = [])),
     request_body = WithdrawBody, params(("result_id" = String, Path)), responses(
     (status = 200, description = "Withdrawn", body = Accepted),
     (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
@@ -717,6 +718,7 @@ pub async fn resolve_objection(
 }
 
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DealQuery {
     /// The price the deal would close at, in fen.
     pub price_fen: i64,

@@ -713,6 +713,28 @@ async fn the_openapi_document_describes_every_route_and_a_page_lists_them() {
     for (method, path) in routes {
         assert!(doc.body["paths"][path][method].is_object(), "{method} {path} is not documented");
     }
+    // Operation ids are unique, and every parameter is where the request carries it: each `{name}` of a path is a path
+    // parameter of its operations, and no other parameter claims to be in the path (client generators rely on both).
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(ids.insert(id.clone()), "{method} {path}: operation id {id:?} is used twice");
+            let in_path: std::collections::BTreeSet<String> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect();
+            let template: std::collections::BTreeSet<String> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(in_path, template, "{method} {path}: path parameters");
+        }
+    }
     // The matrix covers the same routes (the document itself is public).
     assert_eq!(matrix().len(), routes.len() - 1, "the matrix tests every route but login");
     let page = x.send("GET", "/api/docs", &[], None).await;
