@@ -236,12 +236,7 @@ impl Service {
                     return Err(ReplyError::new("not_found", "the related organisation is not registered"));
                 }
                 let command = OrgCommand::DeclareRelated { related_org_id, relation };
-                let handled = self
-                    .orgs
-                    .handle(&org_stream(&org_id)?, &command, &meta)
-                    .await
-                    .map_err(|e| e.into_reply(rejected))?;
-                Ok(handled.accepted())
+                self.handle_org(&org_id, &command, &meta).await
             }
             subjects::NAME_REPRESENTATIVE => {
                 let c = pb::NameRepresentative::decode(payload).map_err(|_| bad_request("NameRepresentative"))?;
@@ -254,12 +249,7 @@ impl Service {
                 }
                 let command =
                     OrgCommand::NameRepresentative { user_id: user_id.to_string(), member: user.org_id == org_id };
-                let handled = self
-                    .orgs
-                    .handle(&org_stream(&org_id)?, &command, &meta)
-                    .await
-                    .map_err(|e| e.into_reply(rejected))?;
-                Ok(handled.accepted())
+                self.handle_org(&org_id, &command, &meta).await
             }
             subjects::WITHDRAW_RELATED_PARTY => {
                 let c = pb::WithdrawRelatedParty::decode(payload).map_err(|_| bad_request("WithdrawRelatedParty"))?;
@@ -267,12 +257,7 @@ impl Service {
                 let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
                 let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
                 let command = OrgCommand::WithdrawRelated { related_org_id };
-                let handled = self
-                    .orgs
-                    .handle(&org_stream(&org_id)?, &command, &meta)
-                    .await
-                    .map_err(|e| e.into_reply(rejected))?;
-                Ok(handled.accepted())
+                self.handle_org(&org_id, &command, &meta).await
             }
             subjects::CREATE_USER => {
                 let c = pb::CreateUser::decode(payload).map_err(|_| bad_request("CreateUser"))?;
@@ -372,6 +357,12 @@ impl Service {
             .await
             .map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
         Ok(events.iter().any(|e| e.command_id() == meta.command_id.as_str()))
+    }
+
+    async fn handle_org(&self, org_id: &str, command: &OrgCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
+        let handled =
+            self.orgs.handle(&org_stream(org_id)?, command, meta).await.map_err(|e| e.into_reply(rejected))?;
+        Ok(handled.accepted())
     }
 
     async fn handle_user(
