@@ -479,7 +479,7 @@ pub async fn list_organisations(
     Params(page): Params<ListPage>,
 ) -> Result<Json<OrganisationList>, ApiError> {
     principal.require(&[Role::Admin, Role::Regulator])?;
-    let q = pb::ListOrganisations { page: page.to_pb() };
+    let q = pb::ListOrganisations { org_ids: Vec::new(), page: page.to_pb() };
     let list: pb::OrganisationList = ask(&deps, subjects::LIST_ORGANISATIONS, q).await?;
     Ok(Json(OrganisationList { organisations: list.organisations.iter().map(org_view).collect(), total: list.total }))
 }

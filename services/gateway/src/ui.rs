@@ -494,7 +494,7 @@ async fn organisations_view(
     let Ok(list) = ask::<pb::OrganisationList>(
         deps,
         subjects::LIST_ORGANISATIONS,
-        pb::ListOrganisations { page: crate::ui::longest_page() },
+        pb::ListOrganisations { org_ids: Vec::new(), page: crate::ui::longest_page() },
     )
     .await
     else {
@@ -601,7 +601,7 @@ async fn users_view(
         ask::<pb::OrganisationList>(
             deps,
             subjects::LIST_ORGANISATIONS,
-            pb::ListOrganisations { page: crate::ui::longest_page() },
+            pb::ListOrganisations { org_ids: Vec::new(), page: crate::ui::longest_page() },
         )
         .await,
         ask::<pb::UserList>(

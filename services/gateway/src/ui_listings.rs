@@ -87,18 +87,19 @@ pub fn beijing(t: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", s / 3600, s % 3600 / 60)
 }
 
-/// Organisation id → name for the organisations a page shows, from identity; ids stand in for names it does not know.
+/// Organisation id → name for the organisations a page shows, in one request to identity; ids stand in for names it
+/// does not know.
 async fn org_names(deps: &Deps, ids: Vec<String>) -> HashMap<String, String> {
     use ttx_proto::identity::v1 as ipb;
     let ids: std::collections::BTreeSet<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
-    let mut names = HashMap::new();
-    for id in ids {
-        let q = ipb::GetOrganisation { org_id: id };
-        if let Ok(o) = ask::<ipb::Organisation>(deps, ipb::subjects::GET_ORGANISATION, q).await {
-            names.insert(o.org_id, o.name);
-        }
+    if ids.is_empty() {
+        return HashMap::new();
     }
-    names
+    let q = ipb::ListOrganisations { org_ids: ids.into_iter().collect(), page: crate::ui::longest_page() };
+    ask::<ipb::OrganisationList>(deps, ipb::subjects::LIST_ORGANISATIONS, q)
+        .await
+        .map(|l| l.organisations.into_iter().map(|o| (o.org_id, o.name)).collect())
+        .unwrap_or_default()
 }
 
 fn name_of<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {

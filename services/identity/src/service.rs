@@ -424,7 +424,14 @@ impl Service {
             subjects::LIST_ORGANISATIONS => {
                 let q = pb::ListOrganisations::decode(payload).map_err(|_| bad_request("ListOrganisations"))?;
                 self.caught_up().await?;
-                let all: Vec<pb::Organisation> = self.directory.read().await.orgs.values().cloned().collect();
+                let all: Vec<pb::Organisation> = {
+                    let directory = self.directory.read().await;
+                    if q.org_ids.is_empty() {
+                        directory.orgs.values().cloned().collect()
+                    } else {
+                        q.org_ids.iter().filter_map(|id| directory.orgs.get(id)).cloned().collect()
+                    }
+                };
                 let (organisations, total) = ttx_kernel::bus::page(all, q.page.as_ref())?;
                 Ok(pb::OrganisationList { organisations, total }.encode_to_vec().into())
             }

@@ -29,7 +29,7 @@ async fn start() -> Identity {
     let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: Arc::new(SystemClock) };
     tokio::spawn(ttx_identity::run(deps, std::future::pending()));
     for _ in 0..500 {
-        let probe = pb::ListOrganisations { page: None }.encode_to_vec();
+        let probe = pb::ListOrganisations { org_ids: vec![], page: None }.encode_to_vec();
         // Serving, and the published holiday schedules seeded (the log's first two events).
         if call(bus.as_ref(), subjects::LIST_ORGANISATIONS, probe.into(), WAIT).await.is_ok()
             && log.head().await.unwrap() >= SEEDS
@@ -123,9 +123,13 @@ async fn an_organisation_and_its_user_are_created_and_the_user_logs_in() {
     );
     assert_eq!(users.unwrap().users.len(), 1, "a list right after a command already shows it");
     let orgs = pb::OrganisationList::decode(
-        id.send(subjects::LIST_ORGANISATIONS, pb::ListOrganisations { page: None }).await.unwrap(),
+        id.send(subjects::LIST_ORGANISATIONS, pb::ListOrganisations { org_ids: vec![], page: None }).await.unwrap(),
     );
     assert_eq!(orgs.unwrap().organisations[0].name, "示范大学");
+    // Only the organisations asked for, when some are named (unknown ids are left out).
+    let named = pb::ListOrganisations { org_ids: vec![org_id.clone(), "no-such-org".into()], page: None };
+    let orgs = pb::OrganisationList::decode(id.send(subjects::LIST_ORGANISATIONS, named).await.unwrap()).unwrap();
+    assert_eq!(orgs.organisations.iter().map(|o| o.org_id.as_str()).collect::<Vec<_>>(), [org_id.as_str()]);
 
     // Neither the password nor its hash leaves the service, and the log holds only the hash.
     let events = id.log.read_all(1, 100).await.unwrap();
