@@ -15,19 +15,145 @@
 pub use prost;
 pub use prost_types;
 
+/// The services behind the gateway, as the bus knows them. Each name is its queue group and the context of its
+/// subjects (`ttx.<name>.cmd.*`, `ttx.<name>.qry.*`); `ttx serve` starts them and `/readyz` asks each of them.
+pub mod services {
+    /// Every service behind the gateway.
+    pub const ALL: [&str; 4] = ["audit", "identity", "listings", "negotiation"];
+
+    /// The subject a service answers with an empty reply as soon as it serves: `ttx.<name>.qry.ping`.
+    pub fn ping_subject(name: &str) -> String {
+        format!("ttx.{name}.qry.ping")
+    }
+}
+
+/// A request over the bus: the subject it is sent to and the type of its answer. Implemented once per request type
+/// (by [`rpc!`]) beside the subjects, so a caller cannot pair a request with another subject or answer.
+pub trait Rpc: prost::Message + Default + Send + Sync + 'static {
+    /// The subject the request is sent to.
+    const SUBJECT: &'static str;
+    /// The answer's type.
+    type Reply: prost::Message + Default + Send + 'static;
+}
+
+/// Implements [`Rpc`] for requests (`Request => Reply = SUBJECT;`) and lists their subjects in `REQUESTS`.
+macro_rules! rpc {
+    ($($request:ident => $reply:ty = $subject:expr;)*) => {
+        $(impl $crate::Rpc for $request {
+            const SUBJECT: &'static str = $subject;
+            type Reply = $reply;
+        })*
+        /// The subject of every request of this context, each once.
+        pub const REQUESTS: &[&str] = &[$($subject),*];
+    };
+}
+
 pub mod common {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.common.v1.rs"));
 
-        impl ReplyError {
-            /// A typed error for a bus reply: a stable snake_case `code` and a message for people.
-            pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-                Self { code: code.into(), message: message.into(), field: String::new() }
+        /// What kind of failure a [`ReplyError`] reports: its `code` on the wire, one of a closed set that every
+        /// caller maps to its own answer (the gateway to an HTTP status and a page message, in one table).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            /// A field of the request is invalid; `field` names it.
+            InvalidInput,
+            /// The request does not decode, or asks for something the service does not answer.
+            BadRequest,
+            /// The login or the password is wrong.
+            InvalidCredentials,
+            /// The account is disabled.
+            AccountDisabled,
+            /// The actor may not do this.
+            Forbidden,
+            /// No such record that the actor may see.
+            NotFound,
+            /// It exists already, or it kept changing.
+            Conflict,
+            /// The rules do not allow it now.
+            Rejected,
+            /// A limit of the rules is reached.
+            TooMany,
+            /// The answer is larger than the bus carries.
+            TooLarge,
+            /// A part behind the service does not answer.
+            Unavailable,
+            /// The service failed; its log says why.
+            Internal,
+        }
+
+        impl ErrorCode {
+            /// Every code, in order.
+            pub const ALL: [Self; 12] = [
+                Self::InvalidInput,
+                Self::BadRequest,
+                Self::InvalidCredentials,
+                Self::AccountDisabled,
+                Self::Forbidden,
+                Self::NotFound,
+                Self::Conflict,
+                Self::Rejected,
+                Self::TooMany,
+                Self::TooLarge,
+                Self::Unavailable,
+                Self::Internal,
+            ];
+
+            /// The code on the wire (snake_case).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    Self::InvalidInput => "invalid_input",
+                    Self::BadRequest => "bad_request",
+                    Self::InvalidCredentials => "invalid_credentials",
+                    Self::AccountDisabled => "account_disabled",
+                    Self::Forbidden => "forbidden",
+                    Self::NotFound => "not_found",
+                    Self::Conflict => "conflict",
+                    Self::Rejected => "rejected",
+                    Self::TooMany => "too_many",
+                    Self::TooLarge => "too_large",
+                    Self::Unavailable => "unavailable",
+                    Self::Internal => "internal",
+                }
             }
 
-            /// Invalid input (`code` "invalid_input") naming the field at fault.
+            /// The code a wire string names; one this build does not know is `None`.
+            pub fn parse(code: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|c| c.as_str() == code)
+            }
+        }
+
+        impl std::fmt::Display for ErrorCode {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ReplyError {
+            /// A typed error for a bus reply: its code and a message for people.
+            pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+                Self {
+                    code: code.as_str().into(),
+                    message: message.into(),
+                    field: String::new(),
+                    reason: String::new(),
+                }
+            }
+
+            /// Invalid input naming the field at fault.
             pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-                Self { code: "invalid_input".into(), message: message.into(), field: field.into() }
+                Self { field: field.into(), ..Self::new(ErrorCode::InvalidInput, message) }
+            }
+
+            /// The same error with a rejection's stable name.
+            pub fn with_reason(mut self, reason: &str) -> Self {
+                reason.clone_into(&mut self.reason);
+                self
+            }
+
+            /// The error's code; a code this build does not know reads as [`ErrorCode::Internal`].
+            pub fn error_code(&self) -> ErrorCode {
+                ErrorCode::parse(&self.code).unwrap_or(ErrorCode::Internal)
             }
         }
 
@@ -50,6 +176,11 @@ pub mod audit {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.audit.v1.rs"));
 
+        rpc! {
+            StatusRequest => StatusReply = subjects::STATUS;
+            VerifyStreamRequest => VerifyStreamReply = subjects::VERIFY_STREAM;
+        }
+
         /// The subjects the audit service answers on, and its queue group.
         pub mod subjects {
             /// Queue group (and micro-service name) of the audit service.
@@ -67,6 +198,25 @@ pub mod audit {
 pub mod identity {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.identity.v1.rs"));
+
+        rpc! {
+            RegisterOrganisation => CommandAccepted = subjects::REGISTER_ORGANISATION;
+            DeclareRelatedParty => CommandAccepted = subjects::DECLARE_RELATED_PARTY;
+            WithdrawRelatedParty => CommandAccepted = subjects::WITHDRAW_RELATED_PARTY;
+            NameRepresentative => CommandAccepted = subjects::NAME_REPRESENTATIVE;
+            CreateUser => CommandAccepted = subjects::CREATE_USER;
+            GrantRole => CommandAccepted = subjects::GRANT_ROLE;
+            RevokeRole => CommandAccepted = subjects::REVOKE_ROLE;
+            SetPassword => CommandAccepted = subjects::SET_PASSWORD;
+            RegisterTechManager => CommandAccepted = subjects::REGISTER_TECH_MANAGER;
+            LoadSchedule => CommandAccepted = subjects::LOAD_SCHEDULE;
+            GetCalendar => Calendar = subjects::GET_CALENDAR;
+            Authenticate => User = subjects::AUTHENTICATE;
+            GetUser => User = subjects::GET_USER;
+            GetOrganisation => Organisation = subjects::GET_ORGANISATION;
+            ListOrganisations => OrganisationList = subjects::LIST_ORGANISATIONS;
+            ListUsers => UserList = subjects::LIST_USERS;
+        }
 
         pub use crate::common::v1::{CommandAccepted, CommandContext};
 
@@ -98,6 +248,36 @@ pub mod identity {
 pub mod negotiation {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.negotiation.v1.rs"));
+
+        rpc! {
+            OpenNegotiation => CommandAccepted = subjects::OPEN_NEGOTIATION;
+            MakeOffer => CommandAccepted = subjects::MAKE_OFFER;
+            AcceptOffer => CommandAccepted = subjects::ACCEPT_OFFER;
+            AbandonNegotiation => CommandAccepted = subjects::ABANDON_NEGOTIATION;
+            OpenListing => CommandAccepted = subjects::OPEN_LISTING;
+            RegisterIntent => CommandAccepted = subjects::REGISTER_INTENT;
+            Relist => CommandAccepted = subjects::RELIST;
+            OpenSession => CommandAccepted = subjects::OPEN_SESSION;
+            RegisterBidder => CommandAccepted = subjects::REGISTER_BIDDER;
+            ConfirmDeposit => CommandAccepted = subjects::CONFIRM_DEPOSIT;
+            RefundDeposit => CommandAccepted = subjects::REFUND_DEPOSIT;
+            PlaceBid => CommandAccepted = subjects::PLACE_BID;
+            CommitBid => CommandAccepted = subjects::COMMIT_BID;
+            RevealBid => CommandAccepted = subjects::REVEAL_BID;
+            RecordDefault => CommandAccepted = subjects::RECORD_DEFAULT;
+            RecordSigned => CommandAccepted = subjects::RECORD_SIGNED;
+            StopLicensing => CommandAccepted = subjects::STOP_LICENSING;
+            GetNegotiation => NegotiationView = subjects::GET_NEGOTIATION;
+            ListNegotiations => NegotiationList = subjects::LIST_NEGOTIATIONS;
+            ListOverdueRefunds => OverdueRefundList = subjects::LIST_OVERDUE_REFUNDS;
+            ListPendingDeadlines => PendingDeadlineList = subjects::LIST_PENDING_DEADLINES;
+            GetMarket => MarketView = subjects::GET_MARKET;
+            GetListing => ListingView = subjects::GET_LISTING;
+            ListListings => ListingList = subjects::LIST_LISTINGS;
+            GetSession => SessionView = subjects::GET_SESSION;
+            ListSessions => SessionList = subjects::LIST_SESSIONS;
+            ListBids => BidPage = subjects::LIST_BIDS;
+        }
 
         pub use crate::common::v1::{CommandAccepted, CommandContext};
 
@@ -140,6 +320,35 @@ pub mod negotiation {
 pub mod listings {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/ttx.listings.v1.rs"));
+
+        rpc! {
+            CreateResult => CommandAccepted = subjects::CREATE_RESULT;
+            EditResult => CommandAccepted = subjects::EDIT_RESULT;
+            SubmitResult => CommandAccepted = subjects::SUBMIT_RESULT;
+            ApproveResult => CommandAccepted = subjects::APPROVE_RESULT;
+            ReturnResult => CommandAccepted = subjects::RETURN_RESULT;
+            PublishResult => CommandAccepted = subjects::PUBLISH_RESULT;
+            WithdrawResult => CommandAccepted = subjects::WITHDRAW_RESULT;
+            StartNotice => CommandAccepted = subjects::START_NOTICE;
+            RaiseObjection => CommandAccepted = subjects::RAISE_OBJECTION;
+            AnswerObjection => CommandAccepted = subjects::ANSWER_OBJECTION;
+            ResolveObjection => CommandAccepted = subjects::RESOLVE_OBJECTION;
+            ConsentAsCoHolder => CommandAccepted = subjects::CONSENT_AS_CO_HOLDER;
+            GetResult => ResultView = subjects::GET_RESULT;
+            ListObjections => ObjectionPage = subjects::LIST_OBJECTIONS;
+            ListResults => ResultList = subjects::LIST_RESULTS;
+            DealStatus => DealStatusReply = subjects::DEAL_STATUS;
+            PostDemand => CommandAccepted = subjects::POST_DEMAND;
+            ApplyToChallenge => CommandAccepted = subjects::APPLY_TO_CHALLENGE;
+            ShortlistApplication => CommandAccepted = subjects::SHORTLIST_APPLICATION;
+            AwardChallenge => CommandAccepted = subjects::AWARD_CHALLENGE;
+            WithdrawDemand => CommandAccepted = subjects::WITHDRAW_DEMAND;
+            GetDemand => DemandView = subjects::GET_DEMAND;
+            ListDemands => DemandList = subjects::LIST_DEMANDS;
+            Search => SearchResults = subjects::SEARCH;
+            FindMatches => MatchList = subjects::FIND_MATCHES;
+            ListNotifications => NotificationList = subjects::LIST_NOTIFICATIONS;
+        }
 
         pub use crate::common::v1::{CommandAccepted, CommandContext};
 

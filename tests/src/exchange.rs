@@ -5,8 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use prost::Message as _;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ttx::config::Config;
@@ -14,7 +12,7 @@ use ttx::serve::{ServiceName, Wiring, serve_wired};
 use ttx_identity::values::CreditCode;
 use ttx_kernel::{ManualClock, Timestamp};
 use ttx_proto::common::v1::Role;
-use ttx_proto::identity::v1::{self as pb, subjects};
+use ttx_proto::identity::v1::{self as pb};
 
 /// Which deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +199,7 @@ impl TestExchange {
 /// starts (the embedded log admits one writer at a time).
 async fn seed(config: &Config, clock: Arc<ManualClock>) -> anyhow::Result<()> {
     let log = ttx::serve::open_log(config).await?;
-    let identity = ttx_identity::Service::new(log, clock);
+    let identity = std::sync::Arc::new(ttx_identity::Service::new(log, clock)).router();
     let actor = ttx_identity::service::system_actor();
     let ctx = |id: String| Some(pb::CommandContext { actor: Some(actor.clone()), command_id: id });
     for (i, (code, kind, name)) in ORGS.iter().enumerate() {
@@ -213,10 +211,7 @@ async fn seed(config: &Config, clock: Arc<ManualClock>) -> anyhow::Result<()> {
             credit_code: credit.to_string(),
             region: "上海市".into(),
         };
-        identity
-            .command(subjects::REGISTER_ORGANISATION, Bytes::from(c.encode_to_vec()))
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        identity.call(&c).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     }
     for (user, org, role) in USERS {
         let c = pb::CreateUser {
@@ -227,10 +222,7 @@ async fn seed(config: &Config, clock: Arc<ManualClock>) -> anyhow::Result<()> {
             password: PASSWORD.into(),
             roles: vec![role.into()],
         };
-        identity
-            .command(subjects::CREATE_USER, Bytes::from(c.encode_to_vec()))
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        identity.call(&c).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     }
     Ok(())
 }

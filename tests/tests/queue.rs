@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ttx_kernel::EventLog;
-use ttx_kernel::bus::{CallError, call};
+use ttx_kernel::bus::{CallError, call_raw};
 use ttx_nats::testing::NatsServer;
 use ttx_nats::{JetStreamLog, JetStreamOptions, NatsBus};
 
@@ -45,7 +45,7 @@ async fn killing_one_of_two_service_processes_loses_no_command() {
                 let mut attempts = 0;
                 let reply = loop {
                     attempts += 1;
-                    match call(bus.as_ref(), "ttx.test.cmd.append", payload.clone(), Duration::from_secs(2)).await {
+                    match call_raw(bus.as_ref(), "ttx.test.cmd.append", payload.clone(), Duration::from_secs(2)).await {
                         Ok(reply) => break reply,
                         Err(CallError::Bus(e)) if attempts < 10 => eprintln!("command {i}: {e}; sending it again"),
                         Err(e) => panic!("command {i} failed: {e}"),

@@ -8,12 +8,12 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use prost::Message;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use ttx_kernel::bus::call;
+use ttx_kernel::rpc::{Rpc, call_within};
 use ttx_proto::common::v1::Role;
-use ttx_proto::identity::v1::{self as pb, subjects};
+use ttx_proto::identity::v1::{self as pb};
 use utoipa::ToSchema;
 
 use crate::Deps;
@@ -126,18 +126,10 @@ pub fn context_with_new_id(
     Ok((Some(pb::CommandContext { actor: Some(principal.actor()), command_id }), id))
 }
 
-/// Sends one command or query to a service and decodes its answer; a service's typed error becomes a problem.
-pub async fn ask<M: Message + Default>(deps: &Deps, subject: &str, request: impl Message) -> Result<M, ApiError> {
-    let reply = call(deps.bus.as_ref(), subject, request.encode_to_vec().into(), CALL_TIMEOUT).await?;
-    M::decode(reply).map_err(|e| {
-        tracing::error!(%subject, error = %e, "a reply does not decode");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            "the request failed; it is logged",
-        )
-    })
+/// Sends one command or query to the service its type names and decodes the answer its type names; a service's
+/// typed error becomes a problem.
+pub async fn ask<R: Rpc>(deps: &Deps, request: R) -> Result<R::Reply, ApiError> {
+    call_within(deps.bus.as_ref(), &request, CALL_TIMEOUT).await.map_err(ApiError::from)
 }
 
 // ---- names on the wire ----
@@ -335,13 +327,12 @@ pub fn org_view(o: &pb::Organisation) -> OrganisationView {
 /// The answer to a command: `status` when it did something, `200` when it had been done before; with the new
 /// record's id and `Location` for creations.
 /// Sends a command and answers as [`accepted`] does, for a command that creates nothing to point at.
-pub async fn carry_out(
+pub async fn carry_out<R: Rpc<Reply = pb::CommandAccepted>>(
     deps: &Deps,
-    subject: &str,
-    command: impl Message,
+    command: R,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let done: pb::CommandAccepted = ask(deps, subject, command).await?;
+    let done = ask(deps, command).await?;
     Ok(accepted(status, None, None, &done))
 }
 
@@ -385,7 +376,7 @@ pub async fn issue_session(
         .with_header(header::RETRY_AFTER, retry));
     }
     let request = pb::Authenticate { user_id: login.user_id.clone(), password: login.password };
-    let user: pb::User = match ask(deps, subjects::AUTHENTICATE, request).await {
+    let user: pb::User = match ask(deps, request).await {
         Ok(user) => user,
         Err(e) => {
             if e.status == StatusCode::UNAUTHORIZED {
@@ -451,7 +442,7 @@ pub async fn logout(State(deps): State<Deps>) -> Response {
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn me(State(deps): State<Deps>, principal: Principal) -> Result<Json<UserView>, ApiError> {
-    let user: pb::User = ask(&deps, subjects::GET_USER, pb::GetUser { user_id: principal.user_id.clone() }).await?;
+    let user: pb::User = ask(&deps, pb::GetUser { user_id: principal.user_id.clone() }).await?;
     Ok(Json(user_view(&user)))
 }
 
@@ -480,7 +471,7 @@ pub async fn list_organisations(
 ) -> Result<Json<OrganisationList>, ApiError> {
     principal.require(&[Role::Admin, Role::Regulator])?;
     let q = pb::ListOrganisations { org_ids: Vec::new(), page: page.to_pb() };
-    let list: pb::OrganisationList = ask(&deps, subjects::LIST_ORGANISATIONS, q).await?;
+    let list: pb::OrganisationList = ask(&deps, q).await?;
     Ok(Json(OrganisationList { organisations: list.organisations.iter().map(org_view).collect(), total: list.total }))
 }
 
@@ -509,7 +500,7 @@ pub async fn create_organisation(
         credit_code: body.credit_code.clone(),
         region: body.region,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::REGISTER_ORGANISATION, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     let org_id = body.credit_code.trim().to_ascii_lowercase();
     let location = format!("/api/v1/organisations/{org_id}");
     Ok(accepted(StatusCode::CREATED, Some(location), Some(org_id), &done))
@@ -529,7 +520,7 @@ pub async fn get_organisation(
     Path(org_id): Path<String>,
 ) -> Result<Json<OrganisationView>, ApiError> {
     principal.require_member_or(&org_id, &[Role::Admin, Role::Regulator])?;
-    let org: pb::Organisation = ask(&deps, subjects::GET_ORGANISATION, pb::GetOrganisation { org_id }).await?;
+    let org: pb::Organisation = ask(&deps, pb::GetOrganisation { org_id }).await?;
     Ok(Json(org_view(&org)))
 }
 
@@ -547,7 +538,7 @@ pub async fn list_org_users(
     Params(page): Params<ListPage>,
 ) -> Result<Json<UserList>, ApiError> {
     principal.require_member_or(&org_id, &[Role::Admin, Role::Regulator])?;
-    let list: pb::UserList = ask(&deps, subjects::LIST_USERS, pb::ListUsers { page: page.to_pb(), org_id }).await?;
+    let list: pb::UserList = ask(&deps, pb::ListUsers { page: page.to_pb(), org_id }).await?;
     Ok(Json(UserList { users: list.users.iter().map(user_view).collect(), total: list.total }))
 }
 
@@ -585,7 +576,7 @@ pub async fn declare_related_party(
         related_org_id: body.related_org_id,
         relation: body.relation,
     };
-    carry_out(&deps, subjects::DECLARE_RELATED_PARTY, command, StatusCode::CREATED).await
+    carry_out(&deps, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -613,7 +604,7 @@ pub async fn name_representative(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let command = pb::NameRepresentative { context: context(&headers, &principal)?, org_id, user_id: body.user_id };
-    carry_out(&deps, subjects::NAME_REPRESENTATIVE, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 /// Withdraw a declared related party (the organisation's members and administrators). A challenge that was open
@@ -640,7 +631,7 @@ pub async fn withdraw_related_party(
     }
     principal.require_member_or(&org_id, &[Role::Admin])?;
     let command = pb::WithdrawRelatedParty { context: context(&headers, &principal)?, org_id, related_org_id };
-    carry_out(&deps, subjects::WITHDRAW_RELATED_PARTY, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 // ---- users ----
@@ -683,7 +674,7 @@ pub async fn create_user(
         password: body.password,
         roles,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::CREATE_USER, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     let location = format!("/api/v1/users/{user_id}");
     Ok(accepted(StatusCode::CREATED, Some(location), Some(user_id), &done))
 }
@@ -700,8 +691,7 @@ pub async fn get_user(
     principal: Principal,
     Path(user_id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user: Result<pb::User, ApiError> =
-        ask(&deps, subjects::GET_USER, pb::GetUser { user_id: user_id.clone() }).await;
+    let user: Result<pb::User, ApiError> = ask(&deps, pb::GetUser { user_id: user_id.clone() }).await;
     let user = match user {
         Ok(user) => user,
         // Someone who may not see the user learns nothing, not even whether it exists.
@@ -742,7 +732,7 @@ pub async fn grant_role(
     principal.require(&[Role::Admin])?;
     let role = parse_role("role", &body.role)?;
     let command = pb::GrantRole { context: context(&headers, &principal)?, user_id, role: role.into() };
-    carry_out(&deps, subjects::GRANT_ROLE, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 /// Revoke a role (administrators; not one's own administrator role).
@@ -762,7 +752,7 @@ pub async fn revoke_role(
     principal.require(&[Role::Admin])?;
     let role = parse_role("role", &role)?;
     let command = pb::RevokeRole { context: context(&headers, &principal)?, user_id, role: role.into() };
-    carry_out(&deps, subjects::REVOKE_ROLE, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -790,7 +780,7 @@ pub async fn set_password(
         principal.require(&[Role::Admin])?;
     }
     let command = pb::SetPassword { context: context(&headers, &principal)?, user_id, password: body.password };
-    carry_out(&deps, subjects::SET_PASSWORD, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -821,5 +811,5 @@ pub async fn register_tech_manager(
         user_id: body.user_id,
         certificate_number: body.certificate_number,
     };
-    carry_out(&deps, subjects::REGISTER_TECH_MANAGER, command, StatusCode::CREATED).await
+    carry_out(&deps, command, StatusCode::CREATED).await
 }

@@ -38,7 +38,7 @@ pub struct CalendarView {
 
 /// The calendar as identity holds it.
 pub async fn fetch_calendar(deps: &crate::Deps) -> Result<ipb::Calendar, ApiError> {
-    ask(deps, ipb::subjects::GET_CALENDAR, ipb::GetCalendar {}).await
+    ask(deps, ipb::GetCalendar {}).await
 }
 
 /// The PRC public-holiday schedules the exchange counts working days and periods with (anyone).
@@ -94,7 +94,7 @@ pub async fn load_schedule(
     Body(body): Body<YearSchedule>,
 ) -> Result<Response, ApiError> {
     let command = load_command(&headers, &principal, body)?;
-    carry_out(&deps, ipb::subjects::LOAD_SCHEDULE, command, StatusCode::CREATED).await
+    carry_out(&deps, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -122,7 +122,7 @@ pub struct PendingDeadlineList {
 pub async fn fetch_pending(deps: &Deps, principal: &Principal) -> Result<npb::PendingDeadlineList, ApiError> {
     principal.require(&[Role::Admin, Role::Regulator])?;
     let q = npb::ListPendingDeadlines { asker: Some(principal.actor()) };
-    ask(deps, npb::subjects::LIST_PENDING_DEADLINES, q).await
+    ask(deps, q).await
 }
 
 /// Deadlines a timer decided while their year had no holiday schedule: each waits for an administrator to load the

@@ -6,8 +6,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
+use ttx_kernel::rpc::Rpc;
 use ttx_proto::common::v1::Role;
-use ttx_proto::listings::v1::{self as pb, subjects};
+use ttx_proto::listings::v1::{self as pb};
 use utoipa::ToSchema;
 
 use crate::Deps;
@@ -166,7 +167,7 @@ pub async fn post(
             None => None,
         },
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::POST_DEMAND, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/demands/{id}")), Some(id), &done))
 }
 
@@ -182,7 +183,7 @@ pub async fn list(
     crate::api::Params(page): crate::api::Params<crate::api::ListPage>,
 ) -> Result<Json<DemandList>, ApiError> {
     let q = pb::ListDemands { page: page.to_pb(), asker: Some(principal.actor()) };
-    let list: pb::DemandList = ask(&deps, subjects::LIST_DEMANDS, q).await?;
+    let list: pb::DemandList = ask(&deps, q).await?;
     Ok(Json(DemandList { demands: list.demands.iter().map(view).collect(), total: list.total }))
 }
 
@@ -197,8 +198,7 @@ pub async fn get(
     principal: Principal,
     Path(demand_id): Path<String>,
 ) -> Result<Json<DemandView>, ApiError> {
-    let v: pb::DemandView =
-        ask(&deps, subjects::GET_DEMAND, pb::GetDemand { asker: Some(principal.actor()), demand_id }).await?;
+    let v: pb::DemandView = ask(&deps, pb::GetDemand { asker: Some(principal.actor()), demand_id }).await?;
     Ok(Json(view(&v)))
 }
 
@@ -228,21 +228,18 @@ pub async fn apply(
     let (context, application_id) = context_with_new_id(&headers, &principal)?;
     let command =
         pb::ApplyToChallenge { context, demand_id, application_id: application_id.clone(), answers: body.answers };
-    let done: pb::CommandAccepted = ask(&deps, subjects::APPLY_TO_CHALLENGE, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     Ok(accepted(StatusCode::CREATED, None, Some(application_id), &done))
 }
 
-async fn application_action(
+async fn application_action<R: Rpc<Reply = pb::CommandAccepted>>(
     deps: &Deps,
     principal: &Principal,
     headers: &HeaderMap,
-    subject: &str,
-    demand_id: String,
-    application_id: String,
+    command: impl FnOnce(Option<pb::CommandContext>) -> R,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::ApplicationAction { context: context(headers, principal)?, demand_id, application_id };
-    let done: pb::CommandAccepted = ask(deps, subject, command).await?;
+    let done = ask(deps, command(context(headers, principal)?)).await?;
     Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
@@ -258,7 +255,12 @@ pub async fn shortlist(
     headers: HeaderMap,
     Path((demand_id, application_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    application_action(&deps, &principal, &headers, subjects::SHORTLIST_APPLICATION, demand_id, application_id).await
+    application_action(&deps, &principal, &headers, |context| pb::ShortlistApplication {
+        context,
+        demand_id,
+        application_id,
+    })
+    .await
 }
 
 /// Award the challenge to a shortlisted application (the poster's members).
@@ -274,7 +276,8 @@ pub async fn award(
     headers: HeaderMap,
     Path((demand_id, application_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    application_action(&deps, &principal, &headers, subjects::AWARD_CHALLENGE, demand_id, application_id).await
+    application_action(&deps, &principal, &headers, |context| pb::AwardChallenge { context, demand_id, application_id })
+        .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -298,5 +301,5 @@ pub async fn withdraw(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::WithdrawDemand { context: context(&headers, &principal)?, demand_id, reason: body.reason };
-    carry_out(&deps, subjects::WITHDRAW_DEMAND, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }

@@ -7,8 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
+use ttx_kernel::rpc::Rpc;
 use ttx_proto::common::v1::Role;
-use ttx_proto::negotiation::v1::{self as pb, subjects};
+use ttx_proto::negotiation::v1::{self as pb};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
@@ -259,7 +260,7 @@ pub async fn open_negotiation(
     let (context, id) = context_with_new_id(&headers, &principal)?;
     let mode = to_wire(MODES, "mode", &body.mode)?;
     let command = pb::OpenNegotiation { context, negotiation_id: id.clone(), result_id: body.result_id, mode };
-    let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_NEGOTIATION, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/negotiations/{id}")), Some(id), &done))
 }
 
@@ -284,7 +285,6 @@ pub async fn list_negotiations(
 ) -> Result<Json<NegotiationList>, ApiError> {
     let list: pb::NegotiationList = ask(
         &deps,
-        subjects::LIST_NEGOTIATIONS,
         pb::ListNegotiations {
             page: crate::api::ListPage { offset: q.offset, limit: q.limit }.to_pb(),
             asker: Some(principal.actor()),
@@ -328,7 +328,7 @@ pub async fn get_negotiation(
         offers_offset: q.offers_offset,
         offers_limit: q.offers_limit,
     };
-    let v: pb::NegotiationView = ask(&deps, subjects::GET_NEGOTIATION, query).await?;
+    let v: pb::NegotiationView = ask(&deps, query).await?;
     Ok(Json(negotiation_view(&v)))
 }
 
@@ -348,7 +348,7 @@ pub async fn make_offer(
     principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
     let command =
         pb::MakeOffer { context: context(&headers, &principal)?, negotiation_id, terms: Some(body.to_pb("")?) };
-    carry_out(&deps, subjects::MAKE_OFFER, command, StatusCode::CREATED).await
+    carry_out(&deps, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -373,7 +373,7 @@ pub async fn accept_offer(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
     let command = pb::AcceptOffer { context: context(&headers, &principal)?, negotiation_id, version: body.version };
-    carry_out(&deps, subjects::ACCEPT_OFFER, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -398,7 +398,7 @@ pub async fn abandon(
     principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
     let command =
         pb::AbandonNegotiation { context: context(&headers, &principal)?, negotiation_id, reason: body.reason };
-    carry_out(&deps, subjects::ABANDON_NEGOTIATION, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 // ---- listed-price sales ----
@@ -482,7 +482,7 @@ pub async fn open_listing(
         terms: Some(body.terms.to_pb("terms.")?),
         disclosure_working_days: body.disclosure_working_days,
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_LISTING, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/listed-sales/{id}")), Some(id), &done))
 }
 
@@ -495,7 +495,7 @@ pub async fn list_listings(
     Params(page): Params<crate::api::ListPage>,
 ) -> Result<Json<ListedSaleList>, ApiError> {
     let q = pb::ListListings { page: page.to_pb(), asker: Some(principal.actor()), result_id: String::new() };
-    let list: pb::ListingList = ask(&deps, subjects::LIST_LISTINGS, q).await?;
+    let list: pb::ListingList = ask(&deps, q).await?;
     Ok(Json(ListedSaleList { listed_sales: list.listings.iter().map(listing_view).collect(), total: list.total }))
 }
 
@@ -510,8 +510,7 @@ pub async fn get_listing(
     principal: Principal,
     Path(listing_id): Path<String>,
 ) -> Result<Json<ListedSaleView>, ApiError> {
-    let v: pb::ListingView =
-        ask(&deps, subjects::GET_LISTING, pb::GetListing { asker: Some(principal.actor()), listing_id }).await?;
+    let v: pb::ListingView = ask(&deps, pb::GetListing { asker: Some(principal.actor()), listing_id }).await?;
     Ok(Json(listing_view(&v)))
 }
 
@@ -528,8 +527,9 @@ pub async fn register_intent(
     Path(listing_id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::ListingAction { context: context(&headers, &principal)?, listing_id, disclosure_working_days: 0 };
-    carry_out(&deps, subjects::REGISTER_INTENT, command, StatusCode::OK).await
+    let command =
+        pb::RegisterIntent { context: context(&headers, &principal)?, listing_id, disclosure_working_days: 0 };
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -553,12 +553,12 @@ pub async fn relist(
     Body(body): Body<RelistBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
-    let command = pb::ListingAction {
+    let command = pb::Relist {
         context: context(&headers, &principal)?,
         listing_id,
         disclosure_working_days: body.disclosure_working_days,
     };
-    carry_out(&deps, subjects::RELIST, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 // ---- bidding sessions ----
@@ -786,7 +786,7 @@ pub async fn open_session(
         rules: Some(body.rules.to_pb()?),
         terms: Some(body.terms.to_pb("terms.")?),
     };
-    let done: pb::CommandAccepted = ask(&deps, subjects::OPEN_SESSION, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/sessions/{id}")), Some(id), &done))
 }
 
@@ -799,7 +799,7 @@ pub async fn list_sessions(
     Params(page): Params<crate::api::ListPage>,
 ) -> Result<Json<SessionList>, ApiError> {
     let q = pb::ListSessions { page: page.to_pb(), asker: Some(principal.actor()), result_id: String::new() };
-    let list: pb::SessionList = ask(&deps, subjects::LIST_SESSIONS, q).await?;
+    let list: pb::SessionList = ask(&deps, q).await?;
     Ok(Json(SessionList { sessions: list.sessions.iter().map(session_view).collect(), total: list.total }))
 }
 
@@ -809,7 +809,7 @@ pub async fn fetch_session(
     principal: &Principal,
     session_id: String,
 ) -> Result<pb::SessionView, ApiError> {
-    ask(deps, subjects::GET_SESSION, pb::GetSession { asker: Some(principal.actor()), session_id }).await
+    ask(deps, pb::GetSession { asker: Some(principal.actor()), session_id }).await
 }
 
 /// One session: its rules (the reserve hidden from bidders), bids, the caller's registration and deposit, the
@@ -858,7 +858,7 @@ pub async fn list_bids(
 ) -> Result<Json<BidPage>, ApiError> {
     let limit = q.limit.unwrap_or(500);
     let query = pb::ListBids { asker: Some(principal.actor()), session_id, after_seq: q.after.unwrap_or(0), limit };
-    let page: pb::BidPage = ask(&deps, subjects::LIST_BIDS, query).await?;
+    let page: pb::BidPage = ask(&deps, query).await?;
     let next_after =
         page.bids.last().map(|b| b.seq).filter(|last| *last < page.bid_count && page.bids.len() == limit as usize);
     Ok(Json(BidPage { bids: page.bids.iter().map(bid_view).collect(), bid_count: page.bid_count, next_after }))
@@ -881,8 +881,8 @@ pub async fn register_bidder(
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::SessionAction { context: context(&headers, &principal)?, session_id };
-    carry_out(&deps, subjects::REGISTER_BIDDER, command, StatusCode::OK).await
+    let command = pb::RegisterBidder { context: context(&headers, &principal)?, session_id };
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -896,23 +896,14 @@ pub struct DepositBody {
     pub reference: String,
 }
 
-async fn settle(
+async fn settle<R: Rpc<Reply = pb::CommandAccepted>>(
     deps: &Deps,
     principal: &Principal,
     headers: &HeaderMap,
-    subject: &str,
-    session_id: String,
-    body: DepositBody,
+    command: impl FnOnce(Option<pb::CommandContext>) -> R,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
-    let command = pb::SettleDeposit {
-        context: context(headers, principal)?,
-        session_id,
-        bidder_org_id: body.bidder_org_id,
-        amount_fen: body.amount_fen,
-        reference: body.reference,
-    };
-    let done: pb::CommandAccepted = ask(deps, subject, command).await?;
+    let done = ask(deps, command(context(headers, principal)?)).await?;
     Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
@@ -929,7 +920,14 @@ pub async fn confirm_deposit(
     Path(session_id): Path<String>,
     Body(body): Body<DepositBody>,
 ) -> Result<Response, ApiError> {
-    settle(&deps, &principal, &headers, subjects::CONFIRM_DEPOSIT, session_id, body).await
+    settle(&deps, &principal, &headers, |context| pb::ConfirmDeposit {
+        context,
+        session_id,
+        bidder_org_id: body.bidder_org_id,
+        amount_fen: body.amount_fen,
+        reference: body.reference,
+    })
+    .await
 }
 
 /// Record a deposit as refunded, once it is due back after the close (administrators).
@@ -945,7 +943,14 @@ pub async fn refund_deposit(
     Path(session_id): Path<String>,
     Body(body): Body<DepositBody>,
 ) -> Result<Response, ApiError> {
-    settle(&deps, &principal, &headers, subjects::REFUND_DEPOSIT, session_id, body).await
+    settle(&deps, &principal, &headers, |context| pb::RefundDeposit {
+        context,
+        session_id,
+        bidder_org_id: body.bidder_org_id,
+        amount_fen: body.amount_fen,
+        reference: body.reference,
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -970,7 +975,7 @@ pub async fn place_bid(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::PlaceBid { context: context(&headers, &principal)?, session_id, amount_fen: body.amount_fen };
-    carry_out(&deps, subjects::PLACE_BID, command, StatusCode::CREATED).await
+    carry_out(&deps, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -996,7 +1001,7 @@ pub async fn commit_bid(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
     let command = pb::CommitBid { context: context(&headers, &principal)?, session_id, commitment: body.commitment };
-    carry_out(&deps, subjects::COMMIT_BID, command, StatusCode::CREATED).await
+    carry_out(&deps, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -1027,7 +1032,7 @@ pub async fn reveal_bid(
         amount_fen: body.amount_fen,
         nonce: body.nonce,
     };
-    carry_out(&deps, subjects::REVEAL_BID, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -1056,7 +1061,7 @@ pub async fn record_signed(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let command = pb::RecordSigned { context: context(&headers, &principal)?, session_id, reference: body.reference };
-    carry_out(&deps, subjects::RECORD_SIGNED, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 /// Record that the winner did not sign: the deposit is forfeited (administrators). The contract deadline's timer
@@ -1075,7 +1080,7 @@ pub async fn record_default(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let command = pb::RecordDefault { context: context(&headers, &principal)?, session_id, reason: body.reason };
-    carry_out(&deps, subjects::RECORD_DEFAULT, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -1099,7 +1104,7 @@ pub struct OverdueRefundList {
 /// Fetches the overdue deposit refunds (administrators and regulators).
 pub async fn fetch_overdue_refunds(deps: &Deps, principal: &Principal) -> Result<pb::OverdueRefundList, ApiError> {
     principal.require(&[Role::Admin, Role::Regulator])?;
-    ask(deps, subjects::LIST_OVERDUE_REFUNDS, pb::ListOverdueRefunds { asker: Some(principal.actor()) }).await
+    ask(deps, pb::ListOverdueRefunds { asker: Some(principal.actor()) }).await
 }
 
 /// Deposits due back after a close whose refund is past its due date (the rules' working days after the close), the
@@ -1167,8 +1172,7 @@ pub async fn get_market(
     principal: Principal,
     Path(result_id): Path<String>,
 ) -> Result<Json<MarketView>, ApiError> {
-    let m: pb::MarketView =
-        ask(&deps, subjects::GET_MARKET, pb::GetMarket { asker: Some(principal.actor()), result_id }).await?;
+    let m: pb::MarketView = ask(&deps, pb::GetMarket { asker: Some(principal.actor()), result_id }).await?;
     Ok(Json(MarketView {
         result_id: m.result_id,
         open: m
@@ -1204,5 +1208,5 @@ pub async fn stop_licensing(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
     let command = pb::StopLicensing { context: context(&headers, &principal)?, result_id };
-    carry_out(&deps, subjects::STOP_LICENSING, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }

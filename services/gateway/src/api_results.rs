@@ -7,8 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
+use ttx_kernel::rpc::Rpc;
 use ttx_proto::common::v1::Role;
-use ttx_proto::listings::v1::{self as pb, subjects};
+use ttx_proto::listings::v1::{self as pb};
 use utoipa::ToSchema;
 
 use crate::Deps;
@@ -383,7 +384,7 @@ pub async fn create(
     principal.require(&[Role::TechManager])?;
     let (context, id) = context_with_new_id(&headers, &principal)?;
     let command = pb::CreateResult { context, result_id: id.clone(), listing: Some(body.to_pb()?) };
-    let done: pb::CommandAccepted = ask(&deps, subjects::CREATE_RESULT, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/results/{id}")), Some(id), &done))
 }
 
@@ -399,7 +400,7 @@ pub async fn list(
     Params(page): Params<crate::api::ListPage>,
 ) -> Result<Json<ResultList>, ApiError> {
     let q = pb::ListResults { page: page.to_pb(), asker: Some(principal.actor()), owner_org_id: String::new() };
-    let list: pb::ResultList = ask(&deps, subjects::LIST_RESULTS, q).await?;
+    let list: pb::ResultList = ask(&deps, q).await?;
     Ok(Json(ResultList { results: list.results.iter().map(result_view).collect(), total: list.total }))
 }
 
@@ -417,7 +418,7 @@ pub async fn get(
     Path(result_id): Path<String>,
 ) -> Result<Json<ResultView>, ApiError> {
     let q = pb::GetResult { asker: Some(principal.actor()), result_id };
-    let view: pb::ResultView = ask(&deps, subjects::GET_RESULT, q).await?;
+    let view: pb::ResultView = ask(&deps, q).await?;
     Ok(Json(result_view(&view)))
 }
 
@@ -447,7 +448,7 @@ pub async fn list_objections(
     Params(q): Params<PageQuery>,
 ) -> Result<Json<ObjectionPage>, ApiError> {
     let query = pb::ListObjections { asker: Some(principal.actor()), result_id, offset: q.offset, limit: q.limit };
-    let page: pb::ObjectionPage = ask(&deps, subjects::LIST_OBJECTIONS, query).await?;
+    let page: pb::ObjectionPage = ask(&deps, query).await?;
     Ok(Json(ObjectionPage { objections: page.objections.iter().map(objection_view).collect(), total: page.total }))
 }
 
@@ -467,20 +468,18 @@ pub async fn edit(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
     let command = pb::EditResult { context: context(&headers, &principal)?, result_id, listing: Some(body.to_pb()?) };
-    carry_out(&deps, subjects::EDIT_RESULT, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
-async fn action(
+async fn action<R: Rpc<Reply = pb::CommandAccepted>>(
     deps: &Deps,
     principal: &Principal,
     headers: &HeaderMap,
-    subject: &str,
-    result_id: String,
     role: Role,
+    command: impl FnOnce(Option<pb::CommandContext>) -> R,
 ) -> Result<Response, ApiError> {
     principal.require(&[role])?;
-    let command = pb::ResultAction { context: context(headers, principal)?, result_id };
-    let done: pb::CommandAccepted = ask(deps, subject, command).await?;
+    let done = ask(deps, command(context(headers, principal)?)).await?;
     Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
@@ -497,7 +496,7 @@ pub async fn submit(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    action(&deps, &principal, &headers, subjects::SUBMIT_RESULT, result_id, Role::TechManager).await
+    action(&deps, &principal, &headers, Role::TechManager, |context| pb::SubmitResult { context, result_id }).await
 }
 
 /// Approve a submitted result (the holder's reviewers, not the submitter).
@@ -512,7 +511,7 @@ pub async fn approve(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    action(&deps, &principal, &headers, subjects::APPROVE_RESULT, result_id, Role::Reviewer).await
+    action(&deps, &principal, &headers, Role::Reviewer, |context| pb::ApproveResult { context, result_id }).await
 }
 
 /// Publish an approved result (the holder's technology managers; never a classified one).
@@ -527,7 +526,7 @@ pub async fn publish(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    action(&deps, &principal, &headers, subjects::PUBLISH_RESULT, result_id, Role::TechManager).await
+    action(&deps, &principal, &headers, Role::TechManager, |context| pb::PublishResult { context, result_id }).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -551,7 +550,7 @@ pub async fn return_result(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Reviewer])?;
     let command = pb::ReturnResult { context: context(&headers, &principal)?, result_id, reasons: body.reasons };
-    carry_out(&deps, subjects::RETURN_RESULT, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -575,7 +574,7 @@ pub async fn withdraw(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
     let command = pb::WithdrawResult { context: context(&headers, &principal)?, result_id, reason: body.reason };
-    carry_out(&deps, subjects::WITHDRAW_RESULT, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 /// Consent, for a co-holder, to the result being offered for assignment, an exclusive or sole licence or equity
@@ -595,7 +594,7 @@ pub async fn consent(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager, Role::EnterpriseMember])?;
     let command = pb::ConsentAsCoHolder { context: context(&headers, &principal)?, result_id };
-    carry_out(&deps, subjects::CONSENT_AS_CO_HOLDER, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -628,7 +627,7 @@ pub async fn start_notice(
         price_fen: body.price_fen,
         days: body.days,
     };
-    carry_out(&deps, subjects::START_NOTICE, command, StatusCode::CREATED).await
+    carry_out(&deps, command, StatusCode::CREATED).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -654,7 +653,7 @@ pub async fn raise_objection(
     not_regulator(&principal)?;
     let (context, objection_id) = context_with_new_id(&headers, &principal)?;
     let command = pb::RaiseObjection { context, result_id, objection_id: objection_id.clone(), text: body.text };
-    let done: pb::CommandAccepted = ask(&deps, subjects::RAISE_OBJECTION, command).await?;
+    let done: pb::CommandAccepted = ask(&deps, command).await?;
     Ok(accepted(StatusCode::CREATED, None, Some(objection_id), &done))
 }
 
@@ -681,7 +680,7 @@ pub async fn answer_objection(
     principal.require(&[Role::TechManager])?;
     let command =
         pb::AnswerObjection { context: context(&headers, &principal)?, result_id, objection_id, answer: body.answer };
-    carry_out(&deps, subjects::ANSWER_OBJECTION, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -714,7 +713,7 @@ pub async fn resolve_objection(
         upheld: body.upheld,
         note: body.note,
     };
-    carry_out(&deps, subjects::RESOLVE_OBJECTION, command, StatusCode::OK).await
+    carry_out(&deps, command, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
@@ -746,14 +745,9 @@ pub async fn deal_status(
     Params(q): Params<DealQuery>,
 ) -> Result<Json<DealStatusView>, ApiError> {
     // Only for those who may see the result.
-    let _: pb::ResultView = ask(
-        &deps,
-        subjects::GET_RESULT,
-        pb::GetResult { asker: Some(principal.actor()), result_id: result_id.clone() },
-    )
-    .await?;
-    let reply: pb::DealStatusReply =
-        ask(&deps, subjects::DEAL_STATUS, pb::DealStatus { result_id, price_fen: q.price_fen }).await?;
+    let _: pb::ResultView =
+        ask(&deps, pb::GetResult { asker: Some(principal.actor()), result_id: result_id.clone() }).await?;
+    let reply: pb::DealStatusReply = ask(&deps, pb::DealStatus { result_id, price_fen: q.price_fen }).await?;
     Ok(Json(DealStatusView {
         may_close: reply.may_close,
         blocked_by: (!reply.blocked_by.is_empty()).then_some(reply.blocked_by),

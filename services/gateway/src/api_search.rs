@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use ttx_proto::listings::v1::{self as pb, subjects};
+use ttx_proto::listings::v1::{self as pb};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
@@ -227,7 +227,7 @@ pub async fn run_search(
     asker: ttx_proto::common::v1::Actor,
     p: &SearchParams,
 ) -> Result<pb::SearchResults, ApiError> {
-    ask(deps, subjects::SEARCH, p.to_pb(asker)?).await
+    ask(deps, p.to_pb(asker)?).await
 }
 
 /// Search published results and open demands, in Chinese or English, with facets. Anonymous visitors find the
@@ -295,7 +295,7 @@ pub async fn find_matches(
         result_id,
         limit: number("limit", limit)?.unwrap_or_default(),
     };
-    let list: pb::MatchList = ask(deps, subjects::FIND_MATCHES, q).await?;
+    let list: pb::MatchList = ask(deps, q).await?;
     Ok(MatchList {
         matches: list
             .matches
@@ -366,7 +366,7 @@ pub async fn list_notifications(
     page: crate::api::ListPage,
 ) -> Result<NotificationList, ApiError> {
     let q = pb::ListNotifications { page: page.to_pb(), asker: Some(principal.actor()) };
-    let list: pb::NotificationList = ask(deps, subjects::LIST_NOTIFICATIONS, q).await?;
+    let list: pb::NotificationList = ask(deps, q).await?;
     Ok(NotificationList {
         notifications: list
             .notifications

@@ -125,6 +125,12 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("invalid.roles", "所选角色不适用于该组织类型。", "A chosen role does not fit this kind of organisation."),
     ("error.conflict", "已存在，未作更改。", "It exists already; nothing was changed."),
     ("error.rule", "不符合规则：", "Not allowed by the rules: "),
+    ("error.invalid_input", "输入有误：", "Invalid input: "),
+    ("error.bad_request", "请求无效。", "The request is not valid."),
+    ("error.forbidden", "您无权执行此操作。", "You may not do this."),
+    ("error.limit", "已达到规则规定的上限：", "A limit of the rules is reached: "),
+    ("error.too_large", "结果过多，请缩小范围。", "The answer is too large; ask for less."),
+    ("error.internal", "处理失败，已记录。", "The request failed; it is logged."),
     ("error.not_found", "所选对象不存在。", "What was chosen does not exist."),
 ];
 

@@ -51,13 +51,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use bytes::Bytes;
 use problem::ApiError;
-use prost::Message as _;
 use serde_json::json;
 use tracing::Instrument as _;
 use ttx_kernel::Bus;
-use ttx_kernel::bus::call;
+use ttx_kernel::bus::call_raw;
+use ttx_kernel::rpc::call_within;
 use ttx_kernel::telemetry;
-use ttx_proto::audit::v1::{StatusReply, StatusRequest, subjects};
+use ttx_proto::audit::v1::StatusRequest;
 
 /// How long the readiness probe waits for the services.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -80,37 +80,19 @@ async fn healthz() -> Response {
     (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
 }
 
-/// Whether a service answers: any reply counts, a typed error too (the probes ask for things that do not exist);
-/// only silence or a broken bus does not.
-async fn probe(bus: &dyn Bus, subject: &str, payload: Vec<u8>) -> Result<Bytes, String> {
-    match call(bus, subject, Bytes::from(payload), READY_TIMEOUT).await {
-        Ok(reply) => Ok(reply),
-        Err(ttx_kernel::bus::CallError::Remote { .. }) => Ok(Bytes::new()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Ready when every service behind the gateway answers through the bus; the audit service also reports the log's
-/// head. Not ready names the services that do not answer.
+/// Ready when every service behind the gateway ([`ttx_proto::services::ALL`]) answers its ping through the bus and
+/// the audit service reports the log's head. Not ready names the services that do not answer.
 async fn readyz(State(deps): State<Deps>) -> Response {
     let bus = deps.bus.as_ref();
-    let identity_probe = ttx_proto::identity::v1::GetUser { user_id: "system".into() }.encode_to_vec();
-    let listings_probe = ttx_proto::listings::v1::GetResult { asker: None, result_id: "probe".into() }.encode_to_vec();
-    let negotiation_probe =
-        ttx_proto::negotiation::v1::GetSession { asker: None, session_id: "probe".into() }.encode_to_vec();
-    let (audit, identity, listings, negotiation) = tokio::join!(
-        probe(bus, subjects::STATUS, StatusRequest {}.encode_to_vec()),
-        probe(bus, ttx_proto::identity::v1::subjects::GET_USER, identity_probe),
-        probe(bus, ttx_proto::listings::v1::subjects::GET_RESULT, listings_probe),
-        probe(bus, ttx_proto::negotiation::v1::subjects::GET_SESSION, negotiation_probe),
-    );
-    let log_head = audit.as_ref().ok().and_then(|b| StatusReply::decode(b.clone()).ok()).map(|s| s.log_head);
-    let states = [
-        ("audit", audit.is_ok() && log_head.is_some()),
-        ("identity", identity.is_ok()),
-        ("listings", listings.is_ok()),
-        ("negotiation", negotiation.is_ok()),
-    ];
+    let pings = ttx_proto::services::ALL.map(|name| async move {
+        let subject = ttx_proto::services::ping_subject(name);
+        (name, call_raw(bus, &subject, Bytes::new(), READY_TIMEOUT).await.is_ok())
+    });
+    let (answered, status) =
+        tokio::join!(futures::future::join_all(pings), call_within(bus, &StatusRequest {}, READY_TIMEOUT));
+    let log_head = status.ok().map(|s| s.log_head);
+    let states: Vec<(&str, bool)> =
+        answered.into_iter().map(|(name, ok)| (name, ok && (name != "audit" || log_head.is_some()))).collect();
     let services: serde_json::Map<String, serde_json::Value> =
         states.iter().map(|(name, ok)| ((*name).to_owned(), json!(if *ok { "ok" } else { "unavailable" }))).collect();
     let missing: Vec<&str> = states.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();

@@ -11,13 +11,14 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use maud::{DOCTYPE, Markup, html};
 use ttx_proto::common::v1::Role;
-use ttx_proto::identity::v1::{self as pb, subjects};
+use ttx_proto::identity::v1::{self as pb};
 
 use crate::Deps;
 use crate::api::{self, LoginBody, ask, parse_kind, parse_role};
 use crate::auth::{self, CSRF_COOKIE, Principal, SESSION_COOKIE, cookie, same_secret};
 use crate::i18n::{LANG_COOKIE, Lang};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, answer};
+use ttx_kernel::bus::ErrorCode;
 
 const CSS: &str = include_str!("ui.css");
 
@@ -318,7 +319,7 @@ async fn home(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let user: Result<pb::User, _> = ask(&deps, subjects::GET_USER, pb::GetUser { user_id: who.user_id.clone() }).await;
+    let user: Result<pb::User, _> = ask(&deps, pb::GetUser { user_id: who.user_id.clone() }).await;
     let name = user.as_ref().map_or(who.user_id.clone(), |u| u.display_name.clone());
     let content = html! {
         p class="welcome" { (lang.t("welcome")) "，" (name) }
@@ -363,11 +364,9 @@ async fn my_org(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let org: Result<pb::Organisation, _> =
-        ask(&deps, subjects::GET_ORGANISATION, pb::GetOrganisation { org_id: who.org_id.clone() }).await;
+    let org: Result<pb::Organisation, _> = ask(&deps, pb::GetOrganisation { org_id: who.org_id.clone() }).await;
     let users: Result<pb::UserList, _> =
-        ask(&deps, subjects::LIST_USERS, pb::ListUsers { page: crate::ui::longest_page(), org_id: who.org_id.clone() })
-            .await;
+        ask(&deps, pb::ListUsers { page: crate::ui::longest_page(), org_id: who.org_id.clone() }).await;
     let (Ok(org), Ok(users)) = (org, users) else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -392,8 +391,7 @@ async fn my_registry(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     }
     let lang = Lang::from_headers(&headers);
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let Ok(user) = ask::<pb::User>(&deps, subjects::GET_USER, pb::GetUser { user_id: who.user_id.clone() }).await
-    else {
+    let Ok(user) = ask(&deps, pb::GetUser { user_id: who.user_id.clone() }).await else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
     let status = match pb::TechManagerStatus::try_from(user.tech_manager_status).unwrap_or_default() {
@@ -468,12 +466,15 @@ pub(crate) fn form_errors_banner(lang: Lang, errors: &FormErrors) -> Markup {
 /// A service's answer as form errors, in the page's language: a field's own message next to it, or one for the form.
 pub(crate) fn api_errors(lang: Lang, e: ApiError) -> FormErrors {
     let field = e.field.unwrap_or_default();
-    let message = match e.kind {
-        "invalid-input" => lang.lookup(&format!("invalid.{field}")).map_or(e.detail, str::to_owned),
-        "conflict" => lang.t("error.conflict").to_owned(),
-        "not-found" => lang.t("error.not_found").to_owned(),
-        "rule-violation" => format!("{}{}", lang.t("error.rule"), e.detail),
-        _ => lang.t("unavailable").to_owned(),
+    // The gateway's own errors name their problem type; the table gives their code.
+    let code = e.code.or_else(|| ErrorCode::ALL.into_iter().find(|c| answer(*c).kind == e.kind));
+    let message = match code {
+        // A field's own message when there is one; else the service's words.
+        Some(ErrorCode::InvalidInput) => lang.lookup(&format!("invalid.{field}")).map_or(e.detail, str::to_owned),
+        // The rules' own words follow the page's.
+        Some(code @ (ErrorCode::Rejected | ErrorCode::TooMany)) => format!("{}{}", lang.t(answer(code).page), e.detail),
+        Some(code) => lang.t(answer(code).page).to_owned(),
+        None => lang.t("unavailable").to_owned(),
     };
     vec![(field, message)]
 }
@@ -491,12 +492,7 @@ async fn organisations_view(
 ) -> Response {
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    let Ok(list) = ask::<pb::OrganisationList>(
-        deps,
-        subjects::LIST_ORGANISATIONS,
-        pb::ListOrganisations { org_ids: Vec::new(), page: crate::ui::longest_page() },
-    )
-    .await
+    let Ok(list) = ask(deps, pb::ListOrganisations { org_ids: Vec::new(), page: crate::ui::longest_page() }).await
     else {
         return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -576,7 +572,7 @@ async fn organisations_submit(State(deps): State<Deps>, headers: HeaderMap, body
             credit_code: field(&f, "credit_code").to_owned(),
             region: field(&f, "region").to_owned(),
         };
-        ask::<pb::CommandAccepted>(&deps, subjects::REGISTER_ORGANISATION, command).await
+        ask(&deps, command).await
     }
     .await;
     match result {
@@ -598,18 +594,8 @@ async fn users_view(
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     let (Ok(orgs), Ok(users)) = (
-        ask::<pb::OrganisationList>(
-            deps,
-            subjects::LIST_ORGANISATIONS,
-            pb::ListOrganisations { org_ids: Vec::new(), page: crate::ui::longest_page() },
-        )
-        .await,
-        ask::<pb::UserList>(
-            deps,
-            subjects::LIST_USERS,
-            pb::ListUsers { page: crate::ui::longest_page(), org_id: String::new() },
-        )
-        .await,
+        ask(deps, pb::ListOrganisations { org_ids: Vec::new(), page: crate::ui::longest_page() }).await,
+        ask(deps, pb::ListUsers { page: crate::ui::longest_page(), org_id: String::new() }).await,
     ) else {
         return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -695,7 +681,7 @@ async fn users_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes)
             password: field(&f, "password").to_owned(),
             roles,
         };
-        ask::<pb::CommandAccepted>(&deps, subjects::CREATE_USER, command).await
+        ask(&deps, command).await
     }
     .await;
     match result {

@@ -132,7 +132,7 @@ async fn calendar_submit(State(deps): State<Deps>, headers: HeaderMap, body: Byt
             make_up_workdays: dates(field(&f, "make_up_workdays")),
             source: field(&f, "source").to_owned(),
         };
-        ask::<ipb::CommandAccepted>(&deps, ipb::subjects::LOAD_SCHEDULE, command).await
+        ask(&deps, command).await
     }
     .await;
     match result {

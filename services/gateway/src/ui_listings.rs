@@ -13,7 +13,7 @@ use bytes::Bytes;
 use maud::{Markup, PreEscaped, html};
 use ttx_kernel::Timestamp;
 use ttx_proto::common::v1::Role;
-use ttx_proto::listings::v1::{self as pb, subjects};
+use ttx_proto::listings::v1::{self as pb};
 
 use crate::Deps;
 use crate::api::ask;
@@ -96,10 +96,7 @@ async fn org_names(deps: &Deps, ids: Vec<String>) -> HashMap<String, String> {
         return HashMap::new();
     }
     let q = ipb::ListOrganisations { org_ids: ids.into_iter().collect(), page: crate::ui::longest_page() };
-    ask::<ipb::OrganisationList>(deps, ipb::subjects::LIST_ORGANISATIONS, q)
-        .await
-        .map(|l| l.organisations.into_iter().map(|o| (o.org_id, o.name)).collect())
-        .unwrap_or_default()
+    ask(deps, q).await.map(|l| l.organisations.into_iter().map(|o| (o.org_id, o.name)).collect()).unwrap_or_default()
 }
 
 fn name_of<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {
@@ -416,9 +413,7 @@ async fn result_view(
     let csrf = csrf_of(headers);
     let asker = who.as_ref().map(Principal::actor).unwrap_or_default();
     let view: pb::ResultView =
-        match ask(deps, subjects::GET_RESULT, pb::GetResult { asker: Some(asker.clone()), result_id: id.to_owned() })
-            .await
-        {
+        match ask(deps, pb::GetResult { asker: Some(asker.clone()), result_id: id.to_owned() }).await {
             Ok(v) => v,
             Err(e) if e.status == StatusCode::NOT_FOUND => {
                 return message_page(deps, headers, StatusCode::NOT_FOUND, "not_found");
@@ -662,28 +657,21 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
     let result_id = id.clone();
     let objection_id = field(&f, "objection_id").to_owned();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
-        "submit" | "approve" | "publish" => {
-            let subject = match field(&f, "do") {
-                "submit" => subjects::SUBMIT_RESULT,
-                "approve" => subjects::APPROVE_RESULT,
-                _ => subjects::PUBLISH_RESULT,
-            };
-            ask(&deps, subject, pb::ResultAction { context: ctx, result_id }).await
-        }
+        "submit" => ask(&deps, pb::SubmitResult { context: ctx, result_id }).await,
+        "approve" => ask(&deps, pb::ApproveResult { context: ctx, result_id }).await,
+        "publish" => ask(&deps, pb::PublishResult { context: ctx, result_id }).await,
         "return" => {
             let reasons = list_of(field(&f, "reasons"));
-            ask(&deps, subjects::RETURN_RESULT, pb::ReturnResult { context: ctx, result_id, reasons }).await
+            ask(&deps, pb::ReturnResult { context: ctx, result_id, reasons }).await
         }
-        "consent" => {
-            ask(&deps, subjects::CONSENT_AS_CO_HOLDER, pb::ConsentAsCoHolder { context: ctx, result_id }).await
-        }
+        "consent" => ask(&deps, pb::ConsentAsCoHolder { context: ctx, result_id }).await,
         "withdraw" => {
             let reason = field(&f, "reason").to_owned();
-            ask(&deps, subjects::WITHDRAW_RESULT, pb::WithdrawResult { context: ctx, result_id, reason }).await
+            ask(&deps, pb::WithdrawResult { context: ctx, result_id, reason }).await
         }
         "notice" => match (parse_yuan(field(&f, "price_yuan")), field(&f, "days").trim().parse::<u32>()) {
             (Some(price_fen), Ok(days)) => {
-                ask(&deps, subjects::START_NOTICE, pb::StartNotice { context: ctx, result_id, price_fen, days }).await
+                ask(&deps, pb::StartNotice { context: ctx, result_id, price_fen, days }).await
             }
             (None, _) => Err(ApiError::invalid("price_yuan", "an amount in yuan")),
             (_, Err(_)) => Err(ApiError::invalid("days", "a number of days")),
@@ -695,12 +683,12 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
                 objection_id: uuid::Uuid::now_v7().to_string(),
                 text: field(&f, "text").to_owned(),
             };
-            ask(&deps, subjects::RAISE_OBJECTION, command).await
+            ask(&deps, command).await
         }
         "answer" => {
             let answer = field(&f, "answer").to_owned();
             let command = pb::AnswerObjection { context: ctx, result_id, objection_id, answer };
-            ask(&deps, subjects::ANSWER_OBJECTION, command).await
+            ask(&deps, command).await
         }
         "uphold" | "dismiss" => {
             let command = pb::ResolveObjection {
@@ -710,7 +698,7 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
                 upheld: field(&f, "do") == "uphold",
                 note: field(&f, "note").to_owned(),
             };
-            ask(&deps, subjects::RESOLVE_OBJECTION, command).await
+            ask(&deps, command).await
         }
         "negotiate" => match crate::ui_negotiation::open_from_result(&deps, &who, &id, field(&f, "mode")).await {
             Ok(n) => return see_other(format!("/negotiations/{n}")),
@@ -892,7 +880,7 @@ async fn new_result_submit(State(deps): State<Deps>, headers: HeaderMap, body: B
         let listing = listing_from_form(&f, holders)?;
         let command =
             pb::CreateResult { context: command_context(&who), result_id: id.clone(), listing: Some(listing) };
-        ask::<pb::CommandAccepted>(&deps, subjects::CREATE_RESULT, command).await
+        ask(&deps, command).await
     }
     .await;
     match outcome {
@@ -902,7 +890,7 @@ async fn new_result_submit(State(deps): State<Deps>, headers: HeaderMap, body: B
 }
 
 async fn stored_listing(deps: &Deps, who: &Principal, id: &str) -> Result<pb::ResultView, ApiError> {
-    ask(deps, subjects::GET_RESULT, pb::GetResult { asker: Some(who.actor()), result_id: id.to_owned() }).await
+    ask(deps, pb::GetResult { asker: Some(who.actor()), result_id: id.to_owned() }).await
 }
 
 async fn edit_result_page(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -940,7 +928,7 @@ async fn edit_result_submit(
             .collect();
         let listing = listing_from_form(&f, holders)?;
         let command = pb::EditResult { context: command_context(&who), result_id: id.clone(), listing: Some(listing) };
-        ask::<pb::CommandAccepted>(&deps, subjects::EDIT_RESULT, command).await
+        ask(&deps, command).await
     }
     .await;
     match outcome {
@@ -957,16 +945,11 @@ async fn my_listings(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let csrf = csrf_of(&headers);
     let results: Result<pb::ResultList, _> = ask(
         &deps,
-        subjects::LIST_RESULTS,
         pb::ListResults { page: crate::ui::longest_page(), asker: Some(who.actor()), owner_org_id: who.org_id.clone() },
     )
     .await;
-    let demands: Result<pb::DemandList, _> = ask(
-        &deps,
-        subjects::LIST_DEMANDS,
-        pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) },
-    )
-    .await;
+    let demands: Result<pb::DemandList, _> =
+        ask(&deps, pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) }).await;
     let longest = crate::api::ListPage { offset: None, limit: Some(ttx_kernel::bus::MAX_PAGE) };
     let notices = list_notifications(&deps, &who, longest).await;
     let (Ok(results), Ok(demands), Ok(notices)) = (results, demands, notices) else {
@@ -1041,12 +1024,7 @@ async fn demands_page(State(deps): State<Deps>, headers: HeaderMap) -> Response 
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = csrf_of(&headers);
-    let Ok(list) = ask::<pb::DemandList>(
-        &deps,
-        subjects::LIST_DEMANDS,
-        pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) },
-    )
-    .await
+    let Ok(list) = ask(&deps, pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) }).await
     else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };
@@ -1067,9 +1045,7 @@ async fn demand_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: FormErr
     let lang = Lang::from_headers(headers);
     let csrf = csrf_of(headers);
     let view: pb::DemandView =
-        match ask(deps, subjects::GET_DEMAND, pb::GetDemand { asker: Some(who.actor()), demand_id: id.to_owned() })
-            .await
-        {
+        match ask(deps, pb::GetDemand { asker: Some(who.actor()), demand_id: id.to_owned() }).await {
             Ok(v) => v,
             Err(e) if e.status == StatusCode::NOT_FOUND => {
                 return message_page(deps, headers, StatusCode::NOT_FOUND, "not_found");
@@ -1159,13 +1135,15 @@ async fn demand_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
                 application_id: uuid::Uuid::now_v7().to_string(),
                 answers: f.get("answer").cloned().unwrap_or_default(),
             };
-            ask(&deps, subjects::APPLY_TO_CHALLENGE, command).await
+            ask(&deps, command).await
         }
-        "shortlist" | "award" => {
-            let subject =
-                if field(&f, "do") == "award" { subjects::AWARD_CHALLENGE } else { subjects::SHORTLIST_APPLICATION };
+        "shortlist" => {
             let application_id = field(&f, "application_id").to_owned();
-            ask(&deps, subject, pb::ApplicationAction { context: ctx, demand_id, application_id }).await
+            ask(&deps, pb::ShortlistApplication { context: ctx, demand_id, application_id }).await
+        }
+        "award" => {
+            let application_id = field(&f, "application_id").to_owned();
+            ask(&deps, pb::AwardChallenge { context: ctx, demand_id, application_id }).await
         }
         _ => Err(ApiError::invalid("do", "not an action")),
     };
@@ -1264,7 +1242,7 @@ async fn new_demand_submit(State(deps): State<Deps>, headers: HeaderMap, body: B
             }),
             challenge,
         };
-        ask::<pb::CommandAccepted>(&deps, subjects::POST_DEMAND, command).await
+        ask(&deps, command).await
     }
     .await;
     match outcome {

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use maud::{Markup, PreEscaped, html};
 use ttx_kernel::Timestamp;
 use ttx_proto::common::v1::Role;
-use ttx_proto::negotiation::v1::{self as pb, subjects};
+use ttx_proto::negotiation::v1::{self as pb};
 
 use crate::Deps;
 use crate::api::ask;
@@ -54,9 +54,8 @@ async fn sessions_page(State(deps): State<Deps>, headers: HeaderMap) -> Response
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let Ok(list) = ask::<pb::SessionList>(
+    let Ok(list) = ask(
         &deps,
-        subjects::LIST_SESSIONS,
         pb::ListSessions { page: crate::ui::longest_page(), asker: Some(who.actor()), result_id: String::new() },
     )
     .await
@@ -324,40 +323,38 @@ async fn session_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): 
     let ctx = command_context(&who);
     let session_id = id.clone();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
-        "register" => ask(&deps, subjects::REGISTER_BIDDER, pb::SessionAction { context: ctx, session_id }).await,
+        "register" => ask(&deps, pb::RegisterBidder { context: ctx, session_id }).await,
         "bid" => match parse_yuan(field(&f, "amount_yuan")) {
-            Some(amount_fen) => {
-                ask(&deps, subjects::PLACE_BID, pb::PlaceBid { context: ctx, session_id, amount_fen }).await
-            }
+            Some(amount_fen) => ask(&deps, pb::PlaceBid { context: ctx, session_id, amount_fen }).await,
             None => Err(ApiError::invalid("amount_yuan", "an amount in yuan")),
         },
         "commit" => {
             let commitment = field(&f, "commitment").to_owned();
-            ask(&deps, subjects::COMMIT_BID, pb::CommitBid { context: ctx, session_id, commitment }).await
+            ask(&deps, pb::CommitBid { context: ctx, session_id, commitment }).await
         }
         "reveal" => match field(&f, "amount_fen").trim().parse::<i64>() {
             Ok(amount_fen) => {
                 let nonce = field(&f, "nonce").to_owned();
-                ask(&deps, subjects::REVEAL_BID, pb::RevealBid { context: ctx, session_id, amount_fen, nonce }).await
+                ask(&deps, pb::RevealBid { context: ctx, session_id, amount_fen, nonce }).await
             }
             Err(_) => Err(ApiError::invalid("amount_fen", "a whole number of fen")),
         },
         "deposit" => match parse_yuan(field(&f, "amount_yuan")) {
             Some(amount_fen) => {
-                let command = pb::SettleDeposit {
+                let command = pb::ConfirmDeposit {
                     context: ctx,
                     session_id,
                     bidder_org_id: field(&f, "bidder_org_id").trim().to_owned(),
                     amount_fen,
                     reference: field(&f, "reference").to_owned(),
                 };
-                ask(&deps, subjects::CONFIRM_DEPOSIT, command).await
+                ask(&deps, command).await
             }
             None => Err(ApiError::invalid("amount_yuan", "an amount in yuan")),
         },
         "signed" => {
             let reference = field(&f, "reference").trim().to_owned();
-            ask(&deps, subjects::RECORD_SIGNED, pb::RecordSigned { context: ctx, session_id, reference }).await
+            ask(&deps, pb::RecordSigned { context: ctx, session_id, reference }).await
         }
         _ => Err(ApiError::invalid("do", "not an action")),
     };
@@ -396,7 +393,7 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
         offers_offset: 0,
         offers_limit: 0,
     };
-    let v: pb::NegotiationView = match ask(deps, subjects::GET_NEGOTIATION, q).await {
+    let v: pb::NegotiationView = match ask(deps, q).await {
         Ok(v) => v,
         Err(e) if e.status == StatusCode::NOT_FOUND => {
             return message_page(deps, headers, StatusCode::NOT_FOUND, "not_found");
@@ -486,16 +483,13 @@ async fn negotiation_action(
                 .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))
                 .and_then(|price| crate::ui_terms::from_form(&f, price, false));
             match terms {
-                Ok(terms) => {
-                    ask(&deps, subjects::MAKE_OFFER, pb::MakeOffer { context: ctx, negotiation_id, terms: Some(terms) })
-                        .await
-                }
+                Ok(terms) => ask(&deps, pb::MakeOffer { context: ctx, negotiation_id, terms: Some(terms) }).await,
                 Err(e) => Err(e),
             }
         }
         "accept" => {
             let version = field(&f, "version").parse().unwrap_or(0);
-            ask(&deps, subjects::ACCEPT_OFFER, pb::AcceptOffer { context: ctx, negotiation_id, version }).await
+            ask(&deps, pb::AcceptOffer { context: ctx, negotiation_id, version }).await
         }
         _ => Err(ApiError::invalid("do", "not an action")),
     };
@@ -514,7 +508,7 @@ pub async fn open_from_result(deps: &Deps, who: &Principal, result_id: &str, mod
         result_id: result_id.to_owned(),
         mode: to_wire(MODES, "mode", mode)?,
     };
-    ask::<pb::CommandAccepted>(deps, subjects::OPEN_NEGOTIATION, command).await?;
+    ask(deps, command).await?;
     Ok(id)
 }
 
@@ -531,9 +525,9 @@ pub async fn sales_of(deps: &Deps, asker: ttx_proto::common::v1::Actor, result_i
     // The newest of this result's, as many as one answer holds.
     let page = Some(ttx_proto::common::v1::PageRequest { offset: 0, limit: ttx_kernel::bus::MAX_PAGE });
     let q = pb::ListListings { page, asker: Some(asker.clone()), result_id: result_id.to_owned() };
-    let listings: pb::ListingList = ask(deps, subjects::LIST_LISTINGS, q).await.unwrap_or_default();
+    let listings: pb::ListingList = ask(deps, q).await.unwrap_or_default();
     let q = pb::ListSessions { page, asker: Some(asker), result_id: result_id.to_owned() };
-    let sessions: pb::SessionList = ask(deps, subjects::LIST_SESSIONS, q).await.unwrap_or_default();
+    let sessions: pb::SessionList = ask(deps, q).await.unwrap_or_default();
     Sales { listings: listings.listings, sessions: sessions.sessions }
 }
 
@@ -623,12 +617,12 @@ pub async fn sale_action(
     let at = |minutes: i64| Some(Timestamp::from_unix_micros(now + minutes * 60_000_000).to_proto());
     match what {
         "register_intent" => {
-            let command = pb::ListingAction {
+            let command = pb::RegisterIntent {
                 context: command_context(who),
                 listing_id: field(f, "listing_id").to_owned(),
                 disclosure_working_days: 0,
             };
-            ask::<pb::CommandAccepted>(deps, subjects::REGISTER_INTENT, command).await?;
+            ask(deps, command).await?;
             Ok(None)
         }
         "list_sale" => {
@@ -645,7 +639,7 @@ pub async fn sale_action(
                     .parse()
                     .map_err(|_| ApiError::invalid("disclosure_working_days", "a number of working days"))?,
             };
-            ask::<pb::CommandAccepted>(deps, subjects::OPEN_LISTING, command).await?;
+            ask(deps, command).await?;
             Ok(None)
         }
         _ => {
@@ -677,7 +671,7 @@ pub async fn sale_action(
                 rules: Some(rules),
                 terms: Some(crate::ui_terms::from_form(f, 0, true)?),
             };
-            ask::<pb::CommandAccepted>(deps, subjects::OPEN_SESSION, command).await?;
+            ask(deps, command).await?;
             Ok(Some(format!("/sessions/{id}")))
         }
     }

@@ -79,12 +79,23 @@ pub enum CalendarCommand {
     Seed(Schedule),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum CalendarRejection {
     #[error("only an administrator loads a holiday schedule")]
     AdminOnly,
     #[error("only the exchange seeds the published schedules")]
     NotTheExchange,
+}
+
+impl ttx_kernel::decider::Refusal for CalendarRejection {
+    fn code(&self) -> ttx_proto::common::v1::ErrorCode {
+        ttx_proto::common::v1::ErrorCode::Forbidden
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The calendar decider: its state is the calendar itself.

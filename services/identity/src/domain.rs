@@ -4,14 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ttx_kernel::decider::Refusal;
 use ttx_kernel::{Ctx, Decider};
-use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::common::v1::{Actor, ErrorCode, Role};
 use ttx_proto::identity::v1::{OrgKind, TechManagerStatus};
 
 use crate::values::CreditCode;
 
 /// Why an identity command was refused. Each variant is one rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Rejection {
     #[error("only an administrator may do this")]
     AdminOnly,
@@ -49,6 +51,23 @@ pub enum Rejection {
     RegistryEntryRevoked,
     #[error("a registry status must be given")]
     StatusMissing,
+}
+
+impl Refusal for Rejection {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::AdminOnly | Self::NotAMember | Self::NotTheUser | Self::SelfLockout => ErrorCode::Forbidden,
+            Self::NoSuchOrganisation | Self::NoSuchUser | Self::NotDeclared | Self::NotRegistered => {
+                ErrorCode::NotFound
+            }
+            Self::OrganisationExists | Self::UserExists | Self::AlreadyRegistered => ErrorCode::Conflict,
+            _ => ErrorCode::Rejected,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
 }
 
 fn is_admin(actor: &Actor) -> bool {

@@ -26,7 +26,6 @@ pub mod values;
 use std::future::Future;
 use std::sync::Arc;
 
-use ttx_kernel::bus::serve_service;
 use ttx_kernel::{Bus, BusError, Clock, EventLog};
 
 pub use service::Service;
@@ -65,7 +64,7 @@ pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), B
             return Ok(());
         }
     }
-    let [commands, queries] = serve_service(deps.bus.as_ref(), "identity", service).await?;
+    let [commands, queries] = service.router().serve(deps.bus.as_ref()).await?;
     tracing::info!("identity service serving");
     shutdown.await;
     for task in [commands, queries, projection] {

@@ -5,18 +5,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use prost::Message;
 use tokio::sync::RwLock;
-use ttx_kernel::bus::ReplyError;
+use ttx_kernel::bus::{ErrorCode, ReplyError};
 use ttx_kernel::calendar::{Calendar, CalendarView};
+use ttx_kernel::decider::Refusal as _;
 use ttx_kernel::handler::decode_event;
 use ttx_kernel::projection::Progress;
+use ttx_kernel::rpc::Router;
 use ttx_kernel::{Clock, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId};
-use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::common::v1::{Actor, CommandAccepted, Role};
 use ttx_proto::identity::v1::{self as pb, subjects};
 
-use crate::calendar::{self, CalendarCommand, CalendarRejection, Calendars};
+use crate::calendar::{self, CalendarCommand, Calendars};
 use crate::domain::{
     OrgCommand, OrgEvent, OrgProfile, OrgState, Organisations, Rejection, UserCommand, UserEvent, UserState, Users,
 };
@@ -36,26 +36,6 @@ pub fn user_stream(user_id: &str) -> Result<StreamId, ReplyError> {
 
 fn invalid(e: Invalid) -> ReplyError {
     ReplyError::invalid(e.field, e.reason)
-}
-
-fn bad_request(what: &str) -> ReplyError {
-    ReplyError::new("bad_request", format!("the request is not a valid {what}"))
-}
-
-fn rejected(r: &Rejection) -> ReplyError {
-    let code = match r {
-        Rejection::AdminOnly | Rejection::NotAMember | Rejection::NotTheUser | Rejection::SelfLockout => "forbidden",
-        Rejection::NoSuchOrganisation | Rejection::NoSuchUser | Rejection::NotDeclared | Rejection::NotRegistered => {
-            "not_found"
-        }
-        Rejection::OrganisationExists | Rejection::UserExists | Rejection::AlreadyRegistered => "conflict",
-        _ => "rejected",
-    };
-    ReplyError::new(code, r.to_string())
-}
-
-fn calendar_rejected(r: &CalendarRejection) -> ReplyError {
-    ReplyError::new("forbidden", r.to_string())
 }
 
 /// The version of identity's rules every identity event records.
@@ -181,12 +161,12 @@ impl Service {
     pub async fn seed_calendar(&self) -> Result<(), ReplyError> {
         for s in Calendar::published_schedules() {
             let id = CommandId::system("calendar-seed", &s.year.to_string())
-                .map_err(|e| ReplyError::new("internal", e.to_string()))?;
+                .map_err(|e| ReplyError::new(ErrorCode::Internal, e.to_string()))?;
             let meta = CommandMeta::new(id, system_actor());
             self.calendars
                 .handle(&calendar::stream(), &CalendarCommand::Seed(s), &meta)
                 .await
-                .map_err(|e| e.into_reply(calendar_rejected))?;
+                .map_err(|e| e.into_reply())?;
         }
         Ok(())
     }
@@ -201,167 +181,156 @@ impl Service {
         self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 
-    /// Carries out one command.
-    pub async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        match subject {
-            subjects::REGISTER_ORGANISATION => {
-                let c = pb::RegisterOrganisation::decode(payload).map_err(|_| bad_request("RegisterOrganisation"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let credit_code = CreditCode::parse(&c.credit_code).map_err(invalid)?;
-                let kind = pb::OrgKind::try_from(c.kind)
-                    .ok()
-                    .filter(|k| *k != pb::OrgKind::Unspecified)
-                    .ok_or_else(|| ReplyError::invalid("kind", "not a known organisation kind"))?;
-                let profile = OrgProfile {
-                    kind,
-                    name: values::org_name(&c.name).map_err(invalid)?,
-                    region: values::region(&c.region).map_err(invalid)?,
-                    credit_code,
-                };
-                let stream = org_stream(&profile.credit_code.org_id())?;
-                let handled = self
-                    .orgs
-                    .handle(&stream, &OrgCommand::Register { profile }, &meta)
-                    .await
-                    .map_err(|e| e.into_reply(rejected))?;
-                Ok(handled.accepted())
-            }
-            subjects::DECLARE_RELATED_PARTY => {
-                let c = pb::DeclareRelatedParty::decode(payload).map_err(|_| bad_request("DeclareRelatedParty"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
-                let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
-                let relation = values::relation(&c.relation).map_err(invalid)?;
-                if self.load_org(&related_org_id).await?.profile.is_none() {
-                    return Err(ReplyError::new("not_found", "the related organisation is not registered"));
-                }
-                let command = OrgCommand::DeclareRelated { related_org_id, relation };
-                self.handle_org(&org_id, &command, &meta).await
-            }
-            subjects::NAME_REPRESENTATIVE => {
-                let c = pb::NameRepresentative::decode(payload).map_err(|_| bad_request("NameRepresentative"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
-                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
-                let user = self.load_user(user_id.as_str()).await?;
-                if !user.exists() {
-                    return Err(ReplyError::new("not_found", "no such user"));
-                }
-                let command =
-                    OrgCommand::NameRepresentative { user_id: user_id.to_string(), member: user.org_id == org_id };
-                self.handle_org(&org_id, &command, &meta).await
-            }
-            subjects::WITHDRAW_RELATED_PARTY => {
-                let c = pb::WithdrawRelatedParty::decode(payload).map_err(|_| bad_request("WithdrawRelatedParty"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
-                let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
-                let command = OrgCommand::WithdrawRelated { related_org_id };
-                self.handle_org(&org_id, &command, &meta).await
-            }
-            subjects::CREATE_USER => {
-                let c = pb::CreateUser::decode(payload).map_err(|_| bad_request("CreateUser"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
-                let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
-                let display_name = values::display_name(&c.display_name).map_err(invalid)?;
-                let password = Password::parse(&c.password).map_err(invalid)?;
-                let roles = c.roles.iter().map(|r| role(*r, "roles")).collect::<Result<Vec<_>, _>>()?;
-                let org = self.load_org(&org_id).await?;
-                let Some(profile) = org.profile else {
-                    return Err(ReplyError::new("not_found", "the organisation is not registered"));
-                };
-                let stream = user_stream(user_id.as_str())?;
-                // Refuse before the expensive hash when the answer is already known (the decider decides again).
-                if !meta.actor.has_role(Role::Admin) {
-                    return Err(rejected(&Rejection::AdminOnly));
-                }
-                let (existing, _, _) = self.users.load(&stream).await.map_err(|e| e.into_reply(rejected))?;
-                if existing.exists() && !self.is_retry(&stream, &meta).await? {
-                    return Err(rejected(&Rejection::UserExists));
-                }
-                let password_hash = password::hash(password).await.map_err(|e| {
-                    tracing::error!(error = %e, "password hashing failed");
-                    ReplyError::new("internal", "the password could not be hashed")
-                })?;
-                let command = UserCommand::Create {
-                    user_id: user_id.to_string(),
-                    org_id,
-                    org_kind: profile.kind,
-                    display_name,
-                    password_hash,
-                    roles,
-                };
-                let handled = self.users.handle(&stream, &command, &meta).await.map_err(|e| e.into_reply(rejected))?;
-                Ok(handled.accepted())
-            }
-            subjects::SET_PASSWORD => {
-                let c = pb::SetPassword::decode(payload).map_err(|_| bad_request("SetPassword"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
-                let password = Password::parse(&c.password).map_err(invalid)?;
-                if !meta.actor.has_role(Role::Admin) && meta.actor.user_id != user_id.as_str() {
-                    return Err(rejected(&Rejection::NotTheUser));
-                }
-                let password_hash = password::hash(password)
-                    .await
-                    .map_err(|_| ReplyError::new("internal", "the password could not be hashed"))?;
-                let command = UserCommand::SetPassword { password_hash };
-                self.handle_user(&user_id, &command, &meta).await
-            }
-            subjects::GRANT_ROLE | subjects::REVOKE_ROLE => {
-                let (ctx, user_id, r) = if subject == subjects::GRANT_ROLE {
-                    let c = pb::GrantRole::decode(payload).map_err(|_| bad_request("GrantRole"))?;
-                    (c.context, c.user_id, c.role)
-                } else {
-                    let c = pb::RevokeRole::decode(payload).map_err(|_| bad_request("RevokeRole"))?;
-                    (c.context, c.user_id, c.role)
-                };
-                let meta = CommandMeta::from_context(ctx)?;
-                let user_id = UserId::parse(&user_id).map_err(invalid)?;
-                let role = role(r, "role")?;
-                let command = if subject == subjects::GRANT_ROLE {
-                    UserCommand::Grant { role }
-                } else {
-                    UserCommand::Revoke { role }
-                };
-                self.handle_user(&user_id, &command, &meta).await
-            }
-            subjects::REGISTER_TECH_MANAGER => {
-                let c = pb::RegisterTechManager::decode(payload).map_err(|_| bad_request("RegisterTechManager"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
-                let certificate_number = values::certificate_number(&c.certificate_number).map_err(invalid)?;
-                let command = UserCommand::RegisterTechManager { certificate_number };
-                self.handle_user(&user_id, &command, &meta).await
-            }
-            subjects::LOAD_SCHEDULE => {
-                let c = pb::LoadSchedule::decode(payload).map_err(|_| bad_request("LoadSchedule"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let schedule = calendar::schedule(c.year, &c.holidays, &c.make_up_workdays, &c.source)
-                    .map_err(|e| ReplyError::invalid(e.field, e.reason))?;
-                let handled = self
-                    .calendars
-                    .handle(&calendar::stream(), &CalendarCommand::Load(schedule), &meta)
-                    .await
-                    .map_err(|e| e.into_reply(calendar_rejected))?;
-                Ok(handled.accepted())
-            }
-            other => Err(ReplyError::new("unknown_command", format!("the identity service has no command {other}"))),
+    pub async fn register_organisation(&self, c: pb::RegisterOrganisation) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let credit_code = CreditCode::parse(&c.credit_code).map_err(invalid)?;
+        let kind = pb::OrgKind::try_from(c.kind)
+            .ok()
+            .filter(|k| *k != pb::OrgKind::Unspecified)
+            .ok_or_else(|| ReplyError::invalid("kind", "not a known organisation kind"))?;
+        let profile = OrgProfile {
+            kind,
+            name: values::org_name(&c.name).map_err(invalid)?,
+            region: values::region(&c.region).map_err(invalid)?,
+            credit_code,
+        };
+        let stream = org_stream(&profile.credit_code.org_id())?;
+        let handled =
+            self.orgs.handle(&stream, &OrgCommand::Register { profile }, &meta).await.map_err(|e| e.into_reply())?;
+        Ok(handled.accepted())
+    }
+
+    pub async fn declare_related_party(&self, c: pb::DeclareRelatedParty) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+        let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
+        let relation = values::relation(&c.relation).map_err(invalid)?;
+        if self.load_org(&related_org_id).await?.profile.is_none() {
+            return Err(ReplyError::new(ErrorCode::NotFound, "the related organisation is not registered"));
         }
+        let command = OrgCommand::DeclareRelated { related_org_id, relation };
+        self.handle_org(&org_id, &command, &meta).await
+    }
+
+    pub async fn name_representative(&self, c: pb::NameRepresentative) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+        let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+        let user = self.load_user(user_id.as_str()).await?;
+        if !user.exists() {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such user"));
+        }
+        let command = OrgCommand::NameRepresentative { user_id: user_id.to_string(), member: user.org_id == org_id };
+        self.handle_org(&org_id, &command, &meta).await
+    }
+
+    pub async fn withdraw_related_party(&self, c: pb::WithdrawRelatedParty) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+        let related_org_id = values::parse_org_id("related_org_id", &c.related_org_id).map_err(invalid)?;
+        let command = OrgCommand::WithdrawRelated { related_org_id };
+        self.handle_org(&org_id, &command, &meta).await
+    }
+
+    pub async fn create_user(&self, c: pb::CreateUser) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+        let org_id = values::parse_org_id("org_id", &c.org_id).map_err(invalid)?;
+        let display_name = values::display_name(&c.display_name).map_err(invalid)?;
+        let password = Password::parse(&c.password).map_err(invalid)?;
+        let roles = c.roles.iter().map(|r| role(*r, "roles")).collect::<Result<Vec<_>, _>>()?;
+        let org = self.load_org(&org_id).await?;
+        let Some(profile) = org.profile else {
+            return Err(ReplyError::new(ErrorCode::NotFound, "the organisation is not registered"));
+        };
+        let stream = user_stream(user_id.as_str())?;
+        // Refuse before the expensive hash when the answer is already known (the decider decides again).
+        if !meta.actor.has_role(Role::Admin) {
+            return Err(Rejection::AdminOnly.to_reply());
+        }
+        let (existing, _, _) = self.users.load(&stream).await.map_err(|e| e.into_reply())?;
+        if existing.exists() && !self.is_retry(&stream, &meta).await? {
+            return Err(Rejection::UserExists.to_reply());
+        }
+        let password_hash = password::hash(password).await.map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            ReplyError::new(ErrorCode::Internal, "the password could not be hashed")
+        })?;
+        let command = UserCommand::Create {
+            user_id: user_id.to_string(),
+            org_id,
+            org_kind: profile.kind,
+            display_name,
+            password_hash,
+            roles,
+        };
+        let handled = self.users.handle(&stream, &command, &meta).await.map_err(|e| e.into_reply())?;
+        Ok(handled.accepted())
+    }
+
+    pub async fn set_password(&self, c: pb::SetPassword) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+        let password = Password::parse(&c.password).map_err(invalid)?;
+        if !meta.actor.has_role(Role::Admin) && meta.actor.user_id != user_id.as_str() {
+            return Err(Rejection::NotTheUser.to_reply());
+        }
+        let password_hash = password::hash(password)
+            .await
+            .map_err(|_| ReplyError::new(ErrorCode::Internal, "the password could not be hashed"))?;
+        let command = UserCommand::SetPassword { password_hash };
+        self.handle_user(&user_id, &command, &meta).await
+    }
+
+    pub async fn register_tech_manager(&self, c: pb::RegisterTechManager) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+        let certificate_number = values::certificate_number(&c.certificate_number).map_err(invalid)?;
+        let command = UserCommand::RegisterTechManager { certificate_number };
+        self.handle_user(&user_id, &command, &meta).await
+    }
+
+    pub async fn load_schedule(&self, c: pb::LoadSchedule) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let schedule = calendar::schedule(c.year, &c.holidays, &c.make_up_workdays, &c.source)
+            .map_err(|e| ReplyError::invalid(e.field, e.reason))?;
+        let handled = self
+            .calendars
+            .handle(&calendar::stream(), &CalendarCommand::Load(schedule), &meta)
+            .await
+            .map_err(|e| e.into_reply())?;
+        Ok(handled.accepted())
+    }
+
+    pub async fn grant_role(&self, c: pb::GrantRole) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+        let command = UserCommand::Grant { role: role(c.role, "role")? };
+        self.handle_user(&user_id, &command, &meta).await
+    }
+
+    pub async fn revoke_role(&self, c: pb::RevokeRole) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let user_id = UserId::parse(&c.user_id).map_err(invalid)?;
+        let command = UserCommand::Revoke { role: role(c.role, "role")? };
+        self.handle_user(&user_id, &command, &meta).await
     }
 
     /// Whether this command id already wrote to the stream (a retry gets its first answer, not "exists").
     async fn is_retry(&self, stream: &StreamId, meta: &CommandMeta) -> Result<bool, ReplyError> {
         let events = ttx_kernel::log::read_stream_to_end(self.log.as_ref(), stream, 1)
             .await
-            .map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
+            .map_err(|_| ReplyError::new(ErrorCode::Unavailable, "the event log is unavailable"))?;
         Ok(events.iter().any(|e| e.command_id() == meta.command_id.as_str()))
     }
 
-    async fn handle_org(&self, org_id: &str, command: &OrgCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
-        let handled =
-            self.orgs.handle(&org_stream(org_id)?, command, meta).await.map_err(|e| e.into_reply(rejected))?;
+    async fn handle_org(
+        &self,
+        org_id: &str,
+        command: &OrgCommand,
+        meta: &CommandMeta,
+    ) -> Result<CommandAccepted, ReplyError> {
+        let handled = self.orgs.handle(&org_stream(org_id)?, command, meta).await.map_err(|e| e.into_reply())?;
         Ok(handled.accepted())
     }
 
@@ -370,92 +339,81 @@ impl Service {
         user_id: &UserId,
         command: &UserCommand,
         meta: &CommandMeta,
-    ) -> Result<Bytes, ReplyError> {
+    ) -> Result<CommandAccepted, ReplyError> {
         let stream = user_stream(user_id.as_str())?;
-        let handled = self.users.handle(&stream, command, meta).await.map_err(|e| e.into_reply(rejected))?;
+        let handled = self.users.handle(&stream, command, meta).await.map_err(|e| e.into_reply())?;
         Ok(handled.accepted())
     }
 
     async fn load_org(&self, org_id: &str) -> Result<OrgState, ReplyError> {
-        self.orgs.load(&org_stream(org_id)?).await.map(|(s, _, _)| s).map_err(|e| e.into_reply(rejected))
+        self.orgs.load(&org_stream(org_id)?).await.map(|(s, _, _)| s).map_err(|e| e.into_reply())
     }
 
     async fn load_user(&self, user_id: &str) -> Result<UserState, ReplyError> {
-        self.users.load(&user_stream(user_id)?).await.map(|(s, _, _)| s).map_err(|e| e.into_reply(rejected))
+        self.users.load(&user_stream(user_id)?).await.map(|(s, _, _)| s).map_err(|e| e.into_reply())
     }
 
-    /// Answers one query.
-    pub async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        match subject {
-            subjects::AUTHENTICATE => {
-                let q = pb::Authenticate::decode(payload).map_err(|_| bad_request("Authenticate"))?;
-                // A malformed login is treated like an unknown one: same answer, same time.
-                let state = match UserId::parse(&q.user_id) {
-                    Ok(id) => self.load_user(id.as_str()).await?,
-                    Err(_) => UserState::default(),
-                };
-                let ok = password::verify(q.password, state.password_hash.clone()).await;
-                if !ok || !state.exists() {
-                    return Err(ReplyError::new("invalid_credentials", "the login or the password is wrong"));
-                }
-                if state.disabled {
-                    return Err(ReplyError::new("account_disabled", "the account is disabled"));
-                }
-                Ok(user(&state).encode_to_vec().into())
-            }
-            subjects::GET_USER => {
-                let q = pb::GetUser::decode(payload).map_err(|_| bad_request("GetUser"))?;
-                let user_id = UserId::parse(&q.user_id).map_err(invalid)?;
-                let state = self.load_user(user_id.as_str()).await?;
-                if !state.exists() {
-                    return Err(ReplyError::new("not_found", "no such user"));
-                }
-                Ok(user(&state).encode_to_vec().into())
-            }
-            subjects::GET_ORGANISATION => {
-                let q = pb::GetOrganisation::decode(payload).map_err(|_| bad_request("GetOrganisation"))?;
-                let org_id = values::parse_org_id("org_id", &q.org_id).map_err(invalid)?;
-                let state = self.load_org(&org_id).await?;
-                let Some(profile) = &state.profile else {
-                    return Err(ReplyError::new("not_found", "no such organisation"));
-                };
-                Ok(organisation(&org_id, profile, state.related.keys().cloned().collect()).encode_to_vec().into())
-            }
-            subjects::LIST_ORGANISATIONS => {
-                let q = pb::ListOrganisations::decode(payload).map_err(|_| bad_request("ListOrganisations"))?;
-                self.caught_up().await?;
-                let all: Vec<pb::Organisation> = {
-                    let directory = self.directory.read().await;
-                    if q.org_ids.is_empty() {
-                        directory.orgs.values().cloned().collect()
-                    } else {
-                        q.org_ids.iter().filter_map(|id| directory.orgs.get(id)).cloned().collect()
-                    }
-                };
-                let (organisations, total) = ttx_kernel::bus::page(all, q.page.as_ref())?;
-                Ok(pb::OrganisationList { organisations, total }.encode_to_vec().into())
-            }
-            subjects::LIST_USERS => {
-                let q = pb::ListUsers::decode(payload).map_err(|_| bad_request("ListUsers"))?;
-                self.caught_up().await?;
-                let directory = self.directory.read().await;
-                let users = directory
-                    .users
-                    .values()
-                    .filter(|u| q.org_id.is_empty() || u.org_id == q.org_id)
-                    .map(user)
-                    .collect();
-                let (users, total) = ttx_kernel::bus::page(users, q.page.as_ref())?;
-                Ok(pb::UserList { users, total }.encode_to_vec().into())
-            }
-            subjects::GET_CALENDAR => {
-                pb::GetCalendar::decode(payload).map_err(|_| bad_request("GetCalendar"))?;
-                self.caught_up().await?;
-                let calendar = self.directory.read().await.calendar.get();
-                Ok(calendar::view(&calendar).encode_to_vec().into())
-            }
-            other => Err(ReplyError::new("unknown_query", format!("the identity service has no query {other}"))),
+    pub async fn authenticate(&self, q: pb::Authenticate) -> Result<pb::User, ReplyError> {
+        // A malformed login is treated like an unknown one: same answer, same time.
+        let state = match UserId::parse(&q.user_id) {
+            Ok(id) => self.load_user(id.as_str()).await?,
+            Err(_) => UserState::default(),
+        };
+        let ok = password::verify(q.password, state.password_hash.clone()).await;
+        if !ok || !state.exists() {
+            return Err(ReplyError::new(ErrorCode::InvalidCredentials, "the login or the password is wrong"));
         }
+        if state.disabled {
+            return Err(ReplyError::new(ErrorCode::AccountDisabled, "the account is disabled"));
+        }
+        Ok(user(&state))
+    }
+
+    pub async fn get_user(&self, q: pb::GetUser) -> Result<pb::User, ReplyError> {
+        let user_id = UserId::parse(&q.user_id).map_err(invalid)?;
+        let state = self.load_user(user_id.as_str()).await?;
+        if !state.exists() {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such user"));
+        }
+        Ok(user(&state))
+    }
+
+    pub async fn get_organisation(&self, q: pb::GetOrganisation) -> Result<pb::Organisation, ReplyError> {
+        let org_id = values::parse_org_id("org_id", &q.org_id).map_err(invalid)?;
+        let state = self.load_org(&org_id).await?;
+        let Some(profile) = &state.profile else {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such organisation"));
+        };
+        Ok(organisation(&org_id, profile, state.related.keys().cloned().collect()))
+    }
+
+    pub async fn list_organisations(&self, q: pb::ListOrganisations) -> Result<pb::OrganisationList, ReplyError> {
+        self.caught_up().await?;
+        let all: Vec<pb::Organisation> = {
+            let directory = self.directory.read().await;
+            if q.org_ids.is_empty() {
+                directory.orgs.values().cloned().collect()
+            } else {
+                q.org_ids.iter().filter_map(|id| directory.orgs.get(id)).cloned().collect()
+            }
+        };
+        let (organisations, total) = ttx_kernel::bus::page(all, q.page.as_ref())?;
+        Ok(pb::OrganisationList { organisations, total })
+    }
+
+    pub async fn list_users(&self, q: pb::ListUsers) -> Result<pb::UserList, ReplyError> {
+        self.caught_up().await?;
+        let directory = self.directory.read().await;
+        let users =
+            directory.users.values().filter(|u| q.org_id.is_empty() || u.org_id == q.org_id).map(user).collect();
+        let (users, total) = ttx_kernel::bus::page(users, q.page.as_ref())?;
+        Ok(pb::UserList { users, total })
+    }
+
+    pub async fn get_calendar(&self, _: pb::GetCalendar) -> Result<pb::Calendar, ReplyError> {
+        self.caught_up().await?;
+        let calendar = self.directory.read().await.calendar.get();
+        Ok(calendar::view(&calendar))
     }
 }
 
@@ -477,12 +435,25 @@ impl ttx_kernel::projection::ReadModel for Service {
     }
 }
 
-impl ttx_kernel::bus::Service for Service {
-    async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        Service::command(self, subject, payload).await
-    }
-
-    async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        Service::query(self, subject, payload).await
+impl Service {
+    /// Identity's requests, each with its handler.
+    pub fn router(self: &Arc<Self>) -> Router<Self> {
+        Router::new(subjects::QUEUE_GROUP, self.clone())
+            .route(|s: Arc<Self>, r: pb::RegisterOrganisation| async move { s.register_organisation(r).await })
+            .route(|s: Arc<Self>, r: pb::DeclareRelatedParty| async move { s.declare_related_party(r).await })
+            .route(|s: Arc<Self>, r: pb::NameRepresentative| async move { s.name_representative(r).await })
+            .route(|s: Arc<Self>, r: pb::WithdrawRelatedParty| async move { s.withdraw_related_party(r).await })
+            .route(|s: Arc<Self>, r: pb::CreateUser| async move { s.create_user(r).await })
+            .route(|s: Arc<Self>, r: pb::SetPassword| async move { s.set_password(r).await })
+            .route(|s: Arc<Self>, r: pb::RegisterTechManager| async move { s.register_tech_manager(r).await })
+            .route(|s: Arc<Self>, r: pb::LoadSchedule| async move { s.load_schedule(r).await })
+            .route(|s: Arc<Self>, r: pb::Authenticate| async move { s.authenticate(r).await })
+            .route(|s: Arc<Self>, r: pb::GetUser| async move { s.get_user(r).await })
+            .route(|s: Arc<Self>, r: pb::GetOrganisation| async move { s.get_organisation(r).await })
+            .route(|s: Arc<Self>, r: pb::ListOrganisations| async move { s.list_organisations(r).await })
+            .route(|s: Arc<Self>, r: pb::ListUsers| async move { s.list_users(r).await })
+            .route(|s: Arc<Self>, r: pb::GetCalendar| async move { s.get_calendar(r).await })
+            .route(|s: Arc<Self>, r: pb::GrantRole| async move { s.grant_role(r).await })
+            .route(|s: Arc<Self>, r: pb::RevokeRole| async move { s.revoke_role(r).await })
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use prost::Message as _;
 use ttx_eventlog_sqlite::SqliteLog;
 use ttx_identity::values::CreditCode;
-use ttx_kernel::bus::{CallError, call};
+use ttx_kernel::bus::{CallError, call_raw};
 use ttx_kernel::{Bus, EventLog, InProcessBus, SystemClock};
 use ttx_proto::common::v1::{Actor, Role};
 use ttx_proto::identity::v1::{self as pb, subjects};
@@ -31,7 +31,7 @@ async fn start() -> Identity {
     for _ in 0..500 {
         let probe = pb::ListOrganisations { org_ids: vec![], page: None }.encode_to_vec();
         // Serving, and the published holiday schedules seeded (the log's first two events).
-        if call(bus.as_ref(), subjects::LIST_ORGANISATIONS, probe.into(), WAIT).await.is_ok()
+        if call_raw(bus.as_ref(), subjects::LIST_ORGANISATIONS, probe.into(), WAIT).await.is_ok()
             && log.head().await.unwrap() >= SEEDS
         {
             break;
@@ -55,7 +55,7 @@ fn code(first17: &str) -> String {
 
 impl Identity {
     async fn send(&self, subject: &str, message: impl prost::Message) -> Result<Bytes, CallError> {
-        call(self.bus.as_ref(), subject, message.encode_to_vec().into(), WAIT).await
+        call_raw(self.bus.as_ref(), subject, message.encode_to_vec().into(), WAIT).await
     }
 
     async fn register(
@@ -182,7 +182,7 @@ async fn invalid_input_names_the_field_and_writes_nothing() {
     let no_context = pb::CreateUser { context: None, ..Default::default() };
     assert_eq!(field(id.send(subjects::CREATE_USER, no_context).await), "invalid_input");
     assert_eq!(
-        field(call(id.bus.as_ref(), subjects::CREATE_USER, Bytes::from_static(&[0xff]), WAIT).await),
+        field(call_raw(id.bus.as_ref(), subjects::CREATE_USER, Bytes::from_static(&[0xff]), WAIT).await),
         "bad_request"
     );
     assert_eq!(field(id.create_user("c7", "li-lei", &org, &[Role::EnterpriseMember]).await), "rejected");

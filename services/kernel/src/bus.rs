@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use bytes::Bytes;
 use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
-pub use ttx_proto::common::v1::{Reply, ReplyError, reply};
+pub use ttx_proto::common::v1::{ErrorCode, Reply, ReplyError, reply};
 
 /// Largest message either bus carries (NATS's default `max_payload`), so both deployments refuse the same sizes.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -329,7 +328,7 @@ impl Bus for InProcessBus {
 pub enum CallError {
     /// The service refused or failed the request, with a stable code (and, for invalid input, the field at fault).
     #[error("{code}: {message}")]
-    Remote { code: String, message: String, field: String },
+    Remote { code: String, message: String, field: String, reason: String },
     /// The reply is not a `ttx.common.v1.Reply`.
     #[error("the reply from {0} is not a valid reply envelope")]
     BadReply(String),
@@ -366,13 +365,14 @@ fn encode_reply(result: Result<Bytes, ReplyError>) -> Bytes {
     Reply { result: Some(result) }.encode_to_vec().into()
 }
 
-/// Sends a request and unwraps its reply envelope: the answer's bytes, or the service's typed error.
-pub async fn call(bus: &dyn Bus, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, CallError> {
+/// Sends encoded bytes to `subject` and unwraps the reply envelope: the answer's bytes, or the service's typed error.
+/// Services and the gateway use the typed [`crate::rpc::call`]; this is for bus implementations and their tests.
+pub async fn call_raw(bus: &dyn Bus, subject: &str, payload: Bytes, timeout: Duration) -> Result<Bytes, CallError> {
     let reply = bus.request(subject, payload, timeout).await?;
     match Reply::decode(reply).map(|r| r.result) {
         Ok(Some(reply::Result::Ok(bytes))) => Ok(bytes),
         Ok(Some(reply::Result::Error(e))) => {
-            Err(CallError::Remote { code: e.code, message: e.message, field: e.field })
+            Err(CallError::Remote { code: e.code, message: e.message, field: e.field, reason: e.reason })
         }
         Ok(None) | Err(_) => Err(CallError::BadReply(subject.to_owned())),
     }
@@ -407,14 +407,14 @@ where
                     Ok(result) => result,
                     Err(e) => {
                         tracing::error!(parent: &span, subject = %request.subject, error = %e, "request handler failed");
-                        Err(ReplyError::new("internal", "the service failed while handling the request"))
+                        Err(ReplyError::new(ErrorCode::Internal, "the service failed while handling the request"))
                     }
                 };
                 let mut reply = encode_reply(result);
                 if reply.len() > MAX_MESSAGE_BYTES {
                     tracing::error!(parent: &span, subject = %request.subject, bytes = reply.len(), "an answer is too large for the bus");
                     reply = encode_reply(Err(ReplyError::new(
-                        "too_large",
+                        ErrorCode::TooLarge,
                         "the answer is larger than the bus carries; ask for less (a page at a time)",
                     )));
                 }
@@ -422,35 +422,6 @@ where
             });
         }
     }))
-}
-
-/// A service that answers commands and queries over the bus.
-pub trait Service: Send + Sync + 'static {
-    /// Carries out the command sent to `subject`.
-    fn command(&self, subject: &str, payload: Bytes) -> impl Future<Output = Result<Bytes, ReplyError>> + Send;
-    /// Answers the query sent to `subject`.
-    fn query(&self, subject: &str, payload: Bytes) -> impl Future<Output = Result<Bytes, ReplyError>> + Send;
-}
-
-/// Serves `service`'s commands (`ttx.<context>.cmd.*`) and queries (`ttx.<context>.qry.*`) in the queue group
-/// `<context>`, which is also its name in discovery. Abort the returned tasks to stop serving.
-pub async fn serve_service<S: Service>(
-    bus: &dyn Bus,
-    context: &str,
-    service: Arc<S>,
-) -> Result<[tokio::task::JoinHandle<()>; 2], BusError> {
-    let for_commands = service.clone();
-    let commands = serve_calls(bus, &format!("ttx.{context}.cmd.*"), context, move |subject, payload| {
-        let service = for_commands.clone();
-        async move { service.command(&subject, payload).await }
-    })
-    .await?;
-    let queries = serve_calls(bus, &format!("ttx.{context}.qry.*"), context, move |subject, payload| {
-        let service = service.clone();
-        async move { service.query(&subject, payload).await }
-    })
-    .await?;
-    Ok([commands, queries])
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use ttx_proto::common::v1::{Actor, SubjectRef};
+use ttx_proto::common::v1::{Actor, ErrorCode, ReplyError, SubjectRef};
 use uuid::Uuid;
 
 use crate::calendar::Calendar;
@@ -101,12 +101,43 @@ impl Ctx {
     }
 }
 
+/// A decider's refusal as every caller sees it: a code of the closed set ([`ErrorCode`]), the rejection's own stable
+/// name, and for invalid input the field at fault. Implemented beside each decider, so each rejection has one answer.
+pub trait Refusal: std::error::Error {
+    /// What kind of refusal it is; callers map codes to their answers (HTTP status, page message).
+    fn code(&self) -> ErrorCode;
+    /// The rejection's stable snake_case name (for example `notice_running`), which clients may match on.
+    fn reason(&self) -> &'static str;
+    /// For invalid input: the request field at fault.
+    fn field(&self) -> Option<String> {
+        None
+    }
+    /// The refusal as a bus reply.
+    fn to_reply(&self) -> ReplyError {
+        let error = match self.field() {
+            Some(field) => ReplyError::invalid(field, self.to_string()),
+            None => ReplyError::new(self.code(), self.to_string()),
+        };
+        error.with_reason(self.reason())
+    }
+}
+
+/// A decider that refuses nothing.
+impl Refusal for std::convert::Infallible {
+    fn code(&self) -> ErrorCode {
+        match *self {}
+    }
+    fn reason(&self) -> &'static str {
+        match *self {}
+    }
+}
+
 /// An aggregate's rules, as two pure functions.
 pub trait Decider: Send + Sync + 'static {
     type State: Default + Clone + Debug + Send + Sync;
     type Command: Clone + Debug + Send + Sync;
     type Event: DomainEvent;
-    type Rejection: std::error::Error + Clone + PartialEq + Send + Sync + 'static;
+    type Rejection: Refusal + Clone + PartialEq + Send + Sync + 'static;
 
     /// Decides which events a command produces, or why it is refused. No IO, no clock: everything is in `ctx`.
     fn decide(

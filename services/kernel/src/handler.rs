@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use prost::Message as _;
-use ttx_proto::common::v1::{Actor, CommandAccepted, CommandContext, ReplyError};
+use ttx_proto::common::v1::{Actor, CommandAccepted, CommandContext, ErrorCode, ReplyError};
 
 use crate::calendar::{Calendar, CalendarView};
 use crate::decider::{Ctx, Decider, DecodeError, DomainEvent, IdSource};
@@ -80,26 +78,26 @@ pub struct Handled<D: Decider> {
 
 impl<D: Decider> Handled<D> {
     /// The bus answer to the command: the stream's version and whether it had been carried out before.
-    pub fn accepted(&self) -> Bytes {
-        CommandAccepted { version: self.version, duplicate: self.duplicate }.encode_to_vec().into()
+    pub fn accepted(&self) -> CommandAccepted {
+        CommandAccepted { version: self.version, duplicate: self.duplicate }
     }
 }
 
-impl<R: std::error::Error> CommandError<R> {
-    /// The bus answer for a failed command: the rejection as `rejected` maps it; a conflict that outlasted the
+impl<R: crate::decider::Refusal> CommandError<R> {
+    /// The bus answer for a failed command: the rejection as its decider answers it; a conflict that outlasted the
     /// retries as `conflict`; unreadable stored data as `internal` and an unavailable log as `unavailable`, both
     /// logged here with their details.
-    pub fn into_reply(self, rejected: impl FnOnce(&R) -> ReplyError) -> ReplyError {
+    pub fn into_reply(self) -> ReplyError {
         match self {
-            Self::Rejected(r) => rejected(&r),
-            Self::Conflict { .. } => ReplyError::new("conflict", "the record kept changing; try again"),
+            Self::Rejected(r) => r.to_reply(),
+            Self::Conflict { .. } => ReplyError::new(ErrorCode::Conflict, "the record kept changing; try again"),
             Self::Decode { stream, source } => {
                 tracing::error!(%stream, error = %source, "a stream does not decode");
-                ReplyError::new("internal", "stored data could not be read")
+                ReplyError::new(ErrorCode::Internal, "stored data could not be read")
             }
             Self::Log(e) => {
                 tracing::warn!(error = %e, "a command failed on the log");
-                ReplyError::new("unavailable", "the event log is unavailable")
+                ReplyError::new(ErrorCode::Unavailable, "the event log is unavailable")
             }
         }
     }

@@ -14,7 +14,9 @@
 //!   as data: the published years, and `CalendarView`, which each service folds from identity's `ScheduleLoaded`.
 //! - [`money`]: integer fen bounded by the rules' ceiling, and checked sums, differences, shares and splits.
 //! - [`handler`]: `CommandHandler`, load → fold → decide → append, bounded retry, idempotent by command id.
-//! - [`bus`]: the `Bus` trait (publish/subscribe, request/reply with queue groups) and `InProcessBus`.
+//! - [`bus`]: the `Bus` trait (publish/subscribe, request/reply with queue groups), `InProcessBus`, and list pages.
+//! - [`rpc`]: typed request/reply: `call::<R>` and the `Router` a service serves its requests with, one handler per
+//!   request type (each request type names its subject and reply in `ttx-proto`).
 //! - [`telemetry`]: W3C trace context in bus headers and envelopes.
 //! - [`testing`]: `Scenario` (given/when/then), `log_conformance`, `bus_conformance`, an example decider.
 //!
@@ -31,6 +33,7 @@ pub mod ids;
 pub mod log;
 pub mod money;
 pub mod projection;
+pub mod rpc;
 pub mod sha256x;
 pub mod telemetry;
 pub mod testing;

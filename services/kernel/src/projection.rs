@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use ttx_proto::common::v1::ReplyError;
+use ttx_proto::common::v1::{ErrorCode, ReplyError};
 
 use crate::event::RecordedEvent;
 use crate::log::{EventLog, Subscription};
@@ -48,11 +48,12 @@ impl Progress {
 
     /// Waits until the model has applied everything the log holds now, for at most `limit`.
     pub async fn caught_up(&self, log: &dyn EventLog, limit: Duration) -> Result<(), ReplyError> {
-        let head = log.head().await.map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
+        let head =
+            log.head().await.map_err(|_| ReplyError::new(ErrorCode::Unavailable, "the event log is unavailable"))?;
         let mut applied = self.0.subscribe();
         match tokio::time::timeout(limit, applied.wait_for(|p| *p >= head)).await {
             Ok(Ok(_)) => Ok(()),
-            _ => Err(ReplyError::new("unavailable", "a read model is behind the log")),
+            _ => Err(ReplyError::new(ErrorCode::Unavailable, "a read model is behind the log")),
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use ttx_kernel::{Ctx, Decider, Timestamp};
-use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::common::v1::{Actor, ErrorCode, Role};
 
 use crate::domain::TechField;
 
@@ -107,7 +107,8 @@ pub enum DemandEvent {
     Expired { valid_until: Timestamp },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum DemandRejection {
     #[error("only an enterprise member may post a demand")]
     NotAnEnterprise,
@@ -155,6 +156,31 @@ pub enum DemandRejection {
     StillValid(Timestamp),
     #[error("only the exchange's timer closes a demand at the end of its validity")]
     NotTheTimer,
+}
+
+impl ttx_kernel::decider::Refusal for DemandRejection {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Money(_) => ErrorCode::InvalidInput,
+            Self::NotAnEnterprise | Self::NotThePoster | Self::OwnChallenge | Self::CannotApply | Self::Regulator => {
+                ErrorCode::Forbidden
+            }
+            Self::NoSuchDemand | Self::NoSuchApplication => ErrorCode::NotFound,
+            Self::Exists | Self::AlreadyApplied => ErrorCode::Conflict,
+            _ => ErrorCode::Rejected,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Money(e) => Some(e.field().to_owned()),
+            _ => None,
+        }
+    }
 }
 
 fn poster(state: &DemandState, actor: &Actor) -> Result<(), DemandRejection> {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ttx_kernel::{Ctx, Decider, Timestamp};
-use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::common::v1::{Actor, ErrorCode, Role};
 
 /// 高新技术领域: the eight fields of high technology a result is filed under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -335,7 +335,8 @@ pub enum ResultEvent {
     CoHolderConsented { org_id: String, by: String, at: Timestamp },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Rejection {
     #[error("only a technology manager of the holder institution may do this")]
     NotTheHoldersManager,
@@ -397,6 +398,38 @@ pub enum Rejection {
     Regulator,
     #[error("log in to object")]
     Anonymous,
+}
+
+impl ttx_kernel::decider::Refusal for Rejection {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::TooManyObjections(_) => ErrorCode::TooMany,
+            Self::NotTheHoldersManager
+            | Self::NotACoHolder
+            | Self::NotTheHoldersReviewer
+            | Self::OwnSubmission
+            | Self::CreatorNotAHolder
+            | Self::Regulator
+            | Self::Anonymous => ErrorCode::Forbidden,
+            Self::NoSuchResult | Self::NoSuchObjection => ErrorCode::NotFound,
+            Self::Exists | Self::DuplicateObjection => ErrorCode::Conflict,
+            Self::Money(_) | Self::NoSchedule(_) | Self::ClassifiedContent => ErrorCode::InvalidInput,
+            _ => ErrorCode::Rejected,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Money(e) => Some(e.field().to_owned()),
+            Self::NoSchedule(_) => Some("days".into()),
+            Self::ClassifiedContent => Some("listing.secrecy".into()),
+            _ => None,
+        }
+    }
 }
 
 fn manager_of_owner(state: &ResultState, actor: &Actor) -> Result<(), Rejection> {

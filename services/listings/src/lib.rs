@@ -28,7 +28,6 @@ pub mod values;
 use std::future::Future;
 use std::sync::Arc;
 
-use ttx_kernel::bus::serve_service;
 use ttx_kernel::{Bus, BusError, Clock, EventLog};
 
 pub use service::Service;
@@ -53,7 +52,7 @@ pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), B
     let projection = tokio::spawn(service.clone().project());
     let timers = tokio::spawn(service.clone().timers());
     let indexer = tokio::spawn(service.clone().index());
-    let [commands, queries] = serve_service(deps.bus.as_ref(), "listings", service).await?;
+    let [commands, queries] = service.router().serve(deps.bus.as_ref()).await?;
     tracing::info!("listings service serving");
     shutdown.await;
     for task in [commands, queries, projection, timers, indexer] {

@@ -9,21 +9,21 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use prost::Message;
 use tokio::sync::{Notify, RwLock, watch};
-use ttx_kernel::bus::ReplyError;
+use ttx_kernel::bus::{ErrorCode, ReplyError};
 use ttx_kernel::handler::decode_event;
 use ttx_kernel::projection::Progress;
+use ttx_kernel::rpc::Router;
 use ttx_kernel::{
     Clock, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId, Timestamp,
 };
-use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::common::v1::{Actor, CommandAccepted, Role};
 use ttx_proto::listings::v1::{self as pb, subjects};
 
 use crate::codec::listing_to_pb;
-use crate::demand::{DemandEvent, DemandState, Demands};
-use crate::domain::{DealBlocked, Rejection, ResultCommand, ResultEvent, ResultState, Results, Status, Visibility};
+use crate::demand::{DemandCommand, DemandEvent, DemandState, Demands};
+use crate::domain::{DealBlocked, ResultCommand, ResultEvent, ResultState, Results, Status, Visibility};
 use crate::matching::{MatchEvent, Matches};
 use crate::search::SearchIndex;
 use crate::values::validate_listing;
@@ -37,36 +37,13 @@ pub fn result_stream(id: &str) -> Result<StreamId, ReplyError> {
     StreamId::new("listings", "result", id).map_err(|e| ReplyError::invalid("result_id", e.to_string()))
 }
 
-fn bad_request(what: &str) -> ReplyError {
-    ReplyError::new("bad_request", format!("the request is not a valid {what}"))
-}
-
-fn rejected(r: &Rejection) -> ReplyError {
-    if let Rejection::Money(e) = r {
-        return ReplyError::invalid(e.field(), e.to_string());
+/// A required text of at most `max` characters, trimmed.
+fn text(field: &'static str, s: &str, max: usize) -> Result<String, ReplyError> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > max {
+        return Err(ReplyError::invalid(field, format!("must be 1 to {max} characters")));
     }
-    if let Rejection::TooManyObjections(_) = r {
-        return ReplyError::new("too_many", r.to_string());
-    }
-    if let Rejection::NoSchedule(_) = r {
-        return ReplyError::invalid("days", r.to_string());
-    }
-    if let Rejection::ClassifiedContent = r {
-        return ReplyError::invalid("listing.secrecy", r.to_string());
-    }
-    let code = match r {
-        Rejection::NotTheHoldersManager
-        | Rejection::NotACoHolder
-        | Rejection::NotTheHoldersReviewer
-        | Rejection::OwnSubmission
-        | Rejection::CreatorNotAHolder
-        | Rejection::Regulator
-        | Rejection::Anonymous => "forbidden",
-        Rejection::NoSuchResult | Rejection::NoSuchObjection => "not_found",
-        Rejection::Exists | Rejection::DuplicateObjection => "conflict",
-        _ => "rejected",
-    };
-    ReplyError::new(code, r.to_string())
+    Ok(t.to_owned())
 }
 
 fn status_pb(s: Status) -> pb::ResultStatus {
@@ -530,186 +507,187 @@ impl Service {
         self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 
-    async fn handle(&self, result_id: &str, command: ResultCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
+    async fn handle(
+        &self,
+        result_id: &str,
+        command: ResultCommand,
+        meta: &CommandMeta,
+    ) -> Result<CommandAccepted, ReplyError> {
         let stream = result_stream(result_id)?;
-        let handled = self.results.handle(&stream, &command, meta).await.map_err(|e| e.into_reply(rejected))?;
+        let handled = self.results.handle(&stream, &command, meta).await.map_err(|e| e.into_reply())?;
         Ok(handled.accepted())
     }
 
-    /// Carries out one command.
-    pub async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        fn text(field: &'static str, s: &str, max: usize) -> Result<String, ReplyError> {
-            let t = s.trim();
-            if t.is_empty() || t.chars().count() > max {
-                return Err(ReplyError::invalid(field, format!("must be 1 to {max} characters")));
-            }
-            Ok(t.to_owned())
-        }
-        match subject {
-            subjects::CREATE_RESULT | subjects::EDIT_RESULT => {
-                let (ctx, id, listing) = if subject == subjects::CREATE_RESULT {
-                    let c = pb::CreateResult::decode(payload).map_err(|_| bad_request("CreateResult"))?;
-                    (c.context, c.result_id, c.listing)
-                } else {
-                    let c = pb::EditResult::decode(payload).map_err(|_| bad_request("EditResult"))?;
-                    (c.context, c.result_id, c.listing)
-                };
-                let meta = CommandMeta::from_context(ctx)?;
-                let listing = validate_listing(listing.unwrap_or_default())?;
-                let command = if subject == subjects::CREATE_RESULT {
-                    ResultCommand::Create { id: id.clone(), listing }
-                } else {
-                    ResultCommand::Edit { listing }
-                };
-                self.handle(&id, command, &meta).await
-            }
-            subjects::SUBMIT_RESULT | subjects::APPROVE_RESULT | subjects::PUBLISH_RESULT => {
-                let c = pb::ResultAction::decode(payload).map_err(|_| bad_request("ResultAction"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = match subject {
-                    subjects::SUBMIT_RESULT => ResultCommand::Submit,
-                    subjects::APPROVE_RESULT => ResultCommand::Approve,
-                    _ => ResultCommand::Publish,
-                };
-                self.handle(&c.result_id, command, &meta).await
-            }
-            subjects::RETURN_RESULT => {
-                let c = pb::ReturnResult::decode(payload).map_err(|_| bad_request("ReturnResult"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let reasons = c.reasons.iter().map(|r| text("reasons", r, 500)).collect::<Result<Vec<_>, _>>()?;
-                self.handle(&c.result_id, ResultCommand::Return { reasons }, &meta).await
-            }
-            subjects::CONSENT_AS_CO_HOLDER => {
-                let c = pb::ConsentAsCoHolder::decode(payload).map_err(|_| bad_request("ConsentAsCoHolder"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.caught_up().await?;
-                let named =
-                    self.directory.read().await.representatives.get(&meta.actor.org_id) == Some(&meta.actor.user_id);
-                self.handle(&c.result_id, ResultCommand::Consent { named }, &meta).await
-            }
-            subjects::WITHDRAW_RESULT => {
-                let c = pb::WithdrawResult::decode(payload).map_err(|_| bad_request("WithdrawResult"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let reason = text("reason", &c.reason, 500)?;
-                self.handle(&c.result_id, ResultCommand::Withdraw { reason }, &meta).await
-            }
-            subjects::START_NOTICE => {
-                let c = pb::StartNotice::decode(payload).map_err(|_| bad_request("StartNotice"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                // The notice's end is counted with the calendar as the log holds it now.
-                self.caught_up().await?;
-                if c.days > 365 {
-                    return Err(ReplyError::invalid("days", "a notice runs at most 365 days"));
-                }
-                let command = ResultCommand::StartNotice { price_fen: c.price_fen, days: c.days };
-                self.handle(&c.result_id, command, &meta).await
-            }
-            subjects::RAISE_OBJECTION => {
-                let c = pb::RaiseObjection::decode(payload).map_err(|_| bad_request("RaiseObjection"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let objection_id = text("objection_id", &c.objection_id, 64)?;
-                let command = ResultCommand::RaiseObjection { objection_id, text: text("text", &c.text, 2000)? };
-                self.handle(&c.result_id, command, &meta).await
-            }
-            subjects::ANSWER_OBJECTION => {
-                let c = pb::AnswerObjection::decode(payload).map_err(|_| bad_request("AnswerObjection"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = ResultCommand::AnswerObjection {
-                    objection_id: c.objection_id,
-                    answer: text("answer", &c.answer, 2000)?,
-                };
-                self.handle(&c.result_id, command, &meta).await
-            }
-            subjects::RESOLVE_OBJECTION => {
-                let c = pb::ResolveObjection::decode(payload).map_err(|_| bad_request("ResolveObjection"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = ResultCommand::ResolveObjection {
-                    objection_id: c.objection_id,
-                    upheld: c.upheld,
-                    note: text("note", &c.note, 2000)?,
-                };
-                self.handle(&c.result_id, command, &meta).await
-            }
-            other => self.demand_command(other, payload).await,
-        }
+    pub async fn create_result(&self, c: pb::CreateResult) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let listing = validate_listing(c.listing.unwrap_or_default())?;
+        self.handle(&c.result_id, ResultCommand::Create { id: c.result_id.clone(), listing }, &meta).await
     }
 
-    /// Answers one query.
-    pub async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        match subject {
-            subjects::GET_RESULT => {
-                let q = pb::GetResult::decode(payload).map_err(|_| bad_request("GetResult"))?;
-                let asker = q.asker.unwrap_or_default();
-                let stream = result_stream(&q.result_id)?;
-                let (state, version, _) = self.results.load(&stream).await.map_err(|e| e.into_reply(rejected))?;
-                // Someone who may not see a result learns nothing, not even that it exists.
-                if state.status == Status::None || !may_see(&asker, &state) {
-                    return Err(ReplyError::new("not_found", "no such result"));
-                }
-                Ok(view(&state, version, &asker).encode_to_vec().into())
-            }
-            subjects::LIST_OBJECTIONS => {
-                let q = pb::ListObjections::decode(payload).map_err(|_| bad_request("ListObjections"))?;
-                let asker = q.asker.unwrap_or_default();
-                let limit = match q.limit as usize {
-                    0 => OBJECTION_PAGE,
-                    n if n <= MAX_OBJECTION_PAGE => n,
-                    _ => return Err(ReplyError::invalid("limit", format!("1 to {MAX_OBJECTION_PAGE}"))),
-                };
-                let (state, _, _) =
-                    self.results.load(&result_stream(&q.result_id)?).await.map_err(|e| e.into_reply(rejected))?;
-                if state.status == Status::None || !may_see(&asker, &state) {
-                    return Err(ReplyError::new("not_found", "no such result"));
-                }
-                let page =
-                    state.notice.as_ref().map_or_else(Vec::new, |n| objections(n, &asker, q.offset as usize, limit));
-                let total = state.notice.as_ref().map_or(0, |n| u32::try_from(n.objections.len()).unwrap_or(u32::MAX));
-                Ok(pb::ObjectionPage { objections: page, total }.encode_to_vec().into())
-            }
-            subjects::LIST_RESULTS => {
-                let q = pb::ListResults::decode(payload).map_err(|_| bad_request("ListResults"))?;
-                let asker = q.asker.unwrap_or_default();
-                self.caught_up().await?;
-                let directory = self.directory.read().await;
-                let mut entries: Vec<&Entry> = directory
-                    .results
-                    .values()
-                    .filter(|e| q.owner_org_id.is_empty() || e.state.owner_org_id == q.owner_org_id)
-                    .filter(|e| may_see(&asker, &e.state))
-                    .collect();
-                entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
-                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
-                let results = entries.into_iter().map(|e| view(&e.state, e.version, &asker)).collect();
-                Ok(pb::ResultList { results, total }.encode_to_vec().into())
-            }
-            subjects::DEAL_STATUS => {
-                let q = pb::DealStatus::decode(payload).map_err(|_| bad_request("DealStatus"))?;
-                let (state, _, _) =
-                    self.results.load(&result_stream(&q.result_id)?).await.map_err(|e| e.into_reply(rejected))?;
-                if state.status == Status::None {
-                    return Err(ReplyError::new("not_found", "no such result"));
-                }
-                let blocked = state.negotiated_deal_blocked(q.price_fen);
-                let (blocked_by, ends_at) = match &blocked {
-                    None => ("", None),
-                    Some(DealBlocked::NotPublished) => ("not_published", None),
-                    Some(DealBlocked::NoNotice) => ("no_notice", None),
-                    Some(DealBlocked::NoticeRunning { ends_at }) => ("notice_running", Some(ends_at.to_proto())),
-                    Some(DealBlocked::ObjectionsOpen(_)) => ("objections_open", None),
-                    Some(DealBlocked::NoticeFailed) => ("notice_failed", None),
-                };
-                let reply = pb::DealStatusReply {
-                    may_close: blocked.is_none(),
-                    blocked_by: blocked_by.into(),
-                    notice_ends_at: ends_at,
-                };
-                Ok(reply.encode_to_vec().into())
-            }
-            other => match self.discovery_query(other, payload.clone()).await {
-                Some(reply) => reply,
-                None => self.demand_query(other, payload).await,
-            },
+    pub async fn edit_result(&self, c: pb::EditResult) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let listing = validate_listing(c.listing.unwrap_or_default())?;
+        self.handle(&c.result_id, ResultCommand::Edit { listing }, &meta).await
+    }
+
+    pub async fn submit_result(&self, c: pb::SubmitResult) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.handle(&c.result_id, ResultCommand::Submit, &meta).await
+    }
+
+    pub async fn approve_result(&self, c: pb::ApproveResult) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.handle(&c.result_id, ResultCommand::Approve, &meta).await
+    }
+
+    pub async fn publish_result(&self, c: pb::PublishResult) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.handle(&c.result_id, ResultCommand::Publish, &meta).await
+    }
+
+    pub async fn shortlist_application(&self, c: pb::ShortlistApplication) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let related = self.applicant_related(&c.demand_id, &c.application_id).await?;
+        let command = DemandCommand::Shortlist { application_id: c.application_id, related };
+        self.handle_demand(&c.demand_id, command, &meta).await
+    }
+
+    pub async fn award_challenge(&self, c: pb::AwardChallenge) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let related = self.applicant_related(&c.demand_id, &c.application_id).await?;
+        let command = DemandCommand::Award { application_id: c.application_id, related };
+        self.handle_demand(&c.demand_id, command, &meta).await
+    }
+
+    /// The applicant's relation to the demand's poster, as of now: checked again at each step.
+    async fn applicant_related(&self, demand_id: &str, application_id: &str) -> Result<Option<String>, ReplyError> {
+        self.caught_up().await?;
+        let directory = self.directory.read().await;
+        let applicant = directory
+            .demands
+            .get(demand_id)
+            .and_then(|d| d.state.applications.get(application_id))
+            .map(|a| a.org_id.clone());
+        Ok(applicant.and_then(|org| directory.related_to_poster(demand_id, &org)))
+    }
+
+    pub async fn return_result(&self, c: pb::ReturnResult) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let reasons = c.reasons.iter().map(|r| text("reasons", r, 500)).collect::<Result<Vec<_>, _>>()?;
+        self.handle(&c.result_id, ResultCommand::Return { reasons }, &meta).await
+    }
+
+    pub async fn consent_as_co_holder(&self, c: pb::ConsentAsCoHolder) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.caught_up().await?;
+        let named = self.directory.read().await.representatives.get(&meta.actor.org_id) == Some(&meta.actor.user_id);
+        self.handle(&c.result_id, ResultCommand::Consent { named }, &meta).await
+    }
+
+    pub async fn withdraw_result(&self, c: pb::WithdrawResult) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let reason = text("reason", &c.reason, 500)?;
+        self.handle(&c.result_id, ResultCommand::Withdraw { reason }, &meta).await
+    }
+
+    pub async fn start_notice(&self, c: pb::StartNotice) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        // The notice's end is counted with the calendar as the log holds it now.
+        self.caught_up().await?;
+        if c.days > 365 {
+            return Err(ReplyError::invalid("days", "a notice runs at most 365 days"));
         }
+        let command = ResultCommand::StartNotice { price_fen: c.price_fen, days: c.days };
+        self.handle(&c.result_id, command, &meta).await
+    }
+
+    pub async fn raise_objection(&self, c: pb::RaiseObjection) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let objection_id = text("objection_id", &c.objection_id, 64)?;
+        let command = ResultCommand::RaiseObjection { objection_id, text: text("text", &c.text, 2000)? };
+        self.handle(&c.result_id, command, &meta).await
+    }
+
+    pub async fn answer_objection(&self, c: pb::AnswerObjection) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let command =
+            ResultCommand::AnswerObjection { objection_id: c.objection_id, answer: text("answer", &c.answer, 2000)? };
+        self.handle(&c.result_id, command, &meta).await
+    }
+
+    pub async fn resolve_objection(&self, c: pb::ResolveObjection) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let command = ResultCommand::ResolveObjection {
+            objection_id: c.objection_id,
+            upheld: c.upheld,
+            note: text("note", &c.note, 2000)?,
+        };
+        self.handle(&c.result_id, command, &meta).await
+    }
+
+    pub async fn get_result(&self, q: pb::GetResult) -> Result<pb::ResultView, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        let stream = result_stream(&q.result_id)?;
+        let (state, version, _) = self.results.load(&stream).await.map_err(|e| e.into_reply())?;
+        // Someone who may not see a result learns nothing, not even that it exists.
+        if state.status == Status::None || !may_see(&asker, &state) {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such result"));
+        }
+        Ok(view(&state, version, &asker))
+    }
+
+    pub async fn list_objections(&self, q: pb::ListObjections) -> Result<pb::ObjectionPage, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        let limit = match q.limit as usize {
+            0 => OBJECTION_PAGE,
+            n if n <= MAX_OBJECTION_PAGE => n,
+            _ => return Err(ReplyError::invalid("limit", format!("1 to {MAX_OBJECTION_PAGE}"))),
+        };
+        let (state, _, _) = self.results.load(&result_stream(&q.result_id)?).await.map_err(|e| e.into_reply())?;
+        if state.status == Status::None || !may_see(&asker, &state) {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such result"));
+        }
+        let page = state.notice.as_ref().map_or_else(Vec::new, |n| objections(n, &asker, q.offset as usize, limit));
+        let total = state.notice.as_ref().map_or(0, |n| u32::try_from(n.objections.len()).unwrap_or(u32::MAX));
+        Ok(pb::ObjectionPage { objections: page, total })
+    }
+
+    pub async fn list_results(&self, q: pb::ListResults) -> Result<pb::ResultList, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        self.caught_up().await?;
+        let directory = self.directory.read().await;
+        let mut entries: Vec<&Entry> = directory
+            .results
+            .values()
+            .filter(|e| q.owner_org_id.is_empty() || e.state.owner_org_id == q.owner_org_id)
+            .filter(|e| may_see(&asker, &e.state))
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+        let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
+        let results = entries.into_iter().map(|e| view(&e.state, e.version, &asker)).collect();
+        Ok(pb::ResultList { results, total })
+    }
+
+    pub async fn deal_status(&self, q: pb::DealStatus) -> Result<pb::DealStatusReply, ReplyError> {
+        let (state, _, _) = self.results.load(&result_stream(&q.result_id)?).await.map_err(|e| e.into_reply())?;
+        if state.status == Status::None {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such result"));
+        }
+        let blocked = state.negotiated_deal_blocked(q.price_fen);
+        let (blocked_by, ends_at) = match &blocked {
+            None => ("", None),
+            Some(DealBlocked::NotPublished) => ("not_published", None),
+            Some(DealBlocked::NoNotice) => ("no_notice", None),
+            Some(DealBlocked::NoticeRunning { ends_at }) => ("notice_running", Some(ends_at.to_proto())),
+            Some(DealBlocked::ObjectionsOpen(_)) => ("objections_open", None),
+            Some(DealBlocked::NoticeFailed) => ("notice_failed", None),
+        };
+        let reply = pb::DealStatusReply {
+            may_close: blocked.is_none(),
+            blocked_by: blocked_by.into(),
+            notice_ends_at: ends_at,
+        };
+        Ok(reply)
     }
 }
 
@@ -721,20 +699,6 @@ pub fn system_actor() -> Actor {
         role: Role::System.into(),
         roles: vec![Role::System.into()],
     }
-}
-
-fn demand_rejected(r: &crate::demand::DemandRejection) -> ReplyError {
-    use crate::demand::DemandRejection as R;
-    if let R::Money(e) = r {
-        return ReplyError::invalid(e.field(), e.to_string());
-    }
-    let code = match r {
-        R::NotAnEnterprise | R::NotThePoster | R::OwnChallenge | R::CannotApply | R::Regulator => "forbidden",
-        R::NoSuchDemand | R::NoSuchApplication => "not_found",
-        R::Exists | R::AlreadyApplied => "conflict",
-        _ => "rejected",
-    };
-    ReplyError::new(code, r.to_string())
 }
 
 pub fn demand_stream(id: &str) -> Result<StreamId, ReplyError> {
@@ -856,111 +820,68 @@ impl Service {
         demand_id: &str,
         command: crate::demand::DemandCommand,
         meta: &CommandMeta,
-    ) -> Result<Bytes, ReplyError> {
-        let handled = self
-            .demands
-            .handle(&demand_stream(demand_id)?, &command, meta)
-            .await
-            .map_err(|e| e.into_reply(demand_rejected))?;
+    ) -> Result<CommandAccepted, ReplyError> {
+        let handled =
+            self.demands.handle(&demand_stream(demand_id)?, &command, meta).await.map_err(|e| e.into_reply())?;
         Ok(handled.accepted())
     }
 
-    async fn demand_command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        use crate::demand::DemandCommand;
-        match subject {
-            subjects::POST_DEMAND => {
-                let c = pb::PostDemand::decode(payload).map_err(|_| bad_request("PostDemand"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = DemandCommand::Post {
-                    id: c.demand_id.clone(),
-                    details: demand_details(c.demand)?,
-                    challenge: challenge_terms(c.challenge)?,
-                };
-                self.handle_demand(&c.demand_id, command, &meta).await
-            }
-            subjects::APPLY_TO_CHALLENGE => {
-                let c = pb::ApplyToChallenge::decode(payload).map_err(|_| bad_request("ApplyToChallenge"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let answers = c
-                    .answers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| bounded(&format!("answers[{i}]"), a, 1, 2000))
-                    .collect::<Result<Vec<_>, _>>()?;
-                // The related-party links as of now: the directory first catches up with the log.
-                self.caught_up().await?;
-                let related = self.directory.read().await.related_to_poster(&c.demand_id, &meta.actor.org_id);
-                let command = DemandCommand::Apply { application_id: c.application_id, answers, related };
-                self.handle_demand(&c.demand_id, command, &meta).await
-            }
-            subjects::SHORTLIST_APPLICATION | subjects::AWARD_CHALLENGE => {
-                let c = pb::ApplicationAction::decode(payload).map_err(|_| bad_request("ApplicationAction"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                // The applicant's relation to the poster is checked again at each step, as of now.
-                self.caught_up().await?;
-                let related = {
-                    let directory = self.directory.read().await;
-                    let applicant = directory
-                        .demands
-                        .get(&c.demand_id)
-                        .and_then(|d| d.state.applications.get(&c.application_id))
-                        .map(|a| a.org_id.clone());
-                    applicant.and_then(|org| directory.related_to_poster(&c.demand_id, &org))
-                };
-                let application_id = c.application_id;
-                let command = if subject == subjects::AWARD_CHALLENGE {
-                    DemandCommand::Award { application_id, related }
-                } else {
-                    DemandCommand::Shortlist { application_id, related }
-                };
-                self.handle_demand(&c.demand_id, command, &meta).await
-            }
-            subjects::WITHDRAW_DEMAND => {
-                let c = pb::WithdrawDemand::decode(payload).map_err(|_| bad_request("WithdrawDemand"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = DemandCommand::Withdraw { reason: bounded("reason", &c.reason, 1, 500)? };
-                self.handle_demand(&c.demand_id, command, &meta).await
-            }
-            other => Err(ReplyError::new("unknown_command", format!("the listings service has no command {other}"))),
-        }
+    pub async fn post_demand(&self, c: pb::PostDemand) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let command = DemandCommand::Post {
+            id: c.demand_id.clone(),
+            details: demand_details(c.demand)?,
+            challenge: challenge_terms(c.challenge)?,
+        };
+        self.handle_demand(&c.demand_id, command, &meta).await
     }
 
-    async fn demand_query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        match subject {
-            subjects::GET_DEMAND => {
-                let q = pb::GetDemand::decode(payload).map_err(|_| bad_request("GetDemand"))?;
-                let asker = q.asker.unwrap_or_default();
-                let (state, version, _) = self
-                    .demands
-                    .load(&demand_stream(&q.demand_id)?)
-                    .await
-                    .map_err(|e| e.into_reply(demand_rejected))?;
-                let (visible, all) = demand_visibility(&asker, &state);
-                if state.status == crate::demand::DemandStatus::None || !visible {
-                    return Err(ReplyError::new("not_found", "no such demand"));
-                }
-                Ok(demand_view(&state, version, &asker, all).encode_to_vec().into())
-            }
-            subjects::LIST_DEMANDS => {
-                let q = pb::ListDemands::decode(payload).map_err(|_| bad_request("ListDemands"))?;
-                let asker = q.asker.unwrap_or_default();
-                self.caught_up().await?;
-                let directory = self.directory.read().await;
-                let mut entries: Vec<(&DemandEntry, bool)> = directory
-                    .demands
-                    .values()
-                    .map(|e| (e, demand_visibility(&asker, &e.state)))
-                    .filter(|(_, (visible, _))| *visible)
-                    .map(|(e, (_, all))| (e, all))
-                    .collect();
-                entries.sort_by_key(|(e, _)| std::cmp::Reverse(e.created_position));
-                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
-                let demands =
-                    entries.into_iter().map(|(e, all)| demand_view(&e.state, e.version, &asker, all)).collect();
-                Ok(pb::DemandList { demands, total }.encode_to_vec().into())
-            }
-            other => Err(ReplyError::new("unknown_query", format!("the listings service has no query {other}"))),
+    pub async fn apply_to_challenge(&self, c: pb::ApplyToChallenge) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let answers = c
+            .answers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| bounded(&format!("answers[{i}]"), a, 1, 2000))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The related-party links as of now: the directory first catches up with the log.
+        self.caught_up().await?;
+        let related = self.directory.read().await.related_to_poster(&c.demand_id, &meta.actor.org_id);
+        let command = DemandCommand::Apply { application_id: c.application_id, answers, related };
+        self.handle_demand(&c.demand_id, command, &meta).await
+    }
+
+    pub async fn withdraw_demand(&self, c: pb::WithdrawDemand) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let command = DemandCommand::Withdraw { reason: bounded("reason", &c.reason, 1, 500)? };
+        self.handle_demand(&c.demand_id, command, &meta).await
+    }
+
+    pub async fn get_demand(&self, q: pb::GetDemand) -> Result<pb::DemandView, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        let (state, version, _) = self.demands.load(&demand_stream(&q.demand_id)?).await.map_err(|e| e.into_reply())?;
+        let (visible, all) = demand_visibility(&asker, &state);
+        if state.status == crate::demand::DemandStatus::None || !visible {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such demand"));
         }
+        Ok(demand_view(&state, version, &asker, all))
+    }
+
+    pub async fn list_demands(&self, q: pb::ListDemands) -> Result<pb::DemandList, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        self.caught_up().await?;
+        let directory = self.directory.read().await;
+        let mut entries: Vec<(&DemandEntry, bool)> = directory
+            .demands
+            .values()
+            .map(|e| (e, demand_visibility(&asker, &e.state)))
+            .filter(|(_, (visible, _))| *visible)
+            .map(|(e, (_, all))| (e, all))
+            .collect();
+        entries.sort_by_key(|(e, _)| std::cmp::Reverse(e.created_position));
+        let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
+        let demands = entries.into_iter().map(|(e, all)| demand_view(&e.state, e.version, &asker, all)).collect();
+        Ok(pb::DemandList { demands, total })
     }
 }
 
@@ -974,13 +895,36 @@ impl ttx_kernel::projection::ReadModel for Service {
     }
 }
 
-impl ttx_kernel::bus::Service for Service {
-    async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        Service::command(self, subject, payload).await
-    }
-
-    async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        Service::query(self, subject, payload).await
+impl Service {
+    /// Listings' requests, each with its handler.
+    pub fn router(self: &Arc<Self>) -> Router<Self> {
+        Router::new(subjects::QUEUE_GROUP, self.clone())
+            .route(|s: Arc<Self>, r: pb::CreateResult| async move { s.create_result(r).await })
+            .route(|s: Arc<Self>, r: pb::EditResult| async move { s.edit_result(r).await })
+            .route(|s: Arc<Self>, r: pb::SubmitResult| async move { s.submit_result(r).await })
+            .route(|s: Arc<Self>, r: pb::ApproveResult| async move { s.approve_result(r).await })
+            .route(|s: Arc<Self>, r: pb::PublishResult| async move { s.publish_result(r).await })
+            .route(|s: Arc<Self>, r: pb::ShortlistApplication| async move { s.shortlist_application(r).await })
+            .route(|s: Arc<Self>, r: pb::AwardChallenge| async move { s.award_challenge(r).await })
+            .route(|s: Arc<Self>, r: pb::Search| async move { s.search(r).await })
+            .route(|s: Arc<Self>, r: pb::FindMatches| async move { s.find_matches(r).await })
+            .route(|s: Arc<Self>, r: pb::ListNotifications| async move { s.list_notifications(r).await })
+            .route(|s: Arc<Self>, r: pb::ReturnResult| async move { s.return_result(r).await })
+            .route(|s: Arc<Self>, r: pb::ConsentAsCoHolder| async move { s.consent_as_co_holder(r).await })
+            .route(|s: Arc<Self>, r: pb::WithdrawResult| async move { s.withdraw_result(r).await })
+            .route(|s: Arc<Self>, r: pb::StartNotice| async move { s.start_notice(r).await })
+            .route(|s: Arc<Self>, r: pb::RaiseObjection| async move { s.raise_objection(r).await })
+            .route(|s: Arc<Self>, r: pb::AnswerObjection| async move { s.answer_objection(r).await })
+            .route(|s: Arc<Self>, r: pb::ResolveObjection| async move { s.resolve_objection(r).await })
+            .route(|s: Arc<Self>, r: pb::GetResult| async move { s.get_result(r).await })
+            .route(|s: Arc<Self>, r: pb::ListObjections| async move { s.list_objections(r).await })
+            .route(|s: Arc<Self>, r: pb::ListResults| async move { s.list_results(r).await })
+            .route(|s: Arc<Self>, r: pb::DealStatus| async move { s.deal_status(r).await })
+            .route(|s: Arc<Self>, r: pb::PostDemand| async move { s.post_demand(r).await })
+            .route(|s: Arc<Self>, r: pb::ApplyToChallenge| async move { s.apply_to_challenge(r).await })
+            .route(|s: Arc<Self>, r: pb::WithdrawDemand| async move { s.withdraw_demand(r).await })
+            .route(|s: Arc<Self>, r: pb::GetDemand| async move { s.get_demand(r).await })
+            .route(|s: Arc<Self>, r: pb::ListDemands| async move { s.list_demands(r).await })
     }
 }
 

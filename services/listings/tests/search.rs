@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use prost::Message as _;
 use ttx_eventlog_sqlite::SqliteLog;
-use ttx_kernel::bus::{CallError, call, serve_service};
+use ttx_kernel::bus::{CallError, call_raw};
 use ttx_kernel::{
     AppendRequest, Bus, CommandId, EventLog, ExpectedVersion, InProcessBus, ManualClock, NewEvent, StreamId, Timestamp,
 };
@@ -53,7 +53,7 @@ async fn serve(log: Arc<SqliteLog>, clock: Arc<ManualClock>, bus: &Arc<dyn Bus>)
     tokio::spawn(service.clone().project());
     tokio::spawn(service.clone().index());
     tokio::spawn(service.clone().timers());
-    serve_service(bus.as_ref(), "listings", service.clone()).await.unwrap();
+    service.router().serve(bus.as_ref()).await.unwrap();
     service
 }
 
@@ -104,7 +104,7 @@ struct Offer<'a> {
 
 impl Market {
     async fn send(&self, subject: &str, m: impl prost::Message) -> Result<Bytes, CallError> {
-        call(self.bus.as_ref(), subject, m.encode_to_vec().into(), WAIT).await
+        call_raw(self.bus.as_ref(), subject, m.encode_to_vec().into(), WAIT).await
     }
 
     async fn create(&self, o: &Offer<'_>) {
@@ -142,14 +142,14 @@ impl Market {
 
     async fn publish(&self, o: &Offer<'_>) {
         self.create(o).await;
-        for (subject, who) in [
-            (subjects::SUBMIT_RESULT, manager(o.org)),
-            (subjects::APPROVE_RESULT, reviewer(o.org)),
-            (subjects::PUBLISH_RESULT, manager(o.org)),
-        ] {
-            let action = pb::ResultAction { context: ctx(who, format!("{}-{subject}", o.id)), result_id: o.id.into() };
-            self.send(subject, action).await.unwrap();
-        }
+        let context = |who, step: &str| ctx(who, format!("{}-{step}", o.id));
+        let result_id = || o.id.to_owned();
+        let submit = pb::SubmitResult { context: context(manager(o.org), "submit"), result_id: result_id() };
+        self.send(subjects::SUBMIT_RESULT, submit).await.unwrap();
+        let approve = pb::ApproveResult { context: context(reviewer(o.org), "approve"), result_id: result_id() };
+        self.send(subjects::APPROVE_RESULT, approve).await.unwrap();
+        let publish = pb::PublishResult { context: context(manager(o.org), "publish"), result_id: result_id() };
+        self.send(subjects::PUBLISH_RESULT, publish).await.unwrap();
     }
 
     async fn search(&self, q: pb::Search) -> pb::SearchResults {

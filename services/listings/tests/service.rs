@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use prost::Message as _;
 use ttx_eventlog_sqlite::SqliteLog;
-use ttx_kernel::bus::{CallError, call};
+use ttx_kernel::bus::{CallError, call_raw};
 use ttx_kernel::{Bus, EventLog, InProcessBus, ManualClock, StreamId, Timestamp};
 use ttx_proto::common::v1::{Actor, Role};
 use ttx_proto::listings::v1::{self as pb, subjects};
@@ -96,11 +96,16 @@ fn code(r: Result<impl std::fmt::Debug, CallError>) -> (String, String) {
 
 impl Listings {
     async fn send(&self, subject: &str, m: impl prost::Message) -> Result<Bytes, CallError> {
-        call(self.bus.as_ref(), subject, m.encode_to_vec().into(), WAIT).await
+        call_raw(self.bus.as_ref(), subject, m.encode_to_vec().into(), WAIT).await
     }
 
     async fn act(&self, subject: &str, who: Actor, id: &str) -> Result<Bytes, CallError> {
-        self.send(subject, pb::ResultAction { context: ctx(who, id), result_id: "r1".into() }).await
+        let (context, result_id) = (ctx(who, id), "r1".to_owned());
+        match subject {
+            subjects::SUBMIT_RESULT => self.send(subject, pb::SubmitResult { context, result_id }).await,
+            subjects::APPROVE_RESULT => self.send(subject, pb::ApproveResult { context, result_id }).await,
+            _ => self.send(subject, pb::PublishResult { context, result_id }).await,
+        }
     }
 
     async fn get(&self, who: Actor) -> Result<pb::ResultView, CallError> {

@@ -110,7 +110,9 @@ async fn served_queue_groups_are_discoverable_micro_services() {
         ttx_kernel::bus::serve_calls(&bus, "ttx.math.qry.echo", "math", |_, payload| async move { Ok(payload) })
             .await
             .unwrap();
-    ttx_kernel::bus::call(&bus, "ttx.math.qry.echo", Bytes::from_static(b"hi"), Duration::from_secs(5)).await.unwrap();
+    ttx_kernel::bus::call_raw(&bus, "ttx.math.qry.echo", Bytes::from_static(b"hi"), Duration::from_secs(5))
+        .await
+        .unwrap();
     let client = bus.client();
     let json = |m: async_nats::Message| serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap();
     let ping = json(client.request("$SRV.PING.math", Bytes::new()).await.unwrap());

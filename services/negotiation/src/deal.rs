@@ -97,7 +97,8 @@ pub enum DealCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum DealRejection {
     #[error("the negotiation exists already")]
     Exists,
@@ -143,6 +144,34 @@ pub enum DealRejection {
     NoticeFailed,
     #[error("the notice published {noticed} fen; another price needs a new notice")]
     PriceDiffers { noticed: i64 },
+}
+
+impl ttx_kernel::decider::Refusal for DealRejection {
+    fn code(&self) -> ttx_proto::common::v1::ErrorCode {
+        use ttx_proto::common::v1::ErrorCode as C;
+        match self {
+            Self::Terms(_) | Self::ExclusivityChanged(_) => C::InvalidInput,
+            Self::TooManyOffers(_) => C::TooMany,
+            Self::NotABuyer | Self::NotAParty => C::Forbidden,
+            Self::NoSuchNegotiation => C::NotFound,
+            Self::Exists => C::Conflict,
+            // NoSchedule among them: the deadline an acceptance would set cannot be counted yet, and nothing the
+            // caller sent is wrong.
+            _ => C::Rejected,
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Terms(e) => Some(e.field().to_owned()),
+            Self::ExclusivityChanged(_) => Some("terms.mode".into()),
+            _ => None,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The negotiated-deal decider.

@@ -35,7 +35,6 @@ pub mod terms;
 use std::future::Future;
 use std::sync::Arc;
 
-use ttx_kernel::bus::serve_service;
 use ttx_kernel::{Bus, BusError, Clock, EventLog};
 pub use ttx_proto::negotiation::v1 as pb;
 
@@ -60,7 +59,7 @@ pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), B
     let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
     let projection = tokio::spawn(service.clone().project());
     let timers = tokio::spawn(service.clone().timers());
-    let [commands, queries] = serve_service(deps.bus.as_ref(), "negotiation", service).await?;
+    let [commands, queries] = service.router().serve(deps.bus.as_ref()).await?;
     tracing::info!("negotiation service serving");
     shutdown.await;
     for task in [commands, queries, projection, timers] {

@@ -85,7 +85,8 @@ pub enum ListingCommand {
     FixDeadlines,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum ListingRejection {
     #[error("the listing exists already")]
     Exists,
@@ -117,6 +118,31 @@ pub enum ListingRejection {
     NotTheTimer,
     #[error("only a lapsed listing is relisted")]
     NotLapsed,
+}
+
+impl ttx_kernel::decider::Refusal for ListingRejection {
+    fn code(&self) -> ttx_proto::common::v1::ErrorCode {
+        use ttx_proto::common::v1::ErrorCode as C;
+        match self {
+            Self::Terms(_) | Self::BadPeriod { .. } | Self::NoSchedule(_) => C::InvalidInput,
+            Self::NotTheSeller | Self::NotABuyer | Self::NotTheTimer => C::Forbidden,
+            Self::NoSuchListing => C::NotFound,
+            Self::Exists | Self::AlreadyRegistered => C::Conflict,
+            _ => C::Rejected,
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Terms(e) => Some(e.field().to_owned()),
+            Self::BadPeriod { .. } | Self::NoSchedule(_) => Some("disclosure_working_days".into()),
+            _ => None,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The listed-price decider.

@@ -109,7 +109,8 @@ pub enum MarketCommand {
     StopLicensing { holder: bool },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum MarketRejection {
     #[error("the result is under another sale ({0}); one exclusive sale at a time")]
     Busy(String),
@@ -131,6 +132,22 @@ pub enum MarketRejection {
     AlreadyNegotiating(String),
     #[error("every co-holder must consent to an assignment, an exclusive or sole licence or equity first; missing: {}", .0.join(", "))]
     ConsentMissing(Vec<String>),
+}
+
+impl ttx_kernel::decider::Refusal for MarketRejection {
+    fn code(&self) -> ttx_proto::common::v1::ErrorCode {
+        use ttx_proto::common::v1::ErrorCode as C;
+        match self {
+            Self::Busy(_) | Self::ExclusiveGranted(_) | Self::AlreadyNegotiating(_) => C::Conflict,
+            Self::NotTheHolder | Self::NotTheSystem => C::Forbidden,
+            Self::LicencesGranted | Self::LicensingStopped | Self::Ended(_) | Self::ConsentMissing(_) => C::Rejected,
+            Self::TooManyOpen(_) => C::TooMany,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The market decider.

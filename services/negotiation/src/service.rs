@@ -5,25 +5,24 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use prost::Message;
 use tokio::sync::RwLock;
-use ttx_kernel::bus::ReplyError;
+use ttx_kernel::bus::{ErrorCode, ReplyError};
 use ttx_kernel::handler::decode_event;
 use ttx_kernel::projection::Progress;
+use ttx_kernel::rpc::Router;
 use ttx_kernel::{
     Clock, CommandError, CommandHandler, CommandId, CommandMeta, Decider, EventLog, RecordedEvent, StreamId, Timestamp,
 };
-use ttx_proto::common::v1::{Actor, Role};
+use ttx_proto::common::v1::{Actor, CommandAccepted, Role};
 
-use crate::deal::{DealCommand, DealRejection, DealState, DealStatus, Deals};
+use crate::deal::{DealCommand, DealState, DealStatus, Deals};
 use crate::facts::Results;
-use crate::listed::{ListingCommand, ListingRejection, ListingState, ListingStatus, Listings};
-use crate::market::{MarketCommand, MarketRejection, MarketState, Markets};
+use crate::listed::{ListingCommand, ListingState, ListingStatus, Listings};
+use crate::market::{MarketCommand, MarketState, Markets};
 use crate::pb::{self, subjects};
 use crate::rules;
 use crate::seal::parse_hex32;
-use crate::session::{Bid, Deposit, Phase, SessionCommand, SessionRejection, SessionState, Sessions};
+use crate::session::{Bid, Deposit, Phase, SessionCommand, SessionState, Sessions};
 
 mod sales;
 
@@ -35,100 +34,6 @@ const DAY_US: i64 = 86_400_000_000;
 
 fn stream(kind: &str, id: &str, field: &str) -> Result<StreamId, ReplyError> {
     StreamId::new("negotiation", kind, id).map_err(|e| ReplyError::invalid(field, e.to_string()))
-}
-
-fn bad_request(what: &str) -> ReplyError {
-    ReplyError::new("bad_request", format!("the request is not a valid {what}"))
-}
-
-fn code_of(forbidden: bool, not_found: bool, conflict: bool) -> &'static str {
-    if forbidden {
-        "forbidden"
-    } else if not_found {
-        "not_found"
-    } else if conflict {
-        "conflict"
-    } else {
-        "rejected"
-    }
-}
-
-/// A refused amount or term names its request field (HTTP 422 with the field).
-fn terms_invalid(e: &crate::terms::TermsError) -> ReplyError {
-    ReplyError::invalid(e.field(), e.to_string())
-}
-
-fn money_invalid(e: &ttx_kernel::money::MoneyError) -> ReplyError {
-    ReplyError::invalid(e.field(), e.to_string())
-}
-
-fn deal_rejected(r: &DealRejection) -> ReplyError {
-    use DealRejection as R;
-    if let R::Terms(e) = r {
-        return terms_invalid(e);
-    }
-    if let R::ExclusivityChanged(_) = r {
-        return ReplyError::invalid("terms.mode", r.to_string());
-    }
-    if let R::NoSchedule(_) = r {
-        // The deadline the acceptance would set cannot be counted yet: nothing the caller sent is wrong.
-        return ReplyError::new("rejected", r.to_string());
-    }
-    if let R::TooManyOffers(_) = r {
-        return ReplyError::new("too_many", r.to_string());
-    }
-    let code =
-        code_of(matches!(r, R::NotABuyer | R::NotAParty), matches!(r, R::NoSuchNegotiation), matches!(r, R::Exists));
-    ReplyError::new(code, r.to_string())
-}
-
-fn listing_rejected(r: &ListingRejection) -> ReplyError {
-    use ListingRejection as R;
-    if let R::Terms(e) = r {
-        return terms_invalid(e);
-    }
-    if let R::BadPeriod { .. } | R::NoSchedule(_) = r {
-        return ReplyError::invalid("disclosure_working_days", r.to_string());
-    }
-    let code = code_of(
-        matches!(r, R::NotTheSeller | R::NotABuyer | R::NotTheTimer),
-        matches!(r, R::NoSuchListing),
-        matches!(r, R::Exists | R::AlreadyRegistered),
-    );
-    ReplyError::new(code, r.to_string())
-}
-
-fn market_rejected(r: &MarketRejection) -> ReplyError {
-    use MarketRejection as R;
-    let code = match r {
-        R::Busy(_) | R::ExclusiveGranted(_) => "conflict",
-        R::NotTheHolder | R::NotTheSystem => "forbidden",
-        R::LicencesGranted | R::LicensingStopped | R::Ended(_) | R::ConsentMissing(_) => "rejected",
-        R::TooManyOpen(_) => "too_many",
-        R::AlreadyNegotiating(_) => "conflict",
-    };
-    ReplyError::new(code, r.to_string())
-}
-
-fn session_rejected(r: &SessionRejection) -> ReplyError {
-    use SessionRejection as R;
-    match r {
-        R::Terms(e) => return terms_invalid(e),
-        R::Money(e) => return money_invalid(e),
-        R::DepositOutOfRange { .. } => return ReplyError::invalid("rules.deposit_fen", r.to_string()),
-        R::WrongDeposit(_) => return ReplyError::invalid("amount_fen", r.to_string()),
-        R::TooManyBids(_) => return ReplyError::new("too_many", r.to_string()),
-        _ => {}
-    }
-    let code = code_of(
-        matches!(
-            r,
-            R::NotTheSeller | R::NotABuyer | R::NotAnAdministrator | R::NotTheTimer | R::NotInvited | R::NotTheSystem
-        ),
-        matches!(r, R::NoSuchSession | R::NotRegistered),
-        matches!(r, R::Exists | R::AlreadyRegistered | R::AlreadyCommitted | R::AlreadyRevealed | R::AlreadySigned),
-    );
-    ReplyError::new(code, r.to_string())
 }
 
 /// One aggregate as the directory holds it.
@@ -406,229 +311,220 @@ impl Service {
         stream: StreamId,
         command: D::Command,
         meta: &CommandMeta,
-        rejected: fn(&D::Rejection) -> ReplyError,
-    ) -> Result<Bytes, ReplyError> {
-        let handled = handler
-            .handle(&stream, &command, meta)
-            .await
-            .map_err(|e: CommandError<D::Rejection>| e.into_reply(rejected))?;
+    ) -> Result<CommandAccepted, ReplyError> {
+        let handled = handler.handle(&stream, &command, meta).await.map_err(CommandError::into_reply)?;
         Ok(handled.accepted())
     }
 
-    async fn on_deal(&self, id: &str, command: DealCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
-        self.run(&self.deals, stream("deal", id, "negotiation_id")?, command, meta, deal_rejected).await
+    async fn on_deal(&self, id: &str, command: DealCommand, meta: &CommandMeta) -> Result<CommandAccepted, ReplyError> {
+        self.run(&self.deals, stream("deal", id, "negotiation_id")?, command, meta).await
     }
 
-    async fn on_listing(&self, id: &str, command: ListingCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
-        self.run(&self.listings, stream("listing", id, "listing_id")?, command, meta, listing_rejected).await
+    async fn on_listing(
+        &self,
+        id: &str,
+        command: ListingCommand,
+        meta: &CommandMeta,
+    ) -> Result<CommandAccepted, ReplyError> {
+        self.run(&self.listings, stream("listing", id, "listing_id")?, command, meta).await
     }
 
-    async fn on_session(&self, id: &str, command: SessionCommand, meta: &CommandMeta) -> Result<Bytes, ReplyError> {
-        self.run(&self.sessions, stream("session", id, "session_id")?, command, meta, session_rejected).await
+    async fn on_session(
+        &self,
+        id: &str,
+        command: SessionCommand,
+        meta: &CommandMeta,
+    ) -> Result<CommandAccepted, ReplyError> {
+        self.run(&self.sessions, stream("session", id, "session_id")?, command, meta).await
     }
 
-    /// Carries out one command.
-    pub async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        match subject {
-            subjects::OPEN_NEGOTIATION => {
-                let c = pb::OpenNegotiation::decode(payload).map_err(|_| bad_request("OpenNegotiation"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.caught_up().await?;
-                let facts = self.facts(&c.result_id).await?;
-                let id = c.negotiation_id.clone();
-                let command = DealCommand::Open { id: id.clone(), result_id: c.result_id.clone(), mode: c.mode, facts };
-                let sale = sales::Sale { result_id: &c.result_id, kind: "negotiation", id: &id, mode: c.mode };
-                self.open_sale(sale, &meta, self.on_deal(&id, command, &meta)).await
-            }
-            subjects::MAKE_OFFER => {
-                let c = pb::MakeOffer::decode(payload).map_err(|_| bad_request("MakeOffer"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = DealCommand::Offer { terms: terms(c.terms)? };
-                self.on_deal(&c.negotiation_id, command, &meta).await
-            }
-            subjects::ACCEPT_OFFER => {
-                let c = pb::AcceptOffer::decode(payload).map_err(|_| bad_request("AcceptOffer"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                // The notice and the market as of now: the directory first catches up with the log.
-                self.caught_up().await?;
-                let result_id = self
-                    .directory
-                    .read()
-                    .await
-                    .deals
-                    .get(&c.negotiation_id)
-                    .map(|e| e.state.result_id.clone())
-                    .ok_or_else(|| ReplyError::new("not_found", "no such negotiation"))?;
-                let mut facts = self.facts(&result_id).await?;
-                facts.on_sale = on_sale(&*self.directory.read().await, &result_id, &c.negotiation_id);
-                let command = DealCommand::Accept { version: c.version, facts };
-                self.on_deal(&c.negotiation_id, command, &meta).await
-            }
-            subjects::ABANDON_NEGOTIATION => {
-                let c = pb::AbandonNegotiation::decode(payload).map_err(|_| bad_request("AbandonNegotiation"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = DealCommand::Abandon { reason: text("reason", &c.reason, 500)? };
-                self.on_deal(&c.negotiation_id, command, &meta).await
-            }
-            subjects::OPEN_LISTING => {
-                let c = pb::OpenListing::decode(payload).map_err(|_| bad_request("OpenListing"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.caught_up().await?;
-                let entry = self.result_entry(&c.result_id).await?;
-                if entry.owner_org_id != meta.actor.org_id {
-                    return Err(ReplyError::new("forbidden", "only the holder lists its result"));
-                }
-                let terms = terms(c.terms)?;
-                let mode = terms.mode;
-                let id = c.listing_id.clone();
-                let command = ListingCommand::Open {
-                    id: id.clone(),
-                    result_id: c.result_id.clone(),
-                    published: entry.availability == crate::facts::Availability::Published,
-                    listed_route: entry.route == ttx_proto::listings::v1::PricingRoute::Listed as i32,
-                    modes: entry.modes.clone(),
-                    terms,
-                    working_days: c.disclosure_working_days,
-                };
-                let sale = sales::Sale { result_id: &c.result_id, kind: "listing", id: &id, mode };
-                self.open_sale(sale, &meta, self.on_listing(&id, command, &meta)).await
-            }
-            subjects::REGISTER_INTENT => {
-                let c = pb::ListingAction::decode(payload).map_err(|_| bad_request("ListingAction"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.on_listing(&c.listing_id, ListingCommand::RegisterIntent, &meta).await
-            }
-            subjects::RELIST => {
-                let c = pb::ListingAction::decode(payload).map_err(|_| bad_request("ListingAction"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let command = ListingCommand::Relist { working_days: c.disclosure_working_days };
-                self.caught_up().await?;
-                let listing = self.directory.read().await.listings.get(&c.listing_id).map(|e| e.state.clone());
-                let Some(listing) = listing.filter(|l| l.status == ListingStatus::Lapsed) else {
-                    // Not lapsed (or no such listing): the decider says which.
-                    return self.on_listing(&c.listing_id, command, &meta).await;
-                };
-                self.end_lapsed(&listing.result_id, &c.listing_id).await?;
-                let sale = sales::Sale {
-                    result_id: &listing.result_id,
-                    kind: "listing",
-                    id: &c.listing_id,
-                    mode: listing.terms.mode,
-                };
-                self.open_sale(sale, &meta, self.on_listing(&c.listing_id, command, &meta)).await
-            }
-            subjects::OPEN_SESSION => {
-                let c = pb::OpenSession::decode(payload).map_err(|_| bad_request("OpenSession"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.caught_up().await?;
-                let entry = self.result_entry(&c.result_id).await?;
-                if entry.owner_org_id != meta.actor.org_id {
-                    return Err(ReplyError::new("forbidden", "only the holder auctions its result"));
-                }
-                if entry.availability != crate::facts::Availability::Published {
-                    return Err(ReplyError::new("rejected", "the result is not published"));
-                }
-                if entry.route != ttx_proto::listings::v1::PricingRoute::Auction as i32 {
-                    return Err(ReplyError::new("rejected", "the result is not priced by auction"));
-                }
-                let rules = c.rules.ok_or_else(|| ReplyError::invalid("rules", "the rules are missing"))?;
-                let terms = terms(c.terms)?;
-                let mode = terms.mode;
-                let id = c.session_id.clone();
-                let command = SessionCommand::Open {
-                    id: id.clone(),
-                    result_id: c.result_id.clone(),
-                    rules: Box::new(rules),
-                    terms: Box::new(terms),
-                    modes: entry.modes.clone(),
-                    listing_id: String::new(),
-                    invited: Vec::new(),
-                };
-                let sale = sales::Sale { result_id: &c.result_id, kind: "session", id: &id, mode };
-                self.open_sale(sale, &meta, self.on_session(&id, command, &meta)).await
-            }
-            subjects::STOP_LICENSING => {
-                let c = pb::StopLicensing::decode(payload).map_err(|_| bad_request("StopLicensing"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.caught_up().await?;
-                let holder = self.result_entry(&c.result_id).await?.owner_org_id == meta.actor.org_id;
-                let handled = self
-                    .markets
-                    .handle(&sales::market_stream(&c.result_id)?, &MarketCommand::StopLicensing { holder }, &meta)
-                    .await
-                    .map_err(|e| e.into_reply(market_rejected))?;
-                Ok(handled.accepted())
-            }
-            subjects::REGISTER_BIDDER => {
-                let c = pb::SessionAction::decode(payload).map_err(|_| bad_request("SessionAction"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.on_session(&c.session_id, SessionCommand::Register, &meta).await
-            }
-            subjects::CONFIRM_DEPOSIT | subjects::REFUND_DEPOSIT => {
-                let c = pb::SettleDeposit::decode(payload).map_err(|_| bad_request("SettleDeposit"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let reference = text("reference", &c.reference, 100)?;
-                let command = if subject == subjects::CONFIRM_DEPOSIT {
-                    SessionCommand::ConfirmDeposit { bidder: c.bidder_org_id, amount_fen: c.amount_fen, reference }
-                } else {
-                    SessionCommand::RefundDeposit { bidder: c.bidder_org_id, reference }
-                };
-                self.on_session(&c.session_id, command, &meta).await
-            }
-            subjects::PLACE_BID => {
-                let c = pb::PlaceBid::decode(payload).map_err(|_| bad_request("PlaceBid"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let on_sale = {
-                    let d = self.directory.read().await;
-                    d.sessions.get(&c.session_id).is_none_or(|e| on_sale(&d, &e.state.result_id, &c.session_id))
-                };
-                let command = SessionCommand::Bid { amount_fen: c.amount_fen, on_sale };
-                self.on_session(&c.session_id, command, &meta).await
-            }
-            subjects::COMMIT_BID => {
-                let c = pb::CommitBid::decode(payload).map_err(|_| bad_request("CommitBid"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let commitment =
-                    parse_hex32(&c.commitment).ok_or_else(|| ReplyError::invalid("commitment", "64 hex digits"))?;
-                self.on_session(&c.session_id, SessionCommand::Commit { commitment }, &meta).await
-            }
-            subjects::REVEAL_BID => {
-                let c = pb::RevealBid::decode(payload).map_err(|_| bad_request("RevealBid"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let nonce = parse_hex32(&c.nonce).ok_or_else(|| ReplyError::invalid("nonce", "64 hex digits"))?;
-                let command = SessionCommand::Reveal { amount_fen: c.amount_fen, nonce };
-                self.on_session(&c.session_id, command, &meta).await
-            }
-            subjects::RECORD_SIGNED => {
-                let c = pb::RecordSigned::decode(payload).map_err(|_| bad_request("RecordSigned"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                let reference = text("reference", &c.reference, 200)?;
-                if reference.is_empty() {
-                    return Err(ReplyError::invalid(
-                        "reference",
-                        "the signed contract's number or reference is required",
-                    ));
-                }
-                let command = SessionCommand::RecordSigned { reference };
-                self.on_session(&c.session_id, command, &meta).await
-            }
-            subjects::RECORD_DEFAULT => {
-                let c = pb::RecordDefault::decode(payload).map_err(|_| bad_request("RecordDefault"))?;
-                let meta = CommandMeta::from_context(c.context)?;
-                self.caught_up().await?;
-                let seller_withdrew = {
-                    let d = self.directory.read().await;
-                    d.sessions
-                        .get(&c.session_id)
-                        .and_then(|e| d.results.get(&e.state.result_id))
-                        .is_some_and(|r| r.withdrawn)
-                };
-                let command =
-                    SessionCommand::RecordDefault { reason: text("reason", &c.reason, 500)?, seller_withdrew };
-                self.on_session(&c.session_id, command, &meta).await
-            }
-            other => Err(ReplyError::new("unknown_command", format!("the negotiation service has no command {other}"))),
+    pub async fn open_negotiation(&self, c: pb::OpenNegotiation) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.caught_up().await?;
+        let facts = self.facts(&c.result_id).await?;
+        let id = c.negotiation_id.clone();
+        let command = DealCommand::Open { id: id.clone(), result_id: c.result_id.clone(), mode: c.mode, facts };
+        let sale = sales::Sale { result_id: &c.result_id, kind: "negotiation", id: &id, mode: c.mode };
+        self.open_sale(sale, &meta, self.on_deal(&id, command, &meta)).await
+    }
+
+    pub async fn make_offer(&self, c: pb::MakeOffer) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let command = DealCommand::Offer { terms: terms(c.terms)? };
+        self.on_deal(&c.negotiation_id, command, &meta).await
+    }
+
+    pub async fn accept_offer(&self, c: pb::AcceptOffer) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        // The notice and the market as of now: the directory first catches up with the log.
+        self.caught_up().await?;
+        let result_id = self
+            .directory
+            .read()
+            .await
+            .deals
+            .get(&c.negotiation_id)
+            .map(|e| e.state.result_id.clone())
+            .ok_or_else(|| ReplyError::new(ErrorCode::NotFound, "no such negotiation"))?;
+        let mut facts = self.facts(&result_id).await?;
+        facts.on_sale = on_sale(&*self.directory.read().await, &result_id, &c.negotiation_id);
+        let command = DealCommand::Accept { version: c.version, facts };
+        self.on_deal(&c.negotiation_id, command, &meta).await
+    }
+
+    pub async fn abandon_negotiation(&self, c: pb::AbandonNegotiation) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let command = DealCommand::Abandon { reason: text("reason", &c.reason, 500)? };
+        self.on_deal(&c.negotiation_id, command, &meta).await
+    }
+
+    pub async fn open_listing(&self, c: pb::OpenListing) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.caught_up().await?;
+        let entry = self.result_entry(&c.result_id).await?;
+        if entry.owner_org_id != meta.actor.org_id {
+            return Err(ReplyError::new(ErrorCode::Forbidden, "only the holder lists its result"));
         }
+        let terms = terms(c.terms)?;
+        let mode = terms.mode;
+        let id = c.listing_id.clone();
+        let command = ListingCommand::Open {
+            id: id.clone(),
+            result_id: c.result_id.clone(),
+            published: entry.availability == crate::facts::Availability::Published,
+            listed_route: entry.route == ttx_proto::listings::v1::PricingRoute::Listed as i32,
+            modes: entry.modes.clone(),
+            terms,
+            working_days: c.disclosure_working_days,
+        };
+        let sale = sales::Sale { result_id: &c.result_id, kind: "listing", id: &id, mode };
+        self.open_sale(sale, &meta, self.on_listing(&id, command, &meta)).await
+    }
+
+    pub async fn register_intent(&self, c: pb::RegisterIntent) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.on_listing(&c.listing_id, ListingCommand::RegisterIntent, &meta).await
+    }
+
+    pub async fn relist(&self, c: pb::Relist) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let command = ListingCommand::Relist { working_days: c.disclosure_working_days };
+        self.caught_up().await?;
+        let listing = self.directory.read().await.listings.get(&c.listing_id).map(|e| e.state.clone());
+        let Some(listing) = listing.filter(|l| l.status == ListingStatus::Lapsed) else {
+            // Not lapsed (or no such listing): the decider says which.
+            return self.on_listing(&c.listing_id, command, &meta).await;
+        };
+        self.end_lapsed(&listing.result_id, &c.listing_id).await?;
+        let sale =
+            sales::Sale { result_id: &listing.result_id, kind: "listing", id: &c.listing_id, mode: listing.terms.mode };
+        self.open_sale(sale, &meta, self.on_listing(&c.listing_id, command, &meta)).await
+    }
+
+    pub async fn open_session(&self, c: pb::OpenSession) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.caught_up().await?;
+        let entry = self.result_entry(&c.result_id).await?;
+        if entry.owner_org_id != meta.actor.org_id {
+            return Err(ReplyError::new(ErrorCode::Forbidden, "only the holder auctions its result"));
+        }
+        if entry.availability != crate::facts::Availability::Published {
+            return Err(ReplyError::new(ErrorCode::Rejected, "the result is not published"));
+        }
+        if entry.route != ttx_proto::listings::v1::PricingRoute::Auction as i32 {
+            return Err(ReplyError::new(ErrorCode::Rejected, "the result is not priced by auction"));
+        }
+        let rules = c.rules.ok_or_else(|| ReplyError::invalid("rules", "the rules are missing"))?;
+        let terms = terms(c.terms)?;
+        let mode = terms.mode;
+        let id = c.session_id.clone();
+        let command = SessionCommand::Open {
+            id: id.clone(),
+            result_id: c.result_id.clone(),
+            rules: Box::new(rules),
+            terms: Box::new(terms),
+            modes: entry.modes.clone(),
+            listing_id: String::new(),
+            invited: Vec::new(),
+        };
+        let sale = sales::Sale { result_id: &c.result_id, kind: "session", id: &id, mode };
+        self.open_sale(sale, &meta, self.on_session(&id, command, &meta)).await
+    }
+
+    pub async fn stop_licensing(&self, c: pb::StopLicensing) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.caught_up().await?;
+        let holder = self.result_entry(&c.result_id).await?.owner_org_id == meta.actor.org_id;
+        let handled = self
+            .markets
+            .handle(&sales::market_stream(&c.result_id)?, &MarketCommand::StopLicensing { holder }, &meta)
+            .await
+            .map_err(|e| e.into_reply())?;
+        Ok(handled.accepted())
+    }
+
+    pub async fn register_bidder(&self, c: pb::RegisterBidder) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.on_session(&c.session_id, SessionCommand::Register, &meta).await
+    }
+
+    pub async fn confirm_deposit(&self, c: pb::ConfirmDeposit) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let reference = text("reference", &c.reference, 100)?;
+        let command = SessionCommand::ConfirmDeposit { bidder: c.bidder_org_id, amount_fen: c.amount_fen, reference };
+        self.on_session(&c.session_id, command, &meta).await
+    }
+
+    pub async fn refund_deposit(&self, c: pb::RefundDeposit) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let reference = text("reference", &c.reference, 100)?;
+        let command = SessionCommand::RefundDeposit { bidder: c.bidder_org_id, reference };
+        self.on_session(&c.session_id, command, &meta).await
+    }
+
+    pub async fn place_bid(&self, c: pb::PlaceBid) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let on_sale = {
+            let d = self.directory.read().await;
+            d.sessions.get(&c.session_id).is_none_or(|e| on_sale(&d, &e.state.result_id, &c.session_id))
+        };
+        let command = SessionCommand::Bid { amount_fen: c.amount_fen, on_sale };
+        self.on_session(&c.session_id, command, &meta).await
+    }
+
+    pub async fn commit_bid(&self, c: pb::CommitBid) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let commitment =
+            parse_hex32(&c.commitment).ok_or_else(|| ReplyError::invalid("commitment", "64 hex digits"))?;
+        self.on_session(&c.session_id, SessionCommand::Commit { commitment }, &meta).await
+    }
+
+    pub async fn reveal_bid(&self, c: pb::RevealBid) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let nonce = parse_hex32(&c.nonce).ok_or_else(|| ReplyError::invalid("nonce", "64 hex digits"))?;
+        let command = SessionCommand::Reveal { amount_fen: c.amount_fen, nonce };
+        self.on_session(&c.session_id, command, &meta).await
+    }
+
+    pub async fn record_signed(&self, c: pb::RecordSigned) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        let reference = text("reference", &c.reference, 200)?;
+        if reference.is_empty() {
+            return Err(ReplyError::invalid("reference", "the signed contract's number or reference is required"));
+        }
+        let command = SessionCommand::RecordSigned { reference };
+        self.on_session(&c.session_id, command, &meta).await
+    }
+
+    pub async fn record_default(&self, c: pb::RecordDefault) -> Result<CommandAccepted, ReplyError> {
+        let meta = CommandMeta::from_context(c.context)?;
+        self.caught_up().await?;
+        let seller_withdrew = {
+            let d = self.directory.read().await;
+            d.sessions.get(&c.session_id).and_then(|e| d.results.get(&e.state.result_id)).is_some_and(|r| r.withdrawn)
+        };
+        let command = SessionCommand::RecordDefault { reason: text("reason", &c.reason, 500)?, seller_withdrew };
+        self.on_session(&c.session_id, command, &meta).await
     }
 
     async fn result_entry(&self, result_id: &str) -> Result<crate::facts::ResultEntry, ReplyError> {
@@ -639,206 +535,187 @@ impl Service {
             .get(result_id)
             .filter(|e| !e.owner_org_id.is_empty())
             .cloned()
-            .ok_or_else(|| ReplyError::new("not_found", "no such result"))
+            .ok_or_else(|| ReplyError::new(ErrorCode::NotFound, "no such result"))
     }
 
     async fn facts(&self, result_id: &str) -> Result<crate::deal::ResultFacts, ReplyError> {
         Ok(self.result_entry(result_id).await?.facts())
     }
 
-    /// Answers one query.
-    pub async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        match subject {
-            subjects::GET_NEGOTIATION => {
-                let q = pb::GetNegotiation::decode(payload).map_err(|_| bad_request("GetNegotiation"))?;
-                let asker = q.asker.unwrap_or_default();
-                let (state, version) = self.load_deal(&q.negotiation_id).await?;
-                if !(supervisor(&asker) || asker.org_id == state.buyer_org_id || asker.org_id == state.seller_org_id) {
-                    return Err(ReplyError::new("not_found", "no such negotiation"));
-                }
-                let range = offer_range(state.offers.len(), q.offers_offset, q.offers_limit)?;
-                Ok(negotiation_view(&state, version, range).encode_to_vec().into())
-            }
-            subjects::LIST_NEGOTIATIONS => {
-                let q = pb::ListNegotiations::decode(payload).map_err(|_| bad_request("ListNegotiations"))?;
-                let asker = q.asker.unwrap_or_default();
-                self.caught_up().await?;
-                let d = self.directory.read().await;
-                let mut entries: Vec<&Entry<DealState>> = d
-                    .deals
-                    .values()
-                    .filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id)
-                    .filter(|e| {
-                        supervisor(&asker)
-                            || asker.org_id == e.state.buyer_org_id
-                            || asker.org_id == e.state.seller_org_id
-                    })
-                    .collect();
-                entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
-                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
-                // Lists carry each negotiation's latest offer only.
-                let negotiations = entries
-                    .into_iter()
-                    .map(|e| negotiation_view(&e.state, e.version, e.state.offers.len().saturating_sub(1)..usize::MAX))
-                    .collect();
-                Ok(pb::NegotiationList { negotiations, total }.encode_to_vec().into())
-            }
-            subjects::GET_LISTING => {
-                let q = pb::GetListing::decode(payload).map_err(|_| bad_request("GetListing"))?;
-                let asker = q.asker.unwrap_or_default();
-                let (state, version, _) = self
-                    .listings
-                    .load(&stream("listing", &q.listing_id, "listing_id")?)
-                    .await
-                    .map_err(|e| e.into_reply(listing_rejected))?;
-                if state.status == ListingStatus::None || asker.user_id.is_empty() {
-                    return Err(ReplyError::new("not_found", "no such listing"));
-                }
-                Ok(listing_view(&state, version, &asker).encode_to_vec().into())
-            }
-            subjects::LIST_LISTINGS => {
-                let q = pb::ListListings::decode(payload).map_err(|_| bad_request("ListListings"))?;
-                let asker = q.asker.unwrap_or_default();
-                self.caught_up().await?;
-                let d = self.directory.read().await;
-                let mut entries: Vec<&Entry<ListingState>> = d
-                    .listings
-                    .values()
-                    .filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id)
-                    .collect();
-                entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
-                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
-                let listings = entries.into_iter().map(|e| listing_view(&e.state, e.version, &asker)).collect();
-                Ok(pb::ListingList { listings, total }.encode_to_vec().into())
-            }
-            subjects::GET_SESSION => {
-                // From the directory, once it holds what the log held when the query arrived: the live auction page
-                // asks often, and a long session is not read from the log each time.
-                let q = pb::GetSession::decode(payload).map_err(|_| bad_request("GetSession"))?;
-                let asker = q.asker.unwrap_or_default();
-                let d = self.session_directory(&q.session_id, &asker).await?;
-                let e = session_entry(&d, &q.session_id)?;
-                let mut view = session_view(&e.state, e.version, &asker, self.clock.now(), RECENT_BIDS);
-                view.result_title = d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
-                Ok(view.encode_to_vec().into())
-            }
-            subjects::LIST_BIDS => {
-                let q = pb::ListBids::decode(payload).map_err(|_| bad_request("ListBids"))?;
-                let asker = q.asker.unwrap_or_default();
-                if !(1..=MAX_BID_PAGE).contains(&q.limit) {
-                    return Err(ReplyError::invalid("limit", format!("1 to {MAX_BID_PAGE}")));
-                }
-                let d = self.session_directory(&q.session_id, &asker).await?;
-                let s = &session_entry(&d, &q.session_id)?.state;
-                let start = s.bids.partition_point(|b| b.seq <= q.after_seq);
-                let page = s.bids[start..].iter().take(q.limit as usize);
-                let bid_count = u32::try_from(s.bids.len()).unwrap_or(u32::MAX);
-                Ok(pb::BidPage { bids: bid_views(s, &asker, page), bid_count }.encode_to_vec().into())
-            }
-            subjects::LIST_SESSIONS => {
-                let q = pb::ListSessions::decode(payload).map_err(|_| bad_request("ListSessions"))?;
-                let asker = q.asker.unwrap_or_default();
-                self.caught_up().await?;
-                let d = self.directory.read().await;
-                let mut entries: Vec<&Entry<SessionState>> = d
-                    .sessions
-                    .values()
-                    .filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id)
-                    .collect();
-                entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
-                let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
-                let now = self.clock.now();
-                let sessions = entries
-                    .into_iter()
-                    .map(|e| {
-                        let mut view = session_view(&e.state, e.version, &asker, now, 1);
-                        view.result_title =
-                            d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
-                        view
-                    })
-                    .collect();
-                Ok(pb::SessionList { sessions, total }.encode_to_vec().into())
-            }
-            subjects::GET_MARKET => {
-                let q = pb::GetMarket::decode(payload).map_err(|_| bad_request("GetMarket"))?;
-                let asker = q.asker.unwrap_or_default();
-                if asker.user_id.is_empty() {
-                    return Err(ReplyError::new("not_found", "no such result"));
-                }
-                sales::market_stream(&q.result_id)?;
-                self.caught_up().await?;
-                let d = self.directory.read().await;
-                let entry = d.markets.get(&q.result_id);
-                let state = entry.map(|e| e.state.clone()).unwrap_or_default();
-                // Negotiations are confidential: others learn that one holds the result, not which.
-                let insider =
-                    supervisor(&asker) || d.results.get(&q.result_id).is_some_and(|r| r.owner_org_id == asker.org_id);
-                let shown = |kind: &str, id: &String| {
-                    if insider || kind != "negotiation" { id.clone() } else { String::new() }
-                };
-                Ok(pb::MarketView {
-                    result_id: q.result_id.clone(),
-                    open: state
-                        .open()
-                        .map(|(id, sale)| pb::SaleOpened {
-                            result_id: q.result_id.clone(),
-                            kind: sale.kind.clone(),
-                            process_id: shown(&sale.kind, id),
-                            mode: sale.mode,
-                            exclusive: sale.exclusive,
-                            // Who negotiates stays between the parties, the holder and supervisors.
-                            opened_by_org_id: if insider { sale.by_org_id.clone() } else { String::new() },
-                        })
-                        .collect(),
-                    exclusive_deal_id: state.exclusive_grant().cloned().unwrap_or_default(),
-                    licences: state.licences().take(ttx_kernel::bus::MAX_PAGE as usize).cloned().collect(),
-                    licences_total: u32::try_from(state.licences().count()).unwrap_or(u32::MAX),
-                    licensing_stopped: state.licensing_stopped,
-                    version: entry.map_or(0, |e| e.version),
-                }
-                .encode_to_vec()
-                .into())
-            }
-            subjects::LIST_OVERDUE_REFUNDS => {
-                let q = pb::ListOverdueRefunds::decode(payload).map_err(|_| bad_request("ListOverdueRefunds"))?;
-                if !supervisor(&q.asker.unwrap_or_default()) {
-                    return Err(ReplyError::new("forbidden", "administrators and regulators see overdue refunds"));
-                }
-                self.caught_up().await?;
-                let d = self.directory.read().await;
-                let now = self.clock.now();
-                let mut refunds: Vec<pb::OverdueRefund> = d
-                    .sessions
-                    .values()
-                    .flat_map(|e| {
-                        e.state.overdue_refunds(now).into_iter().map(|(bidder, amount_fen, due_by)| pb::OverdueRefund {
-                            session_id: e.state.id.clone(),
-                            result_id: e.state.result_id.clone(),
-                            bidder_org_id: bidder,
-                            amount_fen,
-                            due_by: Some(due_by.to_proto()),
-                        })
-                    })
-                    .collect();
-                refunds.sort_by_key(|r| (r.due_by.map(|t| (t.seconds, t.nanos)), r.session_id.clone()));
-                let total = u32::try_from(refunds.len()).unwrap_or(u32::MAX);
-                refunds.truncate(MAX_OVERDUE_REFUNDS);
-                Ok(pb::OverdueRefundList { refunds, total }.encode_to_vec().into())
-            }
-            subjects::LIST_PENDING_DEADLINES => {
-                let q = pb::ListPendingDeadlines::decode(payload).map_err(|_| bad_request("ListPendingDeadlines"))?;
-                if !supervisor(&q.asker.unwrap_or_default()) {
-                    return Err(ReplyError::new("forbidden", "administrators and regulators see pending deadlines"));
-                }
-                self.caught_up().await?;
-                let mut pending = pending_deadlines(&*self.directory.read().await);
-                pending.sort_by_key(|p| (p.since.map(|t| (t.seconds, t.nanos)), p.id.clone()));
-                let total = u32::try_from(pending.len()).unwrap_or(u32::MAX);
-                pending.truncate(MAX_OVERDUE_REFUNDS);
-                Ok(pb::PendingDeadlineList { pending, total }.encode_to_vec().into())
-            }
-            other => Err(ReplyError::new("unknown_query", format!("the negotiation service has no query {other}"))),
+    pub async fn get_negotiation(&self, q: pb::GetNegotiation) -> Result<pb::NegotiationView, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        let (state, version) = self.load_deal(&q.negotiation_id).await?;
+        if !(supervisor(&asker) || asker.org_id == state.buyer_org_id || asker.org_id == state.seller_org_id) {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such negotiation"));
         }
+        let range = offer_range(state.offers.len(), q.offers_offset, q.offers_limit)?;
+        Ok(negotiation_view(&state, version, range))
+    }
+
+    pub async fn list_negotiations(&self, q: pb::ListNegotiations) -> Result<pb::NegotiationList, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        self.caught_up().await?;
+        let d = self.directory.read().await;
+        let mut entries: Vec<&Entry<DealState>> = d
+            .deals
+            .values()
+            .filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id)
+            .filter(|e| {
+                supervisor(&asker) || asker.org_id == e.state.buyer_org_id || asker.org_id == e.state.seller_org_id
+            })
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+        let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
+        // Lists carry each negotiation's latest offer only.
+        let negotiations = entries
+            .into_iter()
+            .map(|e| negotiation_view(&e.state, e.version, e.state.offers.len().saturating_sub(1)..usize::MAX))
+            .collect();
+        Ok(pb::NegotiationList { negotiations, total })
+    }
+
+    pub async fn get_listing(&self, q: pb::GetListing) -> Result<pb::ListingView, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        let (state, version, _) =
+            self.listings.load(&stream("listing", &q.listing_id, "listing_id")?).await.map_err(|e| e.into_reply())?;
+        if state.status == ListingStatus::None || asker.user_id.is_empty() {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such listing"));
+        }
+        Ok(listing_view(&state, version, &asker))
+    }
+
+    pub async fn list_listings(&self, q: pb::ListListings) -> Result<pb::ListingList, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        self.caught_up().await?;
+        let d = self.directory.read().await;
+        let mut entries: Vec<&Entry<ListingState>> =
+            d.listings.values().filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id).collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+        let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
+        let listings = entries.into_iter().map(|e| listing_view(&e.state, e.version, &asker)).collect();
+        Ok(pb::ListingList { listings, total })
+    }
+
+    /// From the directory, once it holds what the log held when the query arrived: the live auction page asks
+    /// often, and a long session is not read from the log each time.
+    pub async fn get_session(&self, q: pb::GetSession) -> Result<pb::SessionView, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        let d = self.session_directory(&q.session_id, &asker).await?;
+        let e = session_entry(&d, &q.session_id)?;
+        let mut view = session_view(&e.state, e.version, &asker, self.clock.now(), RECENT_BIDS);
+        view.result_title = d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
+        Ok(view)
+    }
+
+    pub async fn list_bids(&self, q: pb::ListBids) -> Result<pb::BidPage, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        if !(1..=MAX_BID_PAGE).contains(&q.limit) {
+            return Err(ReplyError::invalid("limit", format!("1 to {MAX_BID_PAGE}")));
+        }
+        let d = self.session_directory(&q.session_id, &asker).await?;
+        let s = &session_entry(&d, &q.session_id)?.state;
+        let start = s.bids.partition_point(|b| b.seq <= q.after_seq);
+        let page = s.bids[start..].iter().take(q.limit as usize);
+        let bid_count = u32::try_from(s.bids.len()).unwrap_or(u32::MAX);
+        Ok(pb::BidPage { bids: bid_views(s, &asker, page), bid_count })
+    }
+
+    pub async fn list_sessions(&self, q: pb::ListSessions) -> Result<pb::SessionList, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        self.caught_up().await?;
+        let d = self.directory.read().await;
+        let mut entries: Vec<&Entry<SessionState>> =
+            d.sessions.values().filter(|e| q.result_id.is_empty() || e.state.result_id == q.result_id).collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.created_position));
+        let (entries, total) = ttx_kernel::bus::page(entries, q.page.as_ref())?;
+        let now = self.clock.now();
+        let sessions = entries
+            .into_iter()
+            .map(|e| {
+                let mut view = session_view(&e.state, e.version, &asker, now, 1);
+                view.result_title = d.results.get(&e.state.result_id).map(|r| r.title.clone()).unwrap_or_default();
+                view
+            })
+            .collect();
+        Ok(pb::SessionList { sessions, total })
+    }
+
+    pub async fn get_market(&self, q: pb::GetMarket) -> Result<pb::MarketView, ReplyError> {
+        let asker = q.asker.unwrap_or_default();
+        if asker.user_id.is_empty() {
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such result"));
+        }
+        sales::market_stream(&q.result_id)?;
+        self.caught_up().await?;
+        let d = self.directory.read().await;
+        let entry = d.markets.get(&q.result_id);
+        let state = entry.map(|e| e.state.clone()).unwrap_or_default();
+        // Negotiations are confidential: others learn that one holds the result, not which.
+        let insider = supervisor(&asker) || d.results.get(&q.result_id).is_some_and(|r| r.owner_org_id == asker.org_id);
+        let shown = |kind: &str, id: &String| {
+            if insider || kind != "negotiation" { id.clone() } else { String::new() }
+        };
+        Ok(pb::MarketView {
+            result_id: q.result_id.clone(),
+            open: state
+                .open()
+                .map(|(id, sale)| pb::SaleOpened {
+                    result_id: q.result_id.clone(),
+                    kind: sale.kind.clone(),
+                    process_id: shown(&sale.kind, id),
+                    mode: sale.mode,
+                    exclusive: sale.exclusive,
+                    // Who negotiates stays between the parties, the holder and supervisors.
+                    opened_by_org_id: if insider { sale.by_org_id.clone() } else { String::new() },
+                })
+                .collect(),
+            exclusive_deal_id: state.exclusive_grant().cloned().unwrap_or_default(),
+            licences: state.licences().take(ttx_kernel::bus::MAX_PAGE as usize).cloned().collect(),
+            licences_total: u32::try_from(state.licences().count()).unwrap_or(u32::MAX),
+            licensing_stopped: state.licensing_stopped,
+            version: entry.map_or(0, |e| e.version),
+        })
+    }
+
+    pub async fn list_overdue_refunds(&self, q: pb::ListOverdueRefunds) -> Result<pb::OverdueRefundList, ReplyError> {
+        if !supervisor(&q.asker.unwrap_or_default()) {
+            return Err(ReplyError::new(ErrorCode::Forbidden, "administrators and regulators see overdue refunds"));
+        }
+        self.caught_up().await?;
+        let d = self.directory.read().await;
+        let now = self.clock.now();
+        let mut refunds: Vec<pb::OverdueRefund> = d
+            .sessions
+            .values()
+            .flat_map(|e| {
+                e.state.overdue_refunds(now).into_iter().map(|(bidder, amount_fen, due_by)| pb::OverdueRefund {
+                    session_id: e.state.id.clone(),
+                    result_id: e.state.result_id.clone(),
+                    bidder_org_id: bidder,
+                    amount_fen,
+                    due_by: Some(due_by.to_proto()),
+                })
+            })
+            .collect();
+        refunds.sort_by_key(|r| (r.due_by.map(|t| (t.seconds, t.nanos)), r.session_id.clone()));
+        let total = u32::try_from(refunds.len()).unwrap_or(u32::MAX);
+        refunds.truncate(MAX_OVERDUE_REFUNDS);
+        Ok(pb::OverdueRefundList { refunds, total })
+    }
+
+    pub async fn list_pending_deadlines(
+        &self,
+        q: pb::ListPendingDeadlines,
+    ) -> Result<pb::PendingDeadlineList, ReplyError> {
+        if !supervisor(&q.asker.unwrap_or_default()) {
+            return Err(ReplyError::new(ErrorCode::Forbidden, "administrators and regulators see pending deadlines"));
+        }
+        self.caught_up().await?;
+        let mut pending = pending_deadlines(&*self.directory.read().await);
+        pending.sort_by_key(|p| (p.since.map(|t| (t.seconds, t.nanos)), p.id.clone()));
+        let total = u32::try_from(pending.len()).unwrap_or(u32::MAX);
+        pending.truncate(MAX_OVERDUE_REFUNDS);
+        Ok(pb::PendingDeadlineList { pending, total })
     }
 
     /// Counts the deadlines that were pending once their year's schedule is loaded: one command per pending record
@@ -884,7 +761,7 @@ impl Service {
     ) -> Result<tokio::sync::RwLockReadGuard<'_, Directory>, ReplyError> {
         stream("session", id, "session_id")?;
         if asker.user_id.is_empty() {
-            return Err(ReplyError::new("not_found", "no such session"));
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such session"));
         }
         self.caught_up().await?;
         Ok(self.directory.read().await)
@@ -892,9 +769,9 @@ impl Service {
 
     async fn load_deal(&self, id: &str) -> Result<(DealState, u64), ReplyError> {
         let (state, version, _) =
-            self.deals.load(&stream("deal", id, "negotiation_id")?).await.map_err(|e| e.into_reply(deal_rejected))?;
+            self.deals.load(&stream("deal", id, "negotiation_id")?).await.map_err(|e| e.into_reply())?;
         if state.status == DealStatus::None {
-            return Err(ReplyError::new("not_found", "no such negotiation"));
+            return Err(ReplyError::new(ErrorCode::NotFound, "no such negotiation"));
         }
         Ok((state, version))
     }
@@ -1002,7 +879,7 @@ fn session_entry<'a>(d: &'a Directory, id: &str) -> Result<&'a Entry<SessionStat
     d.sessions
         .get(id)
         .filter(|e| e.state.phase != Phase::None)
-        .ok_or_else(|| ReplyError::new("not_found", "no such session"))
+        .ok_or_else(|| ReplyError::new(ErrorCode::NotFound, "no such session"))
 }
 
 /// How many of the latest bids a session's view carries.
@@ -1118,12 +995,36 @@ impl ttx_kernel::projection::ReadModel for Service {
     }
 }
 
-impl ttx_kernel::bus::Service for Service {
-    async fn command(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        Service::command(self, subject, payload).await
-    }
-
-    async fn query(&self, subject: &str, payload: Bytes) -> Result<Bytes, ReplyError> {
-        Service::query(self, subject, payload).await
+impl Service {
+    /// Negotiation's requests, each with its handler.
+    pub fn router(self: &Arc<Self>) -> Router<Self> {
+        Router::new(subjects::QUEUE_GROUP, self.clone())
+            .route(|s: Arc<Self>, r: pb::OpenNegotiation| async move { s.open_negotiation(r).await })
+            .route(|s: Arc<Self>, r: pb::MakeOffer| async move { s.make_offer(r).await })
+            .route(|s: Arc<Self>, r: pb::AcceptOffer| async move { s.accept_offer(r).await })
+            .route(|s: Arc<Self>, r: pb::AbandonNegotiation| async move { s.abandon_negotiation(r).await })
+            .route(|s: Arc<Self>, r: pb::OpenListing| async move { s.open_listing(r).await })
+            .route(|s: Arc<Self>, r: pb::RegisterIntent| async move { s.register_intent(r).await })
+            .route(|s: Arc<Self>, r: pb::Relist| async move { s.relist(r).await })
+            .route(|s: Arc<Self>, r: pb::OpenSession| async move { s.open_session(r).await })
+            .route(|s: Arc<Self>, r: pb::StopLicensing| async move { s.stop_licensing(r).await })
+            .route(|s: Arc<Self>, r: pb::RegisterBidder| async move { s.register_bidder(r).await })
+            .route(|s: Arc<Self>, r: pb::PlaceBid| async move { s.place_bid(r).await })
+            .route(|s: Arc<Self>, r: pb::CommitBid| async move { s.commit_bid(r).await })
+            .route(|s: Arc<Self>, r: pb::RevealBid| async move { s.reveal_bid(r).await })
+            .route(|s: Arc<Self>, r: pb::RecordSigned| async move { s.record_signed(r).await })
+            .route(|s: Arc<Self>, r: pb::RecordDefault| async move { s.record_default(r).await })
+            .route(|s: Arc<Self>, r: pb::GetNegotiation| async move { s.get_negotiation(r).await })
+            .route(|s: Arc<Self>, r: pb::ListNegotiations| async move { s.list_negotiations(r).await })
+            .route(|s: Arc<Self>, r: pb::GetListing| async move { s.get_listing(r).await })
+            .route(|s: Arc<Self>, r: pb::ListListings| async move { s.list_listings(r).await })
+            .route(|s: Arc<Self>, r: pb::GetSession| async move { s.get_session(r).await })
+            .route(|s: Arc<Self>, r: pb::ListBids| async move { s.list_bids(r).await })
+            .route(|s: Arc<Self>, r: pb::ListSessions| async move { s.list_sessions(r).await })
+            .route(|s: Arc<Self>, r: pb::GetMarket| async move { s.get_market(r).await })
+            .route(|s: Arc<Self>, r: pb::ListOverdueRefunds| async move { s.list_overdue_refunds(r).await })
+            .route(|s: Arc<Self>, r: pb::ListPendingDeadlines| async move { s.list_pending_deadlines(r).await })
+            .route(|s: Arc<Self>, r: pb::ConfirmDeposit| async move { s.confirm_deposit(r).await })
+            .route(|s: Arc<Self>, r: pb::RefundDeposit| async move { s.refund_deposit(r).await })
     }
 }

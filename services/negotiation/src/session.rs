@@ -392,7 +392,8 @@ pub enum SessionCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum SessionRejection {
     #[error("the session exists already")]
     Exists,
@@ -478,6 +479,43 @@ pub enum SessionRejection {
     DeadlinePending(i32),
     #[error("a bidder places at most {0} bids in a session")]
     TooManyBids(usize),
+}
+
+impl ttx_kernel::decider::Refusal for SessionRejection {
+    fn code(&self) -> ttx_proto::common::v1::ErrorCode {
+        use ttx_proto::common::v1::ErrorCode as C;
+        match self {
+            Self::Terms(_) | Self::Money(_) | Self::DepositOutOfRange { .. } | Self::WrongDeposit(_) => C::InvalidInput,
+            Self::TooManyBids(_) => C::TooMany,
+            Self::NotTheSeller
+            | Self::NotABuyer
+            | Self::NotAnAdministrator
+            | Self::NotTheTimer
+            | Self::NotInvited
+            | Self::NotTheSystem => C::Forbidden,
+            Self::NoSuchSession | Self::NotRegistered => C::NotFound,
+            Self::Exists
+            | Self::AlreadyRegistered
+            | Self::AlreadyCommitted
+            | Self::AlreadyRevealed
+            | Self::AlreadySigned => C::Conflict,
+            _ => C::Rejected,
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Terms(e) => Some(e.field().to_owned()),
+            Self::Money(e) => Some(e.field().to_owned()),
+            Self::DepositOutOfRange { .. } => Some("rules.deposit_fen".into()),
+            Self::WrongDeposit(_) => Some("amount_fen".into()),
+            _ => None,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The bidding-session decider.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use prost::Message as _;
 use ttx_eventlog_sqlite::SqliteLog;
-use ttx_kernel::bus::{CallError, call, serve_service};
+use ttx_kernel::bus::{CallError, call_raw};
 use ttx_kernel::{
     AppendRequest, Bus, Clock, CommandId, EventLog, ExpectedVersion, InProcessBus, ManualClock, NewEvent, StreamId,
     Timestamp,
@@ -30,7 +30,7 @@ fn ctx(a: Actor, id: String) -> Option<pb::CommandContext> {
 }
 
 async fn send(bus: &Arc<dyn Bus>, subject: &str, m: impl prost::Message) -> Result<bytes::Bytes, CallError> {
-    call(bus.as_ref(), subject, m.encode_to_vec().into(), Duration::from_secs(60)).await
+    call_raw(bus.as_ref(), subject, m.encode_to_vec().into(), Duration::from_secs(60)).await
 }
 
 async fn append(log: &SqliteLog, stream: &str, events: Vec<(&str, Vec<u8>)>) {
@@ -83,7 +83,7 @@ async fn two_hundred_bidders_at_once_are_totally_ordered_and_none_is_lost() {
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
     let service = Arc::new(Service::new(log.clone(), clock.clone()));
     tokio::spawn(service.clone().project());
-    serve_service(bus.as_ref(), "negotiation", service.clone()).await.unwrap();
+    service.router().serve(bus.as_ref()).await.unwrap();
 
     let at = |minutes: i64| Some(Timestamp::from_unix_micros(T0 + minutes * 60_000_000).to_proto());
     let rules = pb::SessionRules {
@@ -112,12 +112,12 @@ async fn two_hundred_bidders_at_once_are_totally_ordered_and_none_is_lost() {
     let admin = actor("root", "ops", Role::Admin);
     for i in 0..BIDDERS {
         let org = format!("firm-{i:03}");
-        let reg = pb::SessionAction {
+        let reg = pb::RegisterBidder {
             context: ctx(actor(&format!("u{i}"), &org, Role::EnterpriseMember), format!("reg-{i}")),
             session_id: "s1".into(),
         };
         send(&bus, subjects::REGISTER_BIDDER, reg).await.unwrap();
-        let deposit = pb::SettleDeposit {
+        let deposit = pb::ConfirmDeposit {
             context: ctx(admin.clone(), format!("dep-{i}")),
             session_id: "s1".into(),
             bidder_org_id: org,
@@ -217,7 +217,7 @@ async fn two_instances_close_a_session_once() {
     for s in [&a, &b] {
         tokio::spawn(s.clone().project());
     }
-    serve_service(bus.as_ref(), "negotiation", a.clone()).await.unwrap();
+    a.router().serve(bus.as_ref()).await.unwrap();
     let rules = hour_of_bidding();
     let seller = actor("m", "uni", Role::TechManager);
     let open = pb::OpenSession {
@@ -229,9 +229,9 @@ async fn two_instances_close_a_session_once() {
     };
     send(&bus, subjects::OPEN_SESSION, open).await.unwrap();
     let firm = actor("u", "firm", Role::EnterpriseMember);
-    let reg = pb::SessionAction { context: ctx(firm.clone(), "reg".into()), session_id: "s1".into() };
+    let reg = pb::RegisterBidder { context: ctx(firm.clone(), "reg".into()), session_id: "s1".into() };
     send(&bus, subjects::REGISTER_BIDDER, reg).await.unwrap();
-    let deposit = pb::SettleDeposit {
+    let deposit = pb::ConfirmDeposit {
         context: ctx(actor("root", "ops", Role::Admin), "dep".into()),
         session_id: "s1".into(),
         bidder_org_id: "firm".into(),
@@ -275,7 +275,7 @@ async fn an_id_that_names_a_sale_of_another_result_holds_nothing() {
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
     let service = Arc::new(Service::new(log.clone(), clock.clone()));
     tokio::spawn(service.clone().project());
-    serve_service(bus.as_ref(), "negotiation", service.clone()).await.unwrap();
+    service.router().serve(bus.as_ref()).await.unwrap();
     let open = |session: &str, result: &str, command: &str| pb::OpenSession {
         context: ctx(actor("m", "uni", Role::TechManager), command.into()),
         session_id: session.into(),

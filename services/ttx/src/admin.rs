@@ -5,11 +5,9 @@ use std::io::BufRead as _;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use prost::Message as _;
 use ttx_kernel::bus::ReplyError;
 use ttx_kernel::{Clock, SystemClock};
-use ttx_proto::identity::v1::{self as pb, subjects};
+use ttx_proto::identity::v1::{self as pb};
 
 use crate::cli::CreateUserArgs;
 use crate::config::Config;
@@ -40,14 +38,13 @@ pub async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Resul
     let password = read_password()?;
     let log = crate::serve::open_log(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let identity = ttx_identity::Service::new(log, clock);
+    let identity = Arc::new(ttx_identity::Service::new(log, clock)).router();
     let actor = ttx_identity::service::system_actor();
     let context = |id: &str| Some(pb::CommandContext { actor: Some(actor.clone()), command_id: id.to_owned() });
     let run = uuid::Uuid::now_v7();
 
     let org_id = args.org.trim().to_ascii_lowercase();
-    let lookup = pb::GetOrganisation { org_id: org_id.clone() }.encode_to_vec();
-    match identity.query(subjects::GET_ORGANISATION, Bytes::from(lookup)).await {
+    match identity.call(&pb::GetOrganisation { org_id: org_id.clone() }).await {
         Ok(_) => {}
         Err(e) if e.code == "not_found" => {
             let Some(name) = &args.org_name else {
@@ -62,10 +59,7 @@ pub async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Resul
                 credit_code: args.org.clone(),
                 region: args.region.clone(),
             };
-            identity
-                .command(subjects::REGISTER_ORGANISATION, command.encode_to_vec().into())
-                .await
-                .map_err(|e| reply_error("cannot register the organisation", e))?;
+            identity.call(&command).await.map_err(|e| reply_error("cannot register the organisation", e))?;
             println!("registered organisation {org_id} ({name})");
         }
         Err(e) => return Err(reply_error("cannot look up the organisation", e)),
@@ -87,10 +81,7 @@ pub async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Resul
         password,
         roles,
     };
-    identity
-        .command(subjects::CREATE_USER, command.encode_to_vec().into())
-        .await
-        .map_err(|e| reply_error("cannot create the user", e))?;
+    identity.call(&command).await.map_err(|e| reply_error("cannot create the user", e))?;
     println!("created user {} in organisation {org_id} with roles {}", args.user, args.roles.join(", "));
     Ok(())
 }

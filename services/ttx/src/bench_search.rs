@@ -12,7 +12,7 @@ use ttx_eventlog_sqlite::SqliteLog;
 use ttx_kernel::{AppendRequest, CommandId, EventLog, ExpectedVersion, ManualClock, NewEvent, StreamId, Timestamp};
 use ttx_listings::Service;
 use ttx_proto::common::v1::{Actor, Role};
-use ttx_proto::listings::v1::{self as pb, subjects};
+use ttx_proto::listings::v1::{self as pb};
 use uuid::Uuid;
 
 use crate::bench::{Latencies, bench_root, ms};
@@ -309,9 +309,10 @@ pub async fn bench_search(args: BenchSearchArgs) -> anyhow::Result<()> {
     );
 
     // Search latency through the service's query handler (decode, catch-up check, search, facets, encode).
+    let router = service.router();
     let queries = query_set();
     for q in queries.iter().take(20) {
-        service.query(subjects::SEARCH, q.encode_to_vec().into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        router.call(q).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
     let mut latencies = Vec::new();
     let mut hits = 0u64;
@@ -319,10 +320,10 @@ pub async fn bench_search(args: BenchSearchArgs) -> anyhow::Result<()> {
     for _ in 0..args.rounds.max(1) {
         for q in &queries {
             let t = Instant::now();
-            let reply = service.query(subjects::SEARCH, q.encode_to_vec().into()).await;
+            let reply = router.call(q).await;
             latencies.push(t.elapsed());
             let reply = reply.map_err(|e| anyhow::anyhow!("search failed: {e:?}"))?;
-            hits += pb::SearchResults::decode(reply)?.total;
+            hits += reply.total;
         }
     }
     let total = latencies.len();
@@ -348,9 +349,7 @@ pub async fn bench_search(args: BenchSearchArgs) -> anyhow::Result<()> {
         lags.push(t.elapsed());
     }
     let probe = pb::Search { q: "实时索引测试成果".into(), ..query_set().remove(0) };
-    let found = pb::SearchResults::decode(
-        service.query(subjects::SEARCH, probe.encode_to_vec().into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?,
-    )?;
+    let found = router.call(&probe).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     if found.total < args.appends.max(1) {
         bail!("only {} of the {} live results are searchable", found.total, args.appends.max(1));
     }

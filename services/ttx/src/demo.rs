@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use prost::Message as _;
 use ttx_identity::values::CreditCode;
+use ttx_kernel::rpc::{Router, Rpc};
 use ttx_kernel::{Clock, SystemClock};
 use ttx_proto::common::v1::Role;
-use ttx_proto::identity::v1::{self as pb, subjects};
+use ttx_proto::identity::v1::{self as pb};
 
 use crate::config::Config;
 
@@ -79,7 +79,7 @@ fn password() -> String {
 pub async fn demo(config: &Config) -> anyhow::Result<()> {
     let log = crate::serve::open_log(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let identity = ttx_identity::Service::new(log.clone(), clock.clone());
+    let identity = Arc::new(ttx_identity::Service::new(log.clone(), clock.clone())).router();
     let actor = ttx_identity::service::system_actor();
     let context = |id: String| Some(pb::CommandContext { actor: Some(actor.clone()), command_id: id });
     let mut org_ids = Vec::new();
@@ -92,7 +92,7 @@ pub async fn demo(config: &Config) -> anyhow::Result<()> {
             credit_code: code.to_string(),
             region: org.region.into(),
         };
-        match identity.command(subjects::REGISTER_ORGANISATION, command.encode_to_vec().into()).await {
+        match identity.call(&command).await {
             Ok(_) => {}
             Err(e) if e.code == "conflict" => {}
             Err(e) => anyhow::bail!("cannot register {}: {} ({})", org.name, e.message, e.code),
@@ -106,10 +106,7 @@ pub async fn demo(config: &Config) -> anyhow::Result<()> {
         related_org_id: org_ids[4].clone(),
         relation: "校办企业（持股 30%）".into(),
     };
-    identity
-        .command(subjects::DECLARE_RELATED_PARTY, related.encode_to_vec().into())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot declare a related party: {}", e.message))?;
+    identity.call(&related).await.map_err(|e| anyhow::anyhow!("cannot declare a related party: {}", e.message))?;
 
     println!(
         "TTX demo exchange in {}:",
@@ -127,8 +124,8 @@ pub async fn demo(config: &Config) -> anyhow::Result<()> {
             password: password.clone(),
             roles: roles.iter().map(|r| *r as i32).collect(),
         };
-        let shown = match identity.command(subjects::CREATE_USER, command.encode_to_vec().into()).await {
-            Ok(reply) if pb::CommandAccepted::decode(reply.as_ref()).is_ok_and(|a| !a.duplicate) => password,
+        let shown = match identity.call(&command).await {
+            Ok(accepted) if !accepted.duplicate => password,
             Ok(_) => "(exists; unchanged)".to_owned(),
             Err(e) if e.code == "conflict" => "(exists; unchanged)".to_owned(),
             Err(e) => anyhow::bail!("cannot create {login}: {} ({})", e.message, e.code),
@@ -142,7 +139,7 @@ pub async fn demo(config: &Config) -> anyhow::Result<()> {
             user_id: user.0.into(),
             certificate_number: "JSJL-2025-0001".into(),
         };
-        match identity.command(subjects::REGISTER_TECH_MANAGER, register.encode_to_vec().into()).await {
+        match identity.call(&register).await {
             Ok(_) => {}
             Err(e) if e.code == "conflict" => {}
             Err(e) => anyhow::bail!("cannot register the technology manager: {}", e.message),
@@ -165,11 +162,12 @@ async fn seed_listings(
     org_ids: &[String],
 ) -> anyhow::Result<()> {
     use ttx_proto::common::v1::Actor;
-    use ttx_proto::listings::v1::{self as lpb, subjects as ls};
+    use ttx_proto::listings::v1::{self as lpb};
     let now = clock.now();
     let listings = Arc::new(ttx_listings::Service::new(log, clock));
     // Commands that count periods wait for the service's view of the log (the calendar among it).
     let projection = tokio::spawn(listings.clone().project());
+    let listings = listings.router();
     let who = |user: &str, org: usize, role: Role| Actor {
         user_id: user.into(),
         org_id: org_ids[org].clone(),
@@ -179,16 +177,13 @@ async fn seed_listings(
     let manager = who("zhangwei", 1, Role::TechManager);
     let reviewer = who("liuyang", 1, Role::Reviewer);
     let ctx = |actor: &Actor, id: String| Some(lpb::CommandContext { actor: Some(actor.clone()), command_id: id });
-    let send = |subject: &'static str, payload: Vec<u8>| {
-        let listings = &listings;
-        async move {
-            match listings.command(subject, payload.into()).await {
-                Ok(_) => Ok(()),
-                Err(e) if e.code == "conflict" => Ok(()),
-                Err(e) => Err(anyhow::anyhow!("demo listing: {} ({})", e.message, e.code)),
-            }
+    async fn send<R: Rpc>(listings: &Router<ttx_listings::Service>, command: R) -> anyhow::Result<()> {
+        match listings.call(&command).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == "conflict" => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("demo listing: {} ({})", e.message, e.code)),
         }
-    };
+    }
     // (id, title, summary, field, form, asking price, route, TRL, published)
     type DemoResult = (
         &'static str,
@@ -311,20 +306,19 @@ async fn seed_listings(
             route: route.into(),
             visibility: lpb::Visibility::Public.into(),
         };
-        let action = |actor: &Actor, step: &str| lpb::ResultAction {
-            context: ctx(actor, format!("demo-{id}-{step}")),
-            result_id: id.into(),
-        };
+
         let create = lpb::CreateResult {
             context: ctx(&manager, format!("demo-{id}-create")),
             result_id: id.into(),
             listing: Some(listing),
         };
-        send(ls::CREATE_RESULT, create.encode_to_vec()).await?;
-        send(ls::SUBMIT_RESULT, action(&manager, "submit").encode_to_vec()).await?;
+        let context = |actor: &Actor, step: &str| ctx(actor, format!("demo-{id}-{step}"));
+        send(&listings, create).await?;
+        send(&listings, lpb::SubmitResult { context: context(&manager, "submit"), result_id: id.into() }).await?;
         if publish {
-            send(ls::APPROVE_RESULT, action(&reviewer, "approve").encode_to_vec()).await?;
-            send(ls::PUBLISH_RESULT, action(&manager, "publish").encode_to_vec()).await?;
+            send(&listings, lpb::ApproveResult { context: context(&reviewer, "approve"), result_id: id.into() })
+                .await?;
+            send(&listings, lpb::PublishResult { context: context(&manager, "publish"), result_id: id.into() }).await?;
         }
     }
     let notice = lpb::StartNotice {
@@ -333,7 +327,7 @@ async fn seed_listings(
         price_fen: 480_000_000,
         days: 15,
     };
-    match listings.command(ls::START_NOTICE, notice.encode_to_vec().into()).await {
+    match listings.call(&notice).await {
         Ok(_) => {}
         Err(e) if e.code == "rejected" => {} // a notice from an earlier run
         // Its end would fall in a year whose holiday schedule is not loaded yet: the demo goes on without it.
@@ -379,7 +373,7 @@ async fn seed_listings(
             }),
             challenge: indicators.map(|indicators| lpb::ChallengeTerms { indicators, deadline: at(60) }),
         };
-        send(ls::POST_DEMAND, post.encode_to_vec()).await?;
+        send(&listings, post).await?;
     }
     println!(
         "listings: 6 published results (one under public notice), 1 awaiting review, 1 demand, 1 challenge; \
@@ -397,9 +391,10 @@ async fn seed_auction(
     org_ids: &[String],
 ) -> anyhow::Result<()> {
     use ttx_proto::common::v1::Actor;
-    use ttx_proto::negotiation::v1::{self as npb, subjects as ns};
+    use ttx_proto::negotiation::v1::{self as npb};
     let negotiation = Arc::new(ttx_negotiation::Service::new(log.clone(), clock.clone()));
     let projection = tokio::spawn(negotiation.clone().project());
+    let negotiation = negotiation.router();
     let now = clock.now().unix_micros();
     let at = |minutes: i64| Some(ttx_kernel::Timestamp::from_unix_micros(now + minutes * 60_000_000).to_proto());
     let manager = Actor {
@@ -433,7 +428,7 @@ async fn seed_auction(
             10,
         )),
     };
-    let outcome = negotiation.command(ns::OPEN_SESSION, open.encode_to_vec().into()).await;
+    let outcome = negotiation.call(&open).await;
     projection.abort();
     match outcome {
         Ok(_) => {

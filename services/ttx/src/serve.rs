@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use ttx_eventlog_sqlite::SqliteLog;
-use ttx_kernel::bus::{CallError, call};
+use ttx_kernel::bus::call_raw;
+use ttx_kernel::rpc::call;
 use ttx_kernel::{Bus, Clock, EventLog, InProcessBus, SystemClock};
 use ttx_nats::{JetStreamLog, JetStreamOptions, NatsBus};
-use ttx_proto::audit::v1::subjects;
 
 use crate::config::Config;
 
@@ -121,19 +121,18 @@ fn gateway_auth(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<tt
 
 /// Waits until some instance of a service answers `subject` (here, or in another process): any reply counts, a typed
 /// error too; only silence does not.
-async fn answers(bus: &dyn Bus, service: &str, subject: &str, payload: Bytes) -> anyhow::Result<Bytes> {
+async fn answers(bus: &dyn Bus, service: ServiceName) -> anyhow::Result<()> {
+    let subject = ttx_proto::services::ping_subject(service.as_str());
     let mut last = None;
     for _ in 0..100 {
-        match call(bus, subject, payload.clone(), Duration::from_secs(2)).await {
-            Ok(reply) => return Ok(reply),
-            Err(CallError::Remote { .. }) => return Ok(Bytes::new()),
+        match call_raw(bus, &subject, Bytes::new(), Duration::from_secs(2)).await {
+            Ok(_) => return Ok(()),
             Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the {service} service does not answer: {}", last.map(|e| e.to_string()).unwrap_or_default())
+    bail!("the {} service does not answer: {}", service.as_str(), last.map(|e| e.to_string()).unwrap_or_default())
 }
-
 /// Runs `services` until `shutdown` resolves or one of them fails; then stops the others, letting requests in flight
 /// finish, and closes the log.
 pub async fn serve(
@@ -179,8 +178,8 @@ pub async fn serve_wired(
         let deps = ttx_audit::Deps { log: log.clone(), bus: bus.clone() };
         let until = stopped();
         tasks.spawn(async move { ttx_audit::run(deps, until).await.context("audit service") });
-        let reply = answers(bus.as_ref(), "audit", subjects::STATUS, Bytes::new()).await?;
-        let head = <ttx_proto::audit::v1::StatusReply as prost::Message>::decode(reply).map_or(0, |s| s.log_head);
+        answers(bus.as_ref(), ServiceName::Audit).await?;
+        let head = call(bus.as_ref(), &ttx_proto::audit::v1::StatusRequest {}).await.map_or(0, |s| s.log_head);
         tracing::info!(head, "audit service ready");
     }
     if let (true, Some(log)) = (services.contains(&ServiceName::Identity), &log) {
@@ -188,25 +187,19 @@ pub async fn serve_wired(
         let until = stopped();
         tasks.spawn(async move { ttx_identity::run(deps, until).await.context("identity service") });
         // Any answer will do: asking for a user that cannot exist costs one stream read.
-        let probe = ttx_proto::identity::v1::GetUser { user_id: "system".into() };
-        let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
-        answers(bus.as_ref(), "identity", ttx_proto::identity::v1::subjects::GET_USER, payload).await?;
+        answers(bus.as_ref(), ServiceName::Identity).await?;
     }
     if let (true, Some(log)) = (services.contains(&ServiceName::Listings), &log) {
         let deps = ttx_listings::Deps { log: log.clone(), bus: bus.clone(), clock: wiring.clock.clone() };
         let until = stopped();
         tasks.spawn(async move { ttx_listings::run(deps, until).await.context("listings service") });
-        let probe = ttx_proto::listings::v1::GetResult { asker: None, result_id: "probe".into() };
-        let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
-        answers(bus.as_ref(), "listings", ttx_proto::listings::v1::subjects::GET_RESULT, payload).await?;
+        answers(bus.as_ref(), ServiceName::Listings).await?;
     }
     if let (true, Some(log)) = (services.contains(&ServiceName::Negotiation), &log) {
         let deps = ttx_negotiation::Deps { log: log.clone(), bus: bus.clone(), clock: wiring.clock.clone() };
         let until = stopped();
         tasks.spawn(async move { ttx_negotiation::run(deps, until).await.context("negotiation service") });
-        let probe = ttx_proto::negotiation::v1::GetSession { asker: None, session_id: "probe".into() };
-        let payload = Bytes::from(prost::Message::encode_to_vec(&probe));
-        answers(bus.as_ref(), "negotiation", ttx_proto::negotiation::v1::subjects::GET_SESSION, payload).await?;
+        answers(bus.as_ref(), ServiceName::Negotiation).await?;
     }
     if services.contains(&ServiceName::Gateway) {
         let auth = gateway_auth(&config, wiring.clock.clone())?;
@@ -250,4 +243,44 @@ pub async fn serve_wired(
     drop(log);
     tracing::info!("stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ttx_kernel::{Clock, EventLog, SystemClock};
+
+    use super::ServiceName;
+
+    /// Every request type of every context has exactly one handler: a request added to `ttx-proto` without one, or a
+    /// handler for a request of another context, fails here.
+    #[tokio::test]
+    async fn every_service_serves_each_request_of_its_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn EventLog> = Arc::new(ttx_eventlog_sqlite::SqliteLog::open(dir.path()).unwrap());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sorted = |subjects: &[&'static str]| {
+            let mut v = subjects.to_vec();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            ttx_audit::router(log.clone()).subjects().collect::<Vec<_>>(),
+            sorted(ttx_proto::audit::v1::REQUESTS)
+        );
+        let identity = Arc::new(ttx_identity::Service::new(log.clone(), clock.clone()));
+        assert_eq!(identity.router().subjects().collect::<Vec<_>>(), sorted(ttx_proto::identity::v1::REQUESTS));
+        let listings = Arc::new(ttx_listings::Service::new(log.clone(), clock.clone()));
+        assert_eq!(listings.router().subjects().collect::<Vec<_>>(), sorted(ttx_proto::listings::v1::REQUESTS));
+        let negotiation = Arc::new(ttx_negotiation::Service::new(log, clock));
+        assert_eq!(negotiation.router().subjects().collect::<Vec<_>>(), sorted(ttx_proto::negotiation::v1::REQUESTS));
+    }
+
+    #[test]
+    fn serve_runs_every_service_the_gateway_checks_for_readiness() {
+        let served: Vec<&str> =
+            ServiceName::ALL.iter().filter(|s| **s != ServiceName::Gateway).map(|s| s.as_str()).collect();
+        assert_eq!(served, ttx_proto::services::ALL);
+    }
 }

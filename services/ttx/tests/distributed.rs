@@ -201,7 +201,7 @@ fn identity_runs_as_its_own_process_behind_a_gateway_on_nats() {
 /// keeps them apart, ADR 0008).
 #[test]
 fn two_negotiation_processes_racing_for_one_result_open_exactly_one_sale() {
-    use ttx_kernel::bus::call;
+    use ttx_kernel::bus::call_raw;
     use ttx_kernel::{AppendRequest, CommandId, EventLog, ExpectedVersion, NewEvent, StreamId, Timestamp};
     use ttx_proto::common::v1::{Actor, Role};
     use ttx_proto::listings::v1 as lpb;
@@ -279,8 +279,8 @@ fn two_negotiation_processes_racing_for_one_result_open_exactly_one_sale() {
                 let subject = subjects::OPEN_SESSION;
                 let timeout = Duration::from_secs(30);
                 futures::join!(
-                    call(bus_a.as_ref(), subject, a.into(), timeout),
-                    call(bus_b.as_ref(), subject, b.into(), timeout)
+                    call_raw(bus_a.as_ref(), subject, a.into(), timeout),
+                    call_raw(bus_b.as_ref(), subject, b.into(), timeout)
                 )
             }));
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ttx_kernel::bus::{ReplyError, serve_calls};
+use ttx_kernel::bus::{ErrorCode, ReplyError, serve_calls};
 use ttx_kernel::{AppendRequest, CommandId, EventLog, ExpectedVersion, NewEvent, StreamId, Timestamp};
 use ttx_nats::{JetStreamLog, JetStreamOptions, NatsBus};
 
@@ -18,13 +18,16 @@ async fn main() -> anyhow::Result<()> {
     let service = serve_calls(&bus, "ttx.test.cmd.append", "test-appender", move |_, payload: Bytes| {
         let log = log.clone();
         async move {
-            let text = std::str::from_utf8(&payload).map_err(|_| ReplyError::new("bad_request", "not UTF-8"))?;
-            let (stream, command) =
-                text.split_once(' ').ok_or_else(|| ReplyError::new("bad_request", "expected 'STREAM COMMAND'"))?;
+            let text =
+                std::str::from_utf8(&payload).map_err(|_| ReplyError::new(ErrorCode::BadRequest, "not UTF-8"))?;
+            let (stream, command) = text
+                .split_once(' ')
+                .ok_or_else(|| ReplyError::new(ErrorCode::BadRequest, "expected 'STREAM COMMAND'"))?;
             let request = AppendRequest {
-                stream: StreamId::parse(stream).map_err(|e| ReplyError::new("bad_request", e.to_string()))?,
+                stream: StreamId::parse(stream).map_err(|e| ReplyError::new(ErrorCode::BadRequest, e.to_string()))?,
                 expected: ExpectedVersion::Any,
-                command_id: CommandId::parse(command).map_err(|e| ReplyError::new("bad_request", e.to_string()))?,
+                command_id: CommandId::parse(command)
+                    .map_err(|e| ReplyError::new(ErrorCode::BadRequest, e.to_string()))?,
                 events: vec![NewEvent::new(
                     uuid::Uuid::now_v7(),
                     "ttx.test.v1.Worked",
@@ -32,7 +35,8 @@ async fn main() -> anyhow::Result<()> {
                     payload.clone(),
                 )],
             };
-            let outcome = log.append(request).await.map_err(|e| ReplyError::new("unavailable", e.to_string()))?;
+            let outcome =
+                log.append(request).await.map_err(|e| ReplyError::new(ErrorCode::Unavailable, e.to_string()))?;
             Ok(Bytes::from(format!("{name} {}", outcome.first_position())))
         }
     })

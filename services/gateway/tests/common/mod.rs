@@ -19,7 +19,7 @@ use ttx_gateway::token::KeyRing;
 use ttx_gateway::{Deps, router};
 use ttx_identity::values::CreditCode;
 use ttx_kernel::{Bus, Clock, EventLog, InProcessBus, ManualClock, Timestamp};
-use ttx_proto::identity::v1::{self as pb, subjects};
+use ttx_proto::identity::v1::{self as pb};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -86,7 +86,7 @@ impl Exchange {
     }
 
     async fn seed(&self) {
-        let service = ttx_identity::Service::new(self.log.clone(), self.clock.clone());
+        let service = std::sync::Arc::new(ttx_identity::Service::new(self.log.clone(), self.clock.clone())).router();
         let actor = ttx_identity::service::system_actor();
         let ctx = |id: String| Some(pb::CommandContext { actor: Some(actor.clone()), command_id: id });
         for (code, kind, name) in [
@@ -102,7 +102,7 @@ impl Exchange {
                 credit_code: credit(code),
                 region: "上海市".into(),
             };
-            service.command(subjects::REGISTER_ORGANISATION, c.encode_to_vec().into()).await.unwrap();
+            service.call(&c).await.unwrap();
         }
         for (user, org, role) in [
             ("root", OPS, ttx_proto::common::v1::Role::Admin),
@@ -119,7 +119,7 @@ impl Exchange {
                 password: PASSWORD.into(),
                 roles: vec![role.into()],
             };
-            service.command(subjects::CREATE_USER, c.encode_to_vec().into()).await.unwrap();
+            service.call(&c).await.unwrap();
         }
         self.seed_result().await;
     }
@@ -139,7 +139,7 @@ impl Exchange {
         let ctx = |actor: &ttx_proto::common::v1::Actor, id: &str| {
             Some(lpb::CommandContext { actor: Some(actor.clone()), command_id: id.into() })
         };
-        let action = |actor, id: &str| lpb::ResultAction { context: ctx(actor, id), result_id: "r-seed".into() };
+        let id = || "r-seed".to_owned();
         let steps: Vec<(&str, Vec<u8>)> = vec![
             (
                 lpb::subjects::CREATE_RESULT,
@@ -150,9 +150,18 @@ impl Exchange {
                 }
                 .encode_to_vec(),
             ),
-            (lpb::subjects::SUBMIT_RESULT, action(&manager, "s2").encode_to_vec()),
-            (lpb::subjects::APPROVE_RESULT, action(&reviewer, "s3").encode_to_vec()),
-            (lpb::subjects::PUBLISH_RESULT, action(&manager, "s4").encode_to_vec()),
+            (
+                lpb::subjects::SUBMIT_RESULT,
+                lpb::SubmitResult { context: ctx(&manager, "s2"), result_id: id() }.encode_to_vec(),
+            ),
+            (
+                lpb::subjects::APPROVE_RESULT,
+                lpb::ApproveResult { context: ctx(&reviewer, "s3"), result_id: id() }.encode_to_vec(),
+            ),
+            (
+                lpb::subjects::PUBLISH_RESULT,
+                lpb::PublishResult { context: ctx(&manager, "s4"), result_id: id() }.encode_to_vec(),
+            ),
             (
                 lpb::subjects::START_NOTICE,
                 lpb::StartNotice {
@@ -205,7 +214,7 @@ impl Exchange {
         for (subject, payload) in steps {
             let mut last = None;
             for _ in 0..200 {
-                match ttx_kernel::bus::call(
+                match ttx_kernel::bus::call_raw(
                     self.deps.bus.as_ref(),
                     subject,
                     payload.clone().into(),

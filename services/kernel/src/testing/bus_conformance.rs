@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tracing::Instrument as _;
 
-use crate::bus::{Bus, BusError, CallError, MAX_MESSAGE_BYTES, ReplyError, call, serve_calls};
+use crate::bus::{Bus, BusError, CallError, ErrorCode, MAX_MESSAGE_BYTES, ReplyError, call_raw as call, serve_calls};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -111,11 +111,11 @@ async fn adder(_subject: String, payload: Bytes) -> Result<Bytes, ReplyError> {
         panic!("a handler bug");
     }
     let bytes: [u8; 16] =
-        payload.as_ref().try_into().map_err(|_| ReplyError::new("bad_request", "expected two u64 values"))?;
+        payload.as_ref().try_into().map_err(|_| ReplyError::new(ErrorCode::BadRequest, "expected two u64 values"))?;
     let (a, b) = bytes.split_at(8);
     let sum = u64::from_le_bytes(a.try_into().unwrap_or_default())
         .checked_add(u64::from_le_bytes(b.try_into().unwrap_or_default()))
-        .ok_or_else(|| ReplyError::new("overflow", "the sum does not fit in a u64"))?;
+        .ok_or_else(|| ReplyError::new(ErrorCode::Rejected, "the sum does not fit in a u64").with_reason("overflow"))?;
     Ok(Bytes::copy_from_slice(&sum.to_le_bytes()))
 }
 
@@ -135,7 +135,10 @@ async fn calls_answer_with_typed_errors_and_never_crash(bus: Arc<dyn Bus>) {
     let mut input = u64::MAX.to_le_bytes().to_vec();
     input.extend_from_slice(&1u64.to_le_bytes());
     let err = call(bus.as_ref(), "ttx.math.qry.add", input.into(), WAIT).await.unwrap_err();
-    assert!(matches!(&err, CallError::Remote { code, .. } if code == "overflow"), "{err:?}");
+    assert!(
+        matches!(&err, CallError::Remote { code, reason, .. } if code == "rejected" && reason == "overflow"),
+        "{err:?}"
+    );
     let err = call(bus.as_ref(), "ttx.math.qry.unknown", Bytes::new(), Duration::from_secs(2)).await.unwrap_err();
     assert!(matches!(err, CallError::Bus(BusError::NoResponders(_))), "{err:?}");
     // A raw reply that is not an envelope is reported as such.

@@ -39,6 +39,20 @@ pub enum CounterRejection {
     Overflow,
 }
 
+impl crate::decider::Refusal for CounterRejection {
+    fn code(&self) -> ttx_proto::common::v1::ErrorCode {
+        ttx_proto::common::v1::ErrorCode::Rejected
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::ZeroIncrement => "zero_increment",
+            Self::Overflow => "overflow",
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 struct IncrementedPb {
     #[prost(uint64, tag = "1")]

@@ -4,14 +4,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use bytes::Bytes;
-use prost::Message;
-use ttx_kernel::bus::ReplyError;
+use ttx_kernel::bus::{ErrorCode, ReplyError};
 use ttx_kernel::{CommandId, CommandMeta, StreamId};
 use ttx_proto::common::v1::{Actor, Role};
-use ttx_proto::listings::v1::{self as pb, subjects};
+use ttx_proto::listings::v1::{self as pb};
 
-use super::{DemandEntry, Directory, Entry, Service, bad_request, demand_visibility, may_see, system_actor};
+use super::{DemandEntry, Directory, Entry, Service, demand_visibility, may_see, system_actor};
 use crate::codec::{field_to, mode_to, route_to};
 use crate::demand::DemandStatus;
 use crate::domain::{AskingPrice, Status, Visibility};
@@ -174,7 +172,7 @@ fn request(q: pb::Search) -> Result<Request, ReplyError> {
 
 fn index_failed(e: &search::SearchError) -> ReplyError {
     tracing::error!(error = %e, "the search index failed");
-    ReplyError::new("unavailable", "the search index failed")
+    ReplyError::new(ErrorCode::Unavailable, "the search index failed")
 }
 
 impl Service {
@@ -221,11 +219,15 @@ impl Service {
 
     /// Waits until the index holds everything the log held when this was called.
     async fn index_caught_up(&self) -> Result<(), ReplyError> {
-        let head = self.log.head().await.map_err(|_| ReplyError::new("unavailable", "the event log is unavailable"))?;
+        let head = self
+            .log
+            .head()
+            .await
+            .map_err(|_| ReplyError::new(ErrorCode::Unavailable, "the event log is unavailable"))?;
         let mut indexed = self.indexed.subscribe();
         match tokio::time::timeout(INDEX_CATCH_UP, indexed.wait_for(|p| *p >= head)).await {
             Ok(Ok(_)) => Ok(()),
-            _ => Err(ReplyError::new("unavailable", "the search index is behind the log")),
+            _ => Err(ReplyError::new(ErrorCode::Unavailable, "the search index is behind the log")),
         }
     }
 
@@ -294,24 +296,15 @@ impl Service {
         }
     }
 
-    pub(super) async fn discovery_query(&self, subject: &str, payload: Bytes) -> Option<Result<Bytes, ReplyError>> {
-        Some(match subject {
-            subjects::SEARCH => self.search_query(payload).await,
-            subjects::FIND_MATCHES => self.find_matches(payload).await,
-            subjects::LIST_NOTIFICATIONS => self.notifications(payload).await,
-            _ => return None,
-        })
-    }
-
-    async fn search_query(&self, payload: Bytes) -> Result<Bytes, ReplyError> {
-        let q = pb::Search::decode(payload).map_err(|_| bad_request("Search"))?;
+    /// Searches results and demands as the asker may see them.
+    pub async fn search(&self, q: pb::Search) -> Result<pb::SearchResults, ReplyError> {
         let viewer = viewer(&q.asker.clone().unwrap_or_default());
         let request = request(q)?;
         self.index_caught_up().await?;
         let index = self.search.clone();
         let found = tokio::task::spawn_blocking(move || index.search(&request, &viewer))
             .await
-            .map_err(|_| ReplyError::new("unavailable", "the search failed"))?
+            .map_err(|_| ReplyError::new(ErrorCode::Unavailable, "the search failed"))?
             .map_err(|e| index_failed(&e))?;
         let reply = pb::SearchResults {
             total: found.total,
@@ -346,11 +339,11 @@ impl Service {
                 })
                 .collect(),
         };
-        Ok(reply.encode_to_vec().into())
+        Ok(reply)
     }
 
-    async fn find_matches(&self, payload: Bytes) -> Result<Bytes, ReplyError> {
-        let q = pb::FindMatches::decode(payload).map_err(|_| bad_request("FindMatches"))?;
+    /// The best matches of a demand or a result.
+    pub async fn find_matches(&self, q: pb::FindMatches) -> Result<pb::MatchList, ReplyError> {
         let asker = q.asker.unwrap_or_default();
         let limit = match q.limit {
             0 => 10,
@@ -366,22 +359,22 @@ impl Service {
                     .get(&q.demand_id)
                     .filter(|e| demand_visibility(&asker, &e.state).0)
                     .and_then(|e| demand_doc(e, &directory))
-                    .ok_or_else(|| ReplyError::new("not_found", "no such demand"))?,
+                    .ok_or_else(|| ReplyError::new(ErrorCode::NotFound, "no such demand"))?,
                 (true, false) => directory
                     .results
                     .get(&q.result_id)
                     .filter(|e| may_see(&asker, &e.state))
                     .and_then(|e| result_doc(e, &directory))
-                    .ok_or_else(|| ReplyError::new("not_found", "no such result"))?,
+                    .ok_or_else(|| ReplyError::new(ErrorCode::NotFound, "no such result"))?,
                 _ => return Err(ReplyError::invalid("demand_id", "name either a demand or a result")),
             }
         };
         let matches = self.best_matches(&doc, limit).map_err(|e| index_failed(&e))?;
-        Ok(pb::MatchList { matches }.encode_to_vec().into())
+        Ok(pb::MatchList { matches })
     }
 
-    async fn notifications(&self, payload: Bytes) -> Result<Bytes, ReplyError> {
-        let q = pb::ListNotifications::decode(payload).map_err(|_| bad_request("ListNotifications"))?;
+    /// The asker's organisation's notifications, newest first.
+    pub async fn list_notifications(&self, q: pb::ListNotifications) -> Result<pb::NotificationList, ReplyError> {
         let asker = q.asker.unwrap_or_default();
         self.caught_up().await?;
         let directory = self.directory.read().await;
@@ -392,6 +385,6 @@ impl Service {
         };
         notifications.reverse();
         let (notifications, total) = ttx_kernel::bus::page(notifications, q.page.as_ref())?;
-        Ok(pb::NotificationList { notifications, total }.encode_to_vec().into())
+        Ok(pb::NotificationList { notifications, total })
     }
 }

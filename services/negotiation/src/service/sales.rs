@@ -175,12 +175,12 @@ impl Service {
         &self,
         sale: Sale<'_>,
         meta: &CommandMeta,
-        open: impl Future<Output = Result<Bytes, ReplyError>>,
-    ) -> Result<Bytes, ReplyError> {
+        open: impl Future<Output = Result<CommandAccepted, ReplyError>>,
+    ) -> Result<CommandAccepted, ReplyError> {
         let market = market_stream(sale.result_id)?;
         // A process id is one sale of one result: an id that names a sale of another result opens nothing here.
         if result_of(&*self.directory.read().await, sale.kind, sale.id).is_some_and(|r| r != sale.result_id) {
-            return Err(ReplyError::new("conflict", format!("{} names a sale of another result", sale.id)));
+            return Err(ReplyError::new(ErrorCode::Conflict, format!("{} names a sale of another result", sale.id)));
         }
         let command_id = derived("sale", &[sale.kind, sale.id, meta.command_id.as_str()])
             .ok_or_else(|| ReplyError::invalid("context.command_id", "not a usable command id"))?;
@@ -195,18 +195,17 @@ impl Service {
             missing_consents,
         };
         let market_meta = CommandMeta { command_id, ..meta.clone() };
-        let handled =
-            self.markets.handle(&market, &reserve, &market_meta).await.map_err(|e| e.into_reply(market_rejected))?;
+        let handled = self.markets.handle(&market, &reserve, &market_meta).await.map_err(|e| e.into_reply())?;
         if handled.duplicate {
             // A retried request: its first opening may have been let go since (its process never opened). Open again
             // as of the market's version now, so that the retry holds the result before its process opens.
-            let (state, version, _) = self.markets.load(&market).await.map_err(|e| e.into_reply(market_rejected))?;
+            let (state, version, _) = self.markets.load(&market).await.map_err(|e| e.into_reply())?;
             if !state.holds(sale.id) {
                 let version = version.to_string();
                 let again = derived("sale-again", &[sale.kind, sale.id, meta.command_id.as_str(), &version])
                     .ok_or_else(|| ReplyError::invalid("context.command_id", "not a usable command id"))?;
                 let again_meta = CommandMeta { command_id: again, ..meta.clone() };
-                self.markets.handle(&market, &reserve, &again_meta).await.map_err(|e| e.into_reply(market_rejected))?;
+                self.markets.handle(&market, &reserve, &again_meta).await.map_err(|e| e.into_reply())?;
             }
         }
         match open.await {
@@ -263,7 +262,7 @@ impl Service {
     /// relisted sale.
     pub(super) async fn end_lapsed(&self, result_id: &str, listing: &str) -> Result<(), ReplyError> {
         let market = market_stream(result_id)?;
-        let (state, ..) = self.markets.load(&market).await.map_err(|e| e.into_reply(market_rejected))?;
+        let (state, ..) = self.markets.load(&market).await.map_err(|e| e.into_reply())?;
         let Some(sale) = state.sales.get(listing).filter(|s| s.ended.is_none()) else { return Ok(()) };
         let openings = sale.openings.to_string();
         let command_id = derived("market-end", &[listing, &openings])
@@ -276,7 +275,7 @@ impl Service {
             .handle(&market, &end, &CommandMeta::new(command_id, system("")))
             .await
             .map(|_| ())
-            .map_err(|e| e.into_reply(market_rejected))
+            .map_err(|e| e.into_reply())
     }
 
     /// A listed sale hands its result to the session it turns into, in one market step.
@@ -288,7 +287,7 @@ impl Service {
             .handle(&market_stream(result_id)?, &command, &CommandMeta::new(command_id, system("")))
             .await
             .map(|_| ())
-            .map_err(|e| e.into_reply(market_rejected))
+            .map_err(|e| e.into_reply())
     }
 
     /// One round of keeping the markets true to the processes (see the module's header).
