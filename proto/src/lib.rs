@@ -29,6 +29,11 @@ pub mod services {
 
 /// A request over the bus: the subject it is sent to and the type of its answer. Implemented once per request type
 /// (by [`rpc!`]) beside the subjects, so a caller cannot pair a request with another subject or answer.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a request over the bus",
+    label = "not a request: no subject or reply type is declared for it",
+    note = "requests and their subjects are declared with `rpc!` in ttx-proto"
+)]
 pub trait Rpc: prost::Message + Default + Send + Sync + 'static {
     /// The subject the request is sent to.
     const SUBJECT: &'static str;
