@@ -145,3 +145,60 @@ async fn serve_kind<S: ?Sized + Send + Sync + 'static>(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use ttx_proto::audit::v1::{StatusReply, StatusRequest, VerifyStreamReply, VerifyStreamRequest};
+
+    use super::*;
+    use crate::InProcessBus;
+
+    struct Audit;
+
+    fn router() -> Router<Audit> {
+        Router::new("audit", Arc::new(Audit))
+            .route(|_: Arc<Audit>, _: StatusRequest| async {
+                Ok(StatusReply { log_head: 7, service_version: "test".into() })
+            })
+            .route(|_: Arc<Audit>, q: VerifyStreamRequest| async move {
+                Err::<VerifyStreamReply, _>(ReplyError::invalid("stream_id", q.stream_id))
+            })
+    }
+
+    #[tokio::test]
+    async fn a_router_answers_each_request_in_its_own_types_over_the_bus_and_in_the_process() {
+        let bus = InProcessBus::new();
+        let tasks = router().serve(&bus).await.unwrap();
+        assert_eq!(call(&bus, &StatusRequest {}).await.unwrap().log_head, 7);
+        assert_eq!(router().call(&StatusRequest {}).await.unwrap().log_head, 7);
+        let refused = call(&bus, &VerifyStreamRequest { stream_id: "x".into() }).await.unwrap_err();
+        assert!(
+            matches!(&refused, CallError::Remote { code, field, .. } if code == "invalid_input" && field == "stream_id"),
+            "{refused:?}"
+        );
+        let ping = call_raw(&bus, &ttx_proto::services::ping_subject("audit"), Bytes::new(), CALL_TIMEOUT).await;
+        assert!(ping.unwrap().is_empty(), "a serving router answers its ping");
+        for (subject, payload) in
+            [("ttx.audit.qry.nothing", Bytes::new()), ("ttx.audit.qry.status", Bytes::from_static(&[0xff, 0xff]))]
+        {
+            let e = call_raw(&bus, subject, payload, CALL_TIMEOUT).await.unwrap_err();
+            assert!(matches!(&e, CallError::Remote { code, .. } if code == "bad_request"), "{subject}: {e:?}");
+        }
+        for task in tasks {
+            task.abort();
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "routed twice")]
+    fn a_request_routed_twice_is_found_when_the_router_is_built() {
+        let _ = router().route(|_: Arc<Audit>, _: StatusRequest| async { Ok(StatusReply::default()) });
+    }
+
+    #[test]
+    #[should_panic(expected = "is not of")]
+    fn a_request_of_another_context_is_found_when_the_router_is_built() {
+        let _ = Router::new("listings", Arc::new(Audit))
+            .route(|_: Arc<Audit>, _: StatusRequest| async { Ok(StatusReply::default()) });
+    }
+}
