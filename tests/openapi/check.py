@@ -12,6 +12,7 @@ Exits 0 and prints "openapi client: all checks passed" when every check holds.
 import argparse
 import importlib
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -54,6 +55,8 @@ def main():
         [sys.executable, "-m", "openapi_python_client", "generate", "--path", str(spec_path),
          "--output-path", str(out / "client"), "--meta", "none", "--config", str(config), "--fail-on-warning"],
         capture_output=True, text=True,
+        # The generator formats its output with ruff, installed beside this interpreter.
+        env={**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     check(generated.returncode == 0, f"the client generator failed:\n{generated.stdout}\n{generated.stderr}")
     sys.path.insert(0, str(out))
