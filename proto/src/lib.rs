@@ -282,6 +282,7 @@ pub mod negotiation {
             GetSession => SessionView = subjects::GET_SESSION;
             ListSessions => SessionList = subjects::LIST_SESSIONS;
             ListBids => BidPage = subjects::LIST_BIDS;
+            ListSales => SalesOfResult = subjects::LIST_SALES;
         }
 
         pub use crate::common::v1::{CommandAccepted, CommandContext};
@@ -318,6 +319,10 @@ pub mod negotiation {
             pub const GET_SESSION: &str = "ttx.negotiation.qry.get-session";
             pub const LIST_SESSIONS: &str = "ttx.negotiation.qry.list-sessions";
             pub const LIST_BIDS: &str = "ttx.negotiation.qry.list-bids";
+            pub const LIST_SALES: &str = "ttx.negotiation.qry.list-sales";
+            /// Published (not requested) after a session changes: `<prefix>.<session id>`, the payload its version
+            /// as 8 big-endian bytes. Live pages wait on it instead of asking.
+            pub const SESSION_CHANGED_PREFIX: &str = "ttx.negotiation.chg.session";
         }
     }
 }
@@ -353,6 +358,7 @@ pub mod listings {
             Search => SearchResults = subjects::SEARCH;
             FindMatches => MatchList = subjects::FIND_MATCHES;
             ListNotifications => NotificationList = subjects::LIST_NOTIFICATIONS;
+            GetResultPage => ResultPage = subjects::GET_RESULT_PAGE;
         }
 
         pub use crate::common::v1::{CommandAccepted, CommandContext};
@@ -388,6 +394,7 @@ pub mod listings {
             pub const SEARCH: &str = "ttx.listings.qry.search";
             pub const FIND_MATCHES: &str = "ttx.listings.qry.find-matches";
             pub const LIST_NOTIFICATIONS: &str = "ttx.listings.qry.list-notifications";
+            pub const GET_RESULT_PAGE: &str = "ttx.listings.qry.get-result-page";
         }
     }
 }

@@ -129,6 +129,7 @@ pub fn context_with_new_id(
 /// Sends one command or query to the service its type names and decodes the answer its type names; a service's
 /// typed error becomes a problem.
 pub async fn ask<R: Rpc>(deps: &Deps, request: R) -> Result<R::Reply, ApiError> {
+    deps.metrics.bus_request(R::SUBJECT);
     call_within(deps.bus.as_ref(), &request, CALL_TIMEOUT).await.map_err(ApiError::from)
 }
 

@@ -296,9 +296,13 @@ pub async fn find_matches(
         limit: number("limit", limit)?.unwrap_or_default(),
     };
     let list: pb::MatchList = ask(deps, q).await?;
-    Ok(MatchList {
-        matches: list
-            .matches
+    Ok(match_list(&list.matches))
+}
+
+/// Matches as the API shows them.
+pub fn match_list(matches: &[pb::Match]) -> MatchList {
+    MatchList {
+        matches: matches
             .iter()
             .map(|m| MatchView {
                 id: m.id.clone(),
@@ -308,7 +312,7 @@ pub async fn find_matches(
                 reasons: reasons(&m.reasons),
             })
             .collect(),
-    })
+    }
 }
 
 /// The published results that best answer a demand, each with its score and why.

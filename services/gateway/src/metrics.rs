@@ -12,9 +12,26 @@ type Key = (String, String, u16);
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<Key, (u64, f64)>>,
+    /// Requests the gateway sent over the bus, by subject.
+    bus: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
+    /// Counts one request sent over the bus to `subject`.
+    pub fn bus_request(&self, subject: &'static str) {
+        *self.bus.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(subject).or_default() += 1;
+    }
+
+    /// Requests sent over the bus to `subject` so far.
+    pub fn bus_requests_to(&self, subject: &str) -> u64 {
+        self.bus.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(subject).copied().unwrap_or(0)
+    }
+
+    /// Requests sent over the bus so far, in all.
+    pub fn bus_requests(&self) -> u64 {
+        self.bus.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().sum()
+    }
+
     pub fn record(&self, method: &str, route: &str, status: u16, took: Duration) {
         let mut map = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = map.entry((method.to_owned(), route.to_owned(), status)).or_default();
@@ -46,6 +63,13 @@ impl Metrics {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             let _ = writeln!(out, "ttx_http_request_duration_seconds_sum{{{labels}}} {secs:.6}");
             let _ = writeln!(out, "ttx_http_request_duration_seconds_count{{{labels}}} {count}");
+        }
+        out.push_str(
+            "# HELP ttx_bus_requests_total Requests the gateway sent to the services over the bus, by subject.\n",
+        );
+        out.push_str("# TYPE ttx_bus_requests_total counter\n");
+        for (subject, count) in self.bus.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            let _ = writeln!(out, "ttx_bus_requests_total{{subject=\"{subject}\"}} {count}");
         }
         out
     }

@@ -412,14 +412,21 @@ async fn result_view(
     let lang = Lang::from_headers(headers);
     let csrf = csrf_of(headers);
     let asker = who.as_ref().map(Principal::actor).unwrap_or_default();
-    let view: pb::ResultView =
-        match ask(deps, pb::GetResult { asker: Some(asker.clone()), result_id: id.to_owned() }).await {
-            Ok(v) => v,
-            Err(e) if e.status == StatusCode::NOT_FOUND => {
-                return message_page(deps, headers, StatusCode::NOT_FOUND, "not_found");
-            }
-            Err(_) => return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        };
+    // One request to listings (the result, the names it mentions, its matches) and, for a sale route, one to
+    // negotiation (its sales): the page joins nothing itself.
+    let q = pb::GetResultPage {
+        asker: Some(asker.clone()),
+        result_id: id.to_owned(),
+        with_matches: true,
+        matches_limit: 0,
+    };
+    let (view, names, found) = match ask(deps, q).await {
+        Ok(p) => (p.result.unwrap_or_default(), p.org_names.into_iter().collect::<HashMap<_, _>>(), p.matches),
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return message_page(deps, headers, StatusCode::NOT_FOUND, "not_found");
+        }
+        Err(_) => return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
     let l = view.listing.clone().unwrap_or_default();
     let status = to_name(STATUSES, view.status);
     let ours = who.as_ref().is_some_and(|w| w.org_id == view.owner_org_id);
@@ -433,23 +440,14 @@ async fn result_view(
     let now = deps.auth.now_unix();
     let trl = l.trl.clone().unwrap_or_default();
     let notice_running = view.notice.as_ref().is_some_and(|n| !n.ended);
-    let matches = if (ours || who.as_ref().is_some_and(|w| w.has(Role::Admin))) && status == "published" {
-        find_matches(deps, asker.clone(), String::new(), id.to_owned(), &None).await.ok()
-    } else {
-        None
-    };
+    let matches = ((ours || who.as_ref().is_some_and(|w| w.has(Role::Admin))) && status == "published")
+        .then(|| crate::api_search::match_list(&found));
     let route = to_name(ROUTES, l.route);
     let sales = if who.is_some() && route != "negotiated" {
         crate::ui_negotiation::sales_of(deps, asker, id).await
     } else {
         crate::ui_negotiation::Sales::default()
     };
-    let mut shown: Vec<String> = l.holders.iter().map(|h| h.org_id.clone()).collect();
-    shown.extend(view.co_holder_org_ids.iter().cloned());
-    if let Some(n) = &view.notice {
-        shown.extend(n.objections.iter().map(|o| o.by_org_id.clone()));
-    }
-    let names = org_names(deps, shown).await;
     let action = format!("/results/{id}");
     let hidden = html! { input type="hidden" name="csrf" value=(csrf); };
     let content = html! {

@@ -296,22 +296,73 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
     html_response(code, page(lang, lang.t("auction"), Some(&who), &csrf, content))
 }
 
-/// Server-sent events: the session as JSON whenever it changes, and at least every few seconds with the server's time.
+/// Server-sent events: the session as JSON whenever it changes, and its last state again every
+/// [`RESEND_EVERY`] with the server's time. The gateway waits for negotiation's change notices
+/// (`ttx.negotiation.chg.session.<id>`) and asks for the session only when one names a version not shown yet: an open
+/// page costs no request while nothing changes.
 async fn session_live(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let Some(who) = session(&deps, &headers) else { return StatusCode::UNAUTHORIZED.into_response() };
-    let state = (deps, who, id, None::<u64>, 0u32);
-    let stream = futures::stream::unfold(state, |(deps, who, id, last, quiet)| async move {
-        tokio::time::sleep(Duration::from_millis(if last.is_none() { 0 } else { 200 })).await;
-        let Ok(v) = fetch_session(&deps, &who, id.clone()).await else { return None };
-        if last != Some(v.version) || quiet >= 15 {
-            let data = serde_json::to_string(&session_view(&v)).unwrap_or_default();
-            let event = Event::default().event("session").data(data);
-            return Some((Ok::<_, Infallible>(event), (deps, who, id, Some(v.version), 0)));
-        }
-        // Unchanged: a comment keeps the connection alive (and notices when the client left).
-        Some((Ok(Event::default().comment("")), (deps, who, id, last, quiet + 1)))
+    // Listening before the first read, so no change falls between the two.
+    let subject = format!("{}.{id}", pb::subjects::SESSION_CHANGED_PREFIX);
+    let Ok(changes) = deps.bus.subscribe(&subject).await else {
+        return ApiError::not_found("no such session").into_response();
+    };
+    let live = Live { deps, who, id, changes, shown: None };
+    let stream = futures::stream::unfold(live, |mut live| async move {
+        let event = live.next().await?;
+        Some((Ok::<_, Infallible>(event), live))
     });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// How often a live page gets the session again though nothing changed, to keep its clock in step.
+const RESEND_EVERY: Duration = Duration::from_secs(15);
+
+/// One live auction page's stream.
+struct Live {
+    deps: Deps,
+    who: Principal,
+    id: String,
+    changes: ttx_kernel::bus::Subscriber,
+    /// The version shown last, and what was sent.
+    shown: Option<(u64, crate::api_negotiation::SessionView)>,
+}
+
+impl Live {
+    /// The next event to send, or `None` when the stream ends (the session is gone or the bus is).
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let Some((version, view)) = &mut self.shown else {
+                return self.fetch().await;
+            };
+            tokio::select! {
+                notice = self.changes.next() => {
+                    let notice = notice?;
+                    let announced = <[u8; 8]>::try_from(notice.payload.as_ref()).map_or(u64::MAX, u64::from_be_bytes);
+                    if announced > *version {
+                        return self.fetch().await;
+                    }
+                }
+                () = tokio::time::sleep(RESEND_EVERY) => {
+                    let now = Timestamp::from_unix_micros(self.deps.auth.now_unix().saturating_mul(1_000_000));
+                    view.server_time = Some(now.to_string());
+                    return Some(Self::event(view));
+                }
+            }
+        }
+    }
+
+    async fn fetch(&mut self) -> Option<Event> {
+        let v = fetch_session(&self.deps, &self.who, self.id.clone()).await.ok()?;
+        let view = session_view(&v);
+        let event = Self::event(&view);
+        self.shown = Some((v.version, view));
+        Some(event)
+    }
+
+    fn event(view: &crate::api_negotiation::SessionView) -> Event {
+        Event::default().event("session").data(serde_json::to_string(view).unwrap_or_default())
+    }
 }
 
 async fn session_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
@@ -522,13 +573,10 @@ pub struct Sales {
 }
 
 pub async fn sales_of(deps: &Deps, asker: ttx_proto::common::v1::Actor, result_id: &str) -> Sales {
-    // The newest of this result's, as many as one answer holds.
-    let page = Some(ttx_proto::common::v1::PageRequest { offset: 0, limit: ttx_kernel::bus::MAX_PAGE });
-    let q = pb::ListListings { page, asker: Some(asker.clone()), result_id: result_id.to_owned() };
-    let listings: pb::ListingList = ask(deps, q).await.unwrap_or_default();
-    let q = pb::ListSessions { page, asker: Some(asker), result_id: result_id.to_owned() };
-    let sessions: pb::SessionList = ask(deps, q).await.unwrap_or_default();
-    Sales { listings: listings.listings, sessions: sessions.sessions }
+    // The newest of this result's, as many as one answer holds, in one request.
+    let sales = ask(deps, pb::ListSales { asker: Some(asker), result_id: result_id.to_owned() }).await;
+    let sales = sales.unwrap_or_default();
+    Sales { listings: sales.listings, sessions: sales.sessions }
 }
 
 /// The result page's part for the listed-price and auction routes: what is on sale, and the forms to sell or buy.

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use axum::http::StatusCode;
 use common::{Exchange, PASSWORD};
 
@@ -248,4 +250,90 @@ async fn a_seller_lists_a_sale_from_the_result_page_and_a_buyer_registers_its_in
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, page) = x.get_page(&path, &buyer).await;
     assert!(page.contains("已登记受让意向") && !page.contains(r#"value="register_intent""#), "{page}");
+}
+
+/// What pages cost on the bus, counted by the gateway's own metric (`ttx_bus_requests_total`): a result page asks the
+/// services at most twice, whoever looks; an auction page left open asks nothing while nothing changes, and once
+/// when a bid arrives.
+#[tokio::test]
+async fn a_result_page_costs_two_bus_requests_and_an_idle_live_auction_none() {
+    use futures::StreamExt as _;
+    use tower::ServiceExt as _;
+
+    let x = Exchange::start().await;
+    let bearer = |t: &str| format!("Bearer {t}");
+    let (manager, reviewer) = (x.login("lilei").await, x.login("hanmei").await);
+    let mut listing = common::listing_json();
+    listing["route"] = serde_json::json!("auction");
+    let a = x.send("POST", "/api/v1/results", &[("authorization", &bearer(&manager))], Some(listing)).await;
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    for (t, step) in [(&manager, "submit"), (&reviewer, "approve"), (&manager, "publish")] {
+        let a = x.send("POST", &format!("/api/v1/results/{id}/{step}"), &[("authorization", &bearer(t))], None).await;
+        assert_eq!(a.status, StatusCode::OK, "{step}: {}", a.body);
+    }
+    let seller = format!("ttx_session={manager}; ttx_csrf=abc");
+    let (status, headers, _) = x
+        .post_form(
+            &format!("/results/{id}"),
+            &seller,
+            "csrf=abc&do=auction&price_yuan=10000&days=7&mode=assignment&territory=&term_months=0&field_of_use=\
+              &pay_amount=100&pay_on=&pay_event=signing&pay_days=10",
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = headers["location"].to_str().unwrap().to_owned();
+    let buyer_token = x.login("zhaoqiang").await;
+    let buyer = format!("ttx_session={buyer_token}; ttx_csrf=abc");
+
+    let metrics = &x.deps.metrics;
+    for (who, cookies) in [("seller", seller.as_str()), ("buyer", buyer.as_str()), ("anonymous", "")] {
+        let before = metrics.bus_requests();
+        let (status, _, page) = x.get_page(&format!("/results/{id}"), cookies).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let cost = metrics.bus_requests() - before;
+        eprintln!("result page as {who}: {cost} bus requests");
+        assert!(cost <= 2, "the result page as {who} asked the services {cost} times");
+    }
+
+    // A live viewer: the first event, then nothing asked while the session rests.
+    let request = axum::http::Request::builder()
+        .uri(format!("{session}/live"))
+        .header("cookie", &buyer)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = ttx_gateway::router(x.deps.clone()).oneshot(request).await.unwrap();
+    let mut events = response.into_body().into_data_stream();
+    let next_session_event = async |events: &mut axum::body::BodyDataStream| loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.next()).await.unwrap().unwrap().unwrap();
+        if String::from_utf8_lossy(&chunk).contains("event: session") {
+            return String::from_utf8_lossy(&chunk).into_owned();
+        }
+    };
+    next_session_event(&mut events).await;
+    let before = metrics.bus_requests();
+    let idle = async {
+        while let Some(chunk) = events.next().await {
+            assert!(!String::from_utf8_lossy(&chunk.unwrap()).contains("\"bids\":[{"), "nothing changed");
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), idle).await;
+    let idle_cost = metrics.bus_requests() - before;
+    eprintln!("live auction viewer, idle for 2 s: {idle_cost} bus requests");
+    assert_eq!(idle_cost, 0, "an idle live viewer asked the services {idle_cost} times in 2 s");
+
+    // A change reaches the open page, which asks for the session once.
+    let get_session = ttx_proto::negotiation::v1::subjects::GET_SESSION;
+    let before = metrics.bus_requests_to(get_session);
+    let (status, _, _) = x.post_form(&session, &buyer, "csrf=abc&do=register").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let after_post = metrics.bus_requests_to(get_session);
+    let event = next_session_event(&mut events).await;
+    assert!(event.contains("\"registered\":true"), "the registration reached the live page: {event}");
+    let cost = metrics.bus_requests_to(get_session) - after_post;
+    eprintln!(
+        "live auction viewer, one change: {cost} bus request(s) (the form's own answer page: {})",
+        after_post - before
+    );
+    // One read per change; two at most if the page read between the events of one command.
+    assert!((1..=2).contains(&cost), "one change, {cost} reads");
 }

@@ -166,6 +166,8 @@ struct Directory {
     representatives: BTreeMap<String, String>,
     /// Organisation → its region, as registered.
     regions: BTreeMap<String, String>,
+    /// Organisation → its name, as registered (what pages show for the ids a view carries).
+    org_names: BTreeMap<String, String>,
     /// Demands whose matches are recorded.
     matched: BTreeSet<String>,
     /// Organisation → the match notices for its results, oldest first.
@@ -352,6 +354,7 @@ impl Service {
                 "ttx.identity.v1.OrganisationRegistered" => {
                     let p = ttx_proto::identity::v1::OrganisationRegistered::decode(event.payload().clone())
                         .map_err(malformed)?;
+                    directory.org_names.insert(p.org_id.clone(), p.name);
                     directory.regions.insert(p.org_id, p.region);
                 }
                 "ttx.identity.v1.RelatedPartyDeclared" => {
@@ -908,6 +911,7 @@ impl Service {
             .route(|s: Arc<Self>, r: pb::AwardChallenge| async move { s.award_challenge(r).await })
             .route(|s: Arc<Self>, r: pb::Search| async move { s.search(r).await })
             .route(|s: Arc<Self>, r: pb::FindMatches| async move { s.find_matches(r).await })
+            .route(|s: Arc<Self>, r: pb::GetResultPage| async move { s.get_result_page(r).await })
             .route(|s: Arc<Self>, r: pb::ListNotifications| async move { s.list_notifications(r).await })
             .route(|s: Arc<Self>, r: pb::ReturnResult| async move { s.return_result(r).await })
             .route(|s: Arc<Self>, r: pb::ConsentAsCoHolder| async move { s.consent_as_co_holder(r).await })

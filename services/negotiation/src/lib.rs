@@ -59,11 +59,25 @@ pub async fn run(deps: Deps, shutdown: impl Future<Output = ()>) -> Result<(), B
     let service = Arc::new(Service::new(deps.log.clone(), deps.clock.clone()));
     let projection = tokio::spawn(service.clone().project());
     let timers = tokio::spawn(service.clone().timers());
+    let notices = tokio::spawn(announce_session_changes(service.session_changes(), deps.bus.clone()));
     let [commands, queries] = service.router().serve(deps.bus.as_ref()).await?;
     tracing::info!("negotiation service serving");
     shutdown.await;
-    for task in [commands, queries, projection, timers] {
+    for task in [commands, queries, projection, timers, notices] {
         task.abort();
     }
     Ok(())
+}
+
+/// Publishes a notice for each session event folded: `ttx.negotiation.chg.session.<id>` with the session's version (8
+/// bytes, big-endian). Every instance folds every event, so a change may be announced once per instance; listeners
+/// act on a version they have not seen yet.
+async fn announce_session_changes(mut changes: tokio::sync::mpsc::UnboundedReceiver<(String, u64)>, bus: Arc<dyn Bus>) {
+    while let Some((id, version)) = changes.recv().await {
+        let subject = format!("{}.{id}", crate::pb::subjects::SESSION_CHANGED_PREFIX);
+        let payload = bytes::Bytes::copy_from_slice(&version.to_be_bytes());
+        if let Err(e) = bus.publish(&subject, payload).await {
+            tracing::debug!(%subject, error = %e, "a session change was not announced");
+        }
+    }
 }

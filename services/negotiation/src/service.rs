@@ -94,6 +94,8 @@ pub struct Service {
     /// Processes a market holds whose own stream this instance has not seen, and since when.
     unopened: std::sync::Mutex<std::collections::HashMap<String, Timestamp>>,
     progress: Progress,
+    /// Where the directory reports each session event it folds ((session id, version)), once someone listens.
+    session_changes: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, u64)>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -135,7 +137,16 @@ impl Service {
             directory: RwLock::new(Directory { calendar, ..Directory::default() }),
             unopened: Default::default(),
             progress: Progress::default(),
+            session_changes: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Each session event this instance folds, as (session id, version), from now on: what the service announces on
+    /// the bus so live pages wait instead of asking.
+    pub fn session_changes(&self) -> tokio::sync::mpsc::UnboundedReceiver<(String, u64)> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.session_changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+        rx
     }
 
     fn fold_into(d: &mut Directory, event: &RecordedEvent) -> Result<(), ttx_kernel::DecodeError> {
@@ -640,6 +651,20 @@ impl Service {
         Ok(pb::SessionList { sessions, total })
     }
 
+    /// A result's listed-price sales and bidding sessions, newest first (at most a page of each): what its page shows.
+    pub async fn list_sales(&self, q: pb::ListSales) -> Result<pb::SalesOfResult, ReplyError> {
+        let page = Some(ttx_proto::common::v1::PageRequest { offset: 0, limit: ttx_kernel::bus::MAX_PAGE });
+        if q.result_id.is_empty() {
+            return Err(ReplyError::invalid("result_id", "name the result"));
+        }
+        let listings =
+            self.list_listings(pb::ListListings { page, asker: q.asker.clone(), result_id: q.result_id.clone() });
+        let listings = listings.await?.listings;
+        let sessions =
+            self.list_sessions(pb::ListSessions { page, asker: q.asker, result_id: q.result_id }).await?.sessions;
+        Ok(pb::SalesOfResult { listings, sessions })
+    }
+
     pub async fn get_market(&self, q: pb::GetMarket) -> Result<pb::MarketView, ReplyError> {
         let asker = q.asker.unwrap_or_default();
         if asker.user_id.is_empty() {
@@ -992,6 +1017,12 @@ impl ttx_kernel::projection::ReadModel for Service {
         if let Err(e) = Self::fold_into(&mut *self.directory.write().await, event) {
             tracing::error!(position = event.position(), error = %e, "an event negotiation reads does not decode");
         }
+        if let Some(id) = event.stream_id().strip_prefix("negotiation-session-") {
+            let changes = self.session_changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(tx) = changes.as_ref() {
+                let _ = tx.send((id.to_owned(), event.version()));
+            }
+        }
     }
 }
 
@@ -1019,6 +1050,7 @@ impl Service {
             .route(|s: Arc<Self>, r: pb::GetListing| async move { s.get_listing(r).await })
             .route(|s: Arc<Self>, r: pb::ListListings| async move { s.list_listings(r).await })
             .route(|s: Arc<Self>, r: pb::GetSession| async move { s.get_session(r).await })
+            .route(|s: Arc<Self>, r: pb::ListSales| async move { s.list_sales(r).await })
             .route(|s: Arc<Self>, r: pb::ListBids| async move { s.list_bids(r).await })
             .route(|s: Arc<Self>, r: pb::ListSessions| async move { s.list_sessions(r).await })
             .route(|s: Arc<Self>, r: pb::GetMarket| async move { s.get_market(r).await })

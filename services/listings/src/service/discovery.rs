@@ -342,6 +342,45 @@ impl Service {
         Ok(reply)
     }
 
+    /// What a result's page shows that listings holds, in one answer: the result as the asker may see it, the names
+    /// of the organisations it mentions, and, for the holder's members and administrators, its best matches.
+    pub async fn get_result_page(&self, q: pb::GetResultPage) -> Result<pb::ResultPage, ReplyError> {
+        let asker = q.asker.clone().unwrap_or_default();
+        let result = self.get_result(pb::GetResult { asker: q.asker.clone(), result_id: q.result_id.clone() }).await?;
+        let org_names = {
+            let directory = self.directory.read().await;
+            let listing = result.listing.as_ref();
+            let holders = listing.into_iter().flat_map(|l| l.holders.iter().map(|h| &h.org_id));
+            let objectors = result.notice.iter().flat_map(|n| n.objections.iter().map(|o| &o.by_org_id));
+            holders
+                .chain(&result.co_holder_org_ids)
+                .chain(objectors)
+                .filter_map(|id| directory.org_names.get(id).map(|name| (id.clone(), name.clone())))
+                .collect()
+        };
+        let entitled = asker.org_id == result.owner_org_id || asker.has_role(Role::Admin);
+        let published = result.status == pb::ResultStatus::Published as i32;
+        let matches = if q.with_matches && entitled && published {
+            let find = pb::FindMatches {
+                asker: q.asker,
+                demand_id: String::new(),
+                result_id: q.result_id,
+                limit: q.matches_limit,
+            };
+            match self.find_matches(find).await {
+                Ok(list) => list.matches,
+                // The page is still worth showing without them.
+                Err(e) => {
+                    tracing::warn!(code = %e.code, message = %e.message, "a result page's matches are not available");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        Ok(pb::ResultPage { result: Some(result), org_names, matches })
+    }
+
     /// The best matches of a demand or a result.
     pub async fn find_matches(&self, q: pb::FindMatches) -> Result<pb::MatchList, ReplyError> {
         let asker = q.asker.unwrap_or_default();
