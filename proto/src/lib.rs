@@ -5,8 +5,12 @@
 //!   envelope with its typed `ReplyError`, and every command's `CommandContext` and `CommandAccepted`.
 //! - [`envelope::v1`]: the `Envelope` every stored event travels in.
 //! - [`audit::v1`]: the audit service's queries and their subjects.
-//! - [`identity::v1`]: organisations, users, roles: events, commands, queries and their subjects.
-//! - [`listings::v1`]: research results and their public notices.
+//! - [`identity::v1`]: organisations, users, roles, the holiday calendar: events, commands, queries and their subjects.
+//! - [`listings::v1`]: research results, their public notices, demands and challenges, search and matches.
+//! - [`negotiation::v1`]: negotiated deals, listed sales, bidding sessions, each result's market.
+//! - [`Rpc`]: each request type's subject and reply type, declared once per context with the `rpc!` macro (which also lists
+//!   the context's `REQUESTS`); [`services`]: the services behind the gateway and their ping subjects.
+//! - `common::v1::ErrorCode`: the closed set of codes a reply's error carries.
 //!
 //! The Rust code is generated at build time from `proto/ttx/**.proto` by `protox` + `prost-build`.
 
@@ -28,7 +32,7 @@ pub mod services {
 }
 
 /// A request over the bus: the subject it is sent to and the type of its answer. Implemented once per request type
-/// (by [`rpc!`]) beside the subjects, so a caller cannot pair a request with another subject or answer.
+/// (by the `rpc!` macro) beside the subjects, so a caller cannot pair a request with another subject or answer.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a request over the bus",
     label = "not a request: no subject or reply type is declared for it",

@@ -1,10 +1,13 @@
-//! The HTTP gateway: the JSON API under `/api/v1`, the probes and, later, the web UI. It reaches the services only
-//! through the bus (in-process or NATS), never by linking their crates, so it runs in any process of the exchange.
+//! The HTTP gateway: the JSON API under `/api/v1`, the probes and the web UI. It reaches the services only through the
+//! bus (in-process or NATS), by typed requests (`ttx_kernel::rpc`), never by linking their crates, so it runs in any
+//! process of the exchange.
 //!
 //! # Layout
 //! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context, and a request
-//!   id (`x-request-id`, the caller's or a new one) on every answer.
-//! - [`api`]: the JSON API (authentication, organisations, users); [`api_results`]: research results;
+//!   id (`x-request-id`, the caller's or a new one) on every answer; `/readyz` pings every service of
+//!   `ttx_proto::services::ALL`.
+//! - [`api`]: the JSON API (authentication, organisations, users) and [`api::ask`], the one way the gateway sends a
+//!   request to a service; [`api_results`]: research results;
 //!   [`api_demands`]: demands and open challenges; [`api_search`]: search, matches, notifications;
 //!   [`api_negotiation`]: negotiations, listed sales, bidding sessions, a result's market, overdue refunds;
 //!   [`api_calendar`]: the holiday schedules, loading a year, the deadlines waiting for one.
@@ -12,12 +15,16 @@
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
 //! - [`throttle`]: failed-login limits per account and per address.
-//! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]); [`ui_listings`]: results and demands;
-//!   [`ui_negotiation`]: auctions, the negotiation room, selling from a result's page, overdue refunds;
+//! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]); [`ui_listings`]: results (one request
+//!   to listings for a result's page, one to negotiation for its sales) and demands; [`ui_negotiation`]: auctions
+//!   (the live page waits for negotiation's change notices), the negotiation room, selling from a result's page,
+//!   overdue refunds;
 //!   [`ui_calendar`]: the holiday calendar, its pending-deadline alert and the form that loads a year;
 //!   [`ui_terms`]: the terms part of sale and offer forms (mode, territory, term, a structured schedule).
-//! - [`metrics`]: request counts and durations per route at `/metrics` (Prometheus).
-//! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`).
+//! - [`metrics`]: request counts and durations per route, and the requests sent over the bus per subject, at
+//!   `/metrics` (Prometheus).
+//! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`), and the one table from
+//!   a service's reply codes to HTTP statuses and page messages ([`problem::answer`]).
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
 
 pub mod api;

@@ -13,7 +13,7 @@
 //!   fold every period-counting service applies.
 //! - [`codec`]: domain events ↔ `ttx.identity.v1` messages.
 //! - [`password`]: argon2id hashing and verification, off the async threads.
-//! - [`service`]: command and query handlers, and the directory read model for lists.
+//! - [`service`]: one handler per request type and their router, and the directory read model for lists.
 //! - [`run`]: serves the subjects until shutdown.
 
 pub mod calendar;

@@ -1,19 +1,25 @@
-//! The listings context: research results (科技成果) and, later, technology demands and open challenges; the public
-//! notice (公示) that negotiated pricing requires; search and matching.
+//! The listings context: research results (科技成果), technology demands and open challenges; the public notice (公示)
+//! that negotiated pricing requires; search and matching.
 //!
-//! It owns the streams `listings-result-<id>` and emits the `ttx.listings.v1` result events (docs/events.md). Commands
-//! arrive on `ttx.listings.cmd.*`, queries on `ttx.listings.qry.*` (queue group `listings`). A timer ends each public
-//! notice when its time comes; with several instances, optimistic concurrency lets one ending through.
+//! It owns the streams `listings-result-<id>`, `listings-demand-<id>` and `listings-match-<demand id>` and emits the
+//! `ttx.listings.v1` events (docs/events.md). Commands arrive on `ttx.listings.cmd.*`, queries on
+//! `ttx.listings.qry.*` (queue group `listings`), each request type to its handler through [`Service::router`]. A
+//! timer ends each public notice when its time comes; with several instances, optimistic concurrency lets one ending
+//! through.
 //!
 //! # Layout
 //! - [`domain`]: the `Results` decider: lifecycle, review, secrecy, notice, objections; whether a negotiated deal may
 //!   close (`ResultState::negotiated_deal_blocked`).
 //! - [`demand`]: the `Demands` decider: technology demands and open challenges (揭榜挂帅), whose applications from the
 //!   poster's declared related parties are refused.
+//! - [`matching`]: the `Matches` decider: a demand's recorded matches, and the notices they send.
+//! - [`search`]: the in-memory full-text index (tantivy, jieba for Chinese) with facets (ADR 0004).
 //! - [`values`]: checks a listing as it arrives, naming the field at fault.
 //! - [`codec`]: result events ↔ `ttx.listings.v1` messages.
 //! - [`calendar`]: the kernel's working-day calendar (periods, and the view folded from identity's schedules).
-//! - [`service`]: command and query handlers, the results directory, the notice timer.
+//! - [`service`]: one handler per request type and their router, the directory (results, demands, organisations'
+//!   names and regions, related parties), the timers; its `discovery` part answers search, matches, notifications and
+//!   a result's page.
 //! - [`run`]: serves the subjects until shutdown.
 
 pub use ttx_kernel::calendar;

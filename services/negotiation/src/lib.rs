@@ -18,7 +18,9 @@
 //! versioned rules the deciders look up by their context's rule version (the money ceiling, deposits, refunds, the
 //! disclosure period's bounds, the offer and bid limits); [`terms`] checks the
 //! terms every sale declares (mode and exclusivity, a structured schedule that adds up); [`facts`] is negotiation's
-//! view of listings' results; [`service`] is the shell (its `sales` part keeps the markets true to the processes).
+//! view of listings' results; [`service`] is the shell: one handler per request type and their router (its `sales`
+//! part keeps the markets true to the processes), and the notice it publishes on `ttx.negotiation.chg.session.<id>`
+//! whenever a session changes, which live pages wait on.
 
 pub mod deadline;
 pub mod deal;

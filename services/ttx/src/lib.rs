@@ -6,9 +6,9 @@
 //! - [`serve`]: `ttx serve`: all services in one process (embedded log), or the named ones over NATS.
 //! - [`telemetry`]: logs, trace context and OTLP export.
 //! - [`logcmd`]: `ttx log stats|verify`.
-//! - [`bench`]: `ttx bench log`.
+//! - [`mod@bench`]: `ttx bench log`; [`bench_bids`]: `ttx bench bids`; [`bench_search`]: `ttx bench search`.
 //! - [`admin`]: `ttx admin create-user|rotate-key`.
-//! - [`demo`]: `ttx demo`, a seeded exchange to try every role.
+//! - [`demo`]: `ttx demo`, a seeded exchange to try every role, through the services' own routers.
 
 pub mod admin;
 pub mod bench;
