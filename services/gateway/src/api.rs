@@ -116,14 +116,19 @@ pub fn context_with_new_id(
 ) -> Result<(Option<pb::CommandContext>, String), ApiError> {
     let command_id = command_id(headers, principal)?;
     let id = if headers.contains_key("idempotency-key") {
-        let digest = ring::digest::digest(&ring::digest::SHA256, format!("ttx-record-id\0{command_id}").as_bytes());
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest.as_ref()[..16]);
-        uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+        derived_id(&command_id)
     } else {
         uuid::Uuid::now_v7().to_string()
     };
     Ok((Some(pb::CommandContext { actor: Some(principal.actor()), command_id }), id))
+}
+
+/// The id of the record a command creates, derived from its (caller-scoped) command id.
+pub fn derived_id(command_id: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, format!("ttx-record-id\0{command_id}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
 }
 
 /// Sends one command or query to the service its type names and decodes the answer its type names; a service's

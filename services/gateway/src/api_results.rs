@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
-use ttx_kernel::rpc::Rpc;
 use ttx_proto::common::v1::Role;
 use ttx_proto::listings::v1::{self as pb};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context, context_with_new_id};
+use crate::actions::{self, Acting};
+use crate::api::{Accepted, Body, Params, Problem, accepted, ask};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::problem::ApiError;
 
@@ -363,10 +363,6 @@ fn result_view(v: &pb::ResultView) -> ResultView {
 }
 
 /// Regulators read and change nothing.
-fn not_regulator(principal: &Principal) -> Result<(), ApiError> {
-    if principal.has(Role::Regulator) && !principal.has(Role::Admin) { Err(ApiError::forbidden()) } else { Ok(()) }
-}
-
 /// Create a draft result (technology managers of a holder institution).
 #[utoipa::path(post, path = "/api/v1/results", tag = "results", security(("bearer" = [])), request_body = ListingBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")), responses(
@@ -382,9 +378,8 @@ pub async fn create(
     Body(body): Body<ListingBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
-    let (context, id) = context_with_new_id(&headers, &principal)?;
-    let command = pb::CreateResult { context, result_id: id.clone(), listing: Some(body.to_pb()?) };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let by = Acting::api(&headers, &principal)?;
+    let (id, done) = actions::create_result(&deps, &by, body.to_pb()?).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/results/{id}")), Some(id), &done))
 }
 
@@ -467,20 +462,13 @@ pub async fn edit(
     Body(body): Body<ListingBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
-    let command = pb::EditResult { context: context(&headers, &principal)?, result_id, listing: Some(body.to_pb()?) };
-    carry_out(&deps, command, StatusCode::OK).await
+    let done = actions::edit_result(&deps, &Acting::api(&headers, &principal)?, result_id, body.to_pb()?).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
-async fn action<R: Rpc<Reply = pb::CommandAccepted>>(
-    deps: &Deps,
-    principal: &Principal,
-    headers: &HeaderMap,
-    role: Role,
-    command: impl FnOnce(Option<pb::CommandContext>) -> R,
-) -> Result<Response, ApiError> {
-    principal.require(&[role])?;
-    let done = ask(deps, command(context(headers, principal)?)).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+/// Answers a command carried out by an action: `200` with the stream's version.
+fn ok(done: &pb::CommandAccepted) -> Response {
+    accepted(StatusCode::OK, None, None, done)
 }
 
 /// Submit for review (the holder's technology managers).
@@ -496,7 +484,7 @@ pub async fn submit(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    action(&deps, &principal, &headers, Role::TechManager, |context| pb::SubmitResult { context, result_id }).await
+    Ok(ok(&actions::submit_result(&deps, &Acting::api(&headers, &principal)?, result_id).await?))
 }
 
 /// Approve a submitted result (the holder's reviewers, not the submitter).
@@ -511,7 +499,7 @@ pub async fn approve(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    action(&deps, &principal, &headers, Role::Reviewer, |context| pb::ApproveResult { context, result_id }).await
+    Ok(ok(&actions::approve_result(&deps, &Acting::api(&headers, &principal)?, result_id).await?))
 }
 
 /// Publish an approved result (the holder's technology managers; never a classified one).
@@ -526,7 +514,7 @@ pub async fn publish(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    action(&deps, &principal, &headers, Role::TechManager, |context| pb::PublishResult { context, result_id }).await
+    Ok(ok(&actions::publish_result(&deps, &Acting::api(&headers, &principal)?, result_id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -548,9 +536,7 @@ pub async fn return_result(
     Path(result_id): Path<String>,
     Body(body): Body<ReturnBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::Reviewer])?;
-    let command = pb::ReturnResult { context: context(&headers, &principal)?, result_id, reasons: body.reasons };
-    carry_out(&deps, command, StatusCode::OK).await
+    Ok(ok(&actions::return_result(&deps, &Acting::api(&headers, &principal)?, result_id, body.reasons).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -572,9 +558,7 @@ pub async fn withdraw(
     Path(result_id): Path<String>,
     Body(body): Body<WithdrawBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::TechManager])?;
-    let command = pb::WithdrawResult { context: context(&headers, &principal)?, result_id, reason: body.reason };
-    carry_out(&deps, command, StatusCode::OK).await
+    Ok(ok(&actions::withdraw_result(&deps, &Acting::api(&headers, &principal)?, result_id, body.reason).await?))
 }
 
 /// Consent, for a co-holder, to the result being offered for assignment, an exclusive or sole licence or equity
@@ -592,9 +576,7 @@ pub async fn consent(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::TechManager, Role::EnterpriseMember])?;
-    let command = pb::ConsentAsCoHolder { context: context(&headers, &principal)?, result_id };
-    carry_out(&deps, command, StatusCode::OK).await
+    Ok(ok(&actions::consent_as_co_holder(&deps, &Acting::api(&headers, &principal)?, result_id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -620,14 +602,9 @@ pub async fn start_notice(
     Path(result_id): Path<String>,
     Body(body): Body<NoticeBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::TechManager])?;
-    let command = pb::StartNotice {
-        context: context(&headers, &principal)?,
-        result_id,
-        price_fen: body.price_fen,
-        days: body.days,
-    };
-    carry_out(&deps, command, StatusCode::CREATED).await
+    let by = Acting::api(&headers, &principal)?;
+    let done = actions::start_notice(&deps, &by, result_id, body.price_fen, body.days).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -650,10 +627,8 @@ pub async fn raise_objection(
     Path(result_id): Path<String>,
     Body(body): Body<ObjectionBody>,
 ) -> Result<Response, ApiError> {
-    not_regulator(&principal)?;
-    let (context, objection_id) = context_with_new_id(&headers, &principal)?;
-    let command = pb::RaiseObjection { context, result_id, objection_id: objection_id.clone(), text: body.text };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let by = Acting::api(&headers, &principal)?;
+    let (objection_id, done) = actions::raise_objection(&deps, &by, result_id, body.text).await?;
     Ok(accepted(StatusCode::CREATED, None, Some(objection_id), &done))
 }
 
@@ -677,10 +652,8 @@ pub async fn answer_objection(
     Path((result_id, objection_id)): Path<(String, String)>,
     Body(body): Body<AnswerBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::TechManager])?;
-    let command =
-        pb::AnswerObjection { context: context(&headers, &principal)?, result_id, objection_id, answer: body.answer };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::answer_objection(&deps, &by, result_id, objection_id, body.answer).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -705,15 +678,8 @@ pub async fn resolve_objection(
     Path((result_id, objection_id)): Path<(String, String)>,
     Body(body): Body<ResolutionBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::Reviewer])?;
-    let command = pb::ResolveObjection {
-        context: context(&headers, &principal)?,
-        result_id,
-        objection_id,
-        upheld: body.upheld,
-        note: body.note,
-    };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::resolve_objection(&deps, &by, result_id, objection_id, body.upheld, body.note).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]

@@ -11,6 +11,8 @@
 //!   [`api_demands`]: demands and open challenges; [`api_search`]: search, matches, notifications;
 //!   [`api_negotiation`]: negotiations, listed sales, bidding sessions, a result's market, overdue refunds;
 //!   [`api_calendar`]: the holiday schedules, loading a year, the deadlines waiting for one.
+//! - [`actions`]: what users do, one function per action (role check, command, call), which the JSON handlers and
+//!   the page forms both call.
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers, and a page listing it.
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
@@ -27,6 +29,7 @@
 //!   a service's reply codes to HTTP statuses and page messages ([`problem::answer`]).
 //! - [`run`]: serves a bound listener until shutdown, finishing requests in flight.
 
+pub mod actions;
 pub mod api;
 pub mod api_calendar;
 pub mod api_demands;

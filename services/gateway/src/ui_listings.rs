@@ -16,6 +16,7 @@ use ttx_proto::common::v1::Role;
 use ttx_proto::listings::v1::{self as pb};
 
 use crate::Deps;
+use crate::actions::{self, Acting};
 use crate::api::ask;
 use crate::api_results::{
     FIELDS, FORMS, HolderBody, IP_KINDS, IpRightBody, ListingBody, MODES, ROUTES, SECRECY, STATUSES, TrlBody,
@@ -651,52 +652,27 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
         Err(answer) => return *answer,
     };
     let lang = Lang::from_headers(&headers);
-    let ctx = command_context(&who);
+    let by = Acting::page(&who);
     let result_id = id.clone();
     let objection_id = field(&f, "objection_id").to_owned();
+    let text = |name: &str| field(&f, name).to_owned();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
-        "submit" => ask(&deps, pb::SubmitResult { context: ctx, result_id }).await,
-        "approve" => ask(&deps, pb::ApproveResult { context: ctx, result_id }).await,
-        "publish" => ask(&deps, pb::PublishResult { context: ctx, result_id }).await,
-        "return" => {
-            let reasons = list_of(field(&f, "reasons"));
-            ask(&deps, pb::ReturnResult { context: ctx, result_id, reasons }).await
-        }
-        "consent" => ask(&deps, pb::ConsentAsCoHolder { context: ctx, result_id }).await,
-        "withdraw" => {
-            let reason = field(&f, "reason").to_owned();
-            ask(&deps, pb::WithdrawResult { context: ctx, result_id, reason }).await
-        }
+        "submit" => actions::submit_result(&deps, &by, result_id).await,
+        "approve" => actions::approve_result(&deps, &by, result_id).await,
+        "publish" => actions::publish_result(&deps, &by, result_id).await,
+        "return" => actions::return_result(&deps, &by, result_id, list_of(field(&f, "reasons"))).await,
+        "consent" => actions::consent_as_co_holder(&deps, &by, result_id).await,
+        "withdraw" => actions::withdraw_result(&deps, &by, result_id, text("reason")).await,
         "notice" => match (parse_yuan(field(&f, "price_yuan")), field(&f, "days").trim().parse::<u32>()) {
-            (Some(price_fen), Ok(days)) => {
-                ask(&deps, pb::StartNotice { context: ctx, result_id, price_fen, days }).await
-            }
+            (Some(price_fen), Ok(days)) => actions::start_notice(&deps, &by, result_id, price_fen, days).await,
             (None, _) => Err(ApiError::invalid("price_yuan", "an amount in yuan")),
             (_, Err(_)) => Err(ApiError::invalid("days", "a number of days")),
         },
-        "object" => {
-            let command = pb::RaiseObjection {
-                context: ctx,
-                result_id,
-                objection_id: uuid::Uuid::now_v7().to_string(),
-                text: field(&f, "text").to_owned(),
-            };
-            ask(&deps, command).await
-        }
-        "answer" => {
-            let answer = field(&f, "answer").to_owned();
-            let command = pb::AnswerObjection { context: ctx, result_id, objection_id, answer };
-            ask(&deps, command).await
-        }
+        "object" => actions::raise_objection(&deps, &by, result_id, text("text")).await.map(|(_, done)| done),
+        "answer" => actions::answer_objection(&deps, &by, result_id, objection_id, text("answer")).await,
         "uphold" | "dismiss" => {
-            let command = pb::ResolveObjection {
-                context: ctx,
-                result_id,
-                objection_id,
-                upheld: field(&f, "do") == "uphold",
-                note: field(&f, "note").to_owned(),
-            };
-            ask(&deps, command).await
+            let upheld = field(&f, "do") == "uphold";
+            actions::resolve_objection(&deps, &by, result_id, objection_id, upheld, text("note")).await
         }
         "negotiate" => match crate::ui_negotiation::open_from_result(&deps, &who, &id, field(&f, "mode")).await {
             Ok(n) => return see_other(format!("/negotiations/{n}")),
@@ -872,17 +848,14 @@ async fn new_result_submit(State(deps): State<Deps>, headers: HeaderMap, body: B
         return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
     }
     let lang = Lang::from_headers(&headers);
-    let id = uuid::Uuid::now_v7().to_string();
     let outcome = async {
         let holders = vec![HolderBody { org_id: who.org_id.clone(), share_bp: 10_000 }];
         let listing = listing_from_form(&f, holders)?;
-        let command =
-            pb::CreateResult { context: command_context(&who), result_id: id.clone(), listing: Some(listing) };
-        ask(&deps, command).await
+        actions::create_result(&deps, &Acting::page(&who), listing).await
     }
     .await;
     match outcome {
-        Ok(_) => see_other(format!("/results/{id}")),
+        Ok((id, _)) => see_other(format!("/results/{id}")),
         Err(e) => result_form_view(&headers, &who, None, errors_of(lang, e), &f),
     }
 }
@@ -925,8 +898,7 @@ async fn edit_result_submit(
             .map(|h| HolderBody { org_id: h.org_id.clone(), share_bp: h.share_bp })
             .collect();
         let listing = listing_from_form(&f, holders)?;
-        let command = pb::EditResult { context: command_context(&who), result_id: id.clone(), listing: Some(listing) };
-        ask(&deps, command).await
+        actions::edit_result(&deps, &Acting::page(&who), id.clone(), listing).await
     }
     .await;
     match outcome {
