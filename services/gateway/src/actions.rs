@@ -7,6 +7,7 @@
 use axum::http::HeaderMap;
 use ttx_proto::common::v1::{CommandAccepted, CommandContext, Role};
 use ttx_proto::listings::v1 as lpb;
+use ttx_proto::negotiation::v1 as npb;
 
 use crate::Deps;
 use crate::api::{ask, command_id, derived_id};
@@ -175,4 +176,200 @@ pub async fn resolve_objection(
 ) -> Result<CommandAccepted, ApiError> {
     by.require(&[Role::Reviewer])?;
     ask(deps, lpb::ResolveObjection { context: by.context(), result_id, objection_id, upheld, note }).await
+}
+
+// ---- negotiation: negotiated deals, listed sales, bidding sessions ----
+
+/// Opens a negotiation on a result for the caller's enterprise (its members); answers its id.
+pub async fn open_negotiation(
+    deps: &Deps,
+    by: &Acting<'_>,
+    result_id: String,
+    mode: i32,
+) -> Result<(String, CommandAccepted), ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    let negotiation_id = by.new_id();
+    let command =
+        npb::OpenNegotiation { context: by.context(), negotiation_id: negotiation_id.clone(), result_id, mode };
+    Ok((negotiation_id, ask(deps, command).await?))
+}
+
+/// Makes an offer: a new version of the terms (either party).
+pub async fn make_offer(
+    deps: &Deps,
+    by: &Acting<'_>,
+    negotiation_id: String,
+    terms: npb::TermSheet,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember, Role::TechManager])?;
+    ask(deps, npb::MakeOffer { context: by.context(), negotiation_id, terms: Some(terms) }).await
+}
+
+/// Accepts the other side's latest version (either party).
+pub async fn accept_offer(
+    deps: &Deps,
+    by: &Acting<'_>,
+    negotiation_id: String,
+    version: u32,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember, Role::TechManager])?;
+    ask(deps, npb::AcceptOffer { context: by.context(), negotiation_id, version }).await
+}
+
+/// Abandons a negotiation (either party).
+pub async fn abandon_negotiation(
+    deps: &Deps,
+    by: &Acting<'_>,
+    negotiation_id: String,
+    reason: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember, Role::TechManager])?;
+    ask(deps, npb::AbandonNegotiation { context: by.context(), negotiation_id, reason }).await
+}
+
+/// Lists a result at a price for a disclosure period (the holder's technology managers); answers the sale's id.
+pub async fn open_listing(
+    deps: &Deps,
+    by: &Acting<'_>,
+    result_id: String,
+    terms: npb::TermSheet,
+    disclosure_working_days: u32,
+) -> Result<(String, CommandAccepted), ApiError> {
+    by.require(&[Role::TechManager])?;
+    let listing_id = by.new_id();
+    let command = npb::OpenListing {
+        context: by.context(),
+        listing_id: listing_id.clone(),
+        result_id,
+        terms: Some(terms),
+        disclosure_working_days,
+    };
+    Ok((listing_id, ask(deps, command).await?))
+}
+
+/// Registers the caller's enterprise's intent to buy a listed sale (its members).
+pub async fn register_intent(deps: &Deps, by: &Acting<'_>, listing_id: String) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, npb::RegisterIntent { context: by.context(), listing_id, disclosure_working_days: 0 }).await
+}
+
+/// Relists a lapsed sale for a new disclosure period (the seller's technology managers).
+pub async fn relist(
+    deps: &Deps,
+    by: &Acting<'_>,
+    listing_id: String,
+    disclosure_working_days: u32,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::TechManager])?;
+    ask(deps, npb::Relist { context: by.context(), listing_id, disclosure_working_days }).await
+}
+
+/// Opens a bidding session on a result priced by auction (the holder's technology managers); answers its id.
+pub async fn open_session(
+    deps: &Deps,
+    by: &Acting<'_>,
+    result_id: String,
+    rules: npb::SessionRules,
+    terms: npb::TermSheet,
+) -> Result<(String, CommandAccepted), ApiError> {
+    by.require(&[Role::TechManager])?;
+    let session_id = by.new_id();
+    let command = npb::OpenSession {
+        context: by.context(),
+        session_id: session_id.clone(),
+        result_id,
+        rules: Some(rules),
+        terms: Some(terms),
+    };
+    Ok((session_id, ask(deps, command).await?))
+}
+
+/// Registers the caller's enterprise as a bidder (its members).
+pub async fn register_bidder(deps: &Deps, by: &Acting<'_>, session_id: String) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, npb::RegisterBidder { context: by.context(), session_id }).await
+}
+
+/// Records a bidder's deposit as received (administrators, or the settlement integration's account).
+pub async fn confirm_deposit(
+    deps: &Deps,
+    by: &Acting<'_>,
+    session_id: String,
+    bidder_org_id: String,
+    amount_fen: i64,
+    reference: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    let command = npb::ConfirmDeposit { context: by.context(), session_id, bidder_org_id, amount_fen, reference };
+    ask(deps, command).await
+}
+
+/// Records a deposit as paid back (administrators, or the settlement integration's account).
+pub async fn refund_deposit(
+    deps: &Deps,
+    by: &Acting<'_>,
+    session_id: String,
+    bidder_org_id: String,
+    amount_fen: i64,
+    reference: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    let command = npb::RefundDeposit { context: by.context(), session_id, bidder_org_id, amount_fen, reference };
+    ask(deps, command).await
+}
+
+/// Places an open bid (a registered bidder's members).
+pub async fn place_bid(
+    deps: &Deps,
+    by: &Acting<'_>,
+    session_id: String,
+    amount_fen: i64,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, npb::PlaceBid { context: by.context(), session_id, amount_fen }).await
+}
+
+/// Commits a sealed bid (a registered bidder's members).
+pub async fn commit_bid(
+    deps: &Deps,
+    by: &Acting<'_>,
+    session_id: String,
+    commitment: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, npb::CommitBid { context: by.context(), session_id, commitment }).await
+}
+
+/// Reveals a committed sealed bid (the bidder's members).
+pub async fn reveal_bid(
+    deps: &Deps,
+    by: &Acting<'_>,
+    session_id: String,
+    amount_fen: i64,
+    nonce: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, npb::RevealBid { context: by.context(), session_id, amount_fen, nonce }).await
+}
+
+/// Records that the winner signed the contract (administrators).
+pub async fn record_signed(
+    deps: &Deps,
+    by: &Acting<'_>,
+    session_id: String,
+    reference: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    ask(deps, npb::RecordSigned { context: by.context(), session_id, reference }).await
+}
+
+/// Records that the winner defaulted (administrators).
+pub async fn record_default(
+    deps: &Deps,
+    by: &Acting<'_>,
+    session_id: String,
+    reason: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    ask(deps, npb::RecordDefault { context: by.context(), session_id, reason }).await
 }

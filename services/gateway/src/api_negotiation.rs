@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
-use ttx_kernel::rpc::Rpc;
 use ttx_proto::common::v1::Role;
 use ttx_proto::negotiation::v1::{self as pb};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context, context_with_new_id};
+use crate::actions::{self, Acting};
+use crate::api::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context};
 use crate::api_demands::time;
 use crate::api_results::{MODES, to_name, to_wire};
 use crate::auth::Principal;
@@ -257,10 +257,9 @@ pub async fn open_negotiation(
     Body(body): Body<OpenNegotiationBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
-    let (context, id) = context_with_new_id(&headers, &principal)?;
     let mode = to_wire(MODES, "mode", &body.mode)?;
-    let command = pb::OpenNegotiation { context, negotiation_id: id.clone(), result_id: body.result_id, mode };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let (id, done) =
+        actions::open_negotiation(&deps, &Acting::api(&headers, &principal)?, body.result_id, mode).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/negotiations/{id}")), Some(id), &done))
 }
 
@@ -346,9 +345,8 @@ pub async fn make_offer(
     Body(body): Body<TermsBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
-    let command =
-        pb::MakeOffer { context: context(&headers, &principal)?, negotiation_id, terms: Some(body.to_pb("")?) };
-    carry_out(&deps, command, StatusCode::CREATED).await
+    let done = actions::make_offer(&deps, &Acting::api(&headers, &principal)?, negotiation_id, body.to_pb("")?).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -371,9 +369,8 @@ pub async fn accept_offer(
     Path(negotiation_id): Path<String>,
     Body(body): Body<AcceptBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
-    let command = pb::AcceptOffer { context: context(&headers, &principal)?, negotiation_id, version: body.version };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::accept_offer(&deps, &by, negotiation_id, body.version).await?))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -395,10 +392,8 @@ pub async fn abandon(
     Path(negotiation_id): Path<String>,
     Body(body): Body<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember, Role::TechManager])?;
-    let command =
-        pb::AbandonNegotiation { context: context(&headers, &principal)?, negotiation_id, reason: body.reason };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::abandon_negotiation(&deps, &by, negotiation_id, body.reason).await?))
 }
 
 // ---- listed-price sales ----
@@ -474,15 +469,9 @@ pub async fn open_listing(
     Body(body): Body<OpenListingBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
-    let (context, id) = context_with_new_id(&headers, &principal)?;
-    let command = pb::OpenListing {
-        context,
-        listing_id: id.clone(),
-        result_id: body.result_id,
-        terms: Some(body.terms.to_pb("terms.")?),
-        disclosure_working_days: body.disclosure_working_days,
-    };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let terms = body.terms.to_pb("terms.")?;
+    let by = Acting::api(&headers, &principal)?;
+    let (id, done) = actions::open_listing(&deps, &by, body.result_id, terms, body.disclosure_working_days).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/listed-sales/{id}")), Some(id), &done))
 }
 
@@ -526,10 +515,7 @@ pub async fn register_intent(
     headers: HeaderMap,
     Path(listing_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember])?;
-    let command =
-        pb::RegisterIntent { context: context(&headers, &principal)?, listing_id, disclosure_working_days: 0 };
-    carry_out(&deps, command, StatusCode::OK).await
+    Ok(ok(&actions::register_intent(&deps, &Acting::api(&headers, &principal)?, listing_id).await?))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -552,13 +538,8 @@ pub async fn relist(
     Path(listing_id): Path<String>,
     Body(body): Body<RelistBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::TechManager])?;
-    let command = pb::Relist {
-        context: context(&headers, &principal)?,
-        listing_id,
-        disclosure_working_days: body.disclosure_working_days,
-    };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::relist(&deps, &by, listing_id, body.disclosure_working_days).await?))
 }
 
 // ---- bidding sessions ----
@@ -778,15 +759,9 @@ pub async fn open_session(
     Body(body): Body<OpenSessionBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::TechManager])?;
-    let (context, id) = context_with_new_id(&headers, &principal)?;
-    let command = pb::OpenSession {
-        context,
-        session_id: id.clone(),
-        result_id: body.result_id,
-        rules: Some(body.rules.to_pb()?),
-        terms: Some(body.terms.to_pb("terms.")?),
-    };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let (rules, terms) = (body.rules.to_pb()?, body.terms.to_pb("terms.")?);
+    let by = Acting::api(&headers, &principal)?;
+    let (id, done) = actions::open_session(&deps, &by, body.result_id, rules, terms).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/sessions/{id}")), Some(id), &done))
 }
 
@@ -880,9 +855,7 @@ pub async fn register_bidder(
     headers: HeaderMap,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::RegisterBidder { context: context(&headers, &principal)?, session_id };
-    carry_out(&deps, command, StatusCode::OK).await
+    Ok(ok(&actions::register_bidder(&deps, &Acting::api(&headers, &principal)?, session_id).await?))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -896,15 +869,9 @@ pub struct DepositBody {
     pub reference: String,
 }
 
-async fn settle<R: Rpc<Reply = pb::CommandAccepted>>(
-    deps: &Deps,
-    principal: &Principal,
-    headers: &HeaderMap,
-    command: impl FnOnce(Option<pb::CommandContext>) -> R,
-) -> Result<Response, ApiError> {
-    principal.require(&[Role::Admin])?;
-    let done = ask(deps, command(context(headers, principal)?)).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+/// Answers a command carried out by an action: `200` with the stream's version.
+fn ok(done: &pb::CommandAccepted) -> Response {
+    accepted(StatusCode::OK, None, None, done)
 }
 
 /// Record a bidder's deposit as received (administrators, or the settlement integration's account).
@@ -920,14 +887,9 @@ pub async fn confirm_deposit(
     Path(session_id): Path<String>,
     Body(body): Body<DepositBody>,
 ) -> Result<Response, ApiError> {
-    settle(&deps, &principal, &headers, |context| pb::ConfirmDeposit {
-        context,
-        session_id,
-        bidder_org_id: body.bidder_org_id,
-        amount_fen: body.amount_fen,
-        reference: body.reference,
-    })
-    .await
+    let by = Acting::api(&headers, &principal)?;
+    let (org, amount, reference) = (body.bidder_org_id, body.amount_fen, body.reference);
+    Ok(ok(&actions::confirm_deposit(&deps, &by, session_id, org, amount, reference).await?))
 }
 
 /// Record a deposit as refunded, once it is due back after the close (administrators).
@@ -943,14 +905,9 @@ pub async fn refund_deposit(
     Path(session_id): Path<String>,
     Body(body): Body<DepositBody>,
 ) -> Result<Response, ApiError> {
-    settle(&deps, &principal, &headers, |context| pb::RefundDeposit {
-        context,
-        session_id,
-        bidder_org_id: body.bidder_org_id,
-        amount_fen: body.amount_fen,
-        reference: body.reference,
-    })
-    .await
+    let by = Acting::api(&headers, &principal)?;
+    let (org, amount, reference) = (body.bidder_org_id, body.amount_fen, body.reference);
+    Ok(ok(&actions::refund_deposit(&deps, &by, session_id, org, amount, reference).await?))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -973,9 +930,9 @@ pub async fn place_bid(
     Path(session_id): Path<String>,
     Body(body): Body<BidBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::PlaceBid { context: context(&headers, &principal)?, session_id, amount_fen: body.amount_fen };
-    carry_out(&deps, command, StatusCode::CREATED).await
+    let by = Acting::api(&headers, &principal)?;
+    let done = actions::place_bid(&deps, &by, session_id, body.amount_fen).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -999,9 +956,9 @@ pub async fn commit_bid(
     Path(session_id): Path<String>,
     Body(body): Body<CommitBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::CommitBid { context: context(&headers, &principal)?, session_id, commitment: body.commitment };
-    carry_out(&deps, command, StatusCode::CREATED).await
+    let by = Acting::api(&headers, &principal)?;
+    let done = actions::commit_bid(&deps, &by, session_id, body.commitment).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -1025,14 +982,8 @@ pub async fn reveal_bid(
     Path(session_id): Path<String>,
     Body(body): Body<RevealBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::RevealBid {
-        context: context(&headers, &principal)?,
-        session_id,
-        amount_fen: body.amount_fen,
-        nonce: body.nonce,
-    };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::reveal_bid(&deps, &by, session_id, body.amount_fen, body.nonce).await?))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -1059,9 +1010,8 @@ pub async fn record_signed(
     Path(session_id): Path<String>,
     Body(body): Body<SignedBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::Admin])?;
-    let command = pb::RecordSigned { context: context(&headers, &principal)?, session_id, reference: body.reference };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::record_signed(&deps, &by, session_id, body.reference).await?))
 }
 
 /// Record that the winner did not sign: the deposit is forfeited (administrators). The contract deadline's timer
@@ -1078,9 +1028,8 @@ pub async fn record_default(
     Path(session_id): Path<String>,
     Body(body): Body<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::Admin])?;
-    let command = pb::RecordDefault { context: context(&headers, &principal)?, session_id, reason: body.reason };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::record_default(&deps, &by, session_id, body.reason).await?))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

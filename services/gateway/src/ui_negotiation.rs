@@ -18,13 +18,13 @@ use ttx_proto::common::v1::Role;
 use ttx_proto::negotiation::v1::{self as pb};
 
 use crate::Deps;
+use crate::actions::{self, Acting};
 use crate::api::ask;
 use crate::api_negotiation::{fetch_session, session_view};
 use crate::api_results::{MODES, to_name, to_wire};
 use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
-use crate::ui::command_context;
 use crate::ui::{
     FormErrors, api_errors, field, form_errors_banner, html_response, message_page, page, session, signed_form,
     to_login,
@@ -371,42 +371,28 @@ async fn session_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): 
         Err(answer) => return *answer,
     };
     let lang = Lang::from_headers(&headers);
-    let ctx = command_context(&who);
+    let by = Acting::page(&who);
     let session_id = id.clone();
+    let text = |name: &str| field(&f, name).to_owned();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
-        "register" => ask(&deps, pb::RegisterBidder { context: ctx, session_id }).await,
+        "register" => actions::register_bidder(&deps, &by, session_id).await,
         "bid" => match parse_yuan(field(&f, "amount_yuan")) {
-            Some(amount_fen) => ask(&deps, pb::PlaceBid { context: ctx, session_id, amount_fen }).await,
+            Some(amount_fen) => actions::place_bid(&deps, &by, session_id, amount_fen).await,
             None => Err(ApiError::invalid("amount_yuan", "an amount in yuan")),
         },
-        "commit" => {
-            let commitment = field(&f, "commitment").to_owned();
-            ask(&deps, pb::CommitBid { context: ctx, session_id, commitment }).await
-        }
+        "commit" => actions::commit_bid(&deps, &by, session_id, text("commitment")).await,
         "reveal" => match field(&f, "amount_fen").trim().parse::<i64>() {
-            Ok(amount_fen) => {
-                let nonce = field(&f, "nonce").to_owned();
-                ask(&deps, pb::RevealBid { context: ctx, session_id, amount_fen, nonce }).await
-            }
+            Ok(amount_fen) => actions::reveal_bid(&deps, &by, session_id, amount_fen, text("nonce")).await,
             Err(_) => Err(ApiError::invalid("amount_fen", "a whole number of fen")),
         },
         "deposit" => match parse_yuan(field(&f, "amount_yuan")) {
             Some(amount_fen) => {
-                let command = pb::ConfirmDeposit {
-                    context: ctx,
-                    session_id,
-                    bidder_org_id: field(&f, "bidder_org_id").trim().to_owned(),
-                    amount_fen,
-                    reference: field(&f, "reference").to_owned(),
-                };
-                ask(&deps, command).await
+                let bidder = field(&f, "bidder_org_id").trim().to_owned();
+                actions::confirm_deposit(&deps, &by, session_id, bidder, amount_fen, text("reference")).await
             }
             None => Err(ApiError::invalid("amount_yuan", "an amount in yuan")),
         },
-        "signed" => {
-            let reference = field(&f, "reference").trim().to_owned();
-            ask(&deps, pb::RecordSigned { context: ctx, session_id, reference }).await
-        }
+        "signed" => actions::record_signed(&deps, &by, session_id, field(&f, "reference").trim().to_owned()).await,
         _ => Err(ApiError::invalid("do", "not an action")),
     };
     match outcome {
@@ -526,7 +512,7 @@ async fn negotiation_action(
         Err(answer) => return *answer,
     };
     let lang = Lang::from_headers(&headers);
-    let ctx = command_context(&who);
+    let by = Acting::page(&who);
     let negotiation_id = id.clone();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
         "offer" => {
@@ -534,13 +520,13 @@ async fn negotiation_action(
                 .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))
                 .and_then(|price| crate::ui_terms::from_form(&f, price, false));
             match terms {
-                Ok(terms) => ask(&deps, pb::MakeOffer { context: ctx, negotiation_id, terms: Some(terms) }).await,
+                Ok(terms) => actions::make_offer(&deps, &by, negotiation_id, terms).await,
                 Err(e) => Err(e),
             }
         }
         "accept" => {
             let version = field(&f, "version").parse().unwrap_or(0);
-            ask(&deps, pb::AcceptOffer { context: ctx, negotiation_id, version }).await
+            actions::accept_offer(&deps, &by, negotiation_id, version).await
         }
         _ => Err(ApiError::invalid("do", "not an action")),
     };
@@ -552,15 +538,8 @@ async fn negotiation_action(
 
 /// Opens a negotiation on a result for the caller's enterprise, in the mode chosen; the result page's button.
 pub async fn open_from_result(deps: &Deps, who: &Principal, result_id: &str, mode: &str) -> Result<String, ApiError> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let command = pb::OpenNegotiation {
-        context: command_context(who),
-        negotiation_id: id.clone(),
-        result_id: result_id.to_owned(),
-        mode: to_wire(MODES, "mode", mode)?,
-    };
-    ask(deps, command).await?;
-    Ok(id)
+    let mode = to_wire(MODES, "mode", mode)?;
+    Ok(actions::open_negotiation(deps, &Acting::page(who), result_id.to_owned(), mode).await?.0)
 }
 
 // ---- selling from the result's page ----
@@ -665,29 +644,18 @@ pub async fn sale_action(
     let at = |minutes: i64| Some(Timestamp::from_unix_micros(now + minutes * 60_000_000).to_proto());
     match what {
         "register_intent" => {
-            let command = pb::RegisterIntent {
-                context: command_context(who),
-                listing_id: field(f, "listing_id").to_owned(),
-                disclosure_working_days: 0,
-            };
-            ask(deps, command).await?;
+            actions::register_intent(deps, &Acting::page(who), field(f, "listing_id").to_owned()).await?;
             Ok(None)
         }
         "list_sale" => {
             let price = parse_yuan(field(f, "price_yuan"))
                 .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?;
-            let id = uuid::Uuid::now_v7().to_string();
-            let command = pb::OpenListing {
-                context: command_context(who),
-                listing_id: id,
-                result_id: result_id.to_owned(),
-                terms: Some(crate::ui_terms::from_form(f, price, false)?),
-                disclosure_working_days: field(f, "working_days")
-                    .trim()
-                    .parse()
-                    .map_err(|_| ApiError::invalid("disclosure_working_days", "a number of working days"))?,
-            };
-            ask(deps, command).await?;
+            let terms = crate::ui_terms::from_form(f, price, false)?;
+            let working_days = field(f, "working_days")
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::invalid("disclosure_working_days", "a number of working days"))?;
+            actions::open_listing(deps, &Acting::page(who), result_id.to_owned(), terms, working_days).await?;
             Ok(None)
         }
         _ => {
@@ -711,15 +679,8 @@ pub async fn sale_action(
                 version: String::new(),
                 one_shot,
             };
-            let id = uuid::Uuid::now_v7().to_string();
-            let command = pb::OpenSession {
-                context: command_context(who),
-                session_id: id.clone(),
-                result_id: result_id.to_owned(),
-                rules: Some(rules),
-                terms: Some(crate::ui_terms::from_form(f, 0, true)?),
-            };
-            ask(deps, command).await?;
+            let terms = crate::ui_terms::from_form(f, 0, true)?;
+            let (id, _) = actions::open_session(deps, &Acting::page(who), result_id.to_owned(), rules, terms).await?;
             Ok(Some(format!("/sessions/{id}")))
         }
     }
