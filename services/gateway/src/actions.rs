@@ -6,6 +6,7 @@
 
 use axum::http::HeaderMap;
 use ttx_proto::common::v1::{CommandAccepted, CommandContext, Role};
+use ttx_proto::identity::v1 as ipb;
 use ttx_proto::listings::v1 as lpb;
 use ttx_proto::negotiation::v1 as npb;
 
@@ -372,4 +373,106 @@ pub async fn record_default(
 ) -> Result<CommandAccepted, ApiError> {
     by.require(&[Role::Admin])?;
     ask(deps, npb::RecordDefault { context: by.context(), session_id, reason }).await
+}
+
+// ---- demands and open challenges ----
+
+/// Posts a technology demand, or an open challenge with its terms (enterprise members); answers its id.
+pub async fn post_demand(
+    deps: &Deps,
+    by: &Acting<'_>,
+    demand: lpb::Demand,
+    challenge: Option<lpb::ChallengeTerms>,
+) -> Result<(String, CommandAccepted), ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    let demand_id = by.new_id();
+    let command =
+        lpb::PostDemand { context: by.context(), demand_id: demand_id.clone(), demand: Some(demand), challenge };
+    Ok((demand_id, ask(deps, command).await?))
+}
+
+/// Applies to an open challenge (technology managers and enterprise members); answers the application's id.
+pub async fn apply_to_challenge(
+    deps: &Deps,
+    by: &Acting<'_>,
+    demand_id: String,
+    answers: Vec<String>,
+) -> Result<(String, CommandAccepted), ApiError> {
+    by.require(&[Role::TechManager, Role::EnterpriseMember])?;
+    let application_id = by.new_id();
+    let command =
+        lpb::ApplyToChallenge { context: by.context(), demand_id, application_id: application_id.clone(), answers };
+    Ok((application_id, ask(deps, command).await?))
+}
+
+/// Shortlists an application (the poster's members).
+pub async fn shortlist_application(
+    deps: &Deps,
+    by: &Acting<'_>,
+    demand_id: String,
+    application_id: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, lpb::ShortlistApplication { context: by.context(), demand_id, application_id }).await
+}
+
+/// Awards the challenge to a shortlisted application (the poster's members).
+pub async fn award_challenge(
+    deps: &Deps,
+    by: &Acting<'_>,
+    demand_id: String,
+    application_id: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, lpb::AwardChallenge { context: by.context(), demand_id, application_id }).await
+}
+
+/// Withdraws a demand (the poster's members).
+pub async fn withdraw_demand(
+    deps: &Deps,
+    by: &Acting<'_>,
+    demand_id: String,
+    reason: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::EnterpriseMember])?;
+    ask(deps, lpb::WithdrawDemand { context: by.context(), demand_id, reason }).await
+}
+
+// ---- organisations, users, the calendar ----
+
+/// Registers an organisation (administrators); answers its id (the credit code in lower case).
+pub async fn register_organisation(
+    deps: &Deps,
+    by: &Acting<'_>,
+    kind: ipb::OrgKind,
+    name: String,
+    credit_code: String,
+    region: String,
+) -> Result<(String, CommandAccepted), ApiError> {
+    by.require(&[Role::Admin])?;
+    let org_id = credit_code.trim().to_ascii_lowercase();
+    let command = ipb::RegisterOrganisation { context: by.context(), kind: kind.into(), name, credit_code, region };
+    Ok((org_id, ask(deps, command).await?))
+}
+
+/// Creates a user of an organisation with roles (administrators); answers the login.
+pub async fn create_user(
+    deps: &Deps,
+    by: &Acting<'_>,
+    user: ipb::CreateUser,
+) -> Result<(String, CommandAccepted), ApiError> {
+    by.require(&[Role::Admin])?;
+    let user_id = user.user_id.trim().to_owned();
+    let command = ipb::CreateUser { context: by.context(), user_id: user_id.clone(), ..user };
+    Ok((user_id, ask(deps, command).await?))
+}
+
+/// Loads a year's public-holiday schedule (administrators).
+pub async fn load_schedule(
+    deps: &Deps,
+    by: &Acting<'_>,
+    schedule: ipb::LoadSchedule,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    ask(deps, ipb::LoadSchedule { context: by.context(), ..schedule }).await
 }

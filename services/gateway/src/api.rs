@@ -17,6 +17,7 @@ use ttx_proto::identity::v1::{self as pb};
 use utoipa::ToSchema;
 
 use crate::Deps;
+use crate::actions::{self, Acting};
 use crate::auth::{self, Principal};
 use crate::problem::ApiError;
 use crate::token::Claims;
@@ -499,15 +500,10 @@ pub async fn create_organisation(
     Body(body): Body<NewOrganisation>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
-    let command = pb::RegisterOrganisation {
-        context: context(&headers, &principal)?,
-        kind: parse_kind(&body.kind)?.into(),
-        name: body.name,
-        credit_code: body.credit_code.clone(),
-        region: body.region,
-    };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
-    let org_id = body.credit_code.trim().to_ascii_lowercase();
+    let kind = parse_kind(&body.kind)?;
+    let by = Acting::api(&headers, &principal)?;
+    let (org_id, done) =
+        actions::register_organisation(&deps, &by, kind, body.name, body.credit_code, body.region).await?;
     let location = format!("/api/v1/organisations/{org_id}");
     Ok(accepted(StatusCode::CREATED, Some(location), Some(org_id), &done))
 }
@@ -671,16 +667,15 @@ pub async fn create_user(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let roles = body.roles.iter().map(|r| parse_role("roles", r).map(|r| r as i32)).collect::<Result<Vec<_>, _>>()?;
-    let user_id = body.user_id.trim().to_owned();
-    let command = pb::CreateUser {
-        context: context(&headers, &principal)?,
-        user_id: user_id.clone(),
+    let user = pb::CreateUser {
+        context: None,
+        user_id: body.user_id,
         org_id: body.org_id,
         display_name: body.display_name,
         password: body.password,
         roles,
     };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let (user_id, done) = actions::create_user(&deps, &Acting::api(&headers, &principal)?, user).await?;
     let location = format!("/api/v1/users/{user_id}");
     Ok(accepted(StatusCode::CREATED, Some(location), Some(user_id), &done))
 }

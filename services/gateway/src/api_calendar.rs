@@ -12,7 +12,8 @@ use ttx_proto::negotiation::v1 as npb;
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Body, Problem, ask, carry_out, context};
+use crate::actions::{self, Acting};
+use crate::api::{Body, Problem, ask};
 use crate::api_negotiation::show;
 use crate::auth::Principal;
 use crate::problem::ApiError;
@@ -62,22 +63,6 @@ pub async fn get_calendar(State(deps): State<Deps>) -> Result<Json<CalendarView>
     }))
 }
 
-/// Loads the command for one year's schedule.
-pub fn load_command(
-    headers: &HeaderMap,
-    principal: &Principal,
-    body: YearSchedule,
-) -> Result<ipb::LoadSchedule, ApiError> {
-    principal.require(&[Role::Admin])?;
-    Ok(ipb::LoadSchedule {
-        context: context(headers, principal)?,
-        year: body.year,
-        holidays: body.holidays,
-        make_up_workdays: body.make_up_workdays,
-        source: body.source,
-    })
-}
-
 /// Load a year's public-holiday schedule as the State Council published it, or a revision of a year (administrators).
 /// Periods ending in a year without a schedule are refused (users) or pending (timers) until it is loaded.
 #[utoipa::path(post, path = "/api/v1/calendar", tag = "calendar", security(("bearer" = [])),
@@ -93,8 +78,15 @@ pub async fn load_schedule(
     headers: HeaderMap,
     Body(body): Body<YearSchedule>,
 ) -> Result<Response, ApiError> {
-    let command = load_command(&headers, &principal, body)?;
-    carry_out(&deps, command, StatusCode::CREATED).await
+    let schedule = ipb::LoadSchedule {
+        context: None,
+        year: body.year,
+        holidays: body.holidays,
+        make_up_workdays: body.make_up_workdays,
+        source: body.source,
+    };
+    let done = actions::load_schedule(&deps, &Acting::api(&headers, &principal)?, schedule).await?;
+    Ok(crate::api::accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

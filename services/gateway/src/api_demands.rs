@@ -6,13 +6,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use ttx_kernel::Timestamp;
-use ttx_kernel::rpc::Rpc;
 use ttx_proto::common::v1::Role;
 use ttx_proto::listings::v1::{self as pb};
 use utoipa::ToSchema;
 
 use crate::Deps;
-use crate::api::{Accepted, Body, Problem, accepted, ask, carry_out, context, context_with_new_id};
+use crate::actions::{self, Acting};
+use crate::api::{Accepted, Body, Problem, accepted, ask};
 use crate::api_results::{field_name, field_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
@@ -144,30 +144,25 @@ pub async fn post(
     Body(body): Body<DemandBody>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::EnterpriseMember])?;
-    let (context, id) = context_with_new_id(&headers, &principal)?;
-    let command = pb::PostDemand {
-        context,
-        demand_id: id.clone(),
-        demand: Some(pb::Demand {
-            title: body.title,
-            field: field_wire("demand.field", &body.field)?,
-            indicators: body.indicators,
-            problem: body.problem,
-            existing_conditions: body.existing_conditions,
-            budget_fen: body.budget_fen,
-            cooperation_mode: body.cooperation_mode,
-            wanted_trl: body.wanted_trl,
-            valid_until: Some(time("valid_until", &body.valid_until)?),
-        }),
-        challenge: match body.challenge {
-            Some(c) => Some(pb::ChallengeTerms {
-                indicators: c.indicators,
-                deadline: Some(time("challenge.deadline", &c.deadline)?),
-            }),
-            None => None,
-        },
+    let demand = pb::Demand {
+        title: body.title,
+        field: field_wire("demand.field", &body.field)?,
+        indicators: body.indicators,
+        problem: body.problem,
+        existing_conditions: body.existing_conditions,
+        budget_fen: body.budget_fen,
+        cooperation_mode: body.cooperation_mode,
+        wanted_trl: body.wanted_trl,
+        valid_until: Some(time("valid_until", &body.valid_until)?),
     };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let challenge = match body.challenge {
+        Some(c) => Some(pb::ChallengeTerms {
+            indicators: c.indicators,
+            deadline: Some(time("challenge.deadline", &c.deadline)?),
+        }),
+        None => None,
+    };
+    let (id, done) = actions::post_demand(&deps, &Acting::api(&headers, &principal)?, demand, challenge).await?;
     Ok(accepted(StatusCode::CREATED, Some(format!("/api/v1/demands/{id}")), Some(id), &done))
 }
 
@@ -224,23 +219,14 @@ pub async fn apply(
     Path(demand_id): Path<String>,
     Body(body): Body<ApplicationBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::TechManager, Role::EnterpriseMember])?;
-    let (context, application_id) = context_with_new_id(&headers, &principal)?;
-    let command =
-        pb::ApplyToChallenge { context, demand_id, application_id: application_id.clone(), answers: body.answers };
-    let done: pb::CommandAccepted = ask(&deps, command).await?;
+    let by = Acting::api(&headers, &principal)?;
+    let (application_id, done) = actions::apply_to_challenge(&deps, &by, demand_id, body.answers).await?;
     Ok(accepted(StatusCode::CREATED, None, Some(application_id), &done))
 }
 
-async fn application_action<R: Rpc<Reply = pb::CommandAccepted>>(
-    deps: &Deps,
-    principal: &Principal,
-    headers: &HeaderMap,
-    command: impl FnOnce(Option<pb::CommandContext>) -> R,
-) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember])?;
-    let done = ask(deps, command(context(headers, principal)?)).await?;
-    Ok(accepted(StatusCode::OK, None, None, &done))
+/// Answers a command carried out by an action: `200` with the stream's version.
+fn ok(done: &pb::CommandAccepted) -> Response {
+    accepted(StatusCode::OK, None, None, done)
 }
 
 /// Shortlist an application (the poster's members).
@@ -255,12 +241,8 @@ pub async fn shortlist(
     headers: HeaderMap,
     Path((demand_id, application_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    application_action(&deps, &principal, &headers, |context| pb::ShortlistApplication {
-        context,
-        demand_id,
-        application_id,
-    })
-    .await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::shortlist_application(&deps, &by, demand_id, application_id).await?))
 }
 
 /// Award the challenge to a shortlisted application (the poster's members).
@@ -276,8 +258,8 @@ pub async fn award(
     headers: HeaderMap,
     Path((demand_id, application_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    application_action(&deps, &principal, &headers, |context| pb::AwardChallenge { context, demand_id, application_id })
-        .await
+    let by = Acting::api(&headers, &principal)?;
+    Ok(ok(&actions::award_challenge(&deps, &by, demand_id, application_id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -299,7 +281,5 @@ pub async fn withdraw(
     Path(demand_id): Path<String>,
     Body(body): Body<DemandWithdrawBody>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::EnterpriseMember])?;
-    let command = pb::WithdrawDemand { context: context(&headers, &principal)?, demand_id, reason: body.reason };
-    carry_out(&deps, command, StatusCode::OK).await
+    Ok(ok(&actions::withdraw_demand(&deps, &Acting::api(&headers, &principal)?, demand_id, body.reason).await?))
 }

@@ -14,6 +14,7 @@ use ttx_proto::common::v1::Role;
 use ttx_proto::identity::v1::{self as pb};
 
 use crate::Deps;
+use crate::actions::{self, Acting};
 use crate::api::{self, LoginBody, ask, parse_kind, parse_role};
 use crate::auth::{self, CSRF_COOKIE, Principal, SESSION_COOKIE, cookie, same_secret};
 use crate::i18n::{LANG_COOKIE, Lang};
@@ -553,11 +554,6 @@ async fn organisations_page(State(deps): State<Deps>, headers: HeaderMap) -> Res
     organisations_view(&deps, &headers, &who, None, Vec::new(), HashMap::new()).await
 }
 
-/// A command's context from a page: the caller, and a new command id.
-pub(crate) fn command_context(who: &Principal) -> Option<pb::CommandContext> {
-    Some(pb::CommandContext { actor: Some(who.actor()), command_id: uuid::Uuid::now_v7().to_string() })
-}
-
 async fn organisations_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let f = form(&body);
@@ -565,14 +561,10 @@ async fn organisations_submit(State(deps): State<Deps>, headers: HeaderMap, body
         return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
     }
     let result = async {
-        let command = pb::RegisterOrganisation {
-            context: command_context(&who),
-            kind: parse_kind(field(&f, "kind"))?.into(),
-            name: field(&f, "name").to_owned(),
-            credit_code: field(&f, "credit_code").to_owned(),
-            region: field(&f, "region").to_owned(),
-        };
-        ask(&deps, command).await
+        let kind = parse_kind(field(&f, "kind"))?;
+        let text = |name: &str| field(&f, name).to_owned();
+        let by = Acting::page(&who);
+        actions::register_organisation(&deps, &by, kind, text("name"), text("credit_code"), text("region")).await
     }
     .await;
     match result {
@@ -673,15 +665,15 @@ async fn users_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes)
             .map(|v| v.iter().map(|r| parse_role("roles", r).map(|r| r as i32)).collect::<Result<Vec<_>, _>>())
             .transpose()?
             .unwrap_or_default();
-        let command = pb::CreateUser {
-            context: command_context(&who),
-            user_id: field(&f, "user_id").trim().to_owned(),
+        let user = pb::CreateUser {
+            context: None,
+            user_id: field(&f, "user_id").to_owned(),
             org_id: field(&f, "org_id").to_owned(),
             display_name: field(&f, "display_name").to_owned(),
             password: field(&f, "password").to_owned(),
             roles,
         };
-        ask(&deps, command).await
+        actions::create_user(&deps, &Acting::page(&who), user).await
     }
     .await;
     match result {

@@ -15,13 +15,13 @@ use ttx_proto::common::v1::Role;
 use ttx_proto::identity::v1 as ipb;
 
 use crate::Deps;
-use crate::api::ask;
+use crate::actions::{self, Acting};
 use crate::auth::{CSRF_COOKIE, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
 use crate::ui::{
-    FormErrors, api_errors, command_context, csrf_ok, field, form, form_errors_banner, html_response, labelled,
-    message_page, page, session, to_login,
+    FormErrors, api_errors, csrf_ok, field, form, form_errors_banner, html_response, labelled, message_page, page,
+    session, to_login,
 };
 use crate::ui_negotiation::when;
 
@@ -125,14 +125,14 @@ async fn calendar_submit(State(deps): State<Deps>, headers: HeaderMap, body: Byt
     }
     let result = async {
         let year = field(&f, "year").trim().parse().map_err(|_| ApiError::invalid("year", "a year"))?;
-        let command = ipb::LoadSchedule {
-            context: command_context(&who),
+        let schedule = ipb::LoadSchedule {
+            context: None,
             year,
             holidays: dates(field(&f, "holidays")),
             make_up_workdays: dates(field(&f, "make_up_workdays")),
             source: field(&f, "source").to_owned(),
         };
-        ask(&deps, command).await
+        actions::load_schedule(&deps, &Acting::page(&who), schedule).await
     }
     .await;
     match result {

@@ -27,8 +27,8 @@ use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
 use crate::ui::{
-    FormErrors, api_errors, command_context, csrf_ok, error_for, field, form, form_errors_banner, html_response,
-    labelled, message_page, page, session, signed_form, to_login,
+    FormErrors, api_errors, csrf_ok, error_for, field, form, form_errors_banner, html_response, labelled, message_page,
+    page, session, signed_form, to_login,
 };
 
 pub fn routes() -> Router<Deps> {
@@ -1095,26 +1095,16 @@ async fn demand_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
         Err(answer) => return *answer,
     };
     let lang = Lang::from_headers(&headers);
-    let ctx = command_context(&who);
+    let by = Acting::page(&who);
     let demand_id = id.clone();
+    let application_id = field(&f, "application_id").to_owned();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
         "apply" => {
-            let command = pb::ApplyToChallenge {
-                context: ctx,
-                demand_id,
-                application_id: uuid::Uuid::now_v7().to_string(),
-                answers: f.get("answer").cloned().unwrap_or_default(),
-            };
-            ask(&deps, command).await
+            let answers = f.get("answer").cloned().unwrap_or_default();
+            actions::apply_to_challenge(&deps, &by, demand_id, answers).await.map(|(_, done)| done)
         }
-        "shortlist" => {
-            let application_id = field(&f, "application_id").to_owned();
-            ask(&deps, pb::ShortlistApplication { context: ctx, demand_id, application_id }).await
-        }
-        "award" => {
-            let application_id = field(&f, "application_id").to_owned();
-            ask(&deps, pb::AwardChallenge { context: ctx, demand_id, application_id }).await
-        }
+        "shortlist" => actions::shortlist_application(&deps, &by, demand_id, application_id).await,
+        "award" => actions::award_challenge(&deps, &by, demand_id, application_id).await,
         _ => Err(ApiError::invalid("do", "not an action")),
     };
     match outcome {
@@ -1182,7 +1172,6 @@ async fn new_demand_submit(State(deps): State<Deps>, headers: HeaderMap, body: B
         return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
     }
     let lang = Lang::from_headers(&headers);
-    let id = uuid::Uuid::now_v7().to_string();
     let outcome = async {
         let budget_fen = parse_yuan(field(&f, "budget_yuan"))
             .ok_or_else(|| ApiError::invalid("budget_yuan", "an amount in yuan"))?;
@@ -1196,27 +1185,22 @@ async fn new_demand_submit(State(deps): State<Deps>, headers: HeaderMap, body: B
         } else {
             None
         };
-        let command = pb::PostDemand {
-            context: command_context(&who),
-            demand_id: id.clone(),
-            demand: Some(pb::Demand {
-                title: field(&f, "title").to_owned(),
-                field: to_wire(FIELDS, "field", field(&f, "field"))?,
-                indicators: field(&f, "indicators").to_owned(),
-                problem: field(&f, "problem").to_owned(),
-                existing_conditions: field(&f, "existing_conditions").to_owned(),
-                budget_fen,
-                cooperation_mode: field(&f, "cooperation_mode").to_owned(),
-                wanted_trl,
-                valid_until: Some(end_of_day("valid_until", field(&f, "valid_until"))?),
-            }),
-            challenge,
+        let demand = pb::Demand {
+            title: field(&f, "title").to_owned(),
+            field: to_wire(FIELDS, "field", field(&f, "field"))?,
+            indicators: field(&f, "indicators").to_owned(),
+            problem: field(&f, "problem").to_owned(),
+            existing_conditions: field(&f, "existing_conditions").to_owned(),
+            budget_fen,
+            cooperation_mode: field(&f, "cooperation_mode").to_owned(),
+            wanted_trl,
+            valid_until: Some(end_of_day("valid_until", field(&f, "valid_until"))?),
         };
-        ask(&deps, command).await
+        actions::post_demand(&deps, &Acting::page(&who), demand, challenge).await
     }
     .await;
     match outcome {
-        Ok(_) => see_other(format!("/demands/{id}")),
+        Ok((id, _)) => see_other(format!("/demands/{id}")),
         Err(e) => new_demand_view(&headers, &who, errors_of(lang, e), &f),
     }
 }
