@@ -181,17 +181,7 @@ async fn the_negotiation_room_shows_versions_side_by_side_and_refuses_a_deal_whi
 #[tokio::test]
 async fn a_seller_starts_an_auction_from_the_result_page_and_a_buyer_registers_there() {
     let x = Exchange::start().await;
-    let bearer = |t: &str| format!("Bearer {t}");
-    let (manager, reviewer) = (x.login("lilei").await, x.login("hanmei").await);
-    let mut listing = common::listing_json();
-    listing["route"] = serde_json::json!("auction");
-    let a = x.send("POST", "/api/v1/results", &[("authorization", &bearer(&manager))], Some(listing)).await;
-    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-    let id = a.body["id"].as_str().unwrap().to_owned();
-    for (t, step) in [(&manager, "submit"), (&reviewer, "approve"), (&manager, "publish")] {
-        let a = x.send("POST", &format!("/api/v1/results/{id}/{step}"), &[("authorization", &bearer(t))], None).await;
-        assert_eq!(a.status, StatusCode::OK, "{step}: {}", a.body);
-    }
+    let (id, manager) = x.published_result("auction").await;
     let seller = format!("ttx_session={manager}; ttx_csrf=abc");
     let (_, _, page) = x.get_page(&format!("/results/{id}"), &seller).await;
     assert!(page.contains(r#"value="auction""#), "the seller may start an auction: {page}");
@@ -221,16 +211,7 @@ async fn a_seller_starts_an_auction_from_the_result_page_and_a_buyer_registers_t
 #[tokio::test]
 async fn a_seller_lists_a_sale_from_the_result_page_and_a_buyer_registers_its_intent_there() {
     let x = Exchange::start().await;
-    let bearer = |t: &str| format!("Bearer {t}");
-    let (manager, reviewer) = (x.login("lilei").await, x.login("hanmei").await);
-    let mut listing = common::listing_json();
-    listing["route"] = serde_json::json!("listed");
-    let a = x.send("POST", "/api/v1/results", &[("authorization", &bearer(&manager))], Some(listing)).await;
-    let id = a.body["id"].as_str().unwrap().to_owned();
-    for (t, step) in [(&manager, "submit"), (&reviewer, "approve"), (&manager, "publish")] {
-        let a = x.send("POST", &format!("/api/v1/results/{id}/{step}"), &[("authorization", &bearer(t))], None).await;
-        assert_eq!(a.status, StatusCode::OK, "{step}: {}", a.body);
-    }
+    let (id, manager) = x.published_result("listed").await;
     let seller = format!("ttx_session={manager}; ttx_csrf=abc");
     let path = format!("/results/{id}");
     let (status, _, _) = x
@@ -261,16 +242,7 @@ async fn a_result_page_costs_two_bus_requests_and_an_idle_live_auction_none() {
     use tower::ServiceExt as _;
 
     let x = Exchange::start().await;
-    let bearer = |t: &str| format!("Bearer {t}");
-    let (manager, reviewer) = (x.login("lilei").await, x.login("hanmei").await);
-    let mut listing = common::listing_json();
-    listing["route"] = serde_json::json!("auction");
-    let a = x.send("POST", "/api/v1/results", &[("authorization", &bearer(&manager))], Some(listing)).await;
-    let id = a.body["id"].as_str().unwrap().to_owned();
-    for (t, step) in [(&manager, "submit"), (&reviewer, "approve"), (&manager, "publish")] {
-        let a = x.send("POST", &format!("/api/v1/results/{id}/{step}"), &[("authorization", &bearer(t))], None).await;
-        assert_eq!(a.status, StatusCode::OK, "{step}: {}", a.body);
-    }
+    let (id, manager) = x.published_result("auction").await;
     let seller = format!("ttx_session={manager}; ttx_csrf=abc");
     let (status, headers, _) = x
         .post_form(

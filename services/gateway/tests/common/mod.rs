@@ -319,6 +319,25 @@ impl Exchange {
         (status, headers, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// A result of the holder's, published by its technology manager `lilei` after review, priced by `route`; its id
+    /// and the manager's token.
+    pub async fn published_result(&self, route: &str) -> (String, String) {
+        let bearer = |t: &str| format!("Bearer {t}");
+        let (manager, reviewer) = (self.login("lilei").await, self.login("hanmei").await);
+        let mut listing = listing_json();
+        listing["route"] = json!(route);
+        let a = self.send("POST", "/api/v1/results", &[("authorization", &bearer(&manager))], Some(listing)).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        let id = a.body["id"].as_str().unwrap().to_owned();
+        for (t, step) in [(&manager, "submit"), (&reviewer, "approve"), (&manager, "publish")] {
+            let a = self
+                .send("POST", &format!("/api/v1/results/{id}/{step}"), &[("authorization", &bearer(t))], None)
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{step}: {}", a.body);
+        }
+        (id, manager)
+    }
+
     pub async fn login(&self, user: &str) -> String {
         let answer =
             self.send("POST", "/api/v1/auth/login", &[], Some(json!({ "user_id": user, "password": PASSWORD }))).await;
