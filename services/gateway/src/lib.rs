@@ -44,10 +44,6 @@ pub mod problem;
 pub mod throttle;
 pub mod token;
 pub mod ui;
-pub mod ui_calendar;
-pub mod ui_listings;
-pub mod ui_negotiation;
-pub mod ui_terms;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -19,11 +19,7 @@ use crate::actions::{self, Acting};
 use crate::auth::{CSRF_COOKIE, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
-use crate::ui::{
-    FormErrors, api_errors, csrf_ok, field, form, form_errors_banner, html_response, labelled, message_page, page,
-    session, to_login,
-};
-use crate::ui_negotiation::when;
+use crate::ui::kit::*;
 
 pub fn routes() -> Router<Deps> {
     Router::new().route("/admin/calendar", get(calendar_page).post(calendar_submit))

@@ -26,10 +26,7 @@ use crate::api_search::{SearchParams, find_matches, list_notifications, run_sear
 use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
-use crate::ui::{
-    FormErrors, api_errors, csrf_ok, error_for, field, form, form_errors_banner, html_response, labelled, message_page,
-    page, session, signed_form, to_login,
-};
+use crate::ui::kit::*;
 
 pub fn routes() -> Router<Deps> {
     Router::new()
@@ -43,51 +40,6 @@ pub fn routes() -> Router<Deps> {
         .route("/demands/{id}", get(demand_page).post(demand_action))
 }
 
-/// The page's words for an API name, e.g. `label(lang, "field", "new_energy")`.
-pub(crate) fn label(lang: Lang, prefix: &str, name: &str) -> String {
-    lang.lookup(&format!("{prefix}.{name}")).map_or_else(|| name.to_owned(), str::to_owned)
-}
-
-/// Fen as yuan, with thousands separators: ¥5,000,000 or ¥12.50.
-pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let fen = fen.unsigned_abs();
-    let whole = (fen / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    match fen % 100 {
-        0 => format!("{sign}¥{grouped}"),
-        cents => format!("{sign}¥{grouped}.{cents:02}"),
-    }
-}
-
-/// Yuan as typed (`1,234.5`) to fen, exactly; `None` when it is not an amount.
-pub fn parse_yuan(s: &str) -> Option<i64> {
-    let s: String = s.trim().chars().filter(|c| *c != ',' && *c != '，').collect();
-    let (whole, cents) = s.split_once('.').unwrap_or((&s, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || cents.len() > 2 {
-        return None;
-    }
-    if !cents.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let cents: i64 = format!("{cents:0<2}").parse().ok()?;
-    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
-}
-
-/// A moment as Beijing time (UTC+8), to the minute: 2026-12-11 17:15.
-pub fn beijing(t: Timestamp) -> String {
-    let secs = t.unix_micros().div_euclid(1_000_000) + 8 * 3600;
-    let (y, m, d) = ttx_kernel::time::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", s / 3600, s % 3600 / 60)
-}
-
 /// Organisation id → name for the organisations a page shows, in one request to identity; ids stand in for names it
 /// does not know.
 async fn org_names(deps: &Deps, ids: Vec<String>) -> HashMap<String, String> {
@@ -96,7 +48,7 @@ async fn org_names(deps: &Deps, ids: Vec<String>) -> HashMap<String, String> {
     if ids.is_empty() {
         return HashMap::new();
     }
-    let q = ipb::ListOrganisations { org_ids: ids.into_iter().collect(), page: crate::ui::longest_page() };
+    let q = ipb::ListOrganisations { org_ids: ids.into_iter().collect(), page: crate::ui::kit::longest_page() };
     ask(deps, q).await.map(|l| l.organisations.into_iter().map(|o| (o.org_id, o.name)).collect()).unwrap_or_default()
 }
 
@@ -445,9 +397,9 @@ async fn result_view(
         .then(|| crate::api_search::match_list(&found));
     let route = to_name(ROUTES, l.route);
     let sales = if who.is_some() && route != "negotiated" {
-        crate::ui_negotiation::sales_of(deps, asker, id).await
+        crate::ui::negotiation::sales_of(deps, asker, id).await
     } else {
-        crate::ui_negotiation::Sales::default()
+        crate::ui::negotiation::Sales::default()
     };
     let action = format!("/results/{id}");
     let hidden = html! { input type="hidden" name="csrf" value=(csrf); };
@@ -510,12 +462,12 @@ async fn result_view(
                             strong { @if o.by_org_id.is_empty() { (lang.t("an_objector")) } @else { (name_of(&names, &o.by_org_id)) } }
                             "：" (o.text) " " span class="badge" { (label(lang, "resolution", resolution)) }
                         }
-                        @if o.raised_at.is_some() { p class="meta" { (lang.t("raised_at")) " " (crate::ui_negotiation::when(&o.raised_at)) } }
+                        @if o.raised_at.is_some() { p class="meta" { (lang.t("raised_at")) " " (crate::ui::kit::when(&o.raised_at)) } }
                         @if !o.answer.is_empty() {
-                            p { (lang.t("answer")) "：" (o.answer) @if o.answered_at.is_some() { " · " (crate::ui_negotiation::when(&o.answered_at)) } }
+                            p { (lang.t("answer")) "：" (o.answer) @if o.answered_at.is_some() { " · " (crate::ui::kit::when(&o.answered_at)) } }
                         }
                         @if resolution != "open" && (!o.resolution_note.is_empty() || o.resolved_at.is_some()) {
-                            p { (lang.t("note")) "：" (o.resolution_note) @if o.resolved_at.is_some() { " · " (crate::ui_negotiation::when(&o.resolved_at)) } }
+                            p { (lang.t("note")) "：" (o.resolution_note) @if o.resolved_at.is_some() { " · " (crate::ui::kit::when(&o.resolved_at)) } }
                         }
                         @if manager && resolution == "open" && o.answer.is_empty() {
                             form method="post" action=(action) class="inline" {
@@ -615,7 +567,7 @@ async fn result_view(
             }
         }
         @if who.is_some() && route != "negotiated" {
-            (crate::ui_negotiation::sales_part(lang, &sales, &action, &csrf, manager && status == "published", who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours, route, l.asking_price_fen, &l.modes))
+            (crate::ui::negotiation::sales_part(lang, &sales, &action, &csrf, manager && status == "published", who.as_ref().is_some_and(|w| w.has(Role::EnterpriseMember)) && !ours, route, l.asking_price_fen, &l.modes))
         }
         @if let Some(m) = &matches { (matches_table(lang, "demands", &m.matches)) }
         @if who.is_none() { p { a href="/login" { (lang.t("login")) } " " (lang.t("login_to_see")) } }
@@ -674,12 +626,12 @@ async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): P
             let upheld = field(&f, "do") == "uphold";
             actions::resolve_objection(&deps, &by, result_id, objection_id, upheld, text("note")).await
         }
-        "negotiate" => match crate::ui_negotiation::open_from_result(&deps, &who, &id, field(&f, "mode")).await {
+        "negotiate" => match crate::ui::negotiation::open_from_result(&deps, &who, &id, field(&f, "mode")).await {
             Ok(n) => return see_other(format!("/negotiations/{n}")),
             Err(e) => Err(e),
         },
         "auction" | "list_sale" | "register_intent" => {
-            match crate::ui_negotiation::sale_action(&deps, &who, &id, field(&f, "do"), &f).await {
+            match crate::ui::negotiation::sale_action(&deps, &who, &id, field(&f, "do"), &f).await {
                 Ok(Some(to)) => return see_other(to),
                 Ok(None) => Ok(pb::CommandAccepted::default()),
                 Err(e) => Err(e),
@@ -915,11 +867,15 @@ async fn my_listings(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     let csrf = csrf_of(&headers);
     let results: Result<pb::ResultList, _> = ask(
         &deps,
-        pb::ListResults { page: crate::ui::longest_page(), asker: Some(who.actor()), owner_org_id: who.org_id.clone() },
+        pb::ListResults {
+            page: crate::ui::kit::longest_page(),
+            asker: Some(who.actor()),
+            owner_org_id: who.org_id.clone(),
+        },
     )
     .await;
     let demands: Result<pb::DemandList, _> =
-        ask(&deps, pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) }).await;
+        ask(&deps, pb::ListDemands { page: crate::ui::kit::longest_page(), asker: Some(who.actor()) }).await;
     let longest = crate::api::ListPage { offset: None, limit: Some(ttx_kernel::bus::MAX_PAGE) };
     let notices = list_notifications(&deps, &who, longest).await;
     let (Ok(results), Ok(demands), Ok(notices)) = (results, demands, notices) else {
@@ -994,7 +950,7 @@ async fn demands_page(State(deps): State<Deps>, headers: HeaderMap) -> Response 
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = csrf_of(&headers);
-    let Ok(list) = ask(&deps, pb::ListDemands { page: crate::ui::longest_page(), asker: Some(who.actor()) }).await
+    let Ok(list) = ask(&deps, pb::ListDemands { page: crate::ui::kit::longest_page(), asker: Some(who.actor()) }).await
     else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };

@@ -25,11 +25,7 @@ use crate::api_results::{MODES, to_name, to_wire};
 use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
-use crate::ui::{
-    FormErrors, api_errors, field, form_errors_banner, html_response, message_page, page, session, signed_form,
-    to_login,
-};
-use crate::ui_listings::{beijing, label, parse_yuan, yuan};
+use crate::ui::kit::*;
 
 pub fn routes() -> Router<Deps> {
     Router::new()
@@ -38,10 +34,6 @@ pub fn routes() -> Router<Deps> {
         .route("/sessions/{id}", get(session_page).post(session_action))
         .route("/sessions/{id}/live", get(session_live))
         .route("/negotiations/{id}", get(negotiation_page).post(negotiation_action))
-}
-
-pub(crate) fn when(t: &Option<prost_types::Timestamp>) -> String {
-    t.as_ref().map(|t| beijing(Timestamp::from_proto(t))).unwrap_or_default()
 }
 
 fn rfc3339(t: &Option<prost_types::Timestamp>) -> String {
@@ -56,7 +48,7 @@ async fn sessions_page(State(deps): State<Deps>, headers: HeaderMap) -> Response
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
     let Ok(list) = ask(
         &deps,
-        pb::ListSessions { page: crate::ui::longest_page(), asker: Some(who.actor()), result_id: String::new() },
+        pb::ListSessions { page: crate::ui::kit::longest_page(), asker: Some(who.actor()), result_id: String::new() },
     )
     .await
     else {
@@ -208,7 +200,7 @@ async fn session_view_page(deps: &Deps, headers: &HeaderMap, id: &str, errors: F
                 @if rules.one_shot { dt { (lang.t("one_shot")) } dd { (lang.t("one_shot_explained")) } }
                 @if let Some(t) = &v.terms {
                     dt { (lang.t("modes")) } dd id="session-mode" { (label(lang, "mode", to_name(MODES, t.mode))) }
-                    dt { (lang.t("payments")) } dd id="session-schedule" { (crate::ui_terms::schedule_text(lang, t)) }
+                    dt { (lang.t("payments")) } dd id="session-schedule" { (crate::ui::terms::schedule_text(lang, t)) }
                 }
                 dt { (lang.t("bidders")) } dd { (v.bidders) }
                 @if !v.my_deposit.is_empty() { dt { (lang.t("my_deposit")) } dd id="my-deposit" { (label(lang, "deposit", &v.my_deposit)) } }
@@ -408,7 +400,7 @@ fn term_rows(lang: Lang, t: &pb::TermSheet) -> Vec<(&'static str, String)> {
     vec![
         ("modes", label(lang, "mode", to_name(MODES, t.mode))),
         ("term_price", yuan(t.price_fen)),
-        ("payments", crate::ui_terms::schedule_text(lang, t)),
+        ("payments", crate::ui::terms::schedule_text(lang, t)),
         ("territory", t.territory.clone()),
         ("term_months", t.term_months.to_string()),
         ("field_of_use", t.field_of_use.clone()),
@@ -483,7 +475,7 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
                     input type="hidden" name="do" value="offer";
                     label for="price_yuan" { (lang.t("term_price")) }
                     input id="price_yuan" name="price_yuan" type="text" required value=(if last_terms.price_fen > 0 { format!("{}.{:02}", last_terms.price_fen / 100, last_terms.price_fen % 100) } else { String::new() });
-                    (crate::ui_terms::fields(lang, &offer_modes, &offer_terms, false))
+                    (crate::ui::terms::fields(lang, &offer_modes, &offer_terms, false))
                     button type="submit" { (lang.t("do.offer")) }
                 }
             }
@@ -518,7 +510,7 @@ async fn negotiation_action(
         "offer" => {
             let terms = parse_yuan(field(&f, "price_yuan"))
                 .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))
-                .and_then(|price| crate::ui_terms::from_form(&f, price, false));
+                .and_then(|price| crate::ui::terms::from_form(&f, price, false));
             match terms {
                 Ok(terms) => actions::make_offer(&deps, &by, negotiation_id, terms).await,
                 Err(e) => Err(e),
@@ -602,7 +594,7 @@ pub fn sales_part(
                     input id="sale_price" name="price_yuan" type="text" required value=(price);
                     label for="sale_days" { (lang.t("disclosure_days")) }
                     input id="sale_days" name="working_days" type="number" min="10" max="60" value="10";
-                    (crate::ui_terms::fields(lang, modes, &pb::TermSheet::default(), false))
+                    (crate::ui::terms::fields(lang, modes, &pb::TermSheet::default(), false))
                     button type="submit" name="do" value="list_sale" { (lang.t("do.list_sale")) }
                 }
             }
@@ -615,7 +607,7 @@ pub fn sales_part(
                     input id="auction_days" name="days" type="number" min="1" value="7";
                     label class="check" { input type="checkbox" name="sealed" value="1"; " " (lang.t("sealed")) }
                     label class="check" { input type="checkbox" name="one_shot" value="1"; " " (lang.t("one_shot")) }
-                    (crate::ui_terms::fields(lang, modes, &pb::TermSheet::default(), true))
+                    (crate::ui::terms::fields(lang, modes, &pb::TermSheet::default(), true))
                     button type="submit" name="do" value="auction" { (lang.t("do.auction")) }
                 }
             }
@@ -650,7 +642,7 @@ pub async fn sale_action(
         "list_sale" => {
             let price = parse_yuan(field(f, "price_yuan"))
                 .ok_or_else(|| ApiError::invalid("price_yuan", "an amount in yuan"))?;
-            let terms = crate::ui_terms::from_form(f, price, false)?;
+            let terms = crate::ui::terms::from_form(f, price, false)?;
             let working_days = field(f, "working_days")
                 .trim()
                 .parse()
@@ -679,7 +671,7 @@ pub async fn sale_action(
                 version: String::new(),
                 one_shot,
             };
-            let terms = crate::ui_terms::from_form(f, 0, true)?;
+            let terms = crate::ui::terms::from_form(f, 0, true)?;
             let (id, _) = actions::open_session(deps, &Acting::page(who), result_id.to_owned(), rules, terms).await?;
             Ok(Some(format!("/sessions/{id}")))
         }

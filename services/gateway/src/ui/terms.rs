@@ -11,8 +11,7 @@ use ttx_proto::negotiation::v1 as pb;
 use crate::api_results::{MODES, to_name, to_wire};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
-use crate::ui::field;
-use crate::ui_listings::{label, parse_yuan};
+use crate::ui::kit::*;
 
 /// Rows a schedule form offers at least.
 const ROWS: usize = 3;
@@ -106,7 +105,7 @@ pub fn schedule_text(lang: Lang, t: &pb::TermSheet) -> String {
                 None => p.due.clone(),
             };
             let amount = if p.amount_fen > 0 {
-                crate::ui_listings::yuan(p.amount_fen)
+                crate::ui::kit::yuan(p.amount_fen)
             } else {
                 format!("{}.{:02}%", p.share_bp / 100, p.share_bp % 100)
             };
