@@ -11,7 +11,7 @@ use ttx_proto::listings::v1 as lpb;
 use ttx_proto::negotiation::v1 as npb;
 
 use crate::Deps;
-use crate::api::{ask, command_id, derived_id};
+use crate::api::kit::{ask, command_id, derived_id};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 

@@ -6,23 +6,28 @@
 //! - [`router`]: the routes, with one span per request that continues the caller's W3C trace context, and a request
 //!   id (`x-request-id`, the caller's or a new one) on every answer; `/readyz` pings every service of
 //!   `ttx_proto::services::ALL`.
-//! - [`api`]: the JSON API (authentication, organisations, users) and [`api::ask`], the one way the gateway sends a
-//!   request to a service; [`api_results`]: research results;
-//!   [`api_demands`]: demands and open challenges; [`api_search`]: search, matches, notifications;
-//!   [`api_negotiation`]: negotiations, listed sales, bidding sessions, a result's market, overdue refunds;
-//!   [`api_calendar`]: the holiday schedules, loading a year, the deadlines waiting for one.
+//! - [`api`]: the JSON API, one module per context, each serving its routes ([`api::routes`] merges them):
+//!   [`api::identity`]: logging in, the caller, organisations, users; [`api::results`]: research results;
+//!   [`api::demands`]: demands and open challenges; [`api::search`]: search, matches, notifications;
+//!   [`api::negotiation`]: negotiations, listed sales, bidding sessions, a result's market, overdue refunds;
+//!   [`api::calendar`]: the holiday schedules, loading a year, the deadlines waiting for one; [`api::kit`]: what they
+//!   share, among it [`api::kit::ask`], the one way the gateway sends a request to a service.
 //! - [`actions`]: what users do, one function per action (role check, command, call), which the JSON handlers and
 //!   the page forms both call.
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers, and a page listing it.
 //! - [`auth`]: bearer tokens, session cookies with CSRF tokens, the caller as a [`auth::Principal`].
 //! - [`token`]: Ed25519-signed JWTs and the key ring (rotation keeps old tokens valid until they expire).
 //! - [`throttle`]: failed-login limits per account and per address.
-//! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]); [`ui_listings`]: results (one request
-//!   to listings for a result's page, one to negotiation for its sales) and demands; [`ui_negotiation`]: auctions
-//!   (the live page waits for negotiation's change notices), the negotiation room, selling from a result's page,
-//!   overdue refunds;
-//!   [`ui_calendar`]: the holiday calendar, its pending-deadline alert and the form that loads a year;
-//!   [`ui_terms`]: the terms part of sale and offer forms (mode, territory, term, a structured schedule).
+//! - [`ui`]: the web UI (server-rendered, Chinese and English via [`i18n`]), one module per context under it:
+//!   [`ui::identity`]: logging in, home, one's organisation, the administrators' pages; [`ui::listings`]: results
+//!   (one request to listings for a result's page, one to negotiation for its sales) and demands;
+//!   [`ui::negotiation`]: auctions (the live page waits for negotiation's change notices), the negotiation room,
+//!   selling from a result's page, overdue refunds; [`ui::calendar`]: the holiday calendar, its pending-deadline alert
+//!   and the form that loads a year; [`ui::terms`]: the terms part of sale and offer forms; [`ui::kit`]: what every
+//!   page uses.
+//!
+//!   Modules depend one way: pages → actions → API kit; API routes → actions; `ui::listings` → `ui::negotiation` →
+//!   `ui::terms` → `ui::kit`; no module uses one that uses it.
 //! - [`metrics`]: request counts and durations per route, and the requests sent over the bus per subject, at
 //!   `/metrics` (Prometheus).
 //! - [`problem`]: RFC 9457 problem documents with stable `type` URIs (`urn:ttx:problem:…`), and the one table from
@@ -31,11 +36,6 @@
 
 pub mod actions;
 pub mod api;
-pub mod api_calendar;
-pub mod api_demands;
-pub mod api_negotiation;
-pub mod api_results;
-pub mod api_search;
 pub mod auth;
 pub mod i18n;
 pub mod metrics;
@@ -54,7 +54,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use bytes::Bytes;
 use problem::ApiError;
 use serde_json::json;
@@ -177,73 +177,7 @@ fn remote_parent(headers: &axum::http::HeaderMap) -> Option<telemetry::SpanConte
 
 /// The HTTP routes.
 pub fn router(deps: Deps) -> Router {
-    let v1 = Router::new()
-        .route("/auth/login", post(api::login))
-        .route("/auth/logout", post(api::logout))
-        .route("/me", get(api::me))
-        .route("/organisations", get(api::list_organisations).post(api::create_organisation))
-        .route("/organisations/{org_id}", get(api::get_organisation))
-        .route("/organisations/{org_id}/users", get(api::list_org_users))
-        .route("/organisations/{org_id}/related-parties", post(api::declare_related_party))
-        .route("/organisations/{org_id}/representative", axum::routing::put(api::name_representative))
-        .route(
-            "/organisations/{org_id}/related-parties/{related_org_id}",
-            axum::routing::delete(api::withdraw_related_party),
-        )
-        .route("/users", post(api::create_user))
-        .route("/users/{user_id}", get(api::get_user))
-        .route("/users/{user_id}/roles", post(api::grant_role))
-        .route("/users/{user_id}/roles/{role}", delete(api::revoke_role))
-        .route("/users/{user_id}/password", put(api::set_password))
-        .route("/tech-managers", post(api::register_tech_manager))
-        .route("/results", get(api_results::list).post(api_results::create))
-        .route("/results/{result_id}", get(api_results::get).put(api_results::edit))
-        .route("/results/{result_id}/submit", post(api_results::submit))
-        .route("/results/{result_id}/approve", post(api_results::approve))
-        .route("/results/{result_id}/return", post(api_results::return_result))
-        .route("/results/{result_id}/publish", post(api_results::publish))
-        .route("/results/{result_id}/withdraw", post(api_results::withdraw))
-        .route("/results/{result_id}/notice", post(api_results::start_notice))
-        .route("/results/{result_id}/consent", post(api_results::consent))
-        .route("/results/{result_id}/objections", post(api_results::raise_objection).get(api_results::list_objections))
-        .route("/results/{result_id}/objections/{objection_id}/answer", post(api_results::answer_objection))
-        .route("/results/{result_id}/objections/{objection_id}/resolution", post(api_results::resolve_objection))
-        .route("/results/{result_id}/deal-status", get(api_results::deal_status))
-        .route("/demands", get(api_demands::list).post(api_demands::post))
-        .route("/demands/{demand_id}", get(api_demands::get))
-        .route("/demands/{demand_id}/applications", post(api_demands::apply))
-        .route("/demands/{demand_id}/applications/{application_id}/shortlist", post(api_demands::shortlist))
-        .route("/demands/{demand_id}/applications/{application_id}/award", post(api_demands::award))
-        .route("/demands/{demand_id}/withdraw", post(api_demands::withdraw))
-        .route("/demands/{demand_id}/matches", get(api_search::demand_matches))
-        .route("/results/{result_id}/matches", get(api_search::result_matches))
-        .route("/search", get(api_search::search))
-        .route("/notifications", get(api_search::notifications))
-        .route("/negotiations", get(api_negotiation::list_negotiations).post(api_negotiation::open_negotiation))
-        .route("/negotiations/{negotiation_id}", get(api_negotiation::get_negotiation))
-        .route("/negotiations/{negotiation_id}/offers", post(api_negotiation::make_offer))
-        .route("/negotiations/{negotiation_id}/accept", post(api_negotiation::accept_offer))
-        .route("/negotiations/{negotiation_id}/abandon", post(api_negotiation::abandon))
-        .route("/listed-sales", get(api_negotiation::list_listings).post(api_negotiation::open_listing))
-        .route("/listed-sales/{listing_id}", get(api_negotiation::get_listing))
-        .route("/listed-sales/{listing_id}/register", post(api_negotiation::register_intent))
-        .route("/listed-sales/{listing_id}/relist", post(api_negotiation::relist))
-        .route("/sessions", get(api_negotiation::list_sessions).post(api_negotiation::open_session))
-        .route("/sessions/{session_id}", get(api_negotiation::get_session))
-        .route("/sessions/{session_id}/register", post(api_negotiation::register_bidder))
-        .route("/sessions/{session_id}/deposits", post(api_negotiation::confirm_deposit))
-        .route("/sessions/{session_id}/refunds", post(api_negotiation::refund_deposit))
-        .route("/sessions/{session_id}/bids", post(api_negotiation::place_bid).get(api_negotiation::list_bids))
-        .route("/sessions/{session_id}/commitments", post(api_negotiation::commit_bid))
-        .route("/sessions/{session_id}/reveals", post(api_negotiation::reveal_bid))
-        .route("/sessions/{session_id}/default", post(api_negotiation::record_default))
-        .route("/sessions/{session_id}/contract-signed", post(api_negotiation::record_signed))
-        .route("/refunds/overdue", get(api_negotiation::overdue_refunds))
-        .route("/calendar", get(api_calendar::get_calendar).post(api_calendar::load_schedule))
-        .route("/calendar/pending-deadlines", get(api_calendar::pending_deadlines))
-        .route("/results/{result_id}/market", get(api_negotiation::get_market))
-        .route("/results/{result_id}/stop-licensing", post(api_negotiation::stop_licensing))
-        .route("/openapi.json", get(openapi::document));
+    let v1 = api::routes();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -251,7 +185,7 @@ pub fn router(deps: Deps) -> Router {
         .nest("/api/v1", v1)
         .route("/api/docs", get(openapi::page))
         .merge(ui::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
+        .layer(axum::extract::DefaultBodyLimit::max(api::kit::MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(deps.clone(), measure))

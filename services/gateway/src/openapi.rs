@@ -7,7 +7,10 @@ use maud::{DOCTYPE, html};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, api_calendar, api_demands, api_negotiation, api_results, api_search};
+use crate::api::{
+    calendar as api_calendar, demands as api_demands, identity as api, negotiation as api_negotiation,
+    results as api_results, search as api_search,
+};
 
 #[derive(Debug)]
 struct Bearer;

@@ -50,7 +50,7 @@ pub async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Resul
             let Some(name) = &args.org_name else {
                 bail!("organisation {} is not registered; give --org-name (and --org-kind) to register it", args.org);
             };
-            let kind = ttx_gateway::api::parse_kind(&args.org_kind)
+            let kind = ttx_gateway::api::identity::parse_kind(&args.org_kind)
                 .map_err(|e| anyhow::anyhow!("--org-kind: {}", e.detail))?;
             let command = pb::RegisterOrganisation {
                 context: context(&format!("admin-{run}-org")),
@@ -68,7 +68,7 @@ pub async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Resul
         .roles
         .iter()
         .map(|r| {
-            ttx_gateway::api::parse_role("role", r)
+            ttx_gateway::api::identity::parse_role("role", r)
                 .map(|r| r as i32)
                 .map_err(|e| anyhow::anyhow!("--role: {}", e.detail))
         })

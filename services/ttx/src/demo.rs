@@ -130,7 +130,7 @@ pub async fn demo(config: &Config) -> anyhow::Result<()> {
             Err(e) if e.code == "conflict" => "(exists; unchanged)".to_owned(),
             Err(e) => anyhow::bail!("cannot create {login}: {} ({})", e.message, e.code),
         };
-        let roles: Vec<&str> = roles.iter().map(|r| ttx_gateway::api::role_name(*r)).collect();
+        let roles: Vec<&str> = roles.iter().map(|r| ttx_gateway::api::identity::role_name(*r)).collect();
         println!("{login:<12} {shown:<20} {:<26} {}", roles.join("+"), ORGS[*org].name);
     }
     if let Some(user) = USERS.iter().find(|u| u.3.contains(&Role::TechManager)) {

@@ -44,7 +44,7 @@ async fn calendar_view(
     let lang = Lang::from_headers(headers);
     let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     let (Ok(calendar), Ok(pending)) =
-        (crate::api_calendar::fetch_calendar(deps).await, crate::api_calendar::fetch_pending(deps, who).await)
+        (crate::api::calendar::fetch_calendar(deps).await, crate::api::calendar::fetch_pending(deps, who).await)
     else {
         return message_page(deps, headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     };

@@ -15,7 +15,8 @@ use ttx_proto::identity::v1::{self as pb};
 
 use crate::Deps;
 use crate::actions::{self, Acting};
-use crate::api::{self, LoginBody, ask, parse_kind, parse_role};
+use crate::api::identity::{LoginBody, parse_kind, parse_role};
+use crate::api::kit::ask;
 use crate::auth::{self, CSRF_COOKIE, Principal, cookie};
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::ui::kit::*;
@@ -123,7 +124,7 @@ async fn login_submit(State(deps): State<Deps>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers.clone();
     let lang = Lang::from_headers(&headers);
-    let Ok(body) = axum::body::to_bytes(body, api::MAX_BODY).await else {
+    let Ok(body) = axum::body::to_bytes(body, crate::api::kit::MAX_BODY).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let f = form(&body);
@@ -141,7 +142,7 @@ async fn login_submit(State(deps): State<Deps>, request: Request) -> Response {
     }
     let address = auth::client_address(&parts);
     let login = LoginBody { user_id: user_id.clone(), password: field(&f, "password").to_owned() };
-    match api::issue_session(&deps, &address, login).await {
+    match crate::api::identity::issue_session(&deps, &address, login).await {
         Ok((token, new_csrf, _)) => {
             let mut response = Redirect::to("/").into_response();
             for (name, value) in auth::set_cookie_headers(&deps.auth.session_cookies(&token, &new_csrf)) {

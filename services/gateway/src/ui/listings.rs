@@ -17,12 +17,12 @@ use ttx_proto::listings::v1::{self as pb};
 
 use crate::Deps;
 use crate::actions::{self, Acting};
-use crate::api::ask;
-use crate::api_results::{
+use crate::api::kit::ask;
+use crate::api::results::{
     FIELDS, FORMS, HolderBody, IP_KINDS, IpRightBody, ListingBody, MODES, ROUTES, SECRECY, STATUSES, TrlBody,
     VISIBILITY, to_name, to_wire,
 };
-use crate::api_search::{SearchParams, find_matches, list_notifications, run_search, search_response};
+use crate::api::search::{SearchParams, find_matches, list_notifications, run_search, search_response};
 use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
@@ -56,7 +56,7 @@ fn name_of<'a>(names: &'a HashMap<String, String>, id: &'a str) -> &'a str {
     names.get(id).map_or(id, String::as_str)
 }
 
-fn spans(s: &[crate::api_search::SpanView]) -> Markup {
+fn spans(s: &[crate::api::search::SpanView]) -> Markup {
     html! { @for s in s { @if s.hit { mark { (s.text) } } @else { (s.text) } } }
 }
 
@@ -312,7 +312,7 @@ async fn search_page(State(deps): State<Deps>, headers: HeaderMap, Query(p): Que
 fn facet(
     lang: Lang,
     name: &str,
-    values: &[crate::api_search::FacetValue],
+    values: &[crate::api::search::FacetValue],
     show: impl Fn(&str) -> String,
     href: impl Fn(&str) -> String,
 ) -> Markup {
@@ -394,7 +394,7 @@ async fn result_view(
     let trl = l.trl.clone().unwrap_or_default();
     let notice_running = view.notice.as_ref().is_some_and(|n| !n.ended);
     let matches = ((ours || who.as_ref().is_some_and(|w| w.has(Role::Admin))) && status == "published")
-        .then(|| crate::api_search::match_list(&found));
+        .then(|| crate::api::search::match_list(&found));
     let route = to_name(ROUTES, l.route);
     let sales = if who.is_some() && route != "negotiated" {
         crate::ui::negotiation::sales_of(deps, asker, id).await
@@ -576,7 +576,7 @@ async fn result_view(
     html_response(code, page(lang, &l.title, who.as_ref(), &csrf, content))
 }
 
-fn matches_table(lang: Lang, kind: &str, matches: &[crate::api_search::MatchView]) -> Markup {
+fn matches_table(lang: Lang, kind: &str, matches: &[crate::api::search::MatchView]) -> Markup {
     html! {
         section aria-labelledby="matches-heading" {
             h2 id="matches-heading" { (lang.t("matches")) }
@@ -876,7 +876,7 @@ async fn my_listings(State(deps): State<Deps>, headers: HeaderMap) -> Response {
     .await;
     let demands: Result<pb::DemandList, _> =
         ask(&deps, pb::ListDemands { page: crate::ui::kit::longest_page(), asker: Some(who.actor()) }).await;
-    let longest = crate::api::ListPage { offset: None, limit: Some(ttx_kernel::bus::MAX_PAGE) };
+    let longest = crate::api::kit::ListPage { offset: None, limit: Some(ttx_kernel::bus::MAX_PAGE) };
     let notices = list_notifications(&deps, &who, longest).await;
     let (Ok(results), Ok(demands), Ok(notices)) = (results, demands, notices) else {
         return message_page(&deps, &headers, StatusCode::SERVICE_UNAVAILABLE, "unavailable");

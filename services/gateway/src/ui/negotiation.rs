@@ -19,9 +19,9 @@ use ttx_proto::negotiation::v1::{self as pb};
 
 use crate::Deps;
 use crate::actions::{self, Acting};
-use crate::api::ask;
-use crate::api_negotiation::{fetch_session, session_view};
-use crate::api_results::{MODES, to_name, to_wire};
+use crate::api::kit::ask;
+use crate::api::negotiation::{fetch_session, session_view};
+use crate::api::results::{MODES, to_name, to_wire};
 use crate::auth::{CSRF_COOKIE, Principal, cookie};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
@@ -81,7 +81,7 @@ async fn overdue_refunds_page(State(deps): State<Deps>, headers: HeaderMap) -> R
     let Some(who) = session(&deps, &headers) else { return to_login() };
     let lang = Lang::from_headers(&headers);
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let list = match crate::api_negotiation::fetch_overdue_refunds(&deps, &who).await {
+    let list = match crate::api::negotiation::fetch_overdue_refunds(&deps, &who).await {
         Ok(list) => list,
         Err(e) if e.status == StatusCode::FORBIDDEN => {
             return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
@@ -317,7 +317,7 @@ struct Live {
     id: String,
     changes: ttx_kernel::bus::Subscriber,
     /// The version shown last, and what was sent.
-    shown: Option<(u64, crate::api_negotiation::SessionView)>,
+    shown: Option<(u64, crate::api::negotiation::SessionView)>,
 }
 
 impl Live {
@@ -352,7 +352,7 @@ impl Live {
         Some(event)
     }
 
-    fn event(view: &crate::api_negotiation::SessionView) -> Event {
+    fn event(view: &crate::api::negotiation::SessionView) -> Event {
         Event::default().event("session").data(serde_json::to_string(view).unwrap_or_default())
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use maud::{Markup, html};
 use ttx_proto::negotiation::v1 as pb;
 
-use crate::api_results::{MODES, to_name, to_wire};
+use crate::api::results::{MODES, to_name, to_wire};
 use crate::i18n::Lang;
 use crate::problem::ApiError;
 use crate::ui::kit::*;

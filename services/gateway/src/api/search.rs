@@ -7,8 +7,8 @@ use ttx_proto::listings::v1::{self as pb};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
-use crate::api::{Params, Problem, ask};
-use crate::api_results::{FIELDS, MODES, ROUTES, to_name, to_wire};
+use crate::api::kit::{Params, Problem, ask};
+use crate::api::results::{FIELDS, MODES, ROUTES, to_name, to_wire};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::problem::ApiError;
 
@@ -367,7 +367,7 @@ pub struct NotificationList {
 pub async fn list_notifications(
     deps: &Deps,
     principal: &Principal,
-    page: crate::api::ListPage,
+    page: crate::api::kit::ListPage,
 ) -> Result<NotificationList, ApiError> {
     let q = pb::ListNotifications { page: page.to_pb(), asker: Some(principal.actor()) };
     let list: pb::NotificationList = ask(deps, q).await?;
@@ -390,14 +390,14 @@ pub async fn list_notifications(
 
 /// New demands that match the caller's organisation's results, newest first.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "search", security(("bearer" = [])),
-    params(crate::api::ListPage), responses(
+    params(crate::api::kit::ListPage), responses(
     (status = 200, description = "Newest first", body = NotificationList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn notifications(
     State(deps): State<Deps>,
     principal: Principal,
-    crate::api::Params(page): crate::api::Params<crate::api::ListPage>,
+    crate::api::kit::Params(page): crate::api::kit::Params<crate::api::kit::ListPage>,
 ) -> Result<Json<NotificationList>, ApiError> {
     Ok(Json(list_notifications(&deps, &principal, page).await?))
 }

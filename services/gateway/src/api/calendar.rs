@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use crate::Deps;
 use crate::actions::{self, Acting};
-use crate::api::{Body, Problem, ask};
-use crate::api_negotiation::show;
+use crate::api::kit::{Body, Problem, ask};
+use crate::api::negotiation::show;
 use crate::auth::Principal;
 use crate::problem::ApiError;
 
@@ -68,7 +68,7 @@ pub async fn get_calendar(State(deps): State<Deps>) -> Result<Json<CalendarView>
 #[utoipa::path(post, path = "/api/v1/calendar", tag = "calendar", security(("bearer" = [])),
     request_body = YearSchedule, params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")),
     responses(
-    (status = 201, description = "Loaded (the same schedule again changes nothing)", body = crate::api::Accepted),
+    (status = 201, description = "Loaded (the same schedule again changes nothing)", body = crate::api::kit::Accepted),
     (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Invalid schedule; `field` names the entry", body = Problem, content_type = "application/problem+json"),
 ))]
@@ -86,7 +86,7 @@ pub async fn load_schedule(
         source: body.source,
     };
     let done = actions::load_schedule(&deps, &Acting::api(&headers, &principal)?, schedule).await?;
-    Ok(crate::api::accepted(StatusCode::CREATED, None, None, &done))
+    Ok(crate::api::kit::accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

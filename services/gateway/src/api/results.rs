@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::Deps;
 use crate::actions::{self, Acting};
-use crate::api::{Accepted, Body, Params, Problem, accepted, ask};
+use crate::api::kit::{Accepted, Body, Params, Problem, accepted, ask};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::problem::ApiError;
 
@@ -385,14 +385,14 @@ pub async fn create(
 
 /// The results the caller may see: their institution's in every state, others' once published.
 #[utoipa::path(get, operation_id = "list_results", path = "/api/v1/results", tag = "results", security(("bearer" = [])),
-    params(crate::api::ListPage), responses(
+    params(crate::api::kit::ListPage), responses(
     (status = 200, description = "Newest first", body = ResultList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn list(
     State(deps): State<Deps>,
     principal: Principal,
-    Params(page): Params<crate::api::ListPage>,
+    Params(page): Params<crate::api::kit::ListPage>,
 ) -> Result<Json<ResultList>, ApiError> {
     let q = pb::ListResults { page: page.to_pb(), asker: Some(principal.actor()), owner_org_id: String::new() };
     let list: pb::ResultList = ask(&deps, q).await?;

@@ -13,9 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::Deps;
 use crate::actions::{self, Acting};
-use crate::api::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context};
-use crate::api_demands::time;
-use crate::api_results::{MODES, to_name, to_wire};
+use crate::api::demands::time;
+use crate::api::kit::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context};
+use crate::api::results::{MODES, to_name, to_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 
@@ -285,7 +285,7 @@ pub async fn list_negotiations(
     let list: pb::NegotiationList = ask(
         &deps,
         pb::ListNegotiations {
-            page: crate::api::ListPage { offset: q.offset, limit: q.limit }.to_pb(),
+            page: crate::api::kit::ListPage { offset: q.offset, limit: q.limit }.to_pb(),
             asker: Some(principal.actor()),
             result_id: q.result_id.unwrap_or_default(),
         },
@@ -477,11 +477,11 @@ pub async fn open_listing(
 
 /// Every listed-price sale, newest first.
 #[utoipa::path(get, path = "/api/v1/listed-sales", tag = "negotiation", security(("bearer" = [])),
-    params(crate::api::ListPage), responses((status = 200, description = "Newest first", body = ListedSaleList)))]
+    params(crate::api::kit::ListPage), responses((status = 200, description = "Newest first", body = ListedSaleList)))]
 pub async fn list_listings(
     State(deps): State<Deps>,
     principal: Principal,
-    Params(page): Params<crate::api::ListPage>,
+    Params(page): Params<crate::api::kit::ListPage>,
 ) -> Result<Json<ListedSaleList>, ApiError> {
     let q = pb::ListListings { page: page.to_pb(), asker: Some(principal.actor()), result_id: String::new() };
     let list: pb::ListingList = ask(&deps, q).await?;
@@ -767,11 +767,11 @@ pub async fn open_session(
 
 /// Every bidding session, newest first.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "negotiation", security(("bearer" = [])),
-    params(crate::api::ListPage), responses((status = 200, description = "Newest first", body = SessionList)))]
+    params(crate::api::kit::ListPage), responses((status = 200, description = "Newest first", body = SessionList)))]
 pub async fn list_sessions(
     State(deps): State<Deps>,
     principal: Principal,
-    Params(page): Params<crate::api::ListPage>,
+    Params(page): Params<crate::api::kit::ListPage>,
 ) -> Result<Json<SessionList>, ApiError> {
     let q = pb::ListSessions { page: page.to_pb(), asker: Some(principal.actor()), result_id: String::new() };
     let list: pb::SessionList = ask(&deps, q).await?;

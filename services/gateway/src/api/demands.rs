@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use crate::Deps;
 use crate::actions::{self, Acting};
-use crate::api::{Accepted, Body, Problem, accepted, ask};
-use crate::api_results::{field_name, field_wire};
+use crate::api::kit::{Accepted, Body, Problem, accepted, ask};
+use crate::api::results::{field_name, field_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
 
@@ -168,14 +168,14 @@ pub async fn post(
 
 /// The demands the caller may see, newest first.
 #[utoipa::path(get, operation_id = "list_demands", path = "/api/v1/demands", tag = "demands", security(("bearer" = [])),
-    params(crate::api::ListPage), responses(
+    params(crate::api::kit::ListPage), responses(
     (status = 200, description = "Demands", body = DemandList),
     (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn list(
     State(deps): State<Deps>,
     principal: Principal,
-    crate::api::Params(page): crate::api::Params<crate::api::ListPage>,
+    crate::api::kit::Params(page): crate::api::kit::Params<crate::api::kit::ListPage>,
 ) -> Result<Json<DemandList>, ApiError> {
     let q = pb::ListDemands { page: page.to_pb(), asker: Some(principal.actor()) };
     let list: pb::DemandList = ask(&deps, q).await?;
