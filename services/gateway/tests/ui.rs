@@ -309,3 +309,16 @@ async fn a_result_page_costs_two_bus_requests_and_an_idle_live_auction_none() {
     // One read per change; two at most if the page read between the events of one command.
     assert!((1..=2).contains(&cost), "one change, {cost} reads");
 }
+
+#[tokio::test]
+async fn the_pages_scripts_are_files_of_their_own() {
+    let x = Exchange::start().await;
+    for name in ["auction.js", "countdown.js"] {
+        let (status, headers, body) = x.get_page(&format!("/static/js/{name}"), "").await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert!(headers["content-type"].to_str().unwrap().starts_with("text/javascript"), "{name}");
+        assert!(body.contains("(function(){"), "{name}: {body}");
+    }
+    let (status, _, _) = x.get_page("/static/js/other.js", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -34,6 +34,7 @@ pub fn routes() -> Router<Deps> {
         .route("/admin/users", get(users_page).post(users_submit))
         .route("/lang/{lang}", get(set_lang))
         .route("/static/app.css", get(css))
+        .route("/static/js/{name}", get(script))
 }
 
 fn role_label(lang: Lang, role: i32) -> &'static str {
@@ -61,6 +62,21 @@ fn kind_label(lang: Lang, kind: i32) -> &'static str {
 
 async fn css() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], CSS).into_response()
+}
+
+/// The pages' scripts, each a file of its own (pages work without them).
+const SCRIPTS: [(&str, &str); 2] =
+    [("countdown.js", include_str!("static/countdown.js")), ("auction.js", include_str!("static/auction.js"))];
+
+async fn script(Path(name): Path<String>) -> Response {
+    match SCRIPTS.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => {
+            let headers =
+                [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")];
+            (headers, *text).into_response()
+        }
+        None => crate::problem::ApiError::not_found(format!("no script {name}")).into_response(),
+    }
 }
 
 async fn set_lang(Path(lang): Path<String>, headers: HeaderMap) -> Response {

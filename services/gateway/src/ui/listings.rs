@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use ttx_kernel::Timestamp;
 use ttx_proto::common::v1::Role;
 use ttx_proto::listings::v1::{self as pb};
@@ -351,9 +351,6 @@ fn remaining(lang: Lang, seconds: i64) -> String {
     )
 }
 
-/// The live countdown: the server's "now" and the end, ticking in the browser; the text is right without it.
-const COUNTDOWN: &str = r#"(function(){var t=document.getElementById('countdown');if(!t)return;var end=Date.parse(t.getAttribute('datetime'));var skew=Date.now()-Number(t.dataset.now);var u=[t.dataset.d,t.dataset.h,t.dataset.m];function tick(){var s=Math.max(0,Math.floor((end-(Date.now()-skew))/1000));t.textContent=Math.floor(s/86400)+' '+u[0]+' '+Math.floor(s%86400/3600)+' '+u[1]+' '+Math.floor(s%3600/60)+' '+u[2]+' '+(s%60)+' s';}tick();setInterval(tick,1000);})();"#;
-
 async fn result_view(
     deps: &Deps,
     headers: &HeaderMap,
@@ -497,7 +494,7 @@ async fn result_view(
                     }
                 }
             }
-            @if !n.ended { script { (PreEscaped(COUNTDOWN)) } }
+            @if !n.ended { script src="/static/js/countdown.js" defer {} }
         }
         @if !view.co_holder_org_ids.is_empty() {
             section aria-labelledby="co-holders-heading" id="co-holders" {
