@@ -86,7 +86,12 @@ async fn the_head_follower_runs_only_while_someone_watches() {
     let mut head = watcher.watch_head();
     writer.append(append(2)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), head.wait_for(|h| *h >= 2)).await.unwrap().unwrap();
-    assert_eq!(consumers().await, 1);
+    // The follower may read the head before its consumer exists (it starts from the log's tip): wait for the consumer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while consumers().await != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "a watched head has no follower's consumer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     writer.append(append(3)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), head.wait_for(|h| *h >= 3)).await.unwrap().unwrap();
 
