@@ -287,6 +287,7 @@ pub mod negotiation {
             ListSessions => SessionList = subjects::LIST_SESSIONS;
             ListBids => BidPage = subjects::LIST_BIDS;
             ListSales => SalesOfResult = subjects::LIST_SALES;
+            GetDealStatus => DealStatusView = subjects::GET_DEAL_STATUS;
         }
 
         pub use crate::common::v1::{CommandAccepted, CommandContext};
@@ -324,6 +325,7 @@ pub mod negotiation {
             pub const LIST_SESSIONS: &str = "ttx.negotiation.qry.list-sessions";
             pub const LIST_BIDS: &str = "ttx.negotiation.qry.list-bids";
             pub const LIST_SALES: &str = "ttx.negotiation.qry.list-sales";
+            pub const GET_DEAL_STATUS: &str = "ttx.negotiation.qry.get-deal-status";
             /// Published (not requested) after a session changes: `<prefix>.<session id>`, the payload its version
             /// as 8 big-endian bytes. Live pages wait on it instead of asking.
             pub const SESSION_CHANGED_PREFIX: &str = "ttx.negotiation.chg.session";
@@ -351,7 +353,6 @@ pub mod listings {
             GetResult => ResultView = subjects::GET_RESULT;
             ListObjections => ObjectionPage = subjects::LIST_OBJECTIONS;
             ListResults => ResultList = subjects::LIST_RESULTS;
-            DealStatus => DealStatusReply = subjects::DEAL_STATUS;
             PostDemand => CommandAccepted = subjects::POST_DEMAND;
             ApplyToChallenge => CommandAccepted = subjects::APPLY_TO_CHALLENGE;
             ShortlistApplication => CommandAccepted = subjects::SHORTLIST_APPLICATION;
@@ -387,7 +388,6 @@ pub mod listings {
             pub const LIST_OBJECTIONS: &str = "ttx.listings.qry.list-objections";
             pub const CONSENT_AS_CO_HOLDER: &str = "ttx.listings.cmd.consent-as-co-holder";
             pub const LIST_RESULTS: &str = "ttx.listings.qry.list-results";
-            pub const DEAL_STATUS: &str = "ttx.listings.qry.deal-status";
             pub const POST_DEMAND: &str = "ttx.listings.cmd.post-demand";
             pub const APPLY_TO_CHALLENGE: &str = "ttx.listings.cmd.apply-to-challenge";
             pub const SHORTLIST_APPLICATION: &str = "ttx.listings.cmd.shortlist-application";

@@ -108,7 +108,7 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
     assert_eq!(a.body["notice"]["ended"], true);
     assert_eq!(a.body["notice"]["objections"][0]["resolution"], "dismissed");
     let a = x.request("GET", &path("/deal-status?price_fen=1"), Some(&member), None).await.unwrap();
-    assert_eq!(a.body["blocked_by"], "notice_failed", "a deal at another price needs a new notice");
+    assert_eq!(a.body["blocked_by"], "price_differs", "a deal at another price needs a new notice");
     x.stop().await.unwrap();
 }
 

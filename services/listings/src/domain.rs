@@ -212,37 +212,6 @@ impl ResultState {
     }
 }
 
-/// Why a negotiated deal on the result cannot close now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DealBlocked {
-    NotPublished,
-    NoNotice,
-    NoticeRunning { ends_at: Timestamp },
-    ObjectionsOpen(usize),
-    NoticeFailed,
-}
-
-impl ResultState {
-    /// Whether a negotiated deal could close at `price_fen` (negotiation asks this of its view of listings).
-    pub fn negotiated_deal_blocked(&self, price_fen: i64) -> Option<DealBlocked> {
-        if self.status != Status::Published {
-            return Some(DealBlocked::NotPublished);
-        }
-        let Some(n) = &self.notice else { return Some(DealBlocked::NoNotice) };
-        // The record must show the notice ended (the timer's event), not only the clock: evidence, not inference.
-        if !n.ended {
-            return Some(DealBlocked::NoticeRunning { ends_at: n.ends_at });
-        }
-        if n.open_objections() > 0 {
-            return Some(DealBlocked::ObjectionsOpen(n.open_objections()));
-        }
-        if n.any_upheld() || n.price_fen != price_fen {
-            return Some(DealBlocked::NoticeFailed);
-        }
-        None
-    }
-}
-
 /// The policy rules in force (versioned; events record the version they were decided under).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
@@ -1265,19 +1234,19 @@ pub(crate) mod tests {
             .then([]);
     }
 
+    /// What negotiation's deal rule reads of a notice (its end recorded, its objections open or upheld, its price).
     #[test]
-    fn a_deal_waits_for_the_notice_its_objections_and_its_price() {
+    fn a_notice_records_its_end_its_objections_and_their_outcome() {
         let fold = |events: Vec<ResultEvent>| Results::default().fold(&events);
         let price = 480_000_000;
-        assert_eq!(fold(vec![created()]).negotiated_deal_blocked(price), Some(DealBlocked::NotPublished));
-        assert_eq!(fold(published()).negotiated_deal_blocked(price), Some(DealBlocked::NoNotice));
+        assert_ne!(fold(vec![created()]).status, Status::Published);
+        assert!(fold(published()).notice.is_none());
         let running = with(published(), [notice_started()]);
-        assert_eq!(
-            fold(running.clone()).negotiated_deal_blocked(price),
-            Some(DealBlocked::NoticeRunning { ends_at: at(15) })
-        );
+        let notice = fold(running.clone()).notice.unwrap();
+        assert_eq!((notice.ended, notice.ends_at, notice.price_fen), (false, at(15), price));
         let objected = with(running.clone(), [objection("o1"), ResultEvent::NoticeEnded { clean: false }]);
-        assert_eq!(fold(objected.clone()).negotiated_deal_blocked(price), Some(DealBlocked::ObjectionsOpen(1)));
+        let notice = fold(objected.clone()).notice.unwrap();
+        assert_eq!((notice.ended, notice.open_objections()), (true, 1));
         let upheld = with(
             objected,
             [
@@ -1285,14 +1254,10 @@ pub(crate) mod tests {
                 ResultEvent::ObjectionResolved { objection_id: "o1".into(), upheld: true, note: "n".into(), at: None },
             ],
         );
-        assert_eq!(fold(upheld.clone()).negotiated_deal_blocked(price), Some(DealBlocked::NoticeFailed));
-        let clean = with(running, [ResultEvent::NoticeEnded { clean: true }]);
-        assert_eq!(fold(clean.clone()).negotiated_deal_blocked(price), None);
-        assert_eq!(
-            fold(clean).negotiated_deal_blocked(price + 1),
-            Some(DealBlocked::NoticeFailed),
-            "another price needs a new notice"
-        );
+        let notice = fold(upheld.clone()).notice.unwrap();
+        assert!(notice.any_upheld() && notice.open_objections() == 0);
+        let clean = fold(with(running, [ResultEvent::NoticeEnded { clean: true }])).notice.unwrap();
+        assert!(clean.ended && clean.open_objections() == 0 && !clean.any_upheld());
         // After an upheld objection a new notice may start.
         results()
             .by(manager())

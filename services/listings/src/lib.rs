@@ -8,8 +8,8 @@
 //! through.
 //!
 //! # Layout
-//! - [`domain`]: the `Results` decider: lifecycle, review, secrecy, notice, objections; whether a negotiated deal may
-//!   close (`ResultState::negotiated_deal_blocked`).
+//! - [`domain`]: the `Results` decider: lifecycle, review, secrecy, notice, objections (whether a negotiated deal may
+//!   close is negotiation's rule, read from these events).
 //! - [`demand`]: the `Demands` decider: technology demands and open challenges (揭榜挂帅), whose applications from the
 //!   poster's declared related parties are refused.
 //! - [`matching`]: the `Matches` decider: a demand's recorded matches, and the notices they send.

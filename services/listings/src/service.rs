@@ -23,7 +23,7 @@ use ttx_proto::listings::v1::{self as pb, subjects};
 
 use crate::codec::listing_to_pb;
 use crate::demand::{DemandCommand, DemandEvent, DemandState, Demands};
-use crate::domain::{DealBlocked, ResultCommand, ResultEvent, ResultState, Results, Status, Visibility};
+use crate::domain::{ResultCommand, ResultEvent, ResultState, Results, Status, Visibility};
 use crate::matching::{MatchEvent, Matches};
 use crate::search::SearchIndex;
 use crate::values::validate_listing;
@@ -670,28 +670,6 @@ impl Service {
         let results = entries.into_iter().map(|e| view(&e.state, e.version, &asker)).collect();
         Ok(pb::ResultList { results, total })
     }
-
-    pub async fn deal_status(&self, q: pb::DealStatus) -> Result<pb::DealStatusReply, ReplyError> {
-        let (state, _, _) = self.results.load(&result_stream(&q.result_id)?).await.map_err(|e| e.into_reply())?;
-        if state.status == Status::None {
-            return Err(ReplyError::new(ErrorCode::NotFound, "no such result"));
-        }
-        let blocked = state.negotiated_deal_blocked(q.price_fen);
-        let (blocked_by, ends_at) = match &blocked {
-            None => ("", None),
-            Some(DealBlocked::NotPublished) => ("not_published", None),
-            Some(DealBlocked::NoNotice) => ("no_notice", None),
-            Some(DealBlocked::NoticeRunning { ends_at }) => ("notice_running", Some(ends_at.to_proto())),
-            Some(DealBlocked::ObjectionsOpen(_)) => ("objections_open", None),
-            Some(DealBlocked::NoticeFailed) => ("notice_failed", None),
-        };
-        let reply = pb::DealStatusReply {
-            may_close: blocked.is_none(),
-            blocked_by: blocked_by.into(),
-            notice_ends_at: ends_at,
-        };
-        Ok(reply)
-    }
 }
 
 /// The actor timers act as.
@@ -923,7 +901,6 @@ impl Service {
             .route(|s: Arc<Self>, r: pb::GetResult| async move { s.get_result(r).await })
             .route(|s: Arc<Self>, r: pb::ListObjections| async move { s.list_objections(r).await })
             .route(|s: Arc<Self>, r: pb::ListResults| async move { s.list_results(r).await })
-            .route(|s: Arc<Self>, r: pb::DealStatus| async move { s.deal_status(r).await })
             .route(|s: Arc<Self>, r: pb::PostDemand| async move { s.post_demand(r).await })
             .route(|s: Arc<Self>, r: pb::ApplyToChallenge| async move { s.apply_to_challenge(r).await })
             .route(|s: Arc<Self>, r: pb::WithdrawDemand| async move { s.withdraw_demand(r).await })

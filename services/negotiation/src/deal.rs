@@ -28,6 +28,24 @@ pub struct ResultFacts {
     pub on_sale: bool,
 }
 
+/// Whether a negotiated deal on a result may close now at `price_fen`: the result is on sale, and its public notice at
+/// that very price has ended (recorded, not inferred from the clock) with no objection open or upheld. The one copy of
+/// the rule: accepting an offer applies it, and `get-deal-status` answers with it.
+pub fn may_close(facts: &ResultFacts, price_fen: i64) -> Result<(), DealRejection> {
+    use DealRejection as R;
+    if !facts.published || !facts.on_sale {
+        return Err(R::NotOnSale);
+    }
+    match facts.notice {
+        NoticeGate::NoNotice => Err(R::NoNotice),
+        NoticeGate::Running => Err(R::NoticeRunning),
+        NoticeGate::ObjectionsOpen => Err(R::ObjectionsOpen),
+        NoticeGate::Failed => Err(R::NoticeFailed),
+        NoticeGate::Clear { price_fen: noticed } if noticed != price_fen => Err(R::PriceDiffers { noticed }),
+        NoticeGate::Clear { .. } => Ok(()),
+    }
+}
+
 /// Whether the public notice allows a negotiated deal, and at which price.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoticeGate {
@@ -278,19 +296,7 @@ impl Decider for Deals {
                 }
                 // Terms offered under earlier rules (a free-text schedule, no mode) need a new offer.
                 let terms = &terms::check("terms.", terms, Pricing::Fixed, &[], rules)?;
-                if !facts.published || !facts.on_sale {
-                    return Err(R::NotOnSale);
-                }
-                match facts.notice {
-                    NoticeGate::NoNotice => return Err(R::NoNotice),
-                    NoticeGate::Running => return Err(R::NoticeRunning),
-                    NoticeGate::ObjectionsOpen => return Err(R::ObjectionsOpen),
-                    NoticeGate::Failed => return Err(R::NoticeFailed),
-                    NoticeGate::Clear { price_fen } if price_fen != terms.price_fen => {
-                        return Err(R::PriceDiffers { noticed: price_fen });
-                    }
-                    NoticeGate::Clear { .. } => {}
-                }
+                may_close(facts, terms.price_fen)?;
                 let agreed = deal_agreed(
                     &s.id,
                     &s.result_id,

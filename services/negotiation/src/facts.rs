@@ -20,6 +20,8 @@ pub enum Availability {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notice {
     pub price_fen: i64,
+    /// When the notice is due to end, as it was started.
+    pub ends_at: Option<ttx_kernel::Timestamp>,
     pub ended: bool,
     pub open_objections: usize,
     pub upheld: bool,
@@ -49,7 +51,7 @@ impl ResultEntry {
         self.co_holders.iter().filter(|o| !self.consents.contains(*o)).cloned().collect()
     }
 
-    /// Mirrors the listings rule: the notice must have ended (recorded), with no objection open or upheld.
+    /// Where the notice stands, as listings' events record it: ended (the timer's event), objections open or upheld.
     pub fn gate(&self) -> NoticeGate {
         match &self.notice {
             None => NoticeGate::NoNotice,
@@ -121,7 +123,8 @@ impl Results {
             }
             "NoticeStarted" => {
                 let e = lpb::NoticeStarted::decode(payload)?;
-                entry.notice = Some(Notice { price_fen: e.price_fen, ..Notice::default() });
+                let ends_at = e.ends_at.as_ref().map(ttx_kernel::Timestamp::from_proto);
+                entry.notice = Some(Notice { price_fen: e.price_fen, ends_at, ..Notice::default() });
             }
             "ObjectionRaised" => {
                 if let Some(n) = &mut entry.notice {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::RwLock;
 use ttx_kernel::bus::{ErrorCode, ReplyError};
+use ttx_kernel::decider::Refusal;
 use ttx_kernel::handler::decode_event;
 use ttx_kernel::projection::Progress;
 use ttx_kernel::rpc::Router;
@@ -665,6 +666,19 @@ impl Service {
         Ok(pb::SalesOfResult { listings, sessions })
     }
 
+    /// Whether a negotiated deal on a result may close now at a price, by the rule accepting an offer applies.
+    pub async fn get_deal_status(&self, q: pb::GetDealStatus) -> Result<pb::DealStatusView, ReplyError> {
+        self.caught_up().await?;
+        let entry = self.result_entry(&q.result_id).await?;
+        let refused = crate::deal::may_close(&entry.facts(), q.price_fen).err();
+        let running = matches!(refused, Some(crate::deal::DealRejection::NoticeRunning));
+        Ok(pb::DealStatusView {
+            may_close: refused.is_none(),
+            blocked_by: refused.as_ref().map(Refusal::reason).unwrap_or_default().to_owned(),
+            notice_ends_at: entry.notice.and_then(|n| n.ends_at).filter(|_| running).map(|t| t.to_proto()),
+        })
+    }
+
     pub async fn get_market(&self, q: pb::GetMarket) -> Result<pb::MarketView, ReplyError> {
         let asker = q.asker.unwrap_or_default();
         if asker.user_id.is_empty() {
@@ -1050,6 +1064,7 @@ impl Service {
             .route(|s: Arc<Self>, r: pb::GetListing| async move { s.get_listing(r).await })
             .route(|s: Arc<Self>, r: pb::ListListings| async move { s.list_listings(r).await })
             .route(|s: Arc<Self>, r: pb::GetSession| async move { s.get_session(r).await })
+            .route(|s: Arc<Self>, r: pb::GetDealStatus| async move { s.get_deal_status(r).await })
             .route(|s: Arc<Self>, r: pb::ListSales| async move { s.list_sales(r).await })
             .route(|s: Arc<Self>, r: pb::ListBids| async move { s.list_bids(r).await })
             .route(|s: Arc<Self>, r: pb::ListSessions| async move { s.list_sessions(r).await })

@@ -692,13 +692,13 @@ pub struct DealQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealStatusView {
     pub may_close: bool,
-    /// not_published, no_notice, notice_running, objections_open, notice_failed; null when it may close.
+    /// not_on_sale, no_notice, notice_running, objections_open, notice_failed, price_differs; null when it may close.
     pub blocked_by: Option<String>,
     pub notice_ends_at: Option<String>,
 }
 
 /// Whether a negotiated deal at this price may close now: only after a notice at that price ended with no objection
-/// open or upheld.
+/// open or upheld. Answered by the negotiation service, by the rule it applies when an offer is accepted.
 #[utoipa::path(get, path = "/api/v1/results/{result_id}/deal-status", tag = "results", security(("bearer" = [])),
     params(("result_id" = String, Path), DealQuery), responses(
     (status = 200, description = "The answer", body = DealStatusView),
@@ -713,7 +713,8 @@ pub async fn deal_status(
     // Only for those who may see the result.
     let _: pb::ResultView =
         ask(&deps, pb::GetResult { asker: Some(principal.actor()), result_id: result_id.clone() }).await?;
-    let reply: pb::DealStatusReply = ask(&deps, pb::DealStatus { result_id, price_fen: q.price_fen }).await?;
+    let q = ttx_proto::negotiation::v1::GetDealStatus { result_id, price_fen: q.price_fen };
+    let reply = ask(&deps, q).await?;
     Ok(Json(DealStatusView {
         may_close: reply.may_close,
         blocked_by: (!reply.blocked_by.is_empty()).then_some(reply.blocked_by),
