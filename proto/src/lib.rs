@@ -159,11 +159,6 @@ pub mod common {
                 reason.clone_into(&mut self.reason);
                 self
             }
-
-            /// The error's code; a code this build does not know reads as [`ErrorCode::Internal`].
-            pub fn error_code(&self) -> ErrorCode {
-                ErrorCode::parse(&self.code).unwrap_or(ErrorCode::Internal)
-            }
         }
 
         impl Actor {

@@ -106,22 +106,6 @@ pub fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::
     Ok(Some(pb::CommandContext { actor: Some(principal.actor()), command_id: command_id(headers, principal)? }))
 }
 
-/// The context of a command that creates a record, and the new record's id. With an `Idempotency-Key` the id is
-/// derived from the command id, so a retry names the same record (and the service answers it as a duplicate)
-/// instead of creating a second one.
-pub fn context_with_new_id(
-    headers: &HeaderMap,
-    principal: &Principal,
-) -> Result<(Option<pb::CommandContext>, String), ApiError> {
-    let command_id = command_id(headers, principal)?;
-    let id = if headers.contains_key("idempotency-key") {
-        derived_id(&command_id)
-    } else {
-        uuid::Uuid::now_v7().to_string()
-    };
-    Ok((Some(pb::CommandContext { actor: Some(principal.actor()), command_id }), id))
-}
-
 /// The id of the record a command creates, derived from its (caller-scoped) command id.
 pub fn derived_id(command_id: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, format!("ttx-record-id\0{command_id}").as_bytes());
