@@ -7,7 +7,8 @@
 //! - `src/bin/queue-worker.rs`: one instance of a small service on NATS (queue group `test-appender`) that appends to the
 //!   JetStream log; `tests/queue.rs` runs two and kills one while commands flow.
 //! - [`exchange`]: `TestExchange::spawn(Mode::Embedded | Mode::Nats)`, the whole exchange in the test process with a
-//!   clock the test moves; `tests/flows.rs` runs the same user flows through HTTP in both deployments.
+//!   clock the test moves, seeded with the sample exchange's people (`ttx-seed`), and one method per user action;
+//!   `tests/flows.rs` and `tests/negotiation.rs` run the same user flows through HTTP in both deployments.
 
 pub mod exchange;
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use ttx_tests::exchange::{Mode, TestExchange, org_id};
+use ttx_tests::exchange::{Mode, TestExchange, org_of};
 
 fn encode(q: &str) -> String {
     form_urlencoded::byte_serialize(q.as_bytes()).collect()
@@ -18,7 +18,7 @@ fn listing() -> serde_json::Value {
         "trl": { "level": 6, "assessor": "第三方评价机构", "assessed_on": "2026-03-01", "evidence": "中试报告" },
         "form": "material",
         "ip_rights": [{ "kind": "invention_patent", "number": "ZL202310000001.2", "legal_status": "授权" }],
-        "holders": [{ "org_id": org_id(1), "share_bp": 10000 }],
+        "holders": [{ "org_id": org_of("zhangwei"), "share_bp": 10000 }],
         "inventors": ["王教授", "李博士"],
         "secrecy": "public",
         "modes": ["assignment", "exclusive_licence"],
@@ -35,67 +35,43 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
         let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
     }
     let x = TestExchange::spawn(mode).await.unwrap();
-    let manager = x.login("zhangwei").await.unwrap();
-    let reviewer = x.login("liuyang").await.unwrap();
-    let member = x.login("zhaomin").await.unwrap();
-    let ok = |a: &ttx_tests::exchange::Answer, want: u16| assert_eq!(a.status, want, "{}", a.body);
 
-    let a = x.request("POST", "/api/v1/results", Some(&manager), Some(&listing())).await.unwrap();
-    ok(&a, 201);
-    let id = a.body["id"].as_str().unwrap().to_owned();
+    let id = x.create_result("zhangwei", listing()).await.expect(201).id();
     let path = |tail: &str| format!("/api/v1/results/{id}{tail}");
-    ok(&x.request("POST", &path("/submit"), Some(&manager), None).await.unwrap(), 200);
+    x.submit_result("zhangwei", &id).await.expect(200);
     // The enterprise cannot see a result under review.
-    ok(&x.request("GET", &path(""), Some(&member), None).await.unwrap(), 404);
-    ok(&x.request("POST", &path("/approve"), Some(&reviewer), None).await.unwrap(), 200);
-    ok(&x.request("POST", &path("/publish"), Some(&manager), None).await.unwrap(), 200);
+    x.get("zhaomin", &path("")).await.expect(404);
+    x.approve_result("liuyang", &id).await.expect(200);
+    x.publish_result("zhangwei", &id).await.expect(200);
+    let morning = x.token("zhaomin").await.unwrap().unwrap_or_default();
 
     // Published, it is found by a Chinese query that is not in its title (锂电池 for 锂离子电池), by the enterprise
     // and, being listed as public, by an anonymous visitor.
-    let search = format!("/api/v1/search?q={}", encode("锂电池"));
-    let a = x.request("GET", &search, Some(&member), None).await.unwrap();
-    ok(&a, 200);
+    let search = format!("q={}", encode("锂电池"));
+    let a = x.search("zhaomin", &search).await.expect(200);
     assert_eq!(a.body["total"], 1, "{}", a.body);
     assert_eq!(a.body["hits"][0]["id"], id.as_str());
     assert_eq!(a.body["facets"]["field"], json!([{ "value": "new_energy", "count": 1 }]));
-    let a = x.request("GET", &search, None, None).await.unwrap();
+    let a = x.search("", &search).await;
     assert_eq!(a.body["hits"][0]["id"], id.as_str());
-    let a = x.request("GET", "/api/v1/search?trl_min=12", None, None).await.unwrap();
-    ok(&a, 422);
+    let a = x.search("", "trl_min=12").await.expect(422);
     assert_eq!(a.body["field"], "trl_min");
-    let notice = json!({ "price_fen": 480000000, "days": 15 });
-    ok(&x.request("POST", &path("/notice"), Some(&manager), Some(&notice)).await.unwrap(), 201);
+    x.start_notice("zhangwei", &id, 480000000, 15).await.expect(201);
 
-    let a =
-        x.request("POST", &path("/objections"), Some(&member), Some(&json!({ "text": "价格明显偏低" }))).await.unwrap();
-    ok(&a, 201);
-    let objection = a.body["id"].as_str().unwrap().to_owned();
-    let answer = json!({ "answer": "价格经第三方评估" });
-    ok(
-        &x.request("POST", &path(&format!("/objections/{objection}/answer")), Some(&manager), Some(&answer))
-            .await
-            .unwrap(),
-        200,
-    );
-    let a = x.request("GET", &path("/deal-status?price_fen=480000000"), Some(&member), None).await.unwrap();
+    let objection = x.raise_objection("zhaomin", &id, "价格明显偏低").await.expect(201).id();
+    x.answer_objection("zhangwei", &id, &objection, "价格经第三方评估").await.expect(200);
+    let a = x.deal_status("zhaomin", &id, 480000000).await;
     assert_eq!(a.body["blocked_by"], "notice_running");
-    let resolution = json!({ "upheld": false, "note": "评估报告充分" });
-    ok(
-        &x.request("POST", &path(&format!("/objections/{objection}/resolution")), Some(&reviewer), Some(&resolution))
-            .await
-            .unwrap(),
-        200,
-    );
+    x.resolve_objection("liuyang", &id, &objection, false, "评估报告充分").await.expect(200);
 
     // 15 days from Monday 2026-09-21 end on 10-06, in the National Day holiday: the notice runs to 24:00 Beijing on
     // 10-08 (Civil Code art. 201–203).
     x.advance(Duration::from_secs(18 * 86_400));
     // Eighteen days on, the morning's tokens have expired.
-    assert_eq!(x.request("GET", "/api/v1/me", Some(&member), None).await.unwrap().status, 401);
-    let member = x.login("zhaomin").await.unwrap();
+    assert_eq!(x.request("GET", "/api/v1/me", Some(&morning), None).await.unwrap().status, 401);
     let mut last = serde_json::Value::Null;
     for _ in 0..200 {
-        let a = x.request("GET", &path("/deal-status?price_fen=480000000"), Some(&member), None).await.unwrap();
+        let a = x.deal_status("zhaomin", &id, 480000000).await;
         if a.body["may_close"] == true {
             last = serde_json::Value::Null;
             break;
@@ -104,10 +80,10 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(last, serde_json::Value::Null, "the notice did not end by the clock: {last}");
-    let a = x.request("GET", &path(""), Some(&member), None).await.unwrap();
+    let a = x.get("zhaomin", &path("")).await;
     assert_eq!(a.body["notice"]["ended"], true);
     assert_eq!(a.body["notice"]["objections"][0]["resolution"], "dismissed");
-    let a = x.request("GET", &path("/deal-status?price_fen=1"), Some(&member), None).await.unwrap();
+    let a = x.deal_status("zhaomin", &id, 1).await;
     assert_eq!(a.body["blocked_by"], "price_differs", "a deal at another price needs a new notice");
     x.stop().await.unwrap();
 }
@@ -117,10 +93,6 @@ async fn a_notice_is_objected_to_resolved_and_ended_by_the_clock(mode: Mode) {
 /// applying is refused at the shortlist; the institute's is shortlisted and awarded.
 async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mode) {
     let x = TestExchange::spawn(mode).await.unwrap();
-    let poster = x.login("zhaomin").await.unwrap();
-    let related = x.login("zhangwei").await.unwrap();
-    let other = x.login("wangqiang").await.unwrap();
-    let ok = |a: &ttx_tests::exchange::Answer, want: u16| assert_eq!(a.status, want, "{}", a.body);
 
     let challenge = json!({
         "title": "动力电池低温性能提升",
@@ -133,61 +105,45 @@ async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mo
         "valid_until": "2027-06-30T16:00:00Z",
         "challenge": { "indicators": ["低温容量保持率", "循环寿命"], "deadline": "2027-03-31T16:00:00Z" }
     });
-    let a = x.request("POST", "/api/v1/demands", Some(&poster), Some(&challenge)).await.unwrap();
-    ok(&a, 201);
-    let id = a.body["id"].as_str().unwrap().to_owned();
-    let a = x
-        .request("GET", &format!("/api/v1/search?kind=demand&q={}", encode("低温")), Some(&other), None)
-        .await
-        .unwrap();
+    let id = x.post_demand("zhaomin", challenge).await.expect(201).id();
+    let a = x.search("wangqiang", &format!("kind=demand&q={}", encode("低温"))).await;
     assert_eq!(a.body["hits"][0]["id"], id.as_str(), "{}", a.body);
-    ok(&x.request("GET", &format!("/api/v1/demands/{id}/matches"), Some(&poster), None).await.unwrap(), 200);
-    ok(&x.request("GET", "/api/v1/notifications", Some(&related), None).await.unwrap(), 200);
+    x.get("zhaomin", &format!("/api/v1/demands/{id}/matches")).await.expect(200);
+    x.get("zhangwei", "/api/v1/notifications").await.expect(200);
 
-    let declare = json!({ "related_org_id": org_id(2), "relation": "校办企业（持股 30%）" });
-    let path = format!("/api/v1/organisations/{}/related-parties", org_id(1));
-    ok(&x.request("POST", &path, Some(&related), Some(&declare)).await.unwrap(), 201);
+    let (university, poster) = (org_of("zhangwei"), org_of("zhaomin"));
+    x.declare_related_party("zhangwei", &university, &poster, "校办企业（持股 30%）").await.expect(201);
 
-    let letter = json!({ "answers": ["88%", "3000 次"] });
-    let apply = format!("/api/v1/demands/{id}/applications");
-    let a = x.request("POST", &apply, Some(&related), Some(&letter)).await.unwrap();
-    ok(&a, 422);
-    assert!(a.body["detail"].as_str().unwrap().contains("校办企业"), "the reason names the relation: {}", a.body);
+    let letter = ["88%", "3000 次"];
+    let a = x.apply_to_challenge("zhangwei", &id, &letter).await.expect(422);
+    assert!(a.detail().contains("校办企业"), "the reason names the relation: {}", a.body);
     // Withdrawing the declaration while the challenge is open does not clear the conflict.
-    let withdraw = format!("{path}/{}", org_id(2));
-    ok(&x.request("DELETE", &withdraw, Some(&related), None).await.unwrap(), 200);
-    let a = x.request("POST", &apply, Some(&related), Some(&letter)).await.unwrap();
-    ok(&a, 422);
-    assert!(a.body["detail"].as_str().unwrap().contains("校办企业"), "still refused: {}", a.body);
-    let a = x.request("POST", &apply, Some(&other), Some(&letter)).await.unwrap();
-    ok(&a, 201);
-    let application = a.body["id"].as_str().unwrap().to_owned();
+    x.withdraw_related_party("zhangwei", &university, &poster).await.expect(200);
+    let a = x.apply_to_challenge("zhangwei", &id, &letter).await.expect(422);
+    assert!(a.detail().contains("校办企业"), "still refused: {}", a.body);
+    let application = x.apply_to_challenge("wangqiang", &id, &letter).await.expect(201).id();
     // An enterprise applies, and declares the poster a related party afterwards, then withdraws it: its application
     // is refused at the shortlist, the check running again at each step.
-    let late = x.login("sunli").await.unwrap();
-    let a = x.request("POST", &apply, Some(&late), Some(&letter)).await.unwrap();
-    ok(&a, 201);
-    let late_application = a.body["id"].as_str().unwrap().to_owned();
-    let path5 = format!("/api/v1/organisations/{}/related-parties", org_id(5));
-    let declare = json!({ "related_org_id": org_id(2), "relation": "同一实际控制人" });
-    ok(&x.request("POST", &path5, Some(&late), Some(&declare)).await.unwrap(), 201);
-    ok(&x.request("DELETE", &format!("{path5}/{}", org_id(2)), Some(&late), None).await.unwrap(), 200);
-    let shortlist_late = format!("/api/v1/demands/{id}/applications/{late_application}/shortlist");
-    let a = x.request("POST", &shortlist_late, Some(&poster), None).await.unwrap();
-    ok(&a, 422);
-    assert!(a.body["detail"].as_str().unwrap().contains("同一实际控制人"), "{}", a.body);
+    let late_application = x.apply_to_challenge("sunli", &id, &letter).await.expect(201).id();
+    let late = org_of("sunli");
+    x.declare_related_party("sunli", &late, &poster, "同一实际控制人").await.expect(201);
+    x.withdraw_related_party("sunli", &late, &poster).await.expect(200);
+    let a = x.application_step("zhaomin", &id, &late_application, "shortlist").await.expect(422);
+    assert!(a.detail().contains("同一实际控制人"), "{}", a.body);
 
-    let step = |s: &str| format!("/api/v1/demands/{id}/applications/{application}/{s}");
-    ok(&x.request("POST", &step("award"), Some(&poster), None).await.unwrap(), 422);
-    ok(&x.request("POST", &step("shortlist"), Some(&poster), None).await.unwrap(), 200);
-    ok(&x.request("POST", &step("award"), Some(&poster), None).await.unwrap(), 200);
-    let a = x.request("GET", &format!("/api/v1/demands/{id}"), Some(&poster), None).await.unwrap();
+    x.application_step("zhaomin", &id, &application, "award").await.expect(422);
+    x.application_step("zhaomin", &id, &application, "shortlist").await.expect(200);
+    x.application_step("zhaomin", &id, &application, "award").await.expect(200);
+    let a = x.get("zhaomin", &format!("/api/v1/demands/{id}")).await;
     assert_eq!(a.body["status"], "awarded");
     let applicants: Vec<&str> =
         a.body["applications"].as_array().unwrap().iter().map(|a| a["applicant_org_id"].as_str().unwrap()).collect();
-    assert!(!applicants.contains(&org_id(1).as_str()), "the refused applications left no trace: {applicants:?}");
+    assert!(
+        !applicants.contains(&org_of("zhangwei").as_str()),
+        "the refused applications left no trace: {applicants:?}"
+    );
     assert_eq!(applicants.len(), 2, "{applicants:?}");
-    let a = x.request("GET", &format!("/api/v1/demands/{id}"), Some(&related), None).await.unwrap();
+    let a = x.get("zhangwei", &format!("/api/v1/demands/{id}")).await;
     assert_eq!(a.body["applications"].as_array().unwrap().len(), 0, "others' letters are not shown");
     x.stop().await.unwrap();
 }

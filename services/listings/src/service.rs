@@ -2,6 +2,7 @@
 //! log, and the timer that ends public notices. Search and matching are in [`discovery`].
 
 mod discovery;
+mod due;
 
 pub use discovery::match_stream;
 
@@ -25,6 +26,7 @@ use crate::codec::listing_to_pb;
 use crate::demand::{DemandCommand, DemandEvent, DemandState, Demands};
 use crate::domain::{ResultCommand, ResultEvent, ResultState, Results, Status, Visibility};
 use crate::matching::{MatchEvent, Matches};
+use crate::reactions::Reaction;
 use crate::search::SearchIndex;
 use crate::values::validate_listing;
 
@@ -172,17 +174,8 @@ struct Directory {
     matched: BTreeSet<String>,
     /// Organisation → the match notices for its results, oldest first.
     notifications: BTreeMap<String, Vec<pb::Notification>>,
-    /// What negotiation decided that the results do not record yet: (causing event id, what to record).
-    deals_pending: Vec<(String, DealReaction)>,
-}
-
-/// A result's side of a negotiation event.
-#[derive(Debug, Clone)]
-enum DealReaction {
-    /// A deal granting an exclusive right: the result goes under contract.
-    UnderContract { result_id: String, deal_id: String, buyer_org_id: String },
-    /// The right was voided (the winner defaulted): the result is back on the market.
-    Release { result_id: String, deal_id: String, reason: String },
+    /// What negotiation decided that the results do not record yet ([`crate::reactions`]).
+    reactions_owed: Vec<Reaction>,
 }
 
 /// A related-party link as identity's events record it.
@@ -226,6 +219,8 @@ pub struct Service {
     /// What the indexer has still to do, and the wake-up it waits for.
     pending: Mutex<discovery::Pending>,
     wake: Notify,
+    /// Woken when the directory learns of a reaction owed.
+    reacting: Notify,
     /// The log position the search index has reached.
     indexed: watch::Sender<u64>,
     /// Demands this instance has tried to match.
@@ -263,6 +258,7 @@ impl Service {
             search,
             pending: Mutex::default(),
             wake: Notify::new(),
+            reacting: Notify::new(),
             indexed: watch::Sender::new(0),
             match_attempted: Mutex::default(),
         }
@@ -297,40 +293,8 @@ impl Service {
             entry.state = Demands.evolve(std::mem::take(&mut entry.state), &e);
             entry.version = event.version();
         } else if stream.starts_with("negotiation-") {
-            use ttx_proto::negotiation::v1 as npb;
-            let malformed = |e: prost::DecodeError| ttx_kernel::DecodeError::Malformed {
-                event_type: event.event_type().to_owned(),
-                reason: e.to_string(),
-            };
-            let cause = event.event_id().map_or_else(|| format!("position-{}", event.position()), |u| u.to_string());
-            match event.event_type() {
-                "ttx.negotiation.v1.DealAgreed" => {
-                    let deal = npb::DealAgreed::decode(event.payload().clone()).map_err(malformed)?;
-                    // A non-exclusive licence leaves the result on the market; every other mode, and a deal from
-                    // before modes were declared, takes it off.
-                    let non_exclusive =
-                        [pb::TransactionMode::NonExclusiveLicence as i32, pb::TransactionMode::OpenLicence as i32];
-                    if deal.terms.as_ref().is_none_or(|t| !non_exclusive.contains(&t.mode)) {
-                        let reaction = DealReaction::UnderContract {
-                            result_id: deal.result_id,
-                            deal_id: deal.deal_id,
-                            buyer_org_id: deal.buyer_org_id,
-                        };
-                        directory.deals_pending.push((cause, reaction));
-                    }
-                }
-                "ttx.negotiation.v1.RightVoided" => {
-                    let voided = npb::RightVoided::decode(event.payload().clone()).map_err(malformed)?;
-                    if let Some(result_id) = stream.strip_prefix("negotiation-market-") {
-                        let reaction = DealReaction::Release {
-                            result_id: result_id.to_owned(),
-                            deal_id: voided.deal_id,
-                            reason: voided.reason,
-                        };
-                        directory.deals_pending.push((cause, reaction));
-                    }
-                }
-                _ => {}
+            if let Some(reaction) = crate::reactions::of_event(event)? {
+                directory.reactions_owed.push(reaction);
             }
         } else if stream.starts_with("listings-match-") {
             let MatchEvent::Matched(m) = decode_event(event)?;
@@ -388,122 +352,85 @@ impl Service {
         self.progress.follow(self.log.clone(), self.as_ref()).await;
     }
 
-    /// Ends every notice whose time has come. Each end is a command with an id derived from the notice, so when
-    /// several instances (or a restart) fire the same timer, one ending is stored and the others change nothing.
-    pub async fn end_due_notices(&self) {
-        let now = self.clock.now();
-        let due: Vec<(String, Timestamp)> = self
-            .directory
-            .read()
-            .await
-            .results
-            .iter()
-            .filter_map(|(id, e)| e.state.notice.as_ref().map(|n| (id, n)))
-            .filter(|(_, n)| !n.ended && n.ends_at <= now)
-            .map(|(id, n)| (id.clone(), n.ends_at))
-            .collect();
-        for (id, ends_at) in due {
-            let Ok(stream) = result_stream(&id) else { continue };
-            let Ok(command_id) = CommandId::system("notice-end", &format!("{id}:{}", ends_at.unix_micros())) else {
-                continue;
-            };
-            let meta = CommandMeta::new(command_id, system_actor());
-            match self.results.handle(&stream, &ResultCommand::EndNotice, &meta).await {
-                Ok(_) => tracing::info!(result = %id, "public notice ended"),
-                Err(e) => tracing::warn!(result = %id, error = %e, "could not end a public notice"),
-            }
-        }
-    }
-
-    /// Closes every open demand past its validity, once (the command id names the demand and its end).
-    pub async fn expire_demands(&self) {
-        let now = self.clock.now();
-        let due: Vec<(String, Timestamp)> = self
-            .directory
-            .read()
-            .await
-            .demands
-            .iter()
-            .filter(|(_, e)| e.state.status == crate::demand::DemandStatus::Open)
-            .filter_map(|(id, e)| e.state.details.as_ref().map(|d| (id.clone(), d.valid_until)))
-            .filter(|(_, until)| *until <= now)
-            .collect();
-        for (id, until) in due {
-            let Ok(stream) = demand_stream(&id) else { continue };
-            let Ok(command_id) = CommandId::system("demand-expiry", &format!("{id}:{}", until.unix_micros())) else {
-                continue;
-            };
-            let meta = CommandMeta::new(command_id, system_actor());
-            match self.demands.handle(&stream, &crate::demand::DemandCommand::Expire, &meta).await {
-                Ok(_) => tracing::info!(demand = %id, "demand closed at the end of its validity"),
-                Err(e) => tracing::warn!(demand = %id, error = %e, "could not close an expired demand"),
-            }
-        }
-    }
-
-    /// Records on its result each exclusive deal agreed in negotiation (the result goes under contract) and each
-    /// right voided there (the result is back on the market). The command id is derived from the causing event, so a
-    /// redelivered or replayed event changes nothing.
-    pub async fn record_deals(&self) {
-        let pending: Vec<(String, DealReaction)> = {
-            let mut directory = self.directory.write().await;
-            let pending = std::mem::take(&mut directory.deals_pending);
-            // Replayed history the results already record needs no command.
-            pending
-                .into_iter()
-                .filter(|(_, r)| match r {
-                    DealReaction::UnderContract { result_id, deal_id, .. } => {
-                        directory.results.get(result_id).is_none_or(|e| e.state.deal_id.as_deref() != Some(deal_id))
-                    }
-                    // A release is idempotent in the decider, and the result may not show the deal yet.
-                    DealReaction::Release { .. } => true,
-                })
-                .collect()
-        };
-        for (cause, reaction) in pending {
-            let (result_id, deal_id, command) = match &reaction {
-                DealReaction::UnderContract { result_id, deal_id, buyer_org_id } => (
-                    result_id,
-                    deal_id,
-                    ResultCommand::MarkUnderContract { deal_id: deal_id.clone(), buyer_org_id: buyer_org_id.clone() },
-                ),
-                DealReaction::Release { result_id, deal_id, reason } => {
-                    (result_id, deal_id, ResultCommand::Release { deal_id: deal_id.clone(), reason: reason.clone() })
-                }
-            };
-            let (Ok(stream), Ok(command_id)) = (result_stream(result_id), CommandId::system("reaction", &cause)) else {
-                continue;
-            };
-            let meta = CommandMeta::new(command_id, system_actor());
-            match self.results.handle(&stream, &command, &meta).await {
-                Ok(h) if !h.events.is_empty() => {
-                    tracing::info!(result = %result_id, deal = %deal_id, "a deal recorded on its result")
-                }
-                Ok(_) => {}
-                Err(ttx_kernel::CommandError::Rejected(e)) => {
-                    tracing::warn!(result = %result_id, deal = %deal_id, error = %e, "a deal does not fit its result")
-                }
-                Err(e) => {
-                    // The log was unavailable or busy: try again on the next tick.
-                    tracing::warn!(result = %result_id, error = %e, "could not record a deal yet");
-                    self.directory.write().await.deals_pending.push((cause, reaction));
-                }
-            }
-        }
-    }
-
-    /// Runs the notice timer and the deal reaction until the task is dropped.
+    /// Runs the timers until the task is dropped: every tick, whatever is due ([`due::due`]) is fired.
     pub async fn timers(self: Arc<Self>) {
         // Nothing fires on a view still replaying the log.
         while self.caught_up().await.is_err() {
             tokio::time::sleep(TIMER_TICK).await;
         }
         loop {
-            self.end_due_notices().await;
-            self.expire_demands().await;
-            self.record_deals().await;
+            self.fire_due().await;
             tokio::time::sleep(TIMER_TICK).await;
         }
+    }
+
+    /// Fires what is due now: each command's id is derived from what it fires, so when several instances (or a
+    /// restart) fire the same timer, one outcome is stored and the others change nothing.
+    pub async fn fire_due(&self) {
+        let due = due::due(&*self.directory.read().await, self.clock.now());
+        for due in due {
+            let meta = CommandMeta::new(due.command_id, system_actor());
+            let outcome = match &due.command {
+                due::Command::Result(c) => {
+                    self.results.handle(&due.stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+                }
+                due::Command::Demand(c) => {
+                    self.demands.handle(&due.stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+                }
+            };
+            match outcome {
+                Ok(0) => {}
+                Ok(events) => tracing::info!(what = due.what, stream = %due.stream, events, "fired"),
+                Err(e) => tracing::warn!(what = due.what, stream = %due.stream, error = %e, "did not fire"),
+            }
+        }
+    }
+
+    /// Carries out the reactions owed ([`crate::reactions`]) as the directory learns of them, until the task is
+    /// dropped. A reaction the log could not take now is kept and tried again a tick later.
+    pub async fn react(self: Arc<Self>) {
+        // Replayed history is judged against a directory that has read it all.
+        while self.caught_up().await.is_err() {
+            tokio::time::sleep(TIMER_TICK).await;
+        }
+        loop {
+            if self.carry_reactions().await {
+                self.reacting.notified().await;
+            } else {
+                tokio::time::sleep(TIMER_TICK).await;
+            }
+        }
+    }
+
+    /// One round of reactions: whether every one owed was carried out (or refused for good).
+    async fn carry_reactions(&self) -> bool {
+        let owed: Vec<Reaction> = {
+            let mut directory = self.directory.write().await;
+            let owed = std::mem::take(&mut directory.reactions_owed);
+            owed.into_iter().filter(|r| !r.recorded(directory.results.get(r.result_id()).map(|e| &e.state))).collect()
+        };
+        let mut all = true;
+        for reaction in owed {
+            let (Ok(stream), Ok(command_id)) = (result_stream(reaction.result_id()), reaction.command_id()) else {
+                continue;
+            };
+            let meta = CommandMeta::new(command_id, system_actor());
+            let (result, deal) = (reaction.result_id(), reaction.deal_id());
+            match self.results.handle(&stream, &reaction.command(), &meta).await {
+                Ok(h) if !h.events.is_empty() => tracing::info!(result, deal, "a deal recorded on its result"),
+                Ok(_) => {}
+                Err(ttx_kernel::CommandError::Rejected(e)) => {
+                    tracing::warn!(result, deal, error = %e, "a deal does not fit its result")
+                }
+                Err(e) => {
+                    // The log was unavailable or busy: try again on the next tick.
+                    tracing::warn!(result, error = %e, "could not record a deal yet");
+                    self.directory.write().await.reactions_owed.push(reaction);
+                    all = false;
+                }
+            }
+        }
+        all
     }
 
     async fn caught_up(&self) -> Result<(), ReplyError> {
@@ -868,8 +795,15 @@ impl Service {
 
 impl ttx_kernel::projection::ReadModel for Service {
     async fn apply(&self, event: &RecordedEvent) {
-        if let Err(e) = Self::fold_into(&mut *self.directory.write().await, event) {
-            tracing::error!(position = event.position(), error = %e, "a result or demand event does not decode");
+        let owed = {
+            let mut directory = self.directory.write().await;
+            if let Err(e) = Self::fold_into(&mut directory, event) {
+                tracing::error!(position = event.position(), error = %e, "a result or demand event does not decode");
+            }
+            !directory.reactions_owed.is_empty()
+        };
+        if owed {
+            self.reacting.notify_one();
         }
         lock(&self.pending).note(event.stream_id(), event.position());
         self.wake.notify_one();

@@ -47,12 +47,13 @@ struct Market {
     _dir: tempfile::TempDir,
 }
 
-/// A service with its projection, indexer and timers, serving the bus; as `ttx_listings::run` starts it.
+/// A service with its projection, indexer, timers and reactions, serving the bus; as `ttx_listings::run` starts it.
 async fn serve(log: Arc<SqliteLog>, clock: Arc<ManualClock>, bus: &Arc<dyn Bus>) -> Arc<Service> {
     let service = Arc::new(Service::new(log, clock));
     tokio::spawn(service.clone().project());
     tokio::spawn(service.clone().index());
     tokio::spawn(service.clone().timers());
+    tokio::spawn(service.clone().react());
     service.router().serve(bus.as_ref()).await.unwrap();
     service
 }

@@ -4,7 +4,7 @@
 //! - [`deal`]: a negotiated deal (协议定价), stream `negotiation-deal-<id>`: versioned term sheets, accepted by the
 //!   other side only while the result's public notice allows a deal at that price.
 //! - [`listed`]: a listed-price sale (挂牌), stream `negotiation-listing-<id>`: a disclosure period, registered
-//!   intents, then a deal (one registrant), a bidding session (several) or nothing.
+//!   intents, then a deal (one registrant), a bidding session under rules nobody chooses (several) or nothing.
 //! - [`session`]: a bidding session (竞价), stream `negotiation-session-<id>`: registration, deposits, bids on the
 //!   increment grid, anti-sniping, a hidden reserve, close by timer; or sealed bids by commit–reveal ([`seal`]);
 //!   cancelled, every deposit due back, when the holder withdraws the result.
@@ -19,8 +19,10 @@
 //! disclosure period's bounds, the offer and bid limits); [`terms`] checks the
 //! terms every sale declares (mode and exclusivity, a structured schedule that adds up); [`facts`] is negotiation's
 //! view of listings' results; [`service`] is the shell: one handler per request type and their router (its `sales`
-//! part keeps the markets true to the processes), and the notice it publishes on `ttx.negotiation.chg.session.<id>`
-//! whenever a session changes, which live pages wait on.
+//! part opens each process in its result's market), one timer loop over its pure `due` part (what the exchange owes at
+//! a moment: closes, ends, the auction a listed sale turns into under [`listed::auction_rules`], contract deadlines,
+//! pending deadlines counted, markets kept true to their processes), and the notice it publishes on
+//! `ttx.negotiation.chg.session.<id>` whenever a session changes, which live pages wait on.
 
 pub mod deadline;
 pub mod deal;

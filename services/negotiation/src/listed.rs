@@ -51,6 +51,39 @@ pub struct ListingState {
     pub deal: Option<pb::DealAgreed>,
 }
 
+/// The rules of the bidding session a listed-price sale with several registrants turns into at `now`, from the rules in
+/// force (`rules`): the listed price to start, the increment a share of it on a whole step (at least one step), the
+/// deposit a share of it, registration then bidding for whole days, and an extension window. Nobody chooses them.
+pub fn auction_rules(
+    price_fen: i64,
+    now: Timestamp,
+    rules: &crate::rules::Rules,
+) -> Result<pb::SessionRules, ttx_kernel::money::MoneyError> {
+    use ttx_kernel::money::share_of;
+    const DAY_US: i64 = 86_400_000_000;
+    let at = |days: i64| {
+        Some(Timestamp::from_unix_micros(now.unix_micros().saturating_add(days.saturating_mul(DAY_US))).to_proto())
+    };
+    let step = rules.auction_increment_step_fen.max(1);
+    let increment = (share_of("price_fen", price_fen, rules.auction_increment_bp)? / step * step).max(step);
+    let registration = rules.auction_registration_days;
+    Ok(pb::SessionRules {
+        start_price_fen: price_fen,
+        increment_fen: increment,
+        deposit_fen: share_of("price_fen", price_fen, rules.auction_deposit_bp)?,
+        registration_closes: at(registration),
+        bidding_opens: at(registration),
+        bidding_closes: at(registration.saturating_add(rules.auction_bidding_days)),
+        anti_sniping: "extension".into(),
+        window_seconds: rules.auction_window_seconds,
+        reserve_fen: None,
+        sealed: false,
+        reveal_closes: None,
+        version: rules.version.into(),
+        one_shot: false,
+    })
+}
+
 /// The id of the bidding session a listing with several registrants turns into.
 pub fn session_id_for(listing_id: &str) -> String {
     format!("{listing_id}-auction")
@@ -61,6 +94,9 @@ pub enum ListingCommand {
     Open {
         id: String,
         result_id: String,
+        /// Negotiation's view of the result: the opener's organisation holds it, it is published, and it is priced by
+        /// listing.
+        holder: bool,
         published: bool,
         listed_route: bool,
         /// The modes the result is offered in.
@@ -165,11 +201,11 @@ impl Decider for Listings {
         let actor = &ctx.actor;
         let seller_manager = actor.has_role(Role::TechManager) && actor.org_id == s.seller_org_id;
         match command {
-            ListingCommand::Open { id, result_id, published, listed_route, modes, terms, working_days } => {
+            ListingCommand::Open { id, result_id, holder, published, listed_route, modes, terms, working_days } => {
                 if s.status != ListingStatus::None {
                     return Err(R::Exists);
                 }
-                if !actor.has_role(Role::TechManager) {
+                if !actor.has_role(Role::TechManager) || !holder {
                     return Err(R::NotTheSeller);
                 }
                 if !published {
@@ -416,6 +452,7 @@ mod tests {
         let open = |published, listed_route, working_days| ListingCommand::Open {
             id: "l1".into(),
             result_id: "r1".into(),
+            holder: true,
             published,
             listed_route,
             modes: vec![1],
@@ -437,6 +474,51 @@ mod tests {
             .then_rejected(ListingRejection::NoSchedule(2027));
         let buyer = who("zhaomin", "firm", Role::EnterpriseMember);
         sc(buyer, 0).given([]).when(open(true, true, 10)).then_rejected(ListingRejection::NotTheSeller);
+        // A technology manager of another organisation does not list someone else's result.
+        let other = ListingCommand::Open {
+            id: "l1".into(),
+            result_id: "r1".into(),
+            holder: false,
+            published: true,
+            listed_route: true,
+            modes: vec![1],
+            terms: terms(),
+            working_days: 10,
+        };
+        sc(seller(), 0).given([]).when(other).then_rejected(ListingRejection::NotTheSeller);
+    }
+
+    #[test]
+    fn the_auction_a_listed_sale_turns_into_has_rules_nobody_chooses_and_the_session_accepts() {
+        use crate::session::{SessionCommand, Sessions};
+        let now = Timestamp::from_unix_micros(NOW);
+        let rules = crate::rules::current();
+        // ¥1,234,567.89: an increment of 1 % on whole ¥100, a deposit of 10 %, registration a day, bidding a day more.
+        let r = auction_rules(123_456_789, now, rules).unwrap();
+        assert_eq!((r.start_price_fen, r.increment_fen, r.deposit_fen), (123_456_789, 1_230_000, 12_345_678));
+        assert_eq!(r.registration_closes, Some(Timestamp::from_unix_micros(NOW + DAY).to_proto()));
+        assert_eq!(r.bidding_closes, Some(Timestamp::from_unix_micros(NOW + 2 * DAY).to_proto()));
+        // A small price still bids on at least one step.
+        assert_eq!(auction_rules(500_000, now, rules).unwrap().increment_fen, rules.auction_increment_step_fen);
+        // At every price a listing may have, the session decider opens the auction for the exchange.
+        let system = who("system", "uni", Role::System);
+        for price in [10, 99, 10_000, 123_456_789, rules.max_amount_fen - 1, rules.max_amount_fen] {
+            let open = SessionCommand::Open {
+                id: "l1-auction".into(),
+                result_id: "r1".into(),
+                rules: Box::new(auction_rules(price, now, rules).unwrap()),
+                terms: Box::new(crate::terms::single_payment(2, 0, 10)),
+                modes: vec![],
+                listing_id: "l1".into(),
+                invited: vec!["a".into(), "b".into()],
+                holder: true,
+                published: false,
+                auction_route: false,
+            };
+            let ctx = Ctx::new(now, system.clone(), ttx_kernel::CommandId::parse("c").unwrap());
+            let opened = Sessions.decide(&Default::default(), &open, &ctx);
+            assert!(opened.is_ok(), "at {price} fen: {opened:?}");
+        }
     }
 
     #[test]

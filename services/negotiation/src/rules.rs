@@ -29,6 +29,18 @@ pub struct Rules {
     /// Processes open at once on one result (non-exclusive licences sell side by side); a buyer organisation
     /// negotiates a result once at a time.
     pub max_open_sales: usize,
+    /// A listed-price sale with several registrants turns into an auction (挂牌转竞价) whose rules are fixed here, never
+    /// chosen by anyone: the increment is this share of the listed price (basis points)…
+    pub auction_increment_bp: u32,
+    /// …rounded down to a whole number of this step, and at least one step (fen);
+    pub auction_increment_step_fen: i64,
+    /// the deposit is this share of the listed price (basis points);
+    pub auction_deposit_bp: u32,
+    /// registration (and paying the deposit) runs this many days, then bidding this many more;
+    pub auction_registration_days: i64,
+    pub auction_bidding_days: i64,
+    /// and a bid in the last this many seconds extends the close by as much.
+    pub auction_window_seconds: i64,
 }
 
 /// The rules of 2026, second version: money bounded, deposits bounded, refunds due.
@@ -45,6 +57,12 @@ pub const RULES_2026_2: Rules = Rules {
     max_offers_per_party: usize::MAX,
     max_bids_per_bidder: usize::MAX,
     max_open_sales: usize::MAX,
+    auction_increment_bp: 100,
+    auction_increment_step_fen: 10_000,
+    auction_deposit_bp: 1_000,
+    auction_registration_days: 1,
+    auction_bidding_days: 1,
+    auction_window_seconds: 300,
 };
 
 /// The rules of 2026, third version: periods counted with the calendar in force (a deadline in a year without a
@@ -87,6 +105,8 @@ mod tests {
         assert_eq!(of("session-2026.1"), current());
         let r = current();
         assert!(r.deposit_min_bp <= r.deposit_max_bp && r.deposit_max_bp <= 10_000);
+        // The auction a listed-price sale turns into takes a deposit the session rules accept.
+        assert!((r.deposit_min_bp..=r.deposit_max_bp).contains(&r.auction_deposit_bp));
         // Up to the most payments at the ceiling, a schedule still fits an i64.
         assert!(r.max_amount_fen.checked_mul(r.max_payments as i64).is_some());
     }

@@ -25,13 +25,13 @@ use crate::rules;
 use crate::seal::parse_hex32;
 use crate::session::{Bid, Deposit, Phase, SessionCommand, SessionState, Sessions};
 
+mod due;
 mod sales;
 
 use sales::on_sale;
 
 const TIMER_TICK: Duration = Duration::from_millis(200);
 const CATCH_UP: Duration = Duration::from_secs(5);
-const DAY_US: i64 = 86_400_000_000;
 
 fn stream(kind: &str, id: &str, field: &str) -> Result<StreamId, ReplyError> {
     StreamId::new("negotiation", kind, id).map_err(|e| ReplyError::invalid(field, e.to_string()))
@@ -181,7 +181,7 @@ impl Service {
         self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 
-    /// Runs the timers and the reactions until the task is dropped.
+    /// Runs the timers until the task is dropped: every tick, whatever is due is fired.
     pub async fn timers(self: Arc<Self>) {
         // Nothing fires on a view still replaying the log: a deadline would be counted with an older calendar.
         while self.caught_up().await.is_err() {
@@ -189,130 +189,49 @@ impl Service {
         }
         loop {
             self.fire_due().await;
-            self.keep_markets().await;
-            self.fix_pending_deadlines().await;
             tokio::time::sleep(TIMER_TICK).await;
         }
     }
 
-    /// Closes the sessions and ends the listings whose time has come, and opens the session a listing went to. Each
-    /// firing is a command whose id is derived from what it fires, so instances and restarts fire it once.
+    /// Fires what is due now ([`due::due`]): each command's id is derived from what it fires, so instances and
+    /// restarts fire it once.
     pub async fn fire_due(&self) {
-        let now = self.clock.now();
-        let (closes, ends, auctions, deadlines) = {
+        let due = {
             let d = self.directory.read().await;
-            let closes: Vec<(String, String, bool)> = d
-                .sessions
-                .iter()
-                .filter_map(|(id, e)| {
-                    let rules = e.state.rules.as_ref()?;
-                    let key = match e.state.phase {
-                        Phase::Open if rules.sealed && rules.bidding_closes <= now => "bidding".to_owned(),
-                        Phase::Open if !rules.sealed => {
-                            let ends = e.state.ends_at.unwrap_or(rules.bidding_closes);
-                            if ends > now {
-                                return None;
-                            }
-                            ends.unix_micros().to_string()
-                        }
-                        Phase::Revealing if rules.reveal_closes <= now => "reveal".to_owned(),
-                        _ => return None,
-                    };
-                    Some((id.clone(), key, on_sale(&d, &e.state.result_id, id)))
-                })
-                .collect();
-            let ends: Vec<(String, i64, bool)> = d
-                .listings
-                .iter()
-                .filter(|(_, e)| e.state.status == ListingStatus::Open)
-                .filter_map(|(id, e)| {
-                    let on_sale = on_sale(&d, &e.state.result_id, id);
-                    e.state.disclosure_ends.filter(|t| *t <= now).map(|t| (id.clone(), t.unix_micros(), on_sale))
-                })
-                .collect();
-            let auctions: Vec<ListingState> = d
-                .listings
-                .values()
-                .filter(|e| e.state.status == ListingStatus::ToAuction)
-                .filter(|e| !d.sessions.contains_key(&crate::listed::session_id_for(&e.state.id)))
-                .map(|e| e.state.clone())
-                .collect();
-            // Won sessions whose contract deadline has passed with no signature recorded.
-            let deadlines: Vec<(String, bool)> = d
-                .sessions
-                .iter()
-                .filter(|(_, e)| e.state.phase == Phase::Closed && e.state.winner.is_some())
-                .filter(|(_, e)| e.state.signed.is_none() && e.state.contract_due.is_some_and(|due| due < now))
-                .map(|(id, e)| (id.clone(), d.results.get(&e.state.result_id).is_some_and(|r| r.withdrawn)))
-                .collect();
-            (closes, ends, auctions, deadlines)
+            let mut unopened = self.unopened.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            due::due(&d, self.clock.now(), &mut unopened)
         };
-        for (id, seller_withdrew) in deadlines {
-            let (Ok(s), Ok(command_id)) =
-                (stream("session", &id, "session_id"), CommandId::system("contract-due", &id))
-            else {
-                continue;
-            };
-            let meta = CommandMeta::new(command_id, system(""));
-            match self.sessions.handle(&s, &SessionCommand::ContractDeadline { seller_withdrew }, &meta).await {
-                Ok(h) if !h.events.is_empty() => {
-                    tracing::info!(session = %id, "the winner defaulted: not signed in time")
+        for due in due {
+            self.fire(due).await;
+        }
+    }
+
+    async fn fire(&self, due: due::Due) {
+        for step in due.steps {
+            let meta = CommandMeta::new(step.command_id, system(&step.on_behalf_of));
+            let stream = &step.stream;
+            let written = match &step.command {
+                due::Command::Deal(c) => {
+                    self.deals.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
                 }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(session = %id, error = %e, "a contract deadline changed nothing"),
-            }
-        }
-        for (id, key, on_sale) in closes {
-            let (Ok(s), Ok(command_id)) =
-                (stream("session", &id, "session_id"), CommandId::system("close", &format!("{id}:{key}")))
-            else {
-                continue;
+                due::Command::Listing(c) => {
+                    self.listings.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+                }
+                due::Command::Session(c) => {
+                    self.sessions.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+                }
+                due::Command::Market(c) => {
+                    self.markets.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+                }
             };
-            let close = SessionCommand::Close { on_sale };
-            match self.sessions.handle(&s, &close, &CommandMeta::new(command_id, system(""))).await {
-                Ok(_) => tracing::info!(session = %id, "session closed ({key})"),
-                Err(e) => tracing::debug!(session = %id, error = %e, "a session did not close"),
-            }
-        }
-        for (id, at, on_sale) in ends {
-            let (Ok(s), Ok(command_id)) =
-                (stream("listing", &id, "listing_id"), CommandId::system("end", &format!("{id}:{at}")))
-            else {
-                continue;
-            };
-            let end = ListingCommand::End { on_sale };
-            match self.listings.handle(&s, &end, &CommandMeta::new(command_id, system(""))).await {
-                Ok(_) => tracing::info!(listing = %id, "listed-price disclosure ended"),
-                Err(e) => tracing::debug!(listing = %id, error = %e, "a listing did not end"),
-            }
-        }
-        for listing in auctions {
-            let session_id = crate::listed::session_id_for(&listing.id);
-            let rules = auction_rules(listing.price_fen, now);
-            let Ok(declared) = crate::terms::as_shares(&listing.terms) else { continue };
-            let command = SessionCommand::Open {
-                id: session_id.clone(),
-                result_id: listing.result_id.clone(),
-                rules: Box::new(rules),
-                terms: Box::new(declared),
-                modes: Vec::new(),
-                listing_id: listing.id.clone(),
-                invited: listing.registrants.keys().cloned().collect(),
-            };
-            let (Ok(s), Ok(command_id)) =
-                (stream("session", &session_id, "session_id"), CommandId::system("auction-of", &listing.id))
-            else {
-                continue;
-            };
-            // The listed sale hands the result to its auction in the result's market first.
-            if let Err(e) = self.hand_over(&listing.result_id, &listing.id, &session_id).await {
-                tracing::warn!(listing = %listing.id, error = %e.message, "could not hand the result to the auction");
-                continue;
-            }
-            let meta = CommandMeta::new(command_id, system(&listing.seller_org_id));
-            match self.sessions.handle(&s, &command, &meta).await {
-                Ok(_) => tracing::info!(listing = %listing.id, session = %session_id, "bidding session opened"),
-                Err(e) => tracing::warn!(listing = %listing.id, error = %e, "could not open the bidding session"),
+            match written {
+                Ok(0) => {}
+                Ok(events) => tracing::info!(what = due.what, id = %due.id, %stream, events, "fired"),
+                Err(e) => {
+                    // Another instance fired it first, or the state moved on: the next look decides again.
+                    tracing::debug!(what = due.what, id = %due.id, %stream, error = %e, "did not fire");
+                    return;
+                }
             }
         }
     }
@@ -394,15 +313,13 @@ impl Service {
         let meta = CommandMeta::from_context(c.context)?;
         self.caught_up().await?;
         let entry = self.result_entry(&c.result_id).await?;
-        if entry.owner_org_id != meta.actor.org_id {
-            return Err(ReplyError::new(ErrorCode::Forbidden, "only the holder lists its result"));
-        }
         let terms = terms(c.terms)?;
         let mode = terms.mode;
         let id = c.listing_id.clone();
         let command = ListingCommand::Open {
             id: id.clone(),
             result_id: c.result_id.clone(),
+            holder: entry.owner_org_id == meta.actor.org_id,
             published: entry.availability == crate::facts::Availability::Published,
             listed_route: entry.route == ttx_proto::listings::v1::PricingRoute::Listed as i32,
             modes: entry.modes.clone(),
@@ -437,15 +354,6 @@ impl Service {
         let meta = CommandMeta::from_context(c.context)?;
         self.caught_up().await?;
         let entry = self.result_entry(&c.result_id).await?;
-        if entry.owner_org_id != meta.actor.org_id {
-            return Err(ReplyError::new(ErrorCode::Forbidden, "only the holder auctions its result"));
-        }
-        if entry.availability != crate::facts::Availability::Published {
-            return Err(ReplyError::new(ErrorCode::Rejected, "the result is not published"));
-        }
-        if entry.route != ttx_proto::listings::v1::PricingRoute::Auction as i32 {
-            return Err(ReplyError::new(ErrorCode::Rejected, "the result is not priced by auction"));
-        }
         let rules = c.rules.ok_or_else(|| ReplyError::invalid("rules", "the rules are missing"))?;
         let terms = terms(c.terms)?;
         let mode = terms.mode;
@@ -458,6 +366,9 @@ impl Service {
             modes: entry.modes.clone(),
             listing_id: String::new(),
             invited: Vec::new(),
+            holder: entry.owner_org_id == meta.actor.org_id,
+            published: entry.availability == crate::facts::Availability::Published,
+            auction_route: entry.route == ttx_proto::listings::v1::PricingRoute::Auction as i32,
         };
         let sale = sales::Sale { result_id: &c.result_id, kind: "session", id: &id, mode };
         self.open_sale(sale, &meta, self.on_session(&id, command, &meta)).await
@@ -757,40 +668,6 @@ impl Service {
         Ok(pb::PendingDeadlineList { pending, total })
     }
 
-    /// Counts the deadlines that were pending once their year's schedule is loaded: one command per pending record
-    /// (its id names the instant they count from), so instances and restarts fix each once.
-    pub async fn fix_pending_deadlines(&self) {
-        let due: Vec<pb::PendingDeadline> = {
-            let d = self.directory.read().await;
-            let calendar = d.calendar.get();
-            pending_deadlines(&d).into_iter().filter(|p| calendar.schedule(p.year).is_some()).collect()
-        };
-        for p in due {
-            let since = p.since.map_or(0, |t| Timestamp::from_proto(&t).unix_micros());
-            let Ok(command_id) = CommandId::system("deadlines", &format!("{}:{since}", p.id)) else { continue };
-            let meta = CommandMeta::new(command_id, system(""));
-            let outcome = if p.process == "session" {
-                let Ok(s) = stream("session", &p.id, "session_id") else { continue };
-                self.sessions
-                    .handle(&s, &SessionCommand::FixDeadlines, &meta)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            } else {
-                let Ok(s) = stream("listing", &p.id, "listing_id") else { continue };
-                self.listings
-                    .handle(&s, &ListingCommand::FixDeadlines, &meta)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            };
-            match outcome {
-                Ok(()) => tracing::info!(process = %p.process, id = %p.id, year = p.year, "pending deadlines counted"),
-                Err(e) => tracing::debug!(id = %p.id, error = %e, "pending deadlines not counted yet"),
-            }
-        }
-    }
-
     /// The directory, once it holds what the log held when a query about session `id` arrived. Anonymous askers
     /// see no session.
     async fn session_directory(
@@ -813,28 +690,6 @@ impl Service {
             return Err(ReplyError::new(ErrorCode::NotFound, "no such negotiation"));
         }
         Ok((state, version))
-    }
-}
-
-/// The rules of a session a listed-price sale with several registrants turns into: the listed price to start, 1 % of
-/// it as the increment (at least ¥100), 10 % as the deposit, a day to pay the deposit, then a day of bidding with a
-/// five-minute extension.
-pub fn auction_rules(price_fen: i64, now: Timestamp) -> pb::SessionRules {
-    let at = |days: i64| Some(Timestamp::from_unix_micros(now.unix_micros() + days * DAY_US).to_proto());
-    pb::SessionRules {
-        start_price_fen: price_fen,
-        increment_fen: (price_fen / 100 / 10_000 * 10_000).max(10_000),
-        deposit_fen: price_fen / 10,
-        registration_closes: at(1),
-        bidding_opens: at(1),
-        bidding_closes: at(2),
-        anti_sniping: "extension".into(),
-        window_seconds: 300,
-        reserve_fen: None,
-        sealed: false,
-        reveal_closes: None,
-        version: rules::current().version.into(),
-        one_shot: false,
     }
 }
 

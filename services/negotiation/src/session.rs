@@ -339,8 +339,14 @@ pub enum SessionCommand {
         terms: Box<pb::TermSheet>,
         /// The modes the result is offered in.
         modes: Vec<i32>,
+        /// The listed-price sale it continues, when the exchange opens it for one that drew several registrants.
         listing_id: String,
         invited: Vec<String>,
+        /// Negotiation's view of the result: the opener's organisation holds it, it is published, and it is priced by
+        /// auction.
+        holder: bool,
+        published: bool,
+        auction_route: bool,
     },
     Register,
     ConfirmDeposit {
@@ -403,6 +409,10 @@ pub enum SessionRejection {
     BadRules(&'static str),
     #[error("only a technology manager of the seller may open a session")]
     NotTheSeller,
+    #[error("the result is not published")]
+    NotPublished,
+    #[error("the result is not priced by auction")]
+    NotAuctionRoute,
     #[error("only an enterprise member may register or bid")]
     NotABuyer,
     #[error("the seller may not bid on its own result")]
@@ -611,13 +621,36 @@ impl Decider for Sessions {
         let now = ctx.now;
         let actor = &ctx.actor;
         let in_force = crate::rules::of(&ctx.rule_version);
-        if let SessionCommand::Open { id, result_id, rules, terms: declared, modes, listing_id, invited } = command {
+        if let SessionCommand::Open {
+            id,
+            result_id,
+            rules,
+            terms: declared,
+            modes,
+            listing_id,
+            invited,
+            holder,
+            published,
+            auction_route,
+        } = command
+        {
             if s.phase != Phase::None {
                 return Err(R::Exists);
             }
-            // A technology manager of the seller, or the system when a listed-price sale turns into a session.
-            if !(actor.has_role(Role::TechManager) || actor.has_role(Role::System)) {
-                return Err(R::NotTheSeller);
+            // A technology manager of the holder opens a session on its published result priced by auction. The
+            // exchange opens one for a listed-price sale that drew several registrants: that sale was checked when it
+            // opened, and the session continuing it is cancelled like any sale if the result is withdrawn since.
+            let for_listing = actor.has_role(Role::System) && !listing_id.is_empty();
+            if !for_listing {
+                if !actor.has_role(Role::TechManager) || !holder {
+                    return Err(R::NotTheSeller);
+                }
+                if !published {
+                    return Err(R::NotPublished);
+                }
+                if !auction_route {
+                    return Err(R::NotAuctionRoute);
+                }
             }
             let mut checked = Rules::from_pb(rules)?;
             if checked.bidding_closes <= now {

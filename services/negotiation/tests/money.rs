@@ -124,6 +124,7 @@ proptest! {
         let open = ListingCommand::Open {
             id: "l1".into(),
             result_id: "r1".into(),
+            holder: true,
             published: true,
             listed_route: true,
             modes: vec![],
@@ -189,6 +190,9 @@ proptest! {
             modes: vec![],
             listing_id: String::new(),
             invited: vec![],
+            holder: true,
+            published: true,
+            auction_route: true,
         };
         let seller = who("m", "uni", Role::TechManager);
         let Ok(events) = Sessions.decide(&Default::default(), &open, &ctx(seller, -10)) else { return Ok(()) };

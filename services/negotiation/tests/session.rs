@@ -142,6 +142,9 @@ fn the_seller_opens_a_session_with_valid_rules() {
         modes: vec![],
         listing_id: String::new(),
         invited: vec![],
+        holder: true,
+        published: true,
+        auction_route: true,
     };
     sc(seller(), -10).given([]).when(open(rules("extension", false, None))).then([opened()]);
     let bad = pb::SessionRules { increment_fen: 0, ..rules("extension", false, None) };
@@ -157,6 +160,25 @@ fn the_seller_opens_a_session_with_valid_rules() {
         Err(R::BadRules(_))
     ));
     sc(bidder("a"), -10).given([]).when(open(rules("extension", false, None))).then_rejected(R::NotTheSeller);
+    // What negotiation knows of the result decides too: only its holder, only published, only priced by auction.
+    let offered = |holder, published, auction_route| C::Open {
+        id: "s1".into(),
+        result_id: "r1".into(),
+        rules: Box::new(rules("extension", false, None)),
+        terms: Box::new(declared()),
+        modes: vec![],
+        listing_id: String::new(),
+        invited: vec![],
+        holder,
+        published,
+        auction_route,
+    };
+    sc(seller(), -10).given([]).when(offered(false, true, true)).then_rejected(R::NotTheSeller);
+    sc(seller(), -10).given([]).when(offered(true, false, true)).then_rejected(R::NotPublished);
+    sc(seller(), -10).given([]).when(offered(true, true, false)).then_rejected(R::NotAuctionRoute);
+    // The exchange opens a session only to continue a listed-price sale.
+    let system = who("system", "uni", Role::System);
+    sc(system, -10).given([]).when(offered(true, true, true)).then_rejected(R::NotTheSeller);
 }
 
 #[test]
