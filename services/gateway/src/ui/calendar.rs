@@ -106,19 +106,18 @@ async fn calendar_view(
 }
 
 async fn calendar_page(State(deps): State<Deps>, headers: HeaderMap) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    if !(who.has(Role::Admin) || who.has(Role::Regulator)) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let who = match supervisor(&deps, &headers) {
+        Ok(who) => who,
+        Err(answer) => return *answer,
+    };
     calendar_view(&deps, &headers, &who, None, Vec::new(), HashMap::new()).await
 }
 
 async fn calendar_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !who.has(Role::Admin) || !csrf_ok(&headers, &f) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let (who, f) = match admin_form(&deps, &headers, &body) {
+        Ok(admin) => admin,
+        Err(answer) => return *answer,
+    };
     let result = async {
         let year = field(&f, "year").trim().parse().map_err(|_| ApiError::invalid("year", "a year"))?;
         let schedule = ipb::LoadSchedule {

@@ -356,19 +356,18 @@ fn kind_key(kind: &str) -> &'static str {
 }
 
 async fn organisations_page(State(deps): State<Deps>, headers: HeaderMap) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    if !(who.has(Role::Admin) || who.has(Role::Regulator)) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let who = match supervisor(&deps, &headers) {
+        Ok(who) => who,
+        Err(answer) => return *answer,
+    };
     organisations_view(&deps, &headers, &who, None, Vec::new(), HashMap::new()).await
 }
 
 async fn organisations_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !who.has(Role::Admin) || !csrf_ok(&headers, &f) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let (who, f) = match admin_form(&deps, &headers, &body) {
+        Ok(admin) => admin,
+        Err(answer) => return *answer,
+    };
     let result = async {
         let kind = parse_kind(field(&f, "kind"))?;
         let text = |name: &str| field(&f, name).to_owned();
@@ -455,19 +454,18 @@ fn role_key(role: &str) -> &'static str {
 }
 
 async fn users_page(State(deps): State<Deps>, headers: HeaderMap) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    if !(who.has(Role::Admin) || who.has(Role::Regulator)) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let who = match supervisor(&deps, &headers) {
+        Ok(who) => who,
+        Err(answer) => return *answer,
+    };
     users_view(&deps, &headers, &who, None, Vec::new(), HashMap::new()).await
 }
 
 async fn users_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !who.has(Role::Admin) || !csrf_ok(&headers, &f) {
-        return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
-    }
+    let (who, f) = match admin_form(&deps, &headers, &body) {
+        Ok(admin) => admin,
+        Err(answer) => return *answer,
+    };
     let result = async {
         let roles = f
             .get("roles")

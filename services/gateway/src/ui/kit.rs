@@ -64,6 +64,46 @@ pub(crate) fn csrf_ok(headers: &HeaderMap, f: &HashMap<String, Vec<String>>) -> 
 
 /// A form posted by a signed-in user, with this browser's CSRF token: the user and the form, or what to answer
 /// instead (the login page, or 403).
+/// A form a logged-in caller posted with its CSRF token, as a handler's last argument: anyone else is sent to the
+/// login page (no session) or answered 403 (no token).
+pub(crate) struct SignedForm {
+    pub who: Principal,
+    pub form: Form,
+    pub lang: Lang,
+    pub headers: HeaderMap,
+}
+
+impl axum::extract::FromRequest<Deps> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, deps: &Deps) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let body = <Bytes as axum::extract::FromRequest<Deps>>::from_request(request, deps)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (who, form) = signed_form(deps, &headers, &body).map_err(|answer| *answer)?;
+        Ok(Self { who, form, lang: Lang::from_headers(&headers), headers })
+    }
+}
+
+/// The caller of a page only administrators and regulators see, or the answer that sends anyone else away.
+pub(crate) fn supervisor(deps: &Deps, headers: &HeaderMap) -> Result<Principal, Box<Response>> {
+    let Some(who) = session(deps, headers) else { return Err(Box::new(to_login())) };
+    if !(who.has(Role::Admin) || who.has(Role::Regulator)) {
+        return Err(Box::new(message_page(deps, headers, StatusCode::FORBIDDEN, "forbidden")));
+    }
+    Ok(who)
+}
+
+/// An administrator's signed form, or the answer that sends anyone else away.
+pub(crate) fn admin_form(deps: &Deps, headers: &HeaderMap, body: &Bytes) -> Result<(Principal, Form), Box<Response>> {
+    let (who, f) = signed_form(deps, headers, body)?;
+    if !who.has(Role::Admin) {
+        return Err(Box::new(message_page(deps, headers, StatusCode::FORBIDDEN, "forbidden")));
+    }
+    Ok((who, f))
+}
+
 pub(crate) fn signed_form(deps: &Deps, headers: &HeaderMap, body: &Bytes) -> Result<(Principal, Form), Box<Response>> {
     let Some(who) = session(deps, headers) else { return Err(Box::new(to_login())) };
     let f = form(body);

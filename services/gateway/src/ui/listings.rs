@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use maud::{Markup, html};
 use ttx_kernel::Timestamp;
 use ttx_proto::common::v1::Role;
@@ -595,12 +594,8 @@ fn matches_table(lang: Lang, kind: &str, matches: &[crate::api::search::MatchVie
     }
 }
 
-async fn result_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    let (who, f) = match signed_form(&deps, &headers, &body) {
-        Ok(signed) => signed,
-        Err(answer) => return *answer,
-    };
-    let lang = Lang::from_headers(&headers);
+async fn result_action(State(deps): State<Deps>, Path(id): Path<String>, posted: SignedForm) -> Response {
+    let SignedForm { who, form: f, lang, headers } = posted;
     let by = Acting::page(&who);
     let result_id = id.clone();
     let objection_id = field(&f, "objection_id").to_owned();
@@ -790,13 +785,11 @@ fn form_from_listing(l: &pb::Listing) -> HashMap<String, Vec<String>> {
     v
 }
 
-async fn new_result_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !who.has(Role::TechManager) || !csrf_ok(&headers, &f) {
+async fn new_result_submit(State(deps): State<Deps>, posted: SignedForm) -> Response {
+    let SignedForm { who, form: f, lang, headers } = posted;
+    if !who.has(Role::TechManager) {
         return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
     }
-    let lang = Lang::from_headers(&headers);
     let outcome = async {
         let holders = vec![HolderBody { org_id: who.org_id.clone(), share_bp: 10_000 }];
         let listing = listing_from_form(&f, holders)?;
@@ -825,18 +818,11 @@ async fn edit_result_page(State(deps): State<Deps>, headers: HeaderMap, Path(id)
     result_form_view(&headers, &who, Some(&id), Vec::new(), &values)
 }
 
-async fn edit_result_submit(
-    State(deps): State<Deps>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !who.has(Role::TechManager) || !csrf_ok(&headers, &f) {
+async fn edit_result_submit(State(deps): State<Deps>, Path(id): Path<String>, posted: SignedForm) -> Response {
+    let SignedForm { who, form: f, lang, headers } = posted;
+    if !who.has(Role::TechManager) {
         return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
     }
-    let lang = Lang::from_headers(&headers);
     let outcome = async {
         let view = stored_listing(&deps, &who, &id).await?;
         let holders = view
@@ -1042,12 +1028,8 @@ async fn demand_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: FormErr
     html_response(code, page(lang, &d.title, Some(&who), &csrf, content))
 }
 
-async fn demand_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    let (who, f) = match signed_form(&deps, &headers, &body) {
-        Ok(signed) => signed,
-        Err(answer) => return *answer,
-    };
-    let lang = Lang::from_headers(&headers);
+async fn demand_action(State(deps): State<Deps>, Path(id): Path<String>, posted: SignedForm) -> Response {
+    let SignedForm { who, form: f, lang, headers } = posted;
     let by = Acting::page(&who);
     let demand_id = id.clone();
     let application_id = field(&f, "application_id").to_owned();
@@ -1118,13 +1100,11 @@ fn end_of_day(field_name: &str, s: &str) -> Result<prost_types::Timestamp, ApiEr
         .ok_or_else(|| ApiError::invalid(field_name, "a date"))
 }
 
-async fn new_demand_submit(State(deps): State<Deps>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(who) = session(&deps, &headers) else { return to_login() };
-    let f = form(&body);
-    if !who.has(Role::EnterpriseMember) || !csrf_ok(&headers, &f) {
+async fn new_demand_submit(State(deps): State<Deps>, posted: SignedForm) -> Response {
+    let SignedForm { who, form: f, lang, headers } = posted;
+    if !who.has(Role::EnterpriseMember) {
         return message_page(&deps, &headers, StatusCode::FORBIDDEN, "forbidden");
     }
-    let lang = Lang::from_headers(&headers);
     let outcome = async {
         let budget_fen = parse_yuan(field(&f, "budget_yuan"))
             .ok_or_else(|| ApiError::invalid("budget_yuan", "an amount in yuan"))?;

@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use maud::{Markup, html};
 use ttx_kernel::Timestamp;
 use ttx_proto::common::v1::Role;
@@ -324,12 +323,8 @@ impl Live {
     }
 }
 
-async fn session_action(State(deps): State<Deps>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    let (who, f) = match signed_form(&deps, &headers, &body) {
-        Ok(signed) => signed,
-        Err(answer) => return *answer,
-    };
-    let lang = Lang::from_headers(&headers);
+async fn session_action(State(deps): State<Deps>, Path(id): Path<String>, posted: SignedForm) -> Response {
+    let SignedForm { who, form: f, lang, headers } = posted;
     let by = Acting::page(&who);
     let session_id = id.clone();
     let text = |name: &str| field(&f, name).to_owned();
@@ -460,17 +455,8 @@ async fn negotiation_view(deps: &Deps, headers: &HeaderMap, id: &str, errors: Fo
     html_response(code, page(lang, lang.t("negotiation_room"), Some(&who), &csrf, content))
 }
 
-async fn negotiation_action(
-    State(deps): State<Deps>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let (who, f) = match signed_form(&deps, &headers, &body) {
-        Ok(signed) => signed,
-        Err(answer) => return *answer,
-    };
-    let lang = Lang::from_headers(&headers);
+async fn negotiation_action(State(deps): State<Deps>, Path(id): Path<String>, posted: SignedForm) -> Response {
+    let SignedForm { who, form: f, lang, headers } = posted;
     let by = Acting::page(&who);
     let negotiation_id = id.clone();
     let outcome: Result<pb::CommandAccepted, ApiError> = match field(&f, "do") {
