@@ -48,6 +48,14 @@ impl<'a> Acting<'a> {
     fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         self.who.require(roles)
     }
+
+    /// A member of `org_id` or an administrator, acting; a regulator reads but never acts for an organisation.
+    fn member_not_regulator(&self, org_id: &str) -> Result<(), ApiError> {
+        if self.who.has(Role::Regulator) && !self.who.has(Role::Admin) {
+            return Err(ApiError::forbidden());
+        }
+        self.who.require_member_or(org_id, &[Role::Admin])
+    }
 }
 
 // ---- research results ----
@@ -475,4 +483,90 @@ pub async fn load_schedule(
 ) -> Result<CommandAccepted, ApiError> {
     by.require(&[Role::Admin])?;
     ask(deps, ipb::LoadSchedule { context: by.context(), ..schedule }).await
+}
+
+/// Declares a related party of an organisation (its members and administrators; regulators only read).
+pub async fn declare_related_party(
+    deps: &Deps,
+    by: &Acting<'_>,
+    org_id: String,
+    related_org_id: String,
+    relation: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.member_not_regulator(&org_id)?;
+    ask(deps, ipb::DeclareRelatedParty { context: by.context(), org_id, related_org_id, relation }).await
+}
+
+/// Withdraws a declared related party (the organisation's members and administrators).
+pub async fn withdraw_related_party(
+    deps: &Deps,
+    by: &Acting<'_>,
+    org_id: String,
+    related_org_id: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.member_not_regulator(&org_id)?;
+    ask(deps, ipb::WithdrawRelatedParty { context: by.context(), org_id, related_org_id }).await
+}
+
+/// Names the member who acts for an organisation as a co-holder (administrators, on its written request).
+pub async fn name_representative(
+    deps: &Deps,
+    by: &Acting<'_>,
+    org_id: String,
+    user_id: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    ask(deps, ipb::NameRepresentative { context: by.context(), org_id, user_id }).await
+}
+
+/// Grants a role (administrators).
+pub async fn grant_role(
+    deps: &Deps,
+    by: &Acting<'_>,
+    user_id: String,
+    role: Role,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    ask(deps, ipb::GrantRole { context: by.context(), user_id, role: role.into() }).await
+}
+
+/// Revokes a role (administrators; identity refuses one's own administrator role).
+pub async fn revoke_role(
+    deps: &Deps,
+    by: &Acting<'_>,
+    user_id: String,
+    role: Role,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    ask(deps, ipb::RevokeRole { context: by.context(), user_id, role: role.into() }).await
+}
+
+/// Sets a password (the user themself, or administrators).
+pub async fn set_password(
+    deps: &Deps,
+    by: &Acting<'_>,
+    user_id: String,
+    password: String,
+) -> Result<CommandAccepted, ApiError> {
+    if by.who.user_id != user_id {
+        by.require(&[Role::Admin])?;
+    }
+    ask(deps, ipb::SetPassword { context: by.context(), user_id, password }).await
+}
+
+/// Enters a technology manager in the registry (administrators; the user must hold the role).
+pub async fn register_tech_manager(
+    deps: &Deps,
+    by: &Acting<'_>,
+    user_id: String,
+    certificate_number: String,
+) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::Admin])?;
+    ask(deps, ipb::RegisterTechManager { context: by.context(), user_id, certificate_number }).await
+}
+
+/// Stops granting non-exclusive licences of a result (the holder's technology managers; licences granted stay).
+pub async fn stop_licensing(deps: &Deps, by: &Acting<'_>, result_id: String) -> Result<CommandAccepted, ApiError> {
+    by.require(&[Role::TechManager])?;
+    ask(deps, npb::StopLicensing { context: by.context(), result_id }).await
 }

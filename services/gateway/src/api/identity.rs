@@ -381,17 +381,9 @@ pub async fn declare_related_party(
     Path(org_id): Path<String>,
     Body(body): Body<NewRelatedParty>,
 ) -> Result<Response, ApiError> {
-    if principal.has(Role::Regulator) && !principal.has(Role::Admin) {
-        return Err(ApiError::forbidden());
-    }
-    principal.require_member_or(&org_id, &[Role::Admin])?;
-    let command = pb::DeclareRelatedParty {
-        context: context(&headers, &principal)?,
-        org_id,
-        related_org_id: body.related_org_id,
-        relation: body.relation,
-    };
-    carry_out(&deps, command, StatusCode::CREATED).await
+    let by = Acting::api(&headers, &principal)?;
+    let done = actions::declare_related_party(&deps, &by, org_id, body.related_org_id, body.relation).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -417,9 +409,9 @@ pub async fn name_representative(
     Path(org_id): Path<String>,
     Body(body): Body<Representative>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::Admin])?;
-    let command = pb::NameRepresentative { context: context(&headers, &principal)?, org_id, user_id: body.user_id };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    let done = actions::name_representative(&deps, &by, org_id, body.user_id).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 /// Withdraw a declared related party (the organisation's members and administrators). A challenge that was open
@@ -441,12 +433,9 @@ pub async fn withdraw_related_party(
     headers: HeaderMap,
     Path((org_id, related_org_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    if principal.has(Role::Regulator) && !principal.has(Role::Admin) {
-        return Err(ApiError::forbidden());
-    }
-    principal.require_member_or(&org_id, &[Role::Admin])?;
-    let command = pb::WithdrawRelatedParty { context: context(&headers, &principal)?, org_id, related_org_id };
-    carry_out(&deps, command, StatusCode::OK).await
+    let by = Acting::api(&headers, &principal)?;
+    let done = actions::withdraw_related_party(&deps, &by, org_id, related_org_id).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 // ---- users ----
@@ -545,8 +534,8 @@ pub async fn grant_role(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let role = parse_role("role", &body.role)?;
-    let command = pb::GrantRole { context: context(&headers, &principal)?, user_id, role: role.into() };
-    carry_out(&deps, command, StatusCode::OK).await
+    let done = actions::grant_role(&deps, &Acting::api(&headers, &principal)?, user_id, role).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 /// Revoke a role (administrators; not one's own administrator role).
@@ -565,8 +554,8 @@ pub async fn revoke_role(
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin])?;
     let role = parse_role("role", &role)?;
-    let command = pb::RevokeRole { context: context(&headers, &principal)?, user_id, role: role.into() };
-    carry_out(&deps, command, StatusCode::OK).await
+    let done = actions::revoke_role(&deps, &Acting::api(&headers, &principal)?, user_id, role).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -590,11 +579,8 @@ pub async fn set_password(
     Path(user_id): Path<String>,
     Body(body): Body<PasswordBody>,
 ) -> Result<Response, ApiError> {
-    if principal.user_id != user_id {
-        principal.require(&[Role::Admin])?;
-    }
-    let command = pb::SetPassword { context: context(&headers, &principal)?, user_id, password: body.password };
-    carry_out(&deps, command, StatusCode::OK).await
+    let done = actions::set_password(&deps, &Acting::api(&headers, &principal)?, user_id, body.password).await?;
+    Ok(accepted(StatusCode::OK, None, None, &done))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -619,11 +605,7 @@ pub async fn register_tech_manager(
     headers: HeaderMap,
     Body(body): Body<NewTechManager>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::Admin])?;
-    let command = pb::RegisterTechManager {
-        context: context(&headers, &principal)?,
-        user_id: body.user_id,
-        certificate_number: body.certificate_number,
-    };
-    carry_out(&deps, command, StatusCode::CREATED).await
+    let by = Acting::api(&headers, &principal)?;
+    let done = actions::register_tech_manager(&deps, &by, body.user_id, body.certificate_number).await?;
+    Ok(accepted(StatusCode::CREATED, None, None, &done))
 }

@@ -101,11 +101,6 @@ pub fn command_id(headers: &HeaderMap, principal: &Principal) -> Result<String, 
     }
 }
 
-/// The context every command carries: the caller as the services see them, and the command id.
-pub fn context(headers: &HeaderMap, principal: &Principal) -> Result<Option<pb::CommandContext>, ApiError> {
-    Ok(Some(pb::CommandContext { actor: Some(principal.actor()), command_id: command_id(headers, principal)? }))
-}
-
 /// The id of the record a command creates, derived from its (caller-scoped) command id.
 pub fn derived_id(command_id: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, format!("ttx-record-id\0{command_id}").as_bytes());
@@ -164,16 +159,6 @@ pub struct Problem {
 
 /// The answer to a command: `status` when it did something, `200` when it had been done before; with the new
 /// record's id and `Location` for creations.
-/// Sends a command and answers as [`accepted`] does, for a command that creates nothing to point at.
-pub async fn carry_out<R: Rpc<Reply = pb::CommandAccepted>>(
-    deps: &Deps,
-    command: R,
-    status: StatusCode,
-) -> Result<Response, ApiError> {
-    let done = ask(deps, command).await?;
-    Ok(accepted(status, None, None, &done))
-}
-
 pub fn accepted(status: StatusCode, location: Option<String>, id: Option<String>, a: &pb::CommandAccepted) -> Response {
     let body = Accepted { id, version: a.version, duplicate: a.duplicate };
     let status = if a.duplicate { StatusCode::OK } else { status };

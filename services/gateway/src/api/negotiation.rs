@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::Deps;
 use crate::actions::{self, Acting};
 use crate::api::demands::time;
-use crate::api::kit::{Accepted, Body, Params, Problem, accepted, ask, carry_out, context};
+use crate::api::kit::{Accepted, Body, Params, Problem, accepted, ask};
 use crate::api::results::{MODES, to_name, to_wire};
 use crate::auth::Principal;
 use crate::problem::ApiError;
@@ -1155,7 +1155,6 @@ pub async fn stop_licensing(
     headers: HeaderMap,
     Path(result_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(&[Role::TechManager])?;
-    let command = pb::StopLicensing { context: context(&headers, &principal)?, result_id };
-    carry_out(&deps, command, StatusCode::OK).await
+    let done = actions::stop_licensing(&deps, &Acting::api(&headers, &principal)?, result_id).await?;
+    Ok(ok(&done))
 }
