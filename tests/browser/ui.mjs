@@ -369,6 +369,15 @@ try {
   sp.on("request", (r) => { if (r.method() === "POST") posted.push(r.postData() ?? ""); });
   await login(sp, base, "zhaomin", USER_PASSWORD);
   await sp.goto(`${base}/sessions/${sealed.id}`);
+  // The page's commitment matches the fixed known-answer vectors the server's implementation is checked against
+  // (services/negotiation/src/seal.rs), computed independently of both.
+  const vectors = await sp.evaluate(async () => [
+    await window.ttxSealedCommitment("session-1", "org-a", 150000000, Uint8Array.from({ length: 32 }, (_, i) => i)),
+    await window.ttxSealedCommitment("s", "b", -1, new Uint8Array(32).fill(0xff)),
+  ]);
+  check(vectors[0] === "7018934712c2b42ae1c807d9fa4f530d6b1a36a4fa95d500742972c16d3440ac" &&
+    vectors[1] === "63dc28f4762b466648e2cf2bca6659ead7f3606891dafad2424f5db254f6e13e",
+    `the browser's sealed-bid commitment matches the known answers: ${vectors}`);
   await sp.fill("#sealed-amount", "1234567.89");
   await Promise.all([sp.waitForLoadState("load"), sp.click("#commit-form button")]);
   check((await sp.textContent("#committed")) !== null, "the commitment is recorded");

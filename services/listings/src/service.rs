@@ -365,25 +365,43 @@ impl Service {
     }
 
     /// Fires what is due now: each command's id is derived from what it fires, so when several instances (or a
-    /// restart) fire the same timer, one outcome is stored and the others change nothing.
-    pub async fn fire_due(&self) {
+    /// restart) fire the same timer, one outcome is stored and the others change nothing. Answers what this look
+    /// tried: (what, stream, the events it wrote).
+    pub async fn fire_due(&self) -> Vec<(&'static str, String, usize)> {
         let due = due::due(&*self.directory.read().await, self.clock.now());
+        let mut fired = Vec::new();
         for due in due {
             let meta = CommandMeta::new(due.command_id, system_actor());
+            let new = |duplicate: bool, events: usize| if duplicate { 0 } else { events };
             let outcome = match &due.command {
-                due::Command::Result(c) => {
-                    self.results.handle(&due.stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+                due::Command::Result(c) => self
+                    .results
+                    .handle(&due.stream, c, &meta)
+                    .await
+                    .map(|h| new(h.duplicate, h.events.len()))
+                    .map_err(|e| e.to_string()),
+                due::Command::Demand(c) => self
+                    .demands
+                    .handle(&due.stream, c, &meta)
+                    .await
+                    .map(|h| new(h.duplicate, h.events.len()))
+                    .map_err(|e| e.to_string()),
+            };
+            let written = match outcome {
+                Ok(events) => {
+                    if events > 0 {
+                        tracing::info!(what = due.what, stream = %due.stream, events, "fired");
+                    }
+                    events
                 }
-                due::Command::Demand(c) => {
-                    self.demands.handle(&due.stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
+                Err(e) => {
+                    tracing::warn!(what = due.what, stream = %due.stream, error = %e, "did not fire");
+                    0
                 }
             };
-            match outcome {
-                Ok(0) => {}
-                Ok(events) => tracing::info!(what = due.what, stream = %due.stream, events, "fired"),
-                Err(e) => tracing::warn!(what = due.what, stream = %due.stream, error = %e, "did not fire"),
-            }
+            fired.push((due.what, due.stream.as_str().to_owned(), written));
         }
+        fired
     }
 
     /// Carries out the reactions owed ([`crate::reactions`]) as the directory learns of them, until the task is
@@ -433,7 +451,8 @@ impl Service {
         all
     }
 
-    async fn caught_up(&self) -> Result<(), ReplyError> {
+    /// Waits until the directory holds what the log held when called (at most a few seconds).
+    pub async fn caught_up(&self) -> Result<(), ReplyError> {
         self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 

@@ -207,22 +207,40 @@ async fn a_result_is_published_with_a_notice_objected_to_resolved_and_ended_by_t
     );
 }
 
-#[tokio::test]
+/// Two instances on one log, their timers fired at once once both have read the notice: both try to end it, and
+/// exactly one writes the ending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_instances_a_notice_ends_exactly_once() {
-    let l = start(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(1_790_000_000_000_000)));
+    let [a, b] = [(); 2].map(|()| Arc::new(ttx_listings::Service::new(log.clone(), clock.clone())));
+    for s in [&a, &b] {
+        tokio::spawn(s.clone().project());
+    }
+    a.router().serve(bus.as_ref()).await.unwrap();
+    let l = Listings { bus, log, clock, _dir: dir };
     l.publish().await;
     let notice = pb::StartNotice { context: ctx(manager(), "c5"), result_id: "r1".into(), price_fen: 1_000, days: 15 };
     l.send(subjects::START_NOTICE, notice).await.unwrap();
     l.clock.advance(18 * DAY);
-    for _ in 0..100 {
-        if l.events().await.last().map(String::as_str) == Some("NoticeEnded") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let ends = l.events().await.iter().filter(|e| *e == "NoticeEnded").count();
-    assert_eq!(ends, 1);
+    // Both instances have read the notice before either timer fires.
+    let (ready_a, ready_b) = tokio::join!(a.caught_up(), b.caught_up());
+    ready_a.unwrap();
+    ready_b.unwrap();
+    let (fired_a, fired_b) = tokio::join!(a.fire_due(), b.fire_due());
+    let ending = |fired: &[(&str, String, usize)]| {
+        fired.iter().find(|(what, stream, _)| *what == "notice-end" && stream == "listings-result-r1").map(|f| f.2)
+    };
+    let (wrote_a, wrote_b) = (ending(&fired_a), ending(&fired_b));
+    assert!(wrote_a.is_some() && wrote_b.is_some(), "both tried: {fired_a:?} {fired_b:?}");
+    let mut wrote = [wrote_a.unwrap_or_default(), wrote_b.unwrap_or_default()];
+    wrote.sort_unstable();
+    assert_eq!(wrote, [0, 1], "exactly one wrote: {fired_a:?} {fired_b:?}");
+    // A later look by either finds nothing due.
+    assert!(ending(&a.fire_due().await).is_none());
+    assert_eq!(l.events().await.iter().filter(|e| *e == "NoticeEnded").count(), 1);
 }
 
 #[tokio::test]

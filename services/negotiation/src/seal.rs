@@ -50,6 +50,21 @@ mod tests {
     }
 
     #[test]
+    fn known_answers() {
+        // Fixed vectors, computed independently of this code (SHA-256 over the documented layout); the browser's
+        // implementation is checked against the same two (tests/browser/ui.mjs).
+        let counting: [u8; 32] = std::array::from_fn(|i| u8::try_from(i).unwrap_or(0));
+        assert_eq!(
+            hex::encode(commitment("session-1", "org-a", 150_000_000, &counting)),
+            "7018934712c2b42ae1c807d9fa4f530d6b1a36a4fa95d500742972c16d3440ac"
+        );
+        assert_eq!(
+            hex::encode(commitment("s", "b", -1, &[0xff; 32])),
+            "63dc28f4762b466648e2cf2bca6659ead7f3606891dafad2424f5db254f6e13e"
+        );
+    }
+
+    #[test]
     fn the_layout_is_fixed() {
         // The browser's implementation is checked against this vector (tests/browser).
         let c = commitment("session-1", "91350100m000100y43", 123_456, &[0u8; 32]);

@@ -83,6 +83,18 @@ fn system(org: &str) -> Actor {
     Actor { user_id: "system".into(), org_id: org.into(), role: Role::System.into(), roles: vec![Role::System.into()] }
 }
 
+/// What one look at the timers did: each firing tried, as (what, the process or result it concerns, the events it
+/// wrote). Several instances try the same firings; one writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fired(pub Vec<(&'static str, String, usize)>);
+
+impl Fired {
+    /// The events the firings of `what` on `id` wrote.
+    pub fn written(&self, what: &str, id: &str) -> Option<usize> {
+        self.0.iter().find(|(w, i, _)| *w == what && i == id).map(|(.., n)| *n)
+    }
+}
+
 /// The negotiation service.
 pub struct Service {
     log: Arc<dyn EventLog>,
@@ -177,7 +189,8 @@ impl Service {
         self.progress.follow(self.log.clone(), self.as_ref()).await;
     }
 
-    async fn caught_up(&self) -> Result<(), ReplyError> {
+    /// Waits until the directory holds what the log held when called (at most a few seconds).
+    pub async fn caught_up(&self) -> Result<(), ReplyError> {
         self.progress.caught_up(self.log.as_ref(), CATCH_UP).await
     }
 
@@ -194,46 +207,70 @@ impl Service {
     }
 
     /// Fires what is due now ([`due::due`]): each command's id is derived from what it fires, so instances and
-    /// restarts fire it once.
-    pub async fn fire_due(&self) {
+    /// restarts fire it once. Answers what this look tried, and what each firing wrote.
+    pub async fn fire_due(&self) -> Fired {
         let due = {
             let d = self.directory.read().await;
             let mut unopened = self.unopened.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             due::due(&d, self.clock.now(), &mut unopened)
         };
+        let mut fired = Fired::default();
         for due in due {
-            self.fire(due).await;
+            let (what, id) = (due.what, due.id.clone());
+            let written = self.fire(due).await;
+            fired.0.push((what, id, written));
         }
+        fired
     }
 
-    async fn fire(&self, due: due::Due) {
+    /// Carries out one firing's steps in order; the events it wrote (none for a step another instance, or an earlier
+    /// look, carried out already).
+    async fn fire(&self, due: due::Due) -> usize {
+        let mut written = 0;
         for step in due.steps {
             let meta = CommandMeta::new(step.command_id, system(&step.on_behalf_of));
             let stream = &step.stream;
-            let written = match &step.command {
-                due::Command::Deal(c) => {
-                    self.deals.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
-                }
-                due::Command::Listing(c) => {
-                    self.listings.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
-                }
-                due::Command::Session(c) => {
-                    self.sessions.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
-                }
-                due::Command::Market(c) => {
-                    self.markets.handle(stream, c, &meta).await.map(|h| h.events.len()).map_err(|e| e.to_string())
-                }
+            let new = |duplicate: bool, events: usize| if duplicate { 0 } else { events };
+            let outcome = match &step.command {
+                due::Command::Deal(c) => self
+                    .deals
+                    .handle(stream, c, &meta)
+                    .await
+                    .map(|h| new(h.duplicate, h.events.len()))
+                    .map_err(|e| e.to_string()),
+                due::Command::Listing(c) => self
+                    .listings
+                    .handle(stream, c, &meta)
+                    .await
+                    .map(|h| new(h.duplicate, h.events.len()))
+                    .map_err(|e| e.to_string()),
+                due::Command::Session(c) => self
+                    .sessions
+                    .handle(stream, c, &meta)
+                    .await
+                    .map(|h| new(h.duplicate, h.events.len()))
+                    .map_err(|e| e.to_string()),
+                due::Command::Market(c) => self
+                    .markets
+                    .handle(stream, c, &meta)
+                    .await
+                    .map(|h| new(h.duplicate, h.events.len()))
+                    .map_err(|e| e.to_string()),
             };
-            match written {
+            match outcome {
                 Ok(0) => {}
-                Ok(events) => tracing::info!(what = due.what, id = %due.id, %stream, events, "fired"),
+                Ok(events) => {
+                    written += events;
+                    tracing::info!(what = due.what, id = %due.id, %stream, events, "fired");
+                }
                 Err(e) => {
                     // Another instance fired it first, or the state moved on: the next look decides again.
                     tracing::debug!(what = due.what, id = %due.id, %stream, error = %e, "did not fire");
-                    return;
+                    break;
                 }
             }
         }
+        written
     }
 
     async fn run<D: Decider>(

@@ -242,10 +242,22 @@ async fn two_instances_close_a_session_once() {
     let bid = pb::PlaceBid { context: ctx(firm, "bid".into()), session_id: "s1".into(), amount_fen: START };
     send(&bus, subjects::PLACE_BID, bid).await.unwrap();
     clock.advance(Duration::from_secs(61 * 60));
-    // Both instances' directories see the bid, then both timers fire at once.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    tokio::join!(a.fire_due(), b.fire_due());
-    tokio::join!(a.fire_due(), b.fire_due());
+    // Both instances' directories hold the bid before either timer fires; then both fire at once: both try to close
+    // the session, exactly one writes the close (and its deal), and a second look by both writes nothing.
+    let (ready_a, ready_b) = tokio::join!(a.caught_up(), b.caught_up());
+    ready_a.unwrap();
+    ready_b.unwrap();
+    let (fired_a, fired_b) = tokio::join!(a.fire_due(), b.fire_due());
+    let (wrote_a, wrote_b) = (fired_a.written("close", "s1"), fired_b.written("close", "s1"));
+    assert!(wrote_a.is_some() && wrote_b.is_some(), "both tried: {fired_a:?} {fired_b:?}");
+    let mut wrote = [wrote_a.unwrap_or_default(), wrote_b.unwrap_or_default()];
+    wrote.sort_unstable();
+    assert_eq!(wrote, [0, 2], "exactly one wrote the close and its deal: {fired_a:?} {fired_b:?}");
+    let (again_a, again_b) = tokio::join!(a.fire_due(), b.fire_due());
+    assert_eq!(
+        again_a.written("close", "s1").unwrap_or_default() + again_b.written("close", "s1").unwrap_or_default(),
+        0
+    );
     let stored = log.read_stream(&StreamId::parse("negotiation-session-s1").unwrap(), 1, 100).await.unwrap();
     let types: Vec<&str> = stored.iter().map(|e| e.event_type().trim_start_matches("ttx.negotiation.v1.")).collect();
     assert_eq!(types.iter().filter(|t| **t == "SessionClosed").count(), 1, "{types:?}");

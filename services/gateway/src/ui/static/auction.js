@@ -1,6 +1,16 @@
 // The auction page made live: updates pushed by the server (server-sent events), the countdown by the server's clock,
 // and the sealed-bid commitment, computed here so the amount never leaves the browser before the reveal.
 (function(){
+// SHA-256(tag ‖ len(session) ‖ session ‖ len(bidder) ‖ bidder ‖ amount ‖ nonce), lengths 4-byte and the amount 8-byte
+// big-endian (docs/api.md), as hex: a promise.
+function hex(a){return Array.from(new Uint8Array(a)).map(function(x){return('0'+x.toString(16)).slice(-2);}).join('');}
+function sealedCommitment(session,bidder,cents,nonce){
+var enc=new TextEncoder();var tag=enc.encode('ttx/sealed-bid/v1');var sid=enc.encode(session);var bid=enc.encode(bidder);
+var buf=new Uint8Array(tag.length+4+sid.length+4+bid.length+8+32);var dv=new DataView(buf.buffer);var o=0;
+buf.set(tag,o);o+=tag.length;dv.setUint32(o,sid.length);o+=4;buf.set(sid,o);o+=sid.length;dv.setUint32(o,bid.length);o+=4;buf.set(bid,o);o+=bid.length;
+dv.setBigInt64(o,BigInt(cents));o+=8;buf.set(nonce,o);
+return crypto.subtle.digest('SHA-256',buf).then(hex);}
+window.ttxSealedCommitment=sealedCommitment;
 var root=document.getElementById('auction');if(!root)return;
 var skew=0;function sync(t){if(t)skew=Date.parse(t)-Date.now();}
 sync(document.getElementById('server-time').getAttribute('datetime'));
@@ -21,13 +31,9 @@ var commit=document.getElementById('commit-form');
 if(commit){commit.addEventListener('submit',function(ev){ev.preventDefault();
 var cents=Math.round(parseFloat(document.getElementById('sealed-amount').value)*100);if(!(cents>0))return;
 var nonce=new Uint8Array(32);crypto.getRandomValues(nonce);
-var enc=new TextEncoder();var tag=enc.encode('ttx/sealed-bid/v1');var sid=enc.encode(root.dataset.session);var bid=enc.encode(root.dataset.bidder);
-var buf=new Uint8Array(tag.length+4+sid.length+4+bid.length+8+32);var dv=new DataView(buf.buffer);var o=0;
-buf.set(tag,o);o+=tag.length;dv.setUint32(o,sid.length);o+=4;buf.set(sid,o);o+=sid.length;dv.setUint32(o,bid.length);o+=4;buf.set(bid,o);o+=bid.length;
-dv.setBigInt64(o,BigInt(cents));o+=8;buf.set(nonce,o);
-crypto.subtle.digest('SHA-256',buf).then(function(d){var hex=function(a){return Array.from(new Uint8Array(a)).map(function(x){return('0'+x.toString(16)).slice(-2);}).join('');};
+sealedCommitment(root.dataset.session,root.dataset.bidder,cents,nonce).then(function(c){
 localStorage.setItem('ttx-sealed-'+root.dataset.session,JSON.stringify({amount_fen:cents,nonce:hex(nonce)}));
-document.getElementById('commitment').value=hex(d);commit.submit();});});}
+document.getElementById('commitment').value=c;commit.submit();});});}
 var reveal=document.getElementById('reveal-form');
 if(reveal){var kept=localStorage.getItem('ttx-sealed-'+root.dataset.session);if(kept){var k=JSON.parse(kept);document.getElementById('reveal-amount').value=k.amount_fen;document.getElementById('reveal-nonce').value=k.nonce;}}
 })();
