@@ -148,6 +148,54 @@ async fn a_related_partys_application_is_refused_and_another_is_awarded(mode: Mo
     x.stop().await.unwrap();
 }
 
+/// Who finds a published result depends on how it is listed: anyone (public), logged-in users (registered users
+/// only), or only its holder and the supervisors (shown under a non-disclosure agreement); reading it directly agrees
+/// with search.
+async fn each_audience_finds_what_it_may_see(mode: Mode) {
+    let x = TestExchange::spawn(mode).await.unwrap();
+    let mut ids = std::collections::BTreeMap::new();
+    for visibility in ["public", "registered_users", "under_nda"] {
+        let mut body = listing();
+        body["title"] = json!(format!("钙钛矿叠层光伏组件（{visibility}）"));
+        body["visibility"] = json!(visibility);
+        ids.insert(x.published(body).await, visibility);
+    }
+    let everyone = ["public", "registered_users", "under_nda"];
+    // (who, what they find): anonymous, an enterprise, the other university's manager, the holder, the regulator.
+    let audiences: [(&str, &[&str]); 5] = [
+        ("", &["public"]),
+        ("zhaomin", &["public", "registered_users"]),
+        ("chenjing", &["public", "registered_users"]),
+        ("zhangwei", &everyone),
+        ("wufang", &everyone),
+    ];
+    for (who, sees) in audiences {
+        let a = x.search(who, &format!("q={}", encode("钙钛矿"))).await.expect(200);
+        let mut found: Vec<&str> =
+            a.body["hits"].as_array().unwrap().iter().filter_map(|h| ids.get(h["id"].as_str()?).copied()).collect();
+        found.sort_unstable();
+        let mut want = sees.to_vec();
+        want.sort_unstable();
+        assert_eq!(found, want, "{who:?} searched: {}", a.body);
+        assert_eq!(a.body["total"], sees.len(), "{who:?}: the total counts only what they may see");
+        for (id, visibility) in &ids {
+            let status = x.get(who, &format!("/api/v1/results/{id}")).await.status;
+            assert_eq!(status == 200, sees.contains(visibility), "{who:?} read the {visibility} result: {status}");
+        }
+    }
+    x.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_visibility_on_the_embedded_log() {
+    each_audience_finds_what_it_may_see(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_visibility_on_nats() {
+    each_audience_finds_what_it_may_see(Mode::Nats).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_challenge_flow_on_the_embedded_log() {
     a_related_partys_application_is_refused_and_another_is_awarded(Mode::Embedded).await;

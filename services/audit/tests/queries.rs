@@ -37,12 +37,15 @@ async fn start() -> Running {
         .unwrap();
     });
     // Serving starts inside the task; wait until it answers.
-    for _ in 0..100 {
+    let mut ready = false;
+    for _ in 0..500 {
         if call_raw(bus.as_ref(), subjects::STATUS, Bytes::new(), WAIT).await.is_ok() {
+            ready = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(ready, "the audit service never answered");
     Running { bus, log, stop: Some(stop), task, _dir: dir }
 }
 

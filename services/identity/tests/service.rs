@@ -28,16 +28,19 @@ async fn start() -> Identity {
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
     let deps = ttx_identity::Deps { log: log.clone(), bus: bus.clone(), clock: Arc::new(SystemClock) };
     tokio::spawn(ttx_identity::run(deps, std::future::pending()));
+    let mut ready = false;
     for _ in 0..500 {
         let probe = pb::ListOrganisations { org_ids: vec![], page: None }.encode_to_vec();
         // Serving, and the published holiday schedules seeded (the log's first two events).
         if call_raw(bus.as_ref(), subjects::LIST_ORGANISATIONS, probe.into(), WAIT).await.is_ok()
             && log.head().await.unwrap() >= SEEDS
         {
+            ready = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(ready, "the identity service never answered, or never seeded the schedules");
     Identity { bus, log, _dir: dir }
 }
 

@@ -74,12 +74,15 @@ async fn start(instances: usize) -> Listings {
         tokio::spawn(ttx_listings::run(deps, std::future::pending()));
     }
     let listings = Listings { bus, log, clock, _dir: dir };
-    for _ in 0..200 {
+    let mut ready = false;
+    for _ in 0..500 {
         if listings.list(manager()).await.is_ok() {
+            ready = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(ready, "the listings service never answered");
     listings
 }
 
