@@ -279,7 +279,7 @@ async fn chinese_queries_facets_withdrawal_and_a_rebuild_equal_to_the_live_index
 async fn a_new_demand_is_matched_once_and_the_holders_are_notified() {
     let m = market().await;
     // A second instance on the same log: both see the demand, one record is kept.
-    let _twin = serve(m.log.clone(), m.clock.clone(), &m.bus).await;
+    let twin = serve(m.log.clone(), m.clock.clone(), &m.bus).await;
     for o in [&LITHIUM, &SODIUM, &RICE] {
         m.publish(o).await;
     }
@@ -332,8 +332,17 @@ async fn a_new_demand_is_matched_once_and_the_holders_are_notified() {
     let for_result = pb::MatchList::decode(m.send(subjects::FIND_MATCHES, q).await.unwrap()).unwrap();
     assert_eq!(for_result.matches.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), vec!["d1"]);
 
-    // Recorded once, though two instances saw the demand.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Recorded once, though two instances saw the demand: once both are done with it (each tried, or read the
+    // other's record first), the log holds one record.
+    let mut settled = false;
+    for _ in 0..400 {
+        if m.live.match_settled("d1").await && twin.match_settled("d1").await {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(settled, "both instances are done with the demand");
     let stream = StreamId::parse("listings-match-d1").unwrap();
     assert_eq!(m.log.read_stream(&stream, 1, 100).await.unwrap().len(), 1);
 }

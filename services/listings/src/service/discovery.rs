@@ -176,6 +176,13 @@ fn index_failed(e: &search::SearchError) -> ReplyError {
 }
 
 impl Service {
+    /// Whether this instance is done with matching `demand_id`: it tried, or it has read the record another instance
+    /// wrote (it then never tries). Matches are recorded once, whichever instance writes them.
+    pub async fn match_settled(&self, demand_id: &str) -> bool {
+        super::lock(&self.match_attempted).contains(demand_id)
+            || self.directory.read().await.matched.contains(demand_id)
+    }
+
     /// Keeps the search index level with the directory: each round takes the documents changed since the last,
     /// writes them in one commit, then lets the matcher look at new demands.
     pub async fn index(self: std::sync::Arc<Self>) {
