@@ -1,8 +1,8 @@
 //! Process-level tests of TTX.
 //!
 //! # Layout
-//! - `src/bin/crash-writer.rs`: a child process that appends to a log and reports each acknowledged append on stdout,
-//!   for `tests/crash.rs` to kill at random moments.
+//! - `src/bin/crash-writer.rs`: a child process that appends to a log, one command at a time and in groups, and
+//!   reports each acknowledged command on stdout, for `tests/crash.rs` to kill at random moments.
 //! - `tests/crash.rs`: kill -9 during appends, reopen, check that nothing acknowledged is lost and nothing partial exists.
 //! - `src/bin/queue-worker.rs`: one instance of a small service on NATS (queue group `test-appender`) that appends to the
 //!   JetStream log; `tests/queue.rs` runs two and kills one while commands flow.
@@ -19,3 +19,6 @@ pub fn crash_payload(command_id: &str, index: usize) -> Vec<u8> {
 
 /// Events per command written by the crash writer.
 pub const CRASH_EVENTS_PER_COMMAND: usize = 3;
+
+/// Commands per group the crash writer's grouped tasks append at once (command ids `r<round>-t<task>-g<i>-<j>`).
+pub const CRASH_GROUP: usize = 3;

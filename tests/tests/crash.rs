@@ -1,5 +1,6 @@
-//! Crash safety: a child appends in a loop and reports every acknowledged append; it is killed with SIGKILL at a random
-//! moment; the log is reopened and must hold every acknowledged event, no partial command, and a valid chain.
+//! Crash safety: a child appends in a loop, one command at a time and in groups, and reports every acknowledged
+//! command; it is killed with SIGKILL at a random moment; the log is reopened and must hold every acknowledged event,
+//! no partial command, no partial group, and a valid chain.
 //! Repeated over several rounds on the same data directory. Set `TTX_CRASH_SEED` to replay a run.
 
 use std::collections::HashMap;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use ttx_eventlog_sqlite::SqliteLog;
 use ttx_kernel::{EventLog, StreamId, verify_log};
-use ttx_tests::{CRASH_EVENTS_PER_COMMAND, crash_payload};
+use ttx_tests::{CRASH_EVENTS_PER_COMMAND, CRASH_GROUP, crash_payload};
 
 struct Ack {
     stream: String,
@@ -119,6 +120,22 @@ async fn killed_writers_lose_no_acknowledged_event_and_leave_nothing_partial() {
                 assert_eq!(*position, events[0].0 + k as u64);
             }
         }
-        println!("round {round}: {head} events, {} commands, all acknowledged present", commands.len());
+        // No group is partly stored: every command of a group is there, or none is.
+        let mut groups: HashMap<&str, usize> = HashMap::new();
+        for command in commands.keys() {
+            if command.contains("-g") {
+                let (group, _) = command.rsplit_once('-').unwrap();
+                *groups.entry(group).or_default() += 1;
+            }
+        }
+        for (group, stored) in &groups {
+            assert_eq!(*stored, CRASH_GROUP, "group {group} is partly stored");
+        }
+        assert!(all_acks.iter().any(|a| a.command_id.contains("-g")), "grouped appends were acknowledged");
+        println!(
+            "round {round}: {head} events, {} commands ({} groups), all acknowledged present",
+            commands.len(),
+            groups.len()
+        );
     }
 }

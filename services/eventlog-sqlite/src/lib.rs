@@ -107,6 +107,16 @@ impl Drop for Inner {
     }
 }
 
+/// How the writer's connection is set up: write-ahead logging, and `synchronous = FULL`, so that an append answered
+/// `Ok` is on disk (the WAL is fsynced at every commit) whatever happens to the process or the machine next.
+const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+     PRAGMA synchronous = FULL;
+     PRAGMA cache_size = -65536;
+     PRAGMA temp_store = MEMORY;
+     PRAGMA wal_autocheckpoint = 8192;
+     PRAGMA journal_size_limit = 67108864;
+     PRAGMA busy_timeout = 5000;";
+
 /// The SQLite event log. Cheap to clone; all clones share one writer.
 #[derive(Clone)]
 pub struct SqliteLog {
@@ -178,16 +188,7 @@ impl SqliteLog {
         }
         let path = dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(sqlite(&path))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA cache_size = -65536;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA wal_autocheckpoint = 8192;
-             PRAGMA journal_size_limit = 67108864;
-             PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(sqlite(&path))?;
+        conn.execute_batch(WRITER_PRAGMAS).map_err(sqlite(&path))?;
         let format: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sqlite(&path))?;
         if format > schema::SCHEMA_VERSION {
             return Err(OpenError::UnsupportedFormat { path, found: format, supported: schema::SCHEMA_VERSION });
@@ -419,5 +420,28 @@ impl EventLog for SqliteLog {
         let (tx, rx) = oneshot::channel();
         self.send(Op::Checkpoint(name.to_owned(), position, tx)).await?;
         rx.await.map_err(|_| LogError::Unavailable("the log writer stopped before answering".into()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_logs_ahead_and_syncs_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(WRITER_PRAGMAS).unwrap();
+        let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!((journal.as_str(), synchronous), ("wal", 2), "WAL, and synchronous = FULL (2)");
+        // The log a process opens is in WAL mode, as the file itself records.
+        drop(conn);
+        let other = tempfile::tempdir().unwrap();
+        let log = SqliteLog::open(other.path()).unwrap();
+        let check = Connection::open(other.path().join(DB_FILE)).unwrap();
+        let journal: String = check.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(journal, "wal");
+        drop(log);
     }
 }
