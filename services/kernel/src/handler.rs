@@ -210,6 +210,13 @@ impl<D: Decider> CommandHandler<D> {
         self
     }
 
+    /// How many commands wait for `stream`'s turn in this handler right now (for tests and diagnostics).
+    pub fn waiting(&self, stream: &StreamId) -> usize {
+        let map = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(stream.as_str())
+            .map_or(0, |lane| lane.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
+    }
+
     pub fn decider(&self) -> &D {
         &self.decider
     }
@@ -275,8 +282,15 @@ impl<D: Decider> CommandHandler<D> {
             }
             turn = lane.turn.lock() => {
                 let _turn = turn;
-                if let Ok(outcome) = answer.try_recv() {
-                    return outcome;
+                match answer.try_recv() {
+                    Ok(outcome) => return outcome,
+                    // A group that held this command lost its caller before answering (the caller was cancelled, and
+                    // with it the group's write, which may or may not have landed): carry it out again, in this turn,
+                    // which its command id makes safe. (The answer may not be awaited again once it said so.)
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                        return self.handle_in_turn(stream, command, meta).await;
+                    }
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
                 }
                 let mut group =
                     std::mem::take(&mut *lane.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner));

@@ -21,6 +21,11 @@ pub enum CounterCommand {
         count: u32,
     },
     Close,
+    /// Raises the counter to `to`, which must be above its value: commands waiting together are decided lowest
+    /// first (as bids are), so that each meets only lower ones.
+    Raise {
+        to: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +42,8 @@ pub enum CounterRejection {
     ZeroIncrement,
     #[error("the counter would overflow")]
     Overflow,
+    #[error("the counter is at or above that already")]
+    NotAbove,
 }
 
 impl crate::decider::Refusal for CounterRejection {
@@ -49,6 +56,7 @@ impl crate::decider::Refusal for CounterRejection {
             Self::Closed => "closed",
             Self::ZeroIncrement => "zero_increment",
             Self::Overflow => "overflow",
+            Self::NotAbove => "not_above",
         }
     }
 }
@@ -119,6 +127,15 @@ impl Decider for Counter {
                 Ok(vec![CounterEvent::Incremented { by: 1 }; *count as usize])
             }
             CounterCommand::Close => Ok(vec![CounterEvent::Closed]),
+            CounterCommand::Raise { to } if *to <= state.value => Err(CounterRejection::NotAbove),
+            CounterCommand::Raise { to } => Ok(vec![CounterEvent::Incremented { by: to - state.value }]),
+        }
+    }
+
+    fn simultaneous_order(&self, command: &CounterCommand) -> i64 {
+        match command {
+            CounterCommand::Raise { to } => i64::try_from(*to).unwrap_or(i64::MAX),
+            _ => 0,
         }
     }
 

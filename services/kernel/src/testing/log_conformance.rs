@@ -66,6 +66,7 @@ pub const LOG_CASES: &[&str] = &[
     "groups_are_all_or_nothing",
     "command_handler_answers_every_command_of_a_crowd",
     "command_handler_keeps_each_append_within_the_limits",
+    "command_handler_groups_as_documented",
 ];
 
 /// Runs one case by name. Panics (fails the test) on any deviation.
@@ -95,6 +96,7 @@ pub async fn run_log_case<H: LogHarness>(name: &str, h: H) {
         "command_handler_keeps_each_append_within_the_limits" => {
             command_handler_keeps_each_append_within_the_limits(&h).await
         }
+        "command_handler_groups_as_documented" => command_handler_groups_as_documented(&h).await,
         other => panic!("no conformance case named {other}"),
     }
 }
@@ -134,7 +136,8 @@ macro_rules! log_conformance_tests {
             command_handler_decides_retries_and_dedupes,
             groups_are_all_or_nothing,
             command_handler_answers_every_command_of_a_crowd,
-            command_handler_keeps_each_append_within_the_limits
+            command_handler_keeps_each_append_within_the_limits,
+            command_handler_groups_as_documented
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -891,4 +894,198 @@ async fn command_handler_keeps_each_append_within_the_limits<H: LogHarness>(h: &
     let (state, version, _) = handler.load(&s).await.unwrap();
     assert_eq!((state.value, version), (1203, 1203));
     assert!(verify_stream(log.as_ref(), &s).await.unwrap().is_ok());
+}
+
+/// The log under test, with a gate in front of its appends: each append waits at the gate until the test lets one
+/// through, so that commands queue behind it in the handler exactly as the test arranges.
+struct GatedLog {
+    inner: Arc<dyn EventLog>,
+    gate: tokio::sync::Semaphore,
+    /// Appends waiting at the gate, and the number of commands in each append let through.
+    at_gate: std::sync::atomic::AtomicUsize,
+    passed: std::sync::Mutex<Vec<usize>>,
+}
+
+impl GatedLog {
+    fn new(inner: Arc<dyn EventLog>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            gate: tokio::sync::Semaphore::new(0),
+            at_gate: Default::default(),
+            passed: Default::default(),
+        })
+    }
+
+    async fn through_gate(&self, commands: usize) {
+        /// Counts an append as waiting until it passes or its caller is cancelled.
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.at_gate.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let waiting = Waiting(&self.at_gate);
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+        drop(waiting);
+        self.passed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(commands);
+    }
+
+    /// Waits until `n` appends wait at the gate.
+    async fn until_at_gate(&self, n: usize) {
+        until(|| self.at_gate.load(std::sync::atomic::Ordering::SeqCst) == n).await;
+    }
+
+    fn passed(&self) -> Vec<usize> {
+        self.passed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+#[async_trait]
+impl EventLog for GatedLog {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, LogError> {
+        self.through_gate(1).await;
+        self.inner.append(request).await
+    }
+
+    fn max_group(&self) -> usize {
+        self.inner.max_group()
+    }
+
+    async fn append_group(&self, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, LogError> {
+        self.through_gate(requests.len()).await;
+        self.inner.append_group(requests).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        self.inner.read_stream(stream, from_version, max).await
+    }
+
+    async fn read_all(&self, from_position: u64, max: usize) -> Result<Vec<RecordedEvent>, LogError> {
+        self.inner.read_all(from_position, max).await
+    }
+
+    async fn head(&self) -> Result<u64, LogError> {
+        self.inner.head().await
+    }
+
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.watch_head()
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, LogError> {
+        self.inner.load_checkpoint(name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), LogError> {
+        self.inner.save_checkpoint(name, position).await
+    }
+}
+
+/// Waits (yielding, at most ten seconds) until `done` holds.
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..10_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the condition never held");
+}
+
+/// ADR 0006, on the log under test: commands that wait together are decided lowest first (the decider's order) and
+/// written as one group; when the caller carrying out a group is cancelled, every other command of the group is still
+/// answered, exactly once; a caller that gave up before the group was taken is left out of it.
+async fn command_handler_groups_as_documented<H: LogHarness>(h: &H) {
+    let inner = h.open().await;
+    if inner.max_group() < 4 {
+        return; // A log that appends one command at a time has no groups.
+    }
+    let actor = Actor { user_id: "u".into(), org_id: "o".into(), role: Role::Admin.into(), roles: vec![] };
+    // Each scenario: its own gate in front of the log under test, and a handler over it.
+    let scenario = || {
+        let gated = GatedLog::new(inner.clone());
+        let log: Arc<dyn EventLog> = gated.clone();
+        (gated, Arc::new(CommandHandler::new(Counter, log, Arc::new(SystemClock))))
+    };
+    let send = |handler: &Arc<CommandHandler<Counter>>, s: &StreamId, id: &str, command: CounterCommand| {
+        let (handler, s, meta) = (handler.clone(), s.clone(), CommandMeta::new(cid(id), actor.clone()));
+        tokio::spawn(async move { handler.handle(&s, &command, &meta).await })
+    };
+    let stored_ids = async |s: &StreamId| -> Vec<String> {
+        let events = read_stream_to_end(inner.as_ref(), s, 1).await.unwrap();
+        events.iter().map(|e| e.command_id().to_owned()).collect()
+    };
+
+    // Order: a first command holds the turn at the gate; three raises arrive meanwhile, highest first. Decided in
+    // arrival order, the two lower ones would be refused; decided lowest first, each stands above the one before.
+    let (gated, handler) = scenario();
+    let s = sid("example-group-order");
+    let first = send(&handler, &s, "g-first", CounterCommand::Increment { by: 1 });
+    gated.until_at_gate(1).await;
+    let mut raises = Vec::new();
+    for (id, to) in [("g-30", 30), ("g-10", 10), ("g-20", 20)] {
+        raises.push(send(&handler, &s, id, CounterCommand::Raise { to }));
+        until(|| handler.waiting(&s) == raises.len()).await;
+    }
+    gated.gate.add_permits(2);
+    first.await.unwrap().unwrap();
+    for task in raises {
+        task.await.unwrap().unwrap_or_else(|e| panic!("every raise stands: {e}"));
+    }
+    assert_eq!(stored_ids(&s).await, ["g-first", "g-10", "g-20", "g-30"], "decided and stored lowest first");
+    assert_eq!(gated.passed(), [1, 3], "the three that waited together were written as one group");
+
+    // A cancelled leader: the first in line to carry out the next group is cancelled while its group waits at the
+    // gate; the others of the group are still carried out, each once.
+    let (gated, handler) = scenario();
+    let s = sid("example-group-leader");
+    let first = send(&handler, &s, "l-first", CounterCommand::Increment { by: 1 });
+    gated.until_at_gate(1).await;
+    let leader = send(&handler, &s, "l-leader", CounterCommand::Increment { by: 1 });
+    until(|| handler.waiting(&s) == 1).await;
+    let mut others = Vec::new();
+    for id in ["l-b", "l-c"] {
+        others.push(send(&handler, &s, id, CounterCommand::Increment { by: 1 }));
+        until(|| handler.waiting(&s) == 1 + others.len()).await;
+    }
+    gated.gate.add_permits(1);
+    first.await.unwrap().unwrap();
+    // The turn passes in arrival order: the leader takes it, and its group of three waits at the gate.
+    gated.until_at_gate(1).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    gated.gate.add_permits(100);
+    for (i, task) in others.into_iter().enumerate() {
+        let handled = task.await.unwrap().unwrap_or_else(|e| panic!("the other command {i} is answered: {e}"));
+        assert!(!handled.duplicate, "carried out once");
+    }
+    let ids = stored_ids(&s).await;
+    for id in ["l-first", "l-b", "l-c"] {
+        assert_eq!(ids.iter().filter(|x| *x == id).count(), 1, "{id} stored exactly once: {ids:?}");
+    }
+    assert!(!gated.passed().contains(&3), "the cancelled group was never written: {:?}", gated.passed());
+
+    // A caller that gave up before the group was taken: its command is left out.
+    let (gated, handler) = scenario();
+    let s = sid("example-group-gave-up");
+    let first = send(&handler, &s, "u-first", CounterCommand::Increment { by: 1 });
+    gated.until_at_gate(1).await;
+    let quitter = send(&handler, &s, "u-quit", CounterCommand::Increment { by: 1 });
+    until(|| handler.waiting(&s) == 1).await;
+    quitter.abort();
+    assert!(quitter.await.unwrap_err().is_cancelled());
+    let stayer = send(&handler, &s, "u-stay", CounterCommand::Increment { by: 1 });
+    until(|| handler.waiting(&s) == 2).await;
+    gated.gate.add_permits(100);
+    first.await.unwrap().unwrap();
+    stayer.await.unwrap().unwrap();
+    assert_eq!(stored_ids(&s).await, ["u-first", "u-stay"], "the command of a caller that gave up is not written");
 }
