@@ -142,9 +142,22 @@ impl Listings {
     }
 }
 
-#[tokio::test]
+/// One instance whose timer the test fires itself (`fire_due`), so that "not yet" is shown, not waited for.
+async fn start_with_a_hand_fired_timer() -> (Listings, Arc<ttx_listings::Service>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(1_790_000_000_000_000)));
+    let service = Arc::new(ttx_listings::Service::new(log.clone(), clock.clone()));
+    tokio::spawn(service.clone().project());
+    tokio::spawn(service.clone().react());
+    service.router().serve(bus.as_ref()).await.unwrap();
+    (Listings { bus, log, clock, _dir: dir }, service)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_is_published_with_a_notice_objected_to_resolved_and_ended_by_the_clock() {
-    let l = start(1).await;
+    let (l, timer) = start_with_a_hand_fired_timer().await;
     l.publish().await;
     assert!(l.notice().await.is_none());
     let notice =
@@ -178,18 +191,14 @@ async fn a_result_is_published_with_a_notice_objected_to_resolved_and_ended_by_t
     // Not yet: the notice runs 15 days from Monday 2026-09-21 (22:13 Beijing); its last day, 10-06, falls in the
     // National Day holiday, so it runs to 24:00 Beijing on 10-08 (Civil Code art. 201–203), past 15 × 24 h.
     l.clock.advance(17 * DAY);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    timer.caught_up().await.unwrap();
+    let fired = timer.fire_due().await;
+    assert!(fired.iter().all(|(what, ..)| *what != "notice-end"), "not due before its last day is over: {fired:?}");
     assert!(!l.notice().await.unwrap().ended, "not ended before its last day is over");
     l.clock.advance(DAY);
-    let mut ended = false;
-    for _ in 0..100 {
-        if l.notice().await.is_some_and(|n| n.ended) {
-            ended = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ended, "the timer ended the notice");
+    let fired = timer.fire_due().await;
+    assert_eq!(fired, [("notice-end", "listings-result-r1".to_owned(), 1)], "the timer ends the notice once it is due");
+    assert!(l.notice().await.is_some_and(|n| n.ended), "the timer ended the notice");
     let view = l.get(enterprise()).await.unwrap();
     let notice = view.notice.unwrap();
     assert!(notice.ended);

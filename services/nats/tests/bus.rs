@@ -28,22 +28,26 @@ async fn two_connections_in_one_queue_group_share_requests_and_one_can_leave() {
     let mut workers = Vec::new();
     for name in ["a", "b"] {
         let bus = NatsBus::connect(&server.url()).await.unwrap();
+        let client = bus.client().clone();
         let mut requests = bus.serve("ttx.test.cmd.work", "test-workers").await.unwrap();
-        workers.push(tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let _keep = bus;
             while let Some(r) = requests.next().await {
                 r.respond(Bytes::from_static(name.as_bytes()));
             }
-        }));
+        });
+        workers.push((task, client));
     }
     let mut seen = std::collections::HashSet::new();
     for _ in 0..40 {
         seen.insert(caller.request("ttx.test.cmd.work", Bytes::new(), Duration::from_secs(5)).await.unwrap());
     }
     assert_eq!(seen.len(), 2, "both connections served");
-    // One instance goes away; every later request is still answered by the other.
-    workers.remove(0).abort();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One instance goes away: it drains its connection, and its requests end once the server has acknowledged the
+    // unsubscription. Every later request is answered by the other.
+    let (leaving, client) = workers.remove(0);
+    client.drain().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), leaving).await.expect("the drained worker stops").unwrap();
     for _ in 0..20 {
         let reply = caller.request("ttx.test.cmd.work", Bytes::new(), Duration::from_secs(5)).await.unwrap();
         assert_eq!(reply.as_ref(), b"b");
