@@ -129,3 +129,65 @@ async fn many_large_commands_on_one_stream_are_sealed_in_order() {
     assert_eq!(report.events, 10_000);
     assert!(verify_log(log.as_ref()).await.unwrap().is_ok());
 }
+
+/// A failure inside the writer's transaction (here SQLite itself refusing a record, through a trigger added behind
+/// the log's back) fails the whole batch it was in and nothing of it is stored; the appends outside that batch are
+/// stored whole; and the next appends get the next versions and positions, with no gap and a valid chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_failure_fails_its_batch_and_the_next_appends_continue_where_the_log_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteLog::open(dir.path()).unwrap());
+    log.append(request("test-store-fail", "before", 2)).await.unwrap();
+    sql(
+        dir.path(),
+        "CREATE TRIGGER poison BEFORE INSERT ON records WHEN instr(NEW.record, CAST('poison-pill' AS BLOB)) > 0 \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    );
+    // Many appends at once, so the writer batches them; one of them carries the poison.
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let log = log.clone();
+        let command = if i == 32 { "poison-pill".to_owned() } else { format!("c{i}") };
+        tasks.push(tokio::spawn(async move {
+            let outcome = log.append(request("test-store-fail", &command, 2)).await;
+            (command, outcome)
+        }));
+    }
+    let mut stored_ok = Vec::new();
+    let mut failed = Vec::new();
+    for t in tasks {
+        let (command, outcome) = t.await.unwrap();
+        match outcome {
+            Ok(o) => stored_ok.push((command, o.last_version())),
+            Err(e) => failed.push((command, e)),
+        }
+    }
+    assert!(failed.iter().any(|(c, _)| c == "poison-pill"), "the poisoned append fails");
+    assert!(failed.iter().all(|(_, e)| matches!(e, LogError::Unavailable(_))), "typed, retryable: {failed:?}");
+    // Exactly what was acknowledged is stored, whole, at dense versions.
+    let stream = StreamId::parse("test-store-fail").unwrap();
+    let stored = ttx_kernel::log::read_stream_to_end(log.as_ref(), &stream, 1).await.unwrap();
+    assert_eq!(stored.len(), 2 + 2 * stored_ok.len(), "{} acknowledged, {} failed", stored_ok.len(), failed.len());
+    for (i, e) in stored.iter().enumerate() {
+        assert_eq!(e.version(), i as u64 + 1);
+    }
+    for (command, last_version) in &stored_ok {
+        let at = usize::try_from(*last_version).unwrap() - 1;
+        assert_eq!(stored[at].command_id(), command.as_str());
+    }
+    for (command, _) in &failed {
+        assert!(stored.iter().all(|e| e.command_id() != command), "{command} failed but is stored");
+    }
+    // The next appends continue where the log is.
+    let next = log.append(request("test-store-fail", "after", 1)).await.unwrap();
+    assert_eq!(next.last_version(), stored.len() as u64 + 1);
+    assert_eq!(next.first_position(), log.head().await.unwrap());
+    let exact = AppendRequest {
+        expected: ExpectedVersion::Exact(next.last_version()),
+        ..request("test-store-fail", "exact", 1)
+    };
+    assert_eq!(log.append(exact).await.unwrap().last_version(), next.last_version() + 1);
+    let report = verify_log(log.as_ref()).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.failure);
+    assert_eq!(report.events, log.head().await.unwrap());
+}
