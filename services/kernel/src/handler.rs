@@ -77,6 +77,11 @@ pub struct Handled<D: Decider> {
 }
 
 impl<D: Decider> Handled<D> {
+    /// How many events this call wrote: none when the command id had been carried out before.
+    pub fn written(&self) -> usize {
+        if self.duplicate { 0 } else { self.events.len() }
+    }
+
     /// The bus answer to the command: the stream's version and whether it had been carried out before.
     pub fn accepted(&self) -> CommandAccepted {
         CommandAccepted { version: self.version, duplicate: self.duplicate }

@@ -206,6 +206,16 @@ impl Directory {
     }
 }
 
+/// Carries out a command of the exchange's own: the events it wrote, or why not.
+async fn carry_out<D: Decider>(
+    handler: &CommandHandler<D>,
+    stream: &StreamId,
+    command: &D::Command,
+    meta: &CommandMeta,
+) -> Result<usize, String> {
+    handler.handle(stream, command, meta).await.map(|h| h.written()).map_err(|e| e.to_string())
+}
+
 /// The listings service.
 pub struct Service {
     log: Arc<dyn EventLog>,
@@ -372,20 +382,9 @@ impl Service {
         let mut fired = Vec::new();
         for due in due {
             let meta = CommandMeta::new(due.command_id, system_actor());
-            let new = |duplicate: bool, events: usize| if duplicate { 0 } else { events };
             let outcome = match &due.command {
-                due::Command::Result(c) => self
-                    .results
-                    .handle(&due.stream, c, &meta)
-                    .await
-                    .map(|h| new(h.duplicate, h.events.len()))
-                    .map_err(|e| e.to_string()),
-                due::Command::Demand(c) => self
-                    .demands
-                    .handle(&due.stream, c, &meta)
-                    .await
-                    .map(|h| new(h.duplicate, h.events.len()))
-                    .map_err(|e| e.to_string()),
+                due::Command::Result(c) => carry_out(&self.results, &due.stream, c, &meta).await,
+                due::Command::Demand(c) => carry_out(&self.demands, &due.stream, c, &meta).await,
             };
             let written = match outcome {
                 Ok(events) => {

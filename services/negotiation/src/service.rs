@@ -83,6 +83,16 @@ fn system(org: &str) -> Actor {
     Actor { user_id: "system".into(), org_id: org.into(), role: Role::System.into(), roles: vec![Role::System.into()] }
 }
 
+/// Carries out a command of the exchange's own: the events it wrote, or why not.
+async fn carry_out<D: Decider>(
+    handler: &CommandHandler<D>,
+    stream: &StreamId,
+    command: &D::Command,
+    meta: &CommandMeta,
+) -> Result<usize, String> {
+    handler.handle(stream, command, meta).await.map(|h| h.written()).map_err(|e| e.to_string())
+}
+
 /// What one look at the timers did: each firing tried, as (what, the process or result it concerns, the events it
 /// wrote). Several instances try the same firings; one writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -230,32 +240,11 @@ impl Service {
         for step in due.steps {
             let meta = CommandMeta::new(step.command_id, system(&step.on_behalf_of));
             let stream = &step.stream;
-            let new = |duplicate: bool, events: usize| if duplicate { 0 } else { events };
             let outcome = match &step.command {
-                due::Command::Deal(c) => self
-                    .deals
-                    .handle(stream, c, &meta)
-                    .await
-                    .map(|h| new(h.duplicate, h.events.len()))
-                    .map_err(|e| e.to_string()),
-                due::Command::Listing(c) => self
-                    .listings
-                    .handle(stream, c, &meta)
-                    .await
-                    .map(|h| new(h.duplicate, h.events.len()))
-                    .map_err(|e| e.to_string()),
-                due::Command::Session(c) => self
-                    .sessions
-                    .handle(stream, c, &meta)
-                    .await
-                    .map(|h| new(h.duplicate, h.events.len()))
-                    .map_err(|e| e.to_string()),
-                due::Command::Market(c) => self
-                    .markets
-                    .handle(stream, c, &meta)
-                    .await
-                    .map(|h| new(h.duplicate, h.events.len()))
-                    .map_err(|e| e.to_string()),
+                due::Command::Deal(c) => carry_out(&self.deals, stream, c, &meta).await,
+                due::Command::Listing(c) => carry_out(&self.listings, stream, c, &meta).await,
+                due::Command::Session(c) => carry_out(&self.sessions, stream, c, &meta).await,
+                due::Command::Market(c) => carry_out(&self.markets, stream, c, &meta).await,
             };
             match outcome {
                 Ok(0) => {}
