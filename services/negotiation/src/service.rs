@@ -837,14 +837,15 @@ pub const MAX_OVERDUE_REFUNDS: usize = 1000;
 /// Most bids one page of list-bids holds.
 pub const MAX_BID_PAGE: u32 = 1000;
 
-/// Bids as `asker` may see them: other bidders by pseudonym unless the asker is the seller or a supervisor.
+/// Bids as `asker` may see them: other bidders by pseudonym ("竞买人 <n>", numbered in the order they registered)
+/// unless the asker is the seller or a supervisor.
 fn bid_views<'a>(s: &SessionState, asker: &Actor, bids: impl Iterator<Item = &'a Bid>) -> Vec<pb::BidView> {
     let insider = supervisor(asker) || asker.org_id == s.seller_org_id;
     let pseudonym = |org: &str| -> String {
         if insider || org == asker.org_id {
             org.to_owned()
         } else {
-            let n = s.bidders.keys().position(|b| b == org).map_or(0, |i| i + 1);
+            let n = s.bidders.get(org).map_or(0, |b| b.number);
             format!("竞买人 {n}")
         }
     };

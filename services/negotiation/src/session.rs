@@ -219,6 +219,8 @@ pub enum Deposit {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bidder {
+    /// Its place in the order of registration (1 for the first): other bidders see it as "竞买人 <n>".
+    pub number: u32,
     pub user_id: String,
     pub deposit: Deposit,
     /// The deposit confirmed, in fen (0 until confirmed).
@@ -1002,8 +1004,9 @@ impl Decider for Sessions {
                 s.phase = Phase::Open;
             }
             SessionEvent::Registered(e) => {
-                let bidder = Bidder { user_id: e.user_id.clone(), deposit: Deposit::Unpaid, deposit_fen: 0 };
-                s.bidders.insert(e.bidder_org_id.clone(), bidder);
+                let number = u32::try_from(s.bidders.len()).unwrap_or(u32::MAX).saturating_add(1);
+                let bidder = Bidder { number, user_id: e.user_id.clone(), deposit: Deposit::Unpaid, deposit_fen: 0 };
+                s.bidders.entry(e.bidder_org_id.clone()).or_insert(bidder);
             }
             SessionEvent::DepositConfirmed(e) => {
                 set_deposit(&mut s, &e.bidder_org_id, Deposit::Confirmed);

@@ -62,8 +62,6 @@ pub(crate) fn csrf_ok(headers: &HeaderMap, f: &HashMap<String, Vec<String>>) -> 
     !expected.is_empty() && same_secret(&expected, field(f, "csrf"))
 }
 
-/// A form posted by a signed-in user, with this browser's CSRF token: the user and the form, or what to answer
-/// instead (the login page, or 403).
 /// A form a logged-in caller posted with its CSRF token, as a handler's last argument: anyone else is sent to the
 /// login page (no session) or answered 403 (no token).
 pub(crate) struct SignedForm {
@@ -104,6 +102,8 @@ pub(crate) fn admin_form(deps: &Deps, headers: &HeaderMap, body: &Bytes) -> Resu
     Ok((who, f))
 }
 
+/// A form posted by a signed-in user, with this browser's CSRF token: the user and the form, or what to answer
+/// instead (the login page, or 403).
 pub(crate) fn signed_form(deps: &Deps, headers: &HeaderMap, body: &Bytes) -> Result<(Principal, Form), Box<Response>> {
     let Some(who) = session(deps, headers) else { return Err(Box::new(to_login())) };
     let f = form(body);
