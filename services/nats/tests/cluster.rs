@@ -60,9 +60,11 @@ async fn losing_a_node_under_load_loses_no_acknowledged_event() {
     let mut cluster = NatsCluster::start();
     let log = Arc::new(JetStreamLog::connect(&cluster.urls(), r3()).await.unwrap());
     let stop = Arc::new(AtomicBool::new(false));
+    // Acknowledged appends so far, per writer: the test moves on when the writers have written, not after a pause.
+    let acks: Arc<[std::sync::atomic::AtomicUsize; 4]> = Arc::new(Default::default());
     let mut writers = Vec::new();
     for w in 0..4 {
-        let (log, stop) = (log.clone(), stop.clone());
+        let (log, stop, acks) = (log.clone(), stop.clone(), acks.clone());
         writers.push(tokio::spawn(async move {
             let stream = StreamId::parse(format!("test-loss-{w}")).unwrap();
             let mut acked = Vec::new();
@@ -78,6 +80,7 @@ async fn losing_a_node_under_load_loses_no_acknowledged_event() {
                 match log.append(request).await {
                     Ok(o) => {
                         acked.push((format!("w{w}/{i}"), o.last_version()));
+                        acks[w].fetch_add(1, Ordering::SeqCst);
                         i += 1;
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -86,9 +89,20 @@ async fn losing_a_node_under_load_loses_no_acknowledged_event() {
             (stream, acked)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Every writer has written before the node is lost, and writes at least as much again after.
+    let written = || acks.iter().map(|a| a.load(Ordering::SeqCst)).collect::<Vec<_>>();
+    let until_each_has = async |at_least: &[usize], what: &str| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while written().iter().zip(at_least).any(|(n, min)| n < min) {
+            assert!(tokio::time::Instant::now() < deadline, "{what}: {:?}", written());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    until_each_has(&[10; 4], "every writer writes before the loss").await;
     cluster.nodes[2].kill();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let at_kill = written();
+    let after: Vec<usize> = at_kill.iter().map(|n| n + 10).collect();
+    until_each_has(&after, "every writer goes on writing after the loss").await;
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;
     let mut expected: HashMap<StreamId, Vec<(String, u64)>> = HashMap::new();
