@@ -353,8 +353,10 @@ try {
 
   // A sealed bid: the browser computes the commitment, so only the hash reaches the exchange; after the logged close
   // the same browser reveals the amount and nonce it kept, and the server finds they match.
-  const sealedRules = { ...rules, sealed: true, registration_closes: in_(8), bidding_opens: in_(-60),
-    bidding_closes: in_(14), reveal_closes: in_(26) };
+  // Windows with room to spare on a loaded machine: registration and the commitment within 30 s of now, the reveal
+  // in the 20 s after.
+  const sealedRules = { ...rules, sealed: true, registration_closes: in_(25), bidding_opens: in_(-60),
+    bidding_closes: in_(30), reveal_closes: in_(50) };
   // One exclusive sale of a result at a time: the sealed auction sells another result.
   await api(base, manager, "POST", "/api/v1/sessions", { result_id: created.id, rules: sealedRules, terms }, 409);
   const other = await publish({ ...listing, title: "硫化物固态电解质规模化制备装备" });
@@ -386,13 +388,13 @@ try {
   check(adminView.commitments === 1 && !JSON.stringify(adminView).includes("123456789"), "not even an administrator sees the amount");
   await shot(sp, "19-sealed-committed");
   // Reveal once the commitments have closed (by the server's timer).
-  for (let i = 0; i < 60 && !(await sp.locator("#reveal-form").count()); i++) {
+  for (let i = 0; i < 120 && !(await sp.locator("#reveal-form").count()); i++) {
     await sp.waitForTimeout(500);
     await sp.reload();
   }
   check((await sp.inputValue("#reveal-amount")) === "123456789", "the browser kept the amount for the reveal");
   await Promise.all([sp.waitForLoadState("load"), sp.click("#reveal-form button")]);
-  for (let i = 0; i < 60 && !(await sp.locator("#outcome").count()); i++) {
+  for (let i = 0; i < 120 && !(await sp.locator("#outcome").count()); i++) {
     await sp.waitForTimeout(500);
     await sp.reload();
   }
