@@ -3,29 +3,19 @@
 use std::time::Duration;
 
 use serde_json::json;
-use ttx_tests::exchange::{Mode, TestExchange, org_of};
+use ttx_tests::exchange::{Mode, TestExchange, listing_json, org_of};
 
 fn encode(q: &str) -> String {
     form_urlencoded::byte_serialize(q.as_bytes()).collect()
 }
 
+/// The fixture's listing (`exchange::listing_json`), offered for assignment or an exclusive licence, asking
+/// ¥5,000,000.
 fn listing() -> serde_json::Value {
-    json!({
-        "title": "高能量密度锂离子电池正极材料",
-        "summary": "一种高镍三元正极材料的制备方法，循环寿命显著提升。",
-        "field": "new_energy",
-        "keywords": ["锂离子电池", "正极材料"],
-        "trl": { "level": 6, "assessor": "第三方评价机构", "assessed_on": "2026-03-01", "evidence": "中试报告" },
-        "form": "material",
-        "ip_rights": [{ "kind": "invention_patent", "number": "ZL202310000001.2", "legal_status": "授权" }],
-        "holders": [{ "org_id": org_of("zhangwei"), "share_bp": 10000 }],
-        "inventors": ["王教授", "李博士"],
-        "secrecy": "public",
-        "modes": ["assignment", "exclusive_licence"],
-        "asking_price_fen": 500000000,
-        "route": "negotiated",
-        "visibility": "public"
-    })
+    let mut listing = listing_json();
+    listing["modes"] = json!(["assignment", "exclusive_licence"]);
+    listing["asking_price_fen"] = json!(500_000_000);
+    listing
 }
 
 /// A manager publishes a result with a notice, an enterprise objects, the objection is answered and dismissed, and

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use ttx_tests::exchange::{Answer, Mode, TestExchange, org_of};
+use ttx_tests::exchange::{Answer, Mode, TestExchange, listing_json, org_of};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const DAY: Duration = Duration::from_secs(86_400);
@@ -14,21 +14,12 @@ fn ok(a: &Answer, want: u16) {
     assert_eq!(a.status, want, "{}", a.body);
 }
 
+/// The fixture's listing (`exchange::listing_json`), priced by `route`, asking ¥5,000,000.
 fn listing(route: &str) -> Value {
-    json!({
-        "title": "高能量密度锂离子电池正极材料",
-        "summary": "一种高镍三元正极材料的制备方法，循环寿命显著提升。",
-        "field": "new_energy",
-        "trl": { "level": 6, "assessor": "第三方评价机构", "assessed_on": "2026-03-01", "evidence": "中试报告" },
-        "form": "material",
-        "holders": [{ "org_id": org_of("zhangwei"), "share_bp": 10000 }],
-        "inventors": ["王教授"],
-        "secrecy": "public",
-        "modes": ["assignment"],
-        "asking_price_fen": 500000000,
-        "route": route,
-        "visibility": "public"
-    })
+    let mut listing = listing_json();
+    listing["route"] = json!(route);
+    listing["asking_price_fen"] = json!(500_000_000);
+    listing
 }
 
 /// A result of the first university's offered in `modes`, created, reviewed and published.
